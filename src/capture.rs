@@ -1,0 +1,106 @@
+//! The raw evidence taken from a process at the moment of a fatal signal.
+//!
+//! A `Capture` is plain data: the supervisor fills it while the thread is held stopped,
+//! and `diagnose` turns it into a `model::Crash`. Keeping it free of OS handles lets the
+//! diagnosis be tested on hand-made captures.
+
+use crate::model::{ProcessRole, Thread};
+
+/// One line of `/proc/<pid>/maps`, reduced to what diagnosis needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mapping {
+    pub start: u64,
+    pub end: u64,
+    pub readable: bool,
+    pub writable: bool,
+    pub executable: bool,
+    /// A file path, or a pseudo name such as `[stack]`, `[heap]`; `None` for anonymous memory.
+    pub path: Option<String>,
+}
+
+impl Mapping {
+    pub fn contains(&self, address: u64) -> bool {
+        self.start <= address && address < self.end
+    }
+
+    /// A `---p` mapping: the shape of a thread stack's guard page.
+    pub fn is_inaccessible(&self) -> bool {
+        !self.readable && !self.writable && !self.executable
+    }
+}
+
+/// The signal as the kernel described it in siginfo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignalInfo {
+    pub signo: i32,
+    pub code: i32,
+    /// `si_addr` for fault signals (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP).
+    pub fault_address: Option<u64>,
+    /// `si_pid` for signals sent with kill/tgkill/sigqueue.
+    pub sender_pid: Option<i32>,
+}
+
+/// The faulting thread's registers that diagnosis reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Registers {
+    pub ip: u64,
+    pub sp: u64,
+    pub bp: u64,
+    /// The thread pointer; on x86_64 glibc it equals `pthread_self()`.
+    pub fs_base: u64,
+}
+
+/// What the Python stack reader found in the process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InterpreterState {
+    /// A live interpreter whose thread states were read.
+    Running,
+    /// The process looks like Python, but no usable interpreter state was found:
+    /// not initialized yet, or already finalized.
+    Unavailable(String),
+    /// Not a Python process at all.
+    NotPython,
+}
+
+/// pytest's view of the process, read from the live environment.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PytestState {
+    /// Raw `PYTEST_CURRENT_TEST`: `tests/test_x.py::test_y (call)`.
+    pub current_test: Option<String>,
+    /// `PYTEST_VERSION` is set: the process is (or was) running pytest.
+    pub running_pytest: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Capture {
+    pub pid: i32,
+    pub tid: i32,
+    pub role: ProcessRole,
+    pub executable: Option<String>,
+    pub argv: Vec<String>,
+    pub signal: SignalInfo,
+    pub registers: Option<Registers>,
+    pub maps: Vec<Mapping>,
+    /// Every thread, merged Python + native frames, innermost first; the faulting one has
+    /// `crashed: true`.
+    pub threads: Vec<Thread>,
+    pub interpreter: InterpreterState,
+    pub pytest: PytestState,
+    /// glibc's `__abort_msg`, or a fatal message recognized on stderr.
+    pub abort_message: Option<String>,
+    pub stderr_tail: Vec<String>,
+    /// The process had installed a handler for this signal (faulthandler, a runtime).
+    pub handler_installed: bool,
+    /// How long the faulting thread was held stopped, in ms.
+    pub held_ms: f64,
+}
+
+impl Capture {
+    pub fn mapping_at(&self, address: u64) -> Option<&Mapping> {
+        self.maps.iter().find(|m| m.contains(address))
+    }
+
+    pub fn crashed_thread(&self) -> Option<&Thread> {
+        self.threads.iter().find(|t| t.crashed)
+    }
+}

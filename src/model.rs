@@ -1,0 +1,310 @@
+//! The report contract (`../shared/report-schema.json`, version 1) as Rust types.
+//!
+//! Everything here is plain data: no OS code, no I/O. The supervisor turns live values
+//! (wait statuses, siginfo, registers) into these types before anyone reports them.
+
+use serde::{Deserialize, Serialize};
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// How a whole run ended. Exhaustive: every run gets exactly one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// The root command exited 0 and nothing crashed.
+    Passed,
+    /// The root command exited non-zero and nothing crashed.
+    Failed,
+    /// At least one process of the tree died from a captured fatal signal.
+    Crashed,
+    /// faultline stopped the run at its time limit.
+    Timeout,
+    /// A memory limit stopped the run, or the kernel OOM killer took a process.
+    Oom,
+    /// Ended by a signal from outside with no fault.
+    Killed,
+    /// faultline could not run the command.
+    Error,
+}
+
+/// How the root command ended, as a shell would see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExitInfo {
+    /// The exit code, or 128 + signal number.
+    pub code: i32,
+    pub signal: Option<String>,
+    pub core_dumped: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FrameKind {
+    Native,
+    Python,
+}
+
+/// One stack frame, native or Python.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Frame {
+    pub kind: FrameKind,
+    pub function: Option<String>,
+    /// Native: basename of the ELF object. Python: dotted module name when known.
+    pub module: Option<String>,
+    pub file: Option<String>,
+    pub line: Option<u32>,
+    /// Hex string (`0x7f12...`); native frames only.
+    pub address: Option<String>,
+    /// A native frame that DWARF says was inlined into the frame below it.
+    #[serde(default)]
+    pub inlined: bool,
+    /// How many identical frames directly below this one were folded into it (recursion).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub repeated: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl Frame {
+    pub fn native(function: Option<String>, module: Option<String>, address: u64) -> Frame {
+        Frame {
+            kind: FrameKind::Native,
+            function,
+            module,
+            file: None,
+            line: None,
+            address: Some(hex(address)),
+            inlined: false,
+            repeated: 0,
+        }
+    }
+
+    pub fn python(function: String, file: String, line: Option<u32>, module: Option<String>) -> Frame {
+        Frame {
+            kind: FrameKind::Python,
+            function: Some(function),
+            module,
+            file: Some(file),
+            line,
+            address: None,
+            inlined: false,
+            repeated: 0,
+        }
+    }
+
+    pub fn is_python(&self) -> bool {
+        self.kind == FrameKind::Python
+    }
+}
+
+/// Formats an address the way the schema wants it: a hex string.
+pub fn hex(address: u64) -> String {
+    format!("{address:#x}")
+}
+
+/// One thread of a process, innermost frame first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Thread {
+    pub tid: i32,
+    pub name: Option<String>,
+    #[serde(default)]
+    pub crashed: bool,
+    pub holds_gil: Option<bool>,
+    pub frames: Vec<Frame>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProcessRole {
+    /// The root command's own process (after any exec chain).
+    Main,
+    /// Any descendant.
+    Child,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessSnapshot {
+    pub pid: i32,
+    pub process: ProcessRole,
+    pub executable: Option<String>,
+    pub argv: Vec<String>,
+    pub threads: Vec<Thread>,
+}
+
+/// What went wrong, as far as can be told from outside the process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CrashKind {
+    NullDeref,
+    WildPointer,
+    UseAfterFree,
+    WriteToReadonly,
+    ExecNonCode,
+    StackOverflow,
+    DoubleFree,
+    HeapCorruption,
+    Abort,
+    Assert,
+    Fpe,
+    BusError,
+    IllegalInstruction,
+    SelfSignal,
+    ExternalSignal,
+    Unknown,
+}
+
+impl CrashKind {
+    /// The schema's spelling (`null-deref`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CrashKind::NullDeref => "null-deref",
+            CrashKind::WildPointer => "wild-pointer",
+            CrashKind::UseAfterFree => "use-after-free",
+            CrashKind::WriteToReadonly => "write-to-readonly",
+            CrashKind::ExecNonCode => "exec-non-code",
+            CrashKind::StackOverflow => "stack-overflow",
+            CrashKind::DoubleFree => "double-free",
+            CrashKind::HeapCorruption => "heap-corruption",
+            CrashKind::Abort => "abort",
+            CrashKind::Assert => "assert",
+            CrashKind::Fpe => "fpe",
+            CrashKind::BusError => "bus-error",
+            CrashKind::IllegalInstruction => "illegal-instruction",
+            CrashKind::SelfSignal => "self-signal",
+            CrashKind::ExternalSignal => "external-signal",
+            CrashKind::Unknown => "unknown",
+        }
+    }
+}
+
+/// Where in the life of the program the crash happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    /// Before the interpreter ran any Python code.
+    Startup,
+    /// Inside an extension's `PyInit_*` or the import machinery.
+    Import,
+    /// Ordinary program code.
+    Run,
+    /// Inside a pytest test (setup, call or teardown).
+    Test,
+    /// After the interpreter began finalizing: exit handlers, static destructors.
+    Shutdown,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Startup => "startup",
+            Phase::Import => "import",
+            Phase::Run => "run",
+            Phase::Test => "test",
+            Phase::Shutdown => "shutdown",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestRef {
+    /// `tests/test_x.py::TestC::test_y[param]`
+    pub nodeid: String,
+    /// `setup`, `call` or `teardown`, as pytest announces it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PythonLocation {
+    pub function: String,
+    pub file: String,
+    pub line: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Culprit {
+    pub function: Option<String>,
+    pub module: Option<String>,
+    pub file: Option<String>,
+    pub line: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hint {
+    /// Stable identifier (`shutdown-static-destructor`), for machines.
+    pub id: String,
+    /// One or two sentences, for people.
+    pub text: String,
+}
+
+/// One captured crash: the diagnosis plus the evidence it rests on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Crash {
+    pub pid: i32,
+    pub tid: i32,
+    pub process: ProcessRole,
+    pub executable: Option<String>,
+    pub argv: Vec<String>,
+    pub thread_name: Option<String>,
+    pub signal: String,
+    pub si_code: Option<String>,
+    pub fault_address: Option<String>,
+    pub sender_pid: Option<i32>,
+    pub kind: CrashKind,
+    pub phase: Phase,
+    pub message: Option<String>,
+    pub test: Option<TestRef>,
+    pub python: Option<PythonLocation>,
+    pub culprit: Option<Culprit>,
+    pub signature: String,
+    pub hints: Vec<Hint>,
+    pub threads: Vec<Thread>,
+    /// Extension: one sentence on the faulting address (`in the guard page below the stack`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault_detail: Option<String>,
+    /// Extension: the last lines the crashed process wrote to its stderr.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stderr_tail: Vec<String>,
+    /// Extension: how long faultline held the faulting thread stopped, in ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_ms: Option<f64>,
+}
+
+impl Crash {
+    pub fn crashed_thread(&self) -> Option<&Thread> {
+        self.threads
+            .iter()
+            .find(|t| t.crashed)
+            .or_else(|| self.threads.iter().find(|t| t.tid == self.tid))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimeoutInfo {
+    pub limit_ms: f64,
+    pub processes: Vec<ProcessSnapshot>,
+}
+
+/// The whole run, as written by `faultline run --json FILE`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub faultline_version: String,
+    pub command: Vec<String>,
+    pub cwd: Option<String>,
+    pub started_at: Option<String>,
+    pub duration_ms: f64,
+    pub outcome: Outcome,
+    pub exit: ExitInfo,
+    pub crashes: Vec<Crash>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<TimeoutInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<serde_json::Value>,
+    /// Extension: how many processes the tree started (the root included).
+    #[serde(default)]
+    pub processes_started: u32,
+}
