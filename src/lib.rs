@@ -4,5 +4,13 @@
 //! `diagnose` (what it means) → `model` (the report) → `report` (what people read).
 
 pub mod capture;
+pub mod diagnose;
 pub mod memory;
 pub mod model;
+pub mod native;
+pub mod process_globals;
+pub mod python;
+pub mod report;
+pub mod signals;
+#[cfg(target_os = "linux")]
+pub mod trace;
