@@ -5,11 +5,13 @@
 
 pub mod capture;
 pub mod diagnose;
+pub mod events;
 pub mod memory;
 pub mod model;
 pub mod native;
 pub mod process_globals;
 pub mod python;
+pub mod recorder;
 pub mod report;
 pub mod signals;
 #[cfg(target_os = "linux")]

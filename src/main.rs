@@ -1,3 +1,7 @@
+//! The `faultline` command line: parse arguments, run, map errors to exit codes.
+
+mod cli;
+
 fn main() {
-    println!("faultline");
+    std::process::exit(cli::main());
 }

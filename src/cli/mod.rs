@@ -1,0 +1,22 @@
+//! Argument parsing and the subcommands. Exit codes (documented in the README):
+//! the command's own status for `run`; 127 command not found; 126 not executable;
+//! 2 usage errors; 125 faultline's own failure before the command started.
+
+mod args;
+mod run;
+
+use clap::Parser;
+
+pub fn main() -> i32 {
+    let cli = match args::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let code = if err.use_stderr() { 2 } else { 0 };
+            let _ = err.print();
+            return code;
+        }
+    };
+    match cli.command {
+        args::Command::Run(run_args) => run::run(run_args),
+    }
+}

@@ -1,0 +1,187 @@
+//! Starting the command so that it is traced from its first instruction.
+//!
+//! `std::process::Command::spawn` returns only after exec, too late to seize the child
+//! before it runs. So we fork ourselves: the child blocks on a pipe, the parent seizes it,
+//! then releases it and it execs. Everything the child does between fork and exec is
+//! async-signal-safe: all allocation happens before the fork.
+
+use super::ptrace::{self, Tid};
+use nix::errno::Errno;
+use std::ffi::{CString, OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    #[error("command not found: {0}")]
+    NotFound(String),
+    #[error("permission denied: {0} is not executable")]
+    NotExecutable(String),
+    #[error("{0} contains a NUL byte")]
+    NulByte(String),
+    #[error("could not start the command: {0}")]
+    Fork(#[source] Errno),
+}
+
+impl LaunchError {
+    /// The status a shell would give for the same failure.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            LaunchError::NotFound(_) => 127,
+            LaunchError::NotExecutable(_) => 126,
+            LaunchError::NulByte(_) | LaunchError::Fork(_) => 126,
+        }
+    }
+}
+
+/// How the child ended up running.
+pub enum Launched {
+    /// Traced from its first instruction.
+    Traced(Tid),
+    /// ptrace was refused; the command runs plainly.
+    Untraced { pid: Tid, reason: Errno },
+}
+
+/// Finds the program the way `execvp` would, so that a missing command is reported before
+/// anything is started.
+pub fn resolve_program(name: &OsStr, path_var: Option<&OsStr>) -> Result<PathBuf, LaunchError> {
+    let shown = name.to_string_lossy().into_owned();
+    if name.as_bytes().contains(&b'/') {
+        let path = PathBuf::from(name);
+        return check_executable(&path, &shown).map(|()| path);
+    }
+    if name.is_empty() {
+        return Err(LaunchError::NotFound(shown));
+    }
+    let dirs = path_var.map(|p| p.to_owned()).unwrap_or_else(|| OsString::from("/usr/local/bin:/usr/bin:/bin"));
+    let mut denied = false;
+    for dir in std::env::split_paths(&dirs) {
+        let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
+        let candidate = dir.join(name);
+        match check_executable(&candidate, &shown) {
+            Ok(()) => return Ok(candidate),
+            Err(LaunchError::NotExecutable(_)) => denied = true,
+            Err(_) => {}
+        }
+    }
+    if denied {
+        Err(LaunchError::NotExecutable(shown))
+    } else {
+        Err(LaunchError::NotFound(shown))
+    }
+}
+
+fn check_executable(path: &Path, shown: &str) -> Result<(), LaunchError> {
+    match std::fs::metadata(path) {
+        Err(_) => Err(LaunchError::NotFound(shown.to_owned())),
+        Ok(meta) if meta.is_dir() => Err(LaunchError::NotExecutable(shown.to_owned())),
+        Ok(meta) if meta.permissions().mode() & 0o111 == 0 => Err(LaunchError::NotExecutable(shown.to_owned())),
+        Ok(_) => Ok(()),
+    }
+}
+
+fn cstring(bytes: &[u8]) -> Result<CString, LaunchError> {
+    CString::new(bytes).map_err(|_| LaunchError::NulByte(String::from_utf8_lossy(bytes).into_owned()))
+}
+
+/// Forks, seizes and releases the child, which then execs `program` with `argv`.
+/// The child gets the signal mask and dispositions a shell would give it, not ours.
+/// `stderr_redirect`: a descriptor the child puts on its fd 2 (and fd 1 when the flag says
+/// stdout was the same object), for keeping the stderr tail.
+pub fn launch(
+    program: &Path,
+    argv: &[OsString],
+    stderr_redirect: Option<(std::os::fd::RawFd, bool)>,
+) -> Result<Launched, LaunchError> {
+    let c_program = cstring(program.as_os_str().as_bytes())?;
+    let c_args = argv.iter().map(|a| cstring(a.as_bytes())).collect::<Result<Vec<_>, _>>()?;
+    let mut c_argv: Vec<*const libc::c_char> = c_args.iter().map(|a| a.as_ptr()).collect();
+    c_argv.push(std::ptr::null());
+
+    let (gate_read, gate_write) = pipe()?;
+    // SAFETY: after fork the child only calls async-signal-safe functions (read, close, dup2,
+    // sigprocmask, signal, execv, _exit) on memory prepared before the fork.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(LaunchError::Fork(Errno::last()));
+    }
+    if pid == 0 {
+        unsafe {
+            libc::close(gate_write);
+            let mut byte = 0u8;
+            // Wait until the parent has seized us (or given up on tracing).
+            while libc::read(gate_read, &mut byte as *mut u8 as *mut libc::c_void, 1) < 0
+                && *libc::__errno_location() == libc::EINTR
+            {}
+            libc::close(gate_read);
+            if let Some((fd, also_stdout)) = stderr_redirect {
+                libc::dup2(fd, 2);
+                if also_stdout {
+                    libc::dup2(fd, 1);
+                }
+            }
+            reset_signals_for_exec();
+            libc::execv(c_program.as_ptr(), c_argv.as_ptr());
+            libc::_exit(127);
+        }
+    }
+    // SAFETY: closing our copy of the child's end.
+    unsafe { libc::close(gate_read) };
+    let launched = match ptrace::seize(pid) {
+        Ok(()) => Launched::Traced(pid),
+        Err(reason) => Launched::Untraced { pid, reason },
+    };
+    // SAFETY: writing one byte to, then closing, our end of the gate.
+    unsafe {
+        libc::write(gate_write, b"g".as_ptr() as *const libc::c_void, 1);
+        libc::close(gate_write);
+    }
+    Ok(launched)
+}
+
+/// Rust's runtime ignores SIGPIPE and the supervisor blocks the signals it forwards; an
+/// exec'd program inherits both, so restore what a shell would have given it.
+unsafe fn reset_signals_for_exec() {
+    let mut empty: libc::sigset_t = std::mem::zeroed();
+    libc::sigemptyset(&mut empty);
+    libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+    libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+}
+
+fn pipe() -> Result<(i32, i32), LaunchError> {
+    let mut fds = [0i32; 2];
+    // SAFETY: fds is a valid two-element array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+        return Err(LaunchError::Fork(Errno::last()));
+    }
+    Ok((fds[0], fds[1]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_through_path_like_execvp() {
+        let found = resolve_program(OsStr::new("sh"), Some(OsStr::new("/nonexistent:/bin:/usr/bin"))).unwrap();
+        assert!(found.ends_with("sh"));
+    }
+
+    #[test]
+    fn missing_command_is_not_found_with_shell_status() {
+        let err = resolve_program(OsStr::new("no-such-command-xyz"), Some(OsStr::new("/bin"))).unwrap_err();
+        assert!(matches!(err, LaunchError::NotFound(_)));
+        assert_eq!(err.exit_code(), 127);
+    }
+
+    #[test]
+    fn non_executable_file_is_permission_denied() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("script");
+        std::fs::write(&file, "echo hi").unwrap();
+        let err = resolve_program(file.as_os_str(), None).unwrap_err();
+        assert!(matches!(err, LaunchError::NotExecutable(_)));
+        assert_eq!(err.exit_code(), 126);
+    }
+}

@@ -1,0 +1,102 @@
+//! Helpers shared by the integration tests: locating the corpus, building a case in a
+//! scratch folder, running the real faultline binary on it.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const FAULTLINE: &str = env!("CARGO_BIN_EXE_faultline");
+
+pub fn corpus_dir() -> PathBuf {
+    match std::env::var_os("FAULTLINE_CORPUS") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/crash-corpus"),
+    }
+}
+
+pub struct CaseRun {
+    pub name: String,
+    pub expected: toml::Table,
+    pub report: Value,
+    pub status: i32,
+    pub stderr: String,
+    pub stdout: String,
+    pub dir: tempfile::TempDir,
+}
+
+/// Copies a corpus case to a scratch folder, builds it and runs it under faultline with the
+/// case's `faultline_args`. Panics with a clear message when the corpus is missing: the
+/// tests must not pass by finding nothing.
+pub fn run_case(name: &str) -> Option<CaseRun> {
+    let source = corpus_dir().join(name);
+    assert!(
+        source.join("case.toml").is_file(),
+        "corpus case {} not found (set FAULTLINE_CORPUS to the crash-corpus folder)",
+        source.display()
+    );
+    let expected: toml::Table = std::fs::read_to_string(source.join("case.toml"))
+        .expect("read case.toml")
+        .parse()
+        .expect("parse case.toml");
+    let dir = tempfile::tempdir().expect("scratch dir");
+    let work = dir.path().join(name);
+    copy_dir(&source, &work);
+    let build = Command::new("./build.sh").current_dir(&work).output().expect("run build.sh");
+    assert!(build.status.success(), "{name}: build failed: {}", String::from_utf8_lossy(&build.stderr));
+    let report_path = dir.path().join("report.json");
+    let mut args: Vec<String> = vec!["run".into(), "--json".into(), report_path.display().to_string()];
+    if let Some(extra) = expected.get("faultline_args").and_then(|v| v.as_array()) {
+        args.extend(extra.iter().filter_map(|v| v.as_str().map(str::to_owned)));
+    }
+    args.push("--".into());
+    args.push("./run.sh".into());
+    let output = Command::new(FAULTLINE).args(&args).current_dir(&work).output().expect("run faultline");
+    let report = read_report(&report_path, &output);
+    Some(CaseRun {
+        name: name.to_owned(),
+        expected,
+        report,
+        status: output.status.code().unwrap_or(-1),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        dir,
+    })
+}
+
+pub fn read_report(path: &Path, output: &Output) -> Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| {
+        panic!("no report at {}: {e}; faultline stderr:\n{}", path.display(), String::from_utf8_lossy(&output.stderr))
+    });
+    serde_json::from_str(&text).expect("report is JSON")
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read case dir") {
+        let entry = entry.expect("dir entry");
+        let name = entry.file_name();
+        let skip = name.to_string_lossy();
+        if skip.ends_with(".so") || skip == "__pycache__" || skip.starts_with("core") {
+            continue;
+        }
+        let path = entry.path();
+        if path.is_dir() {
+            copy_dir(&path, &to.join(&name));
+        } else {
+            std::fs::copy(&path, to.join(&name)).expect("copy file");
+        }
+    }
+}
+
+/// Runs faultline with `args` in `cwd`, writing the report to a temp file; returns
+/// (exit status, stderr, report).
+pub fn faultline(args: &[&str], cwd: &Path) -> (i32, String, Option<Value>) {
+    let report = tempfile::NamedTempFile::new().expect("temp file");
+    let report_path = report.path().to_owned();
+    let mut all = vec!["run", "--json", report_path.to_str().expect("utf-8 temp path"), "--"];
+    all.extend_from_slice(args);
+    let output = Command::new(FAULTLINE).args(&all).current_dir(cwd).output().expect("run faultline");
+    let json = std::fs::read_to_string(&report_path).ok().and_then(|t| serde_json::from_str(&t).ok());
+    (output.status.code().unwrap_or(-1), String::from_utf8_lossy(&output.stderr).into_owned(), json)
+}

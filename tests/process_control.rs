@@ -1,0 +1,228 @@
+//! faultline's promises about the command it runs, checked on real processes: exit status
+//! passes through, crashes anywhere in the tree are caught, job control and signals work,
+//! and without ptrace the command still runs.
+
+mod common;
+
+use common::{faultline, FAULTLINE};
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+fn script(dir: &Path, name: &str, body: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, body).expect("write script");
+    path.to_str().expect("utf-8 path").to_owned()
+}
+
+const CTYPES_CRASH: &str = "import ctypes\n\ndef read_header():\n    return ctypes.string_at(0)\n\nread_header()\n";
+
+#[test]
+fn exit_zero_passes_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let (status, _, report) = faultline(&["true"], dir.path());
+    let report = report.expect("report");
+    assert_eq!(status, 0);
+    assert_eq!(report["outcome"], "passed");
+    assert_eq!(report["exit"]["code"], 0);
+}
+
+#[test]
+fn exit_three_passes_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let (status, _, report) = faultline(&["sh", "-c", "exit 3"], dir.path());
+    let report = report.expect("report");
+    assert_eq!(status, 3);
+    assert_eq!(report["outcome"], "failed");
+    assert_eq!(report["exit"]["code"], 3);
+    assert_eq!(report["crashes"].as_array().map(Vec::len), Some(0));
+}
+
+#[test]
+fn missing_command_is_a_clear_127() {
+    let dir = tempfile::tempdir().unwrap();
+    let (status, stderr, _) = faultline(&["no-such-command-for-faultline"], dir.path());
+    assert_eq!(status, 127);
+    assert!(stderr.contains("command not found: no-such-command-for-faultline"), "stderr: {stderr}");
+}
+
+#[test]
+fn crash_in_a_grandchild_after_exec_is_caught() {
+    let dir = tempfile::tempdir().unwrap();
+    let crash = script(dir.path(), "crash.py", CTYPES_CRASH);
+    let inner = format!("python3 {crash}");
+    let (status, _, report) = faultline(&["sh", "-c", &format!("sh -c '{inner}'; exit 4")], dir.path());
+    let report = report.expect("report");
+    assert_eq!(status, 4, "the root's status, not the grandchild's");
+    assert_eq!(report["outcome"], "crashed");
+    let crash = &report["crashes"][0];
+    assert_eq!(crash["process"], "child");
+    assert_eq!(crash["signal"], "SIGSEGV");
+    assert_eq!(crash["kind"], "null-deref");
+    assert_eq!(crash["python"]["function"], "string_at");
+    let frames = crash["threads"][0]["frames"].as_array().unwrap();
+    assert!(frames.iter().any(|f| f["function"] == "read_header"), "user frame in the merged stack");
+}
+
+#[test]
+fn crash_with_faulthandler_installed_reports_the_real_fault() {
+    let dir = tempfile::tempdir().unwrap();
+    let crash = script(dir.path(), "crash.py", CTYPES_CRASH);
+    let (status, _, report) = faultline(&["python3", "-X", "faulthandler", &crash], dir.path());
+    let report = report.expect("report");
+    assert_eq!(status, 139);
+    let crash = &report["crashes"][0];
+    assert_eq!(crash["process"], "main");
+    // The first stop is the kernel's fault, not faulthandler's re-raise (SI_TKILL).
+    assert_eq!(crash["si_code"], "SEGV_MAPERR");
+    assert_eq!(crash["fault_address"], "0x0");
+    assert_eq!(crash["kind"], "null-deref");
+}
+
+fn spawn_faultline(args: &[&str], dir: &Path) -> Child {
+    Command::new(FAULTLINE)
+        .arg("run")
+        .arg("--")
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start faultline")
+}
+
+fn read_line(child: &mut Child) -> String {
+    let stdout = child.stdout.as_mut().expect("piped stdout");
+    let mut line = String::new();
+    // One byte at a time: a BufReader would swallow later lines.
+    let mut reader = BufReader::with_capacity(1, stdout);
+    reader.read_line(&mut line).expect("read line");
+    line.trim_end().to_owned()
+}
+
+fn send(pid: u32, signal: i32) {
+    // SAFETY: sending a signal to a process this test started.
+    assert_eq!(unsafe { libc::kill(pid as i32, signal) }, 0);
+}
+
+#[test]
+fn sigterm_to_faultline_reaches_the_child_and_faultline_waits_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let prog = script(
+        dir.path(),
+        "graceful.py",
+        "import signal, sys, time\n\
+         def bye(*_):\n    print('cleanup done', flush=True)\n    sys.exit(0)\n\
+         signal.signal(signal.SIGTERM, bye)\n\
+         print('ready', flush=True)\n\
+         while True:\n    time.sleep(1)\n",
+    );
+    let mut child = spawn_faultline(&["python3", &prog], dir.path());
+    assert_eq!(read_line(&mut child), "ready");
+    send(child.id(), libc::SIGTERM);
+    assert_eq!(read_line(&mut child), "cleanup done");
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "faultline exits with the child's own status");
+}
+
+#[test]
+fn sigint_reaches_a_child_that_ignores_it_and_sigterm_still_ends_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let prog = script(
+        dir.path(),
+        "stubborn.py",
+        "import signal, time\n\
+         signal.signal(signal.SIGINT, signal.SIG_IGN)\n\
+         def hup(*_):\n    print('got HUP', flush=True)\n\
+         signal.signal(signal.SIGHUP, hup)\n\
+         print('ready', flush=True)\n\
+         while True:\n    time.sleep(1)\n",
+    );
+    let mut child = spawn_faultline(&["python3", &prog], dir.path());
+    assert_eq!(read_line(&mut child), "ready");
+    send(child.id(), libc::SIGINT);
+    // SIGHUP is forwarded too; its reply proves the SIGINT before it did not end anything.
+    send(child.id(), libc::SIGHUP);
+    assert_eq!(read_line(&mut child), "got HUP");
+    send(child.id(), libc::SIGTERM);
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(128 + libc::SIGTERM));
+}
+
+fn children_of(pid: u32) -> Vec<i32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|s| s.parse().ok())
+        .collect()
+}
+
+fn state_of(pid: i32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit(')').next()?.trim_start().chars().next()
+}
+
+#[test]
+fn a_stopped_child_stays_stopped_until_sigcont() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = spawn_faultline(&["sh", "-c", "echo ready; kill -STOP $$; echo resumed"], dir.path());
+    assert_eq!(read_line(&mut child), "ready");
+    let shell = loop {
+        if let Some(&pid) = children_of(child.id()).first() {
+            if matches!(state_of(pid), Some('T') | Some('t')) {
+                break pid;
+            }
+        }
+        std::thread::yield_now();
+    };
+    // SAFETY: resuming the shell this test started.
+    assert_eq!(unsafe { libc::kill(shell, libc::SIGCONT) }, 0);
+    assert_eq!(read_line(&mut child), "resumed");
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
+/// A seccomp filter that makes ptrace fail with EPERM, as in a container without
+/// CAP_SYS_PTRACE.
+fn deny_ptrace() -> std::io::Result<()> {
+    const SECCOMP_DATA_NR: u32 = 0;
+    let filter = [
+        libc::sock_filter { code: (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16, jt: 0, jf: 0, k: SECCOMP_DATA_NR },
+        libc::sock_filter { code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16, jt: 0, jf: 1, k: libc::SYS_ptrace as u32 },
+        libc::sock_filter { code: (libc::BPF_RET | libc::BPF_K) as u16, jt: 0, jf: 0, k: libc::SECCOMP_RET_ERRNO | libc::EPERM as u32 },
+        libc::sock_filter { code: (libc::BPF_RET | libc::BPF_K) as u16, jt: 0, jf: 0, k: libc::SECCOMP_RET_ALLOW },
+    ];
+    let program = libc::sock_fprog { len: filter.len() as u16, filter: filter.as_ptr() as *mut _ };
+    // SAFETY: installing a filter on this (pre-exec) child only.
+    unsafe {
+        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+            || libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &program as *const _ as usize) != 0
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+fn faultline_without_ptrace(args: &[&str], dir: &Path) -> std::process::Output {
+    let mut cmd = Command::new(FAULTLINE);
+    cmd.arg("run").arg("--").args(args).current_dir(dir);
+    // SAFETY: deny_ptrace only calls prctl, which is async-signal-safe.
+    unsafe { cmd.pre_exec(deny_ptrace) };
+    cmd.output().expect("run faultline")
+}
+
+#[test]
+fn without_ptrace_the_command_still_runs_and_its_status_passes_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = faultline_without_ptrace(&["sh", "-c", "echo hello; exit 3"], dir.path());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3));
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "hello\n");
+    let notices: Vec<&str> = stderr.lines().filter(|l| l.contains("ptrace is not permitted")).collect();
+    assert_eq!(notices.len(), 1, "one line saying so; stderr:\n{stderr}");
+
+    let crash = script(dir.path(), "crash.py", CTYPES_CRASH);
+    let output = faultline_without_ptrace(&["python3", &crash], dir.path());
+    assert_eq!(output.status.code(), Some(139));
+}
