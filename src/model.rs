@@ -269,6 +269,9 @@ pub struct Crash {
     /// Extension: how long faultline held the faulting thread stopped, in ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub held_ms: Option<f64>,
+    /// Extension: ms from the fault stop until this report was complete (symbols, diagnosis).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_ready_ms: Option<f64>,
 }
 
 impl Crash {

@@ -206,8 +206,9 @@ impl HeldCapture {
         self.signal.signo
     }
 
-    pub fn age(&self) -> Duration {
-        self.started.elapsed()
+    /// When the fault stop was seen.
+    pub fn fault_seen(&self) -> Instant {
+        self.started
     }
 }
 

@@ -164,9 +164,12 @@ impl<'s> Supervisor<'s> {
         if held.signo() != signal {
             return;
         }
+        let fault_seen = held.fault_seen();
         let mut capture = self.collector.finish(held);
         capture.stderr_tail = self.stderr_tail.last_lines();
-        let crash = diagnose(&capture);
+        let mut crash = diagnose(&capture);
+        crash.held_ms = Some(capture.held_ms);
+        crash.report_ready_ms = Some(fault_seen.elapsed().as_secs_f64() * 1000.0);
         self.sink.event(RunEvent::Crash(Box::new(crash)));
     }
 

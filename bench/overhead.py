@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""faultline's speed figures, measured side by side with bare runs.
+
+1. Supervision overhead: numpy's own numpy/_core/tests/test_umath.py under pytest, bare vs
+   `faultline run`, N alternating pairs; prints each pair and the median wall ratio
+   (target <= 1.02).
+2. Crash capture: runs crash-corpus cases under faultline and prints how long the crashing
+   thread was held stopped (`held_ms`, target median <= 20 ms) and how long after the fault
+   the report was complete (`report_ready_ms`, target <= 150 ms).
+
+Usage: bench/overhead.py [--faultline target/release/faultline] [--pairs 10] [--corpus DIR]
+"""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CRASH_CASES = ["cext-null-deref", "ctypes-null", "c-assert", "double-free", "fpe", "thread-crash",
+               "use-after-reinit", "pytest-crash-in-suite", "c-stack-overflow", "shutdown-static-dtor",
+               "mp-child-crash", "xdist-worker-crash"]
+
+
+def ensure(module, package):
+    try:
+        __import__(module)
+    except ImportError:
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", package],
+                       check=True)
+
+
+def timed(cmd, cwd):
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t0, proc.returncode
+
+
+def overhead(faultline, pairs):
+    import numpy
+    test_file = Path(numpy.__file__).parent / "_core" / "tests" / "test_umath.py"
+    if not test_file.exists():
+        sys.exit(f"overhead.py: {test_file} is missing (numpy without its tests?)")
+    pytest = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test_file)]
+    cwd = tempfile.mkdtemp(prefix="faultline-bench-")
+    print(f"numpy {numpy.__version__}: {test_file}")
+    timed(pytest, cwd)  # warm the page cache and .pyc files
+    ratios = []
+    for i in range(pairs):
+        # Alternate which goes first, so drift on a noisy machine hits both sides.
+        runs = [("bare", pytest), ("faultline", [faultline, "run", "--", *pytest])]
+        if i % 2:
+            runs.reverse()
+        result = {}
+        for name, cmd in runs:
+            result[name], status = timed(cmd, cwd)
+            if status not in (0, 1):
+                sys.exit(f"overhead.py: {name} run exited {status}")
+        ratio = result["faultline"] / result["bare"]
+        ratios.append(ratio)
+        print(f"  pair {i + 1:2d}: bare {result['bare']:.3f} s  faultline {result['faultline']:.3f} s  ratio {ratio:.4f}")
+    shutil.rmtree(cwd, ignore_errors=True)
+    print(f"supervision overhead: median wall ratio {statistics.median(ratios):.4f} over {pairs} pairs "
+          f"(min {min(ratios):.4f}, max {max(ratios):.4f}; target <= 1.02)")
+
+
+def capture_times(faultline, corpus, repeats):
+    held, ready = [], []
+    for case in CRASH_CASES:
+        src = corpus / case
+        if not src.exists():
+            continue
+        work = Path(tempfile.mkdtemp(prefix=f"faultline-bench-{case}-"))
+        dst = work / case
+        shutil.copytree(src, dst, ignore=shutil.ignore_patterns("*.so", "core", "core.*", "__pycache__"))
+        subprocess.run(["./build.sh"], cwd=dst, check=True, capture_output=True)
+        for _ in range(repeats):
+            report = work / "report.json"
+            subprocess.run([faultline, "run", "--json", str(report), "--", "./run.sh"], cwd=dst,
+                           capture_output=True)
+            for crash in json.loads(report.read_text()).get("crashes", []):
+                held.append(crash.get("held_ms"))
+                ready.append(crash.get("report_ready_ms"))
+                print(f"  {case:28s} held {crash.get('held_ms'):7.2f} ms  report ready {crash.get('report_ready_ms'):7.2f} ms")
+        shutil.rmtree(work, ignore_errors=True)
+    if held:
+        print(f"crash capture: held stopped median {statistics.median(held):.2f} ms (max {max(held):.2f}; target <= 20), "
+              f"report complete median {statistics.median(ready):.2f} ms (max {max(ready):.2f}; target <= 150) "
+              f"over {len(held)} crashes")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--faultline", default=str(ROOT / "target" / "release" / "faultline"))
+    ap.add_argument("--pairs", type=int, default=10)
+    ap.add_argument("--repeats", type=int, default=3, help="runs of each crash case")
+    ap.add_argument("--corpus", default=str(ROOT.parent / "shared" / "crash-corpus"))
+    ap.add_argument("--skip-overhead", action="store_true")
+    args = ap.parse_args()
+    faultline = os.path.abspath(args.faultline)
+    if not os.access(faultline, os.X_OK):
+        sys.exit(f"overhead.py: no faultline binary at {faultline}; run `cargo build --release` first")
+    ensure("pytest", "pytest")
+    ensure("numpy", "numpy")
+    ensure("hypothesis", "hypothesis")  # numpy's test suite imports it
+    capture_times(faultline, Path(args.corpus), args.repeats)
+    if not args.skip_overhead:
+        overhead(faultline, args.pairs)
+
+
+if __name__ == "__main__":
+    main()
