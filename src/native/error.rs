@@ -1,0 +1,16 @@
+//! Why a native-stack step failed. These errors stay inside the module: the public API
+//! degrades to shorter stacks or frames without names instead of failing.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NativeError {
+    #[error("cannot read the memory map of process {0}")]
+    Maps(i32, #[source] procfs::ProcError),
+    #[error("cannot open {0}")]
+    Open(PathBuf, #[source] std::io::Error),
+    #[error("cannot parse ELF object {0}")]
+    Parse(PathBuf, #[source] object::Error),
+    #[error("cannot read the vDSO of process {0}")]
+    Vdso(i32, #[source] std::io::Error),
+}

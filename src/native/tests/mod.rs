@@ -1,0 +1,199 @@
+//! End-to-end tests on real crashing processes: unwind at the signal-delivery-stop,
+//! normalize while the process exists, symbolize after it is gone.
+
+mod tracee;
+
+use std::time::{Duration, Instant};
+
+use super::{NativeStacks, NormalizedPc};
+use crate::memory::ProcessMemory;
+use crate::model::Frame;
+use tracee::{fixtures, run_until_crash, Crashed};
+
+struct Unwound {
+    pcs: Vec<u64>,
+    normalized: Vec<NormalizedPc>,
+    cold: Duration,
+    warm: Duration,
+}
+
+/// Unwinds twice (cold caches, then warm) and normalizes.
+fn unwind(stacks: &mut NativeStacks, crashed: &Crashed, max_frames: usize) -> Unwound {
+    let mem = ProcessMemory::new(crashed.tid);
+    let started = Instant::now();
+    let first = stacks.unwind(crashed.pid, &crashed.regs, &mem, max_frames);
+    let cold = started.elapsed();
+    let started = Instant::now();
+    let pcs = stacks.unwind(crashed.pid, &crashed.regs, &mem, max_frames);
+    let warm = started.elapsed();
+    assert_eq!(first, pcs, "a second walk gives the same stack");
+    let normalized = stacks.normalize(crashed.pid, &pcs);
+    Unwound { pcs, normalized, cold, warm }
+}
+
+fn names(frames: &[Frame]) -> Vec<&str> {
+    frames.iter().map(|f| f.function.as_deref().unwrap_or("?")).collect()
+}
+
+fn position(frames: &[Frame], function: &str) -> usize {
+    frames
+        .iter()
+        .position(|f| f.function.as_deref() == Some(function))
+        .unwrap_or_else(|| panic!("no frame {function} in {:?}", names(frames)))
+}
+
+#[test]
+fn inlined_helper_between_crash_and_main() {
+    let mut stacks = NativeStacks::new();
+    let unwound = {
+        let crashed = run_until_crash(&fixtures().crash, &["inline"]);
+        unwind(&mut stacks, &crashed, 128)
+        // The process is killed here: symbols must come from the files alone.
+    };
+    eprintln!("inline: {} frames, cold {:?}, warm {:?}", unwound.pcs.len(), unwound.cold, unwound.warm);
+    let frames = stacks.symbolize(&unwound.normalized);
+    assert_eq!(names(&frames)[..4], ["crash", "helper", "outer", "main"], "{frames:#?}");
+    assert!(!frames[0].inlined && frames[1].inlined && !frames[2].inlined);
+    for f in &frames[..4] {
+        assert_eq!(f.module.as_deref(), Some("crash"));
+        assert!(f.file.as_deref().is_some_and(|p| p.ends_with("crash.c")), "{f:?}");
+    }
+    // helper's frame is at the call of crash(); outer's at the inlined call of helper().
+    assert_eq!(frames[1].address, frames[2].address);
+    assert_ne!(frames[1].line, frames[2].line);
+    assert!(!unwound.normalized[0].is_return_address && unwound.normalized[1].is_return_address);
+    assert!(unwound.normalized[0].build_id.is_some());
+    let start = &frames[4];
+    assert!(start.function.as_deref().is_some_and(|f| f.starts_with("__libc_start")), "{start:?}");
+    assert_eq!(start.module.as_deref(), Some("libc.so.6"));
+}
+
+#[test]
+fn crosses_libc_frames_without_frame_pointers() {
+    let mut stacks = NativeStacks::new();
+    let crashed = run_until_crash(&fixtures().crash, &["libc"]);
+    let unwound = unwind(&mut stacks, &crashed, 128);
+    let frames = stacks.symbolize(&unwound.normalized);
+    assert_eq!(names(&frames)[..2], ["crash", "compare"], "{frames:#?}");
+    let sort = position(&frames, "sort_values");
+    assert!(sort > 2, "qsort's own frames sit between compare and sort_values");
+    assert!(frames[2..sort].iter().all(|f| f.module.as_deref() == Some("libc.so.6")), "{frames:#?}");
+    assert_eq!(frames[sort + 1].function.as_deref(), Some("main"));
+}
+
+#[test]
+fn names_frames_of_a_shared_library() {
+    let mut stacks = NativeStacks::new();
+    let crashed = run_until_crash(&fixtures().crash, &["lib"]);
+    let unwound = unwind(&mut stacks, &crashed, 128);
+    let frames = stacks.symbolize(&unwound.normalized);
+    assert_eq!(names(&frames)[..4], ["lib_crash", "lib_helper", "lib_outer", "main"], "{frames:#?}");
+    assert!(frames[1].inlined);
+    let modules: Vec<_> = frames[..4].iter().map(|f| f.module.as_deref()).collect();
+    assert_eq!(modules, [Some("libfault.so"), Some("libfault.so"), Some("libfault.so"), Some("crash")]);
+}
+
+#[test]
+fn deep_recursion_is_capped_and_fully_walkable() {
+    let mut stacks = NativeStacks::new();
+    let crashed = run_until_crash(&fixtures().crash, &["recurse"]);
+    let capped = unwind(&mut stacks, &crashed, 4096);
+    eprintln!("recurse capped: {} frames, cold {:?}, warm {:?}", capped.pcs.len(), capped.cold, capped.warm);
+    assert_eq!(capped.pcs.len(), 4096);
+    let frames = stacks.symbolize(&capped.normalized[..3]);
+    assert_eq!(names(&frames), ["crash", "recurse", "recurse"]);
+
+    // The whole 20,000-frame stack reaches main: the bulk stack buffer grows as needed.
+    let full = unwind(&mut stacks, &crashed, 30_000);
+    eprintln!("recurse full: {} frames, cold {:?}, warm {:?}", full.pcs.len(), full.cold, full.warm);
+    assert!(full.pcs.len() > 20_002);
+    let tail = stacks.symbolize(&full.normalized[20_000..20_004]);
+    assert!(names(&tail).contains(&"main"), "{:?}", names(&tail));
+}
+
+#[test]
+fn stack_overflow_is_capped() {
+    let mut stacks = NativeStacks::new();
+    let crashed = run_until_crash(&fixtures().crash, &["overflow"]);
+    let unwound = unwind(&mut stacks, &crashed, 4096);
+    eprintln!("overflow: {} frames, cold {:?}, warm {:?}", unwound.pcs.len(), unwound.cold, unwound.warm);
+    assert_eq!(unwound.pcs.len(), 4096);
+    let frames = stacks.symbolize(&unwound.normalized[..8]);
+    assert!(names(&frames).iter().all(|n| *n == "overflow"), "{:?}", names(&frames));
+}
+
+#[test]
+fn walks_out_of_a_signal_handler() {
+    let mut stacks = NativeStacks::new();
+    let crashed = run_until_crash(&fixtures().crash, &["signal"]);
+    let frames_pc = stacks.unwind_frames(crashed.pid, &crashed.regs, &ProcessMemory::new(crashed.tid), 128);
+    let normalized = stacks.normalize_frames(crashed.pid, &frames_pc);
+    let frames = stacks.symbolize(&normalized);
+    assert_eq!(names(&frames)[..2], ["crash", "on_usr1"], "{frames:#?}");
+    let raise = position(&frames, "raise_usr1");
+    assert_eq!(frames[raise + 1].function.as_deref(), Some("main"), "{frames:#?}");
+    // The interrupted pc (inside libc's raise) is exact, not a return address.
+    assert!(frames_pc.iter().filter(|f| !f.is_return_address).count() >= 3);
+}
+
+#[test]
+fn call_through_a_null_function_pointer() {
+    let mut stacks = NativeStacks::new();
+    let crashed = run_until_crash(&fixtures().crash, &["null-call"]);
+    let unwound = unwind(&mut stacks, &crashed, 128);
+    let frames = stacks.symbolize(&unwound.normalized);
+    assert_eq!(unwound.pcs[0], 0);
+    assert_eq!(frames[0].function, None);
+    assert_eq!(frames[0].module, None);
+    assert_eq!(names(&frames)[1..3], ["call_null", "main"], "{frames:#?}");
+}
+
+#[test]
+fn crash_in_a_worker_thread() {
+    let mut stacks = NativeStacks::new();
+    let crashed = run_until_crash(&fixtures().crash, &["thread"]);
+    assert_ne!(crashed.pid, crashed.tid);
+    let unwound = unwind(&mut stacks, &crashed, 128);
+    let frames = stacks.symbolize(&unwound.normalized);
+    assert_eq!(names(&frames)[..4], ["crash", "helper", "outer", "worker"], "{frames:#?}");
+    assert!(!names(&frames).contains(&"main"));
+    assert_eq!(frames.last().and_then(|f| f.module.as_deref()), Some("libc.so.6"));
+}
+
+#[test]
+fn demangles_an_inlined_cpp_destructor() {
+    let mut stacks = NativeStacks::new();
+    let crashed = run_until_crash(&fixtures().crash_cpp, &[]);
+    let unwound = unwind(&mut stacks, &crashed, 128);
+    let frames = stacks.symbolize(&unwound.normalized);
+    let names = names(&frames);
+    assert_eq!(names[..3], ["shapes::Guard::~Guard()", "shapes::release(int)", "main"], "{frames:#?}");
+    assert!(frames[0].inlined);
+}
+
+#[test]
+fn forgetting_a_process_reloads_its_maps() {
+    let mut stacks = NativeStacks::new();
+    let crashed = run_until_crash(&fixtures().crash, &["inline"]);
+    let before = unwind(&mut stacks, &crashed, 64).pcs;
+    stacks.forget(crashed.pid);
+    assert!(stacks.processes.is_empty());
+    assert_eq!(unwind(&mut stacks, &crashed, 64).pcs, before);
+}
+
+#[test]
+fn unknown_addresses_still_give_frames() {
+    let mut stacks = NativeStacks::new();
+    let pc = NormalizedPc {
+        address: 0x1234,
+        is_return_address: true,
+        object: Some("/nonexistent/libgone.so".into()),
+        file_offset: Some(0x234),
+        build_id: None,
+    };
+    let frames = stacks.symbolize(&[pc]);
+    assert_eq!(frames.len(), 1);
+    assert_eq!(frames[0].function, None);
+    assert_eq!(frames[0].module.as_deref(), Some("libgone.so"));
+    assert_eq!(frames[0].address.as_deref(), Some("0x1234"));
+}
