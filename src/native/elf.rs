@@ -84,12 +84,12 @@ impl ElfInfo {
             })
             .collect();
         let svma = |name: &str| {
-            file.section_by_name(name).map(|s| s.address()..s.address() + s.size())
+            file.section_by_name(name).map(|s| s.address()..s.address().saturating_add(s.size()))
         };
         let section = |name: &str| {
             let s = file.section_by_name(name)?;
             let bytes = s.uncompressed_data().ok()?;
-            let svma = s.address()..s.address() + bytes.len() as u64;
+            let svma = s.address()..s.address().saturating_add(bytes.len() as u64);
             Some(Section { svma, data: SectionBytes(Arc::from(&*bytes)) })
         };
         let eh_frame = section(".eh_frame");
@@ -115,8 +115,8 @@ impl ElfInfo {
     pub fn svma_of_offset(&self, offset: u64) -> Option<u64> {
         self.loads
             .iter()
-            .find(|l| l.offset <= offset && offset < l.offset + l.file_size)
-            .map(|l| l.vaddr + (offset - l.offset))
+            .find(|l| l.offset <= offset && offset < l.offset.saturating_add(l.file_size))
+            .map(|l| l.vaddr.wrapping_add(offset - l.offset))
     }
 
     pub fn has_unwind_info(&self) -> bool {
@@ -142,7 +142,7 @@ impl ElfInfo {
     pub fn symbol_at(&self, svma: u64) -> Option<&ImageSymbol> {
         self.symbols
             .iter()
-            .filter(|s| s.svma <= svma && svma < s.svma + s.size.max(1))
+            .filter(|s| s.svma <= svma && svma < s.svma.saturating_add(s.size.max(1)))
             .min_by_key(|s| s.size)
     }
 }

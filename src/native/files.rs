@@ -48,7 +48,7 @@ impl ElfCache {
 
     /// The vDSO of a process, read from its memory (there is no file).
     pub fn vdso(&mut self, entry: &MapEntry, mem: &dyn ReadMemory) -> Option<Arc<ElfInfo>> {
-        let len = usize::try_from(entry.end - entry.start).ok()?;
+        let len = usize::try_from(entry.end.saturating_sub(entry.start)).ok()?;
         let mut bytes = vec![0u8; len];
         mem.read_exact_at(entry.start, &mut bytes).ok()?;
         if let Some((seen, info)) = &self.vdso {
@@ -127,7 +127,10 @@ mod tests {
         let libc = maps
             .entries
             .iter()
-            .find(|m| m.executable && m.file_path().is_some_and(|p| p.to_string_lossy().contains("libc.so")))
+            .find(|m| {
+                m.executable
+                    && matches!(&m.backing, Backing::File { path, .. } if path.to_string_lossy().contains("libc.so"))
+            })
             .expect("libc mapped");
         let mut cache = ElfCache::default();
         let first = cache.file(pid, libc).expect("libc parsed");

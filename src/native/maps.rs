@@ -37,13 +37,6 @@ impl MapEntry {
     pub fn contains(&self, address: u64) -> bool {
         self.start <= address && address < self.end
     }
-
-    pub fn file_path(&self) -> Option<&PathBuf> {
-        match &self.backing {
-            Backing::File { path, .. } => Some(path),
-            _ => None,
-        }
-    }
 }
 
 /// The maps of one process, sorted by address (the kernel lists them that way).

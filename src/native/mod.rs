@@ -61,6 +61,8 @@ pub struct NativeStacks {
     files: ElfCache,
     processes: HashMap<i32, ProcessModules>,
     cache: CacheX86_64,
+    /// The bulk copy of the stack being walked, kept to reuse its pages.
+    stack_buf: Vec<u8>,
     symbolizer: FrameSymbolizer,
 }
 
@@ -76,6 +78,7 @@ impl NativeStacks {
             files: ElfCache::default(),
             processes: HashMap::new(),
             cache: CacheX86_64::new(),
+            stack_buf: Vec::new(),
             symbolizer: FrameSymbolizer::new(),
         }
     }
@@ -109,7 +112,8 @@ impl NativeStacks {
             self.process(pid, mem, true);
         }
         let frames = self.walk(pid, regs, mem, max_frames);
-        if fresh || frames.iter().all(|f| self.knows_code(pid, f.address)) {
+        // An address in no mapping at all may be code loaded since the maps were read.
+        if fresh || frames.iter().skip(1).all(|f| self.knows_address(pid, f.address)) {
             return frames;
         }
         self.process(pid, mem, true);
@@ -185,9 +189,13 @@ impl NativeStacks {
 
     fn walk(&mut self, pid: i32, regs: &Registers, mem: &dyn ReadMemory, max_frames: usize) -> Vec<FramePc> {
         match self.processes.get_mut(&pid) {
-            Some(process) => unwind::walk(process, &mut self.cache, regs, mem, max_frames),
+            Some(process) => unwind::walk(process, &mut self.cache, regs, mem, &mut self.stack_buf, max_frames),
             None => vec![FramePc { address: regs.ip, is_return_address: false }],
         }
+    }
+
+    fn knows_address(&self, pid: i32, address: u64) -> bool {
+        self.processes.get(&pid).is_some_and(|p| p.maps.find(address).is_some())
     }
 
     fn knows_code(&self, pid: i32, address: u64) -> bool {

@@ -36,7 +36,7 @@ pub struct CodeModule {
 
 impl CodeModule {
     pub fn file_offset(&self, address: u64) -> u64 {
-        address - self.start + self.offset
+        address.wrapping_sub(self.start).wrapping_add(self.offset)
     }
 }
 

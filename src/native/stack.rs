@@ -15,7 +15,9 @@ pub struct StackReader<'m> {
     mem: &'m dyn ReadMemory,
     /// Address of `buf[0]`.
     base: u64,
-    buf: Vec<u8>,
+    /// Borrowed from the caller and reused across walks: fresh pages for every walk
+    /// would cost a page fault per 4 KiB, more than the copy itself.
+    buf: &'m mut Vec<u8>,
     /// End of the region we may buffer (exclusive).
     limit: u64,
     /// Reads that missed the buffer, for measurements and tests.
@@ -24,15 +26,16 @@ pub struct StackReader<'m> {
 
 impl<'m> StackReader<'m> {
     /// A reader for the stack region `[base, limit)`; `base` is usually the stack pointer.
-    pub fn new(mem: &'m dyn ReadMemory, base: u64, limit: u64) -> StackReader<'m> {
+    pub fn new(mem: &'m dyn ReadMemory, base: u64, limit: u64, buf: &'m mut Vec<u8>) -> StackReader<'m> {
         let base = base & !7;
         let limit = limit.min(base.saturating_add(MAX_STACK_BYTES));
-        StackReader { mem, base, buf: Vec::new(), limit, fallback_reads: 0 }
+        buf.clear();
+        StackReader { mem, base, buf, limit, fallback_reads: 0 }
     }
 
     /// A reader with no bulk region: every read goes to memory.
-    pub fn unbuffered(mem: &'m dyn ReadMemory) -> StackReader<'m> {
-        StackReader { mem, base: 0, buf: Vec::new(), limit: 0, fallback_reads: 0 }
+    pub fn unbuffered(mem: &'m dyn ReadMemory, buf: &'m mut Vec<u8>) -> StackReader<'m> {
+        StackReader::new(mem, 0, 0, buf)
     }
 
     pub fn read_u64(&mut self, address: u64) -> Result<u64, ()> {
@@ -56,20 +59,20 @@ impl<'m> StackReader<'m> {
         self.base + self.buf.len() as u64
     }
 
-    /// Extends the buffer to cover at least `needed`, doubling to keep reads few. On a
-    /// failed read the buffer stays as it was and callers fall back to single reads.
+    /// Extends the buffer to cover at least `needed`, by half again its size: few reads,
+    /// little read past what the walk needs. On a failed read the buffer stays as it was
+    /// and callers fall back to single reads.
     fn grow(&mut self, needed: u64) {
-        let have = self.buf.len() as u64;
-        let want = (have * 2).max(FIRST_CHUNK).max(needed - self.base);
+        let have = self.buf.len();
+        let want = (have as u64 + have as u64 / 2).max(FIRST_CHUNK).max(needed - self.base);
         let new_end = self.base.saturating_add(want).min(self.limit);
         let from = self.buffered_end();
         if new_end <= from {
             return;
         }
-        let mut chunk = vec![0u8; (new_end - from) as usize];
-        if self.mem.read_exact_at(from, &mut chunk).is_ok() {
-            self.buf.extend_from_slice(&chunk);
-        } else {
+        self.buf.resize(have + (new_end - from) as usize, 0);
+        if self.mem.read_exact_at(from, &mut self.buf[have..]).is_err() {
+            self.buf.truncate(have);
             // Stop trying bulk reads past this point.
             self.limit = from;
         }
@@ -89,7 +92,8 @@ mod tests {
     #[test]
     fn serves_words_from_the_bulk_buffer() {
         let mem = memory();
-        let mut reader = StackReader::new(&mem, 0x1100, 0x1000 + 8192);
+        let mut buf = Vec::new();
+        let mut reader = StackReader::new(&mem, 0x1100, 0x1000 + 8192, &mut buf);
         assert_eq!(reader.read_u64(0x1100), Ok(0x1100));
         assert_eq!(reader.read_u64(0x1ff8), Ok(0x1ff8));
         assert_eq!(reader.fallback_reads, 0);
@@ -102,7 +106,8 @@ mod tests {
     #[test]
     fn a_region_past_readable_memory_falls_back_to_single_reads() {
         let mem = memory();
-        let mut reader = StackReader::new(&mem, 0x1000, 0x100000);
+        let mut buf = Vec::new();
+        let mut reader = StackReader::new(&mem, 0x1000, 0x100000, &mut buf);
         assert_eq!(reader.read_u64(0x1010), Ok(0x1010));
         assert_eq!(reader.fallback_reads, 1);
     }

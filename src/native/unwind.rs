@@ -27,6 +27,7 @@ pub fn walk(
     cache: &mut CacheX86_64,
     regs: &Registers,
     mem: &dyn ReadMemory,
+    stack_buf: &mut Vec<u8>,
     max_frames: usize,
 ) -> Vec<FramePc> {
     let mut frames = Vec::new();
@@ -34,8 +35,8 @@ pub fn walk(
         return frames;
     }
     let mut stack = match process.maps.stack_for(regs.sp) {
-        Some(m) => StackReader::new(mem, regs.sp.max(m.start), m.end),
-        None => StackReader::unbuffered(mem),
+        Some(m) => StackReader::new(mem, regs.sp.max(m.start), m.end, stack_buf),
+        None => StackReader::unbuffered(mem, stack_buf),
     };
     let mut uregs = UnwindRegsX86_64::new(regs.ip, regs.sp, regs.bp);
     frames.push(FramePc { address: regs.ip, is_return_address: false });
@@ -91,7 +92,7 @@ fn return_from_non_code(
     let ra = stack.read_u64(uregs.sp()).ok()?;
     process.maps.find_code(ra)?;
     let next = FrameAddress::from_return_address(ra)?;
-    uregs.set_sp(uregs.sp() + 8);
+    uregs.set_sp(uregs.sp().checked_add(8)?);
     uregs.set_ip(ra);
     Some((ra, next))
 }
@@ -112,9 +113,9 @@ where
     F: FnMut(u64) -> Result<u64, ()>,
 {
     let uc = uregs.sp();
-    let ip = read_stack(uc + UC_RIP).ok()?;
-    let sp = read_stack(uc + UC_RSP).ok()?;
-    let bp = read_stack(uc + UC_RBP).ok()?;
+    let ip = read_stack(uc.checked_add(UC_RIP)?).ok()?;
+    let sp = read_stack(uc.checked_add(UC_RSP)?).ok()?;
+    let bp = read_stack(uc.checked_add(UC_RBP)?).ok()?;
     *uregs = UnwindRegsX86_64::new(ip, sp, bp);
     Some(ip)
 }

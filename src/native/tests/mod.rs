@@ -1,6 +1,7 @@
 //! End-to-end tests on real crashing processes: unwind at the signal-delivery-stop,
 //! normalize while the process exists, symbolize after it is gone.
 
+mod corpus;
 mod tracee;
 
 use std::time::{Duration, Instant};

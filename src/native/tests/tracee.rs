@@ -86,15 +86,25 @@ impl Drop for Crashed {
     }
 }
 
-/// Runs `program args` traced until a thread gets SIGSEGV/SIGBUS/SIGABRT; other signals
-/// are passed on.
+/// Runs `program args` traced until a thread gets a fatal signal (SIGSEGV, SIGBUS,
+/// SIGABRT, SIGFPE, SIGILL); other signals are passed on.
 pub fn run_until_crash(program: &Path, args: &[&str]) -> Crashed {
+    run_until_crash_in(program, args, None)
+}
+
+pub fn run_until_crash_in(program: &Path, args: &[&str], dir: Option<&Path>) -> Crashed {
     let mut command = Command::new(program);
     command.args(args);
+    if let Some(dir) = dir {
+        command.current_dir(dir);
+    }
     // SAFETY: ptrace(PTRACE_TRACEME) is async-signal-safe: fine between fork and exec.
     unsafe {
         command.pre_exec(|| ptrace::traceme().map_err(std::io::Error::from));
     }
+    // Reaped with waitpid in `Crashed::drop`, not `Child::wait`, which would steal
+    // the ptrace stops.
+    #[allow(clippy::zombie_processes)]
     let child = command.spawn().expect("spawn fixture");
     let pid = Pid::from_raw(child.id() as i32);
     let mut crashed = Crashed {
@@ -112,12 +122,17 @@ pub fn run_until_crash(program: &Path, args: &[&str]) -> Crashed {
                 exec_stop_seen = true;
                 ptrace::setoptions(
                     pid,
-                    ptrace::Options::PTRACE_O_TRACECLONE | ptrace::Options::PTRACE_O_EXITKILL,
+                    ptrace::Options::PTRACE_O_TRACECLONE
+                        | ptrace::Options::PTRACE_O_TRACEEXEC
+                        | ptrace::Options::PTRACE_O_EXITKILL,
                 )
                 .expect("setoptions");
                 ptrace::cont(tid, None).expect("cont");
             }
-            WaitStatus::Stopped(tid, signal @ (Signal::SIGSEGV | Signal::SIGBUS | Signal::SIGABRT)) => {
+            WaitStatus::Stopped(
+                tid,
+                signal @ (Signal::SIGSEGV | Signal::SIGBUS | Signal::SIGABRT | Signal::SIGFPE | Signal::SIGILL),
+            ) => {
                 let regs = ptrace::getregs(tid).expect("getregs");
                 crashed.tid = tid.as_raw();
                 crashed.signal = signal;
