@@ -102,7 +102,11 @@ fn loaded_module(maps: &[Mapping], wanted: impl Fn(&str) -> bool) -> Option<Load
         .iter()
         .filter(|m| file_path(m) == Some(path))
         .min_by_key(|m| m.start)?;
-    Some(LoadedModule { path: path.to_string(), lowest_start: first.start, lowest_end: first.end })
+    Some(LoadedModule {
+        path: path.to_string(),
+        lowest_start: first.start,
+        lowest_end: first.end,
+    })
 }
 
 /// Opens the module's file as the process sees it: through its root (containers, chroots),
@@ -119,14 +123,36 @@ fn open_module_file(pid: i32, module: &LoadedModule) -> Option<File> {
     candidates.iter().find_map(|p| File::open(p).ok())
 }
 
-/// The link-time value (`st_value`) of the first defined symbol called `symbol`, from
-/// `.dynsym` then `.symtab`, and the lowest `PT_LOAD` address rounded down to a page.
-fn symbol_in_file(file: File, symbol: &str) -> Option<(u64, u64)> {
+/// Which symbol tables to search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tables {
+    /// `.dynsym` only: what the file exports; small even in huge binaries.
+    Dynamic,
+    /// `.dynsym`, then `.symtab` (static and hidden symbols, when not stripped).
+    All,
+}
+
+impl Tables {
+    fn section_types(self) -> &'static [elf::SectionType] {
+        match self {
+            Tables::Dynamic => &[elf::SHT_DYNSYM],
+            Tables::All => &[elf::SHT_DYNSYM, elf::SHT_SYMTAB],
+        }
+    }
+}
+
+/// The link-time value (`st_value`) of the first defined symbol called `symbol` in `tables`,
+/// and the lowest `PT_LOAD` address rounded down to a page.
+fn symbol_in_file(file: File, symbol: &str, tables: Tables) -> Option<(u64, u64)> {
     // ReadCache reads only the headers and the symbol and string tables, not the whole file.
     let cache = ReadCache::new(file);
     match object::FileKind::parse(&cache).ok()? {
-        object::FileKind::Elf64 => symbol_in_elf::<elf::FileHeader64<Endianness>>(&cache, symbol),
-        object::FileKind::Elf32 => symbol_in_elf::<elf::FileHeader32<Endianness>>(&cache, symbol),
+        object::FileKind::Elf64 => {
+            symbol_in_elf::<elf::FileHeader64<Endianness>>(&cache, symbol, tables)
+        }
+        object::FileKind::Elf32 => {
+            symbol_in_elf::<elf::FileHeader32<Endianness>>(&cache, symbol, tables)
+        }
         _ => None,
     }
 }
@@ -134,6 +160,7 @@ fn symbol_in_file(file: File, symbol: &str) -> Option<(u64, u64)> {
 fn symbol_in_elf<Elf: FileHeader<Endian = Endianness>>(
     data: &ReadCache<File>,
     symbol: &str,
+    tables: Tables,
 ) -> Option<(u64, u64)> {
     let header = Elf::parse(data).ok()?;
     let endian = header.endian().ok()?;
@@ -146,25 +173,28 @@ fn symbol_in_elf<Elf: FileHeader<Endian = Endianness>>(
         .min()
         .unwrap_or(0);
     let sections = header.sections(endian, data).ok()?;
-    let value = [elf::SHT_DYNSYM, elf::SHT_SYMTAB].into_iter().find_map(|kind| {
-        sections.iter().filter(|s| s.sh_type(endian) == kind).find_map(|table| {
-            // Each table and its string table are read once, then searched in memory
-            // (ReadCache would otherwise issue one read per symbol name).
-            let symbols: &[Elf::Sym] = table.data_as_array(endian, data).ok()?;
-            let strings = sections
-                .section(SectionIndex(table.sh_link(endian) as usize))
-                .ok()?
-                .data(endian, data)
-                .ok()?;
-            let strings = StringTable::new(strings, 0, strings.len() as u64);
-            symbols
-                .iter()
-                .find(|s| {
-                    !s.is_undefined(endian)
-                        && s.name(endian, strings).ok() == Some(symbol.as_bytes())
-                })
-                .map(|s| s.st_value(endian).into())
-        })
+    let value = tables.section_types().iter().find_map(|&kind| {
+        sections
+            .iter()
+            .filter(|s| s.sh_type(endian) == kind)
+            .find_map(|table| {
+                // Each table and its string table are read once, then searched in memory
+                // (ReadCache would otherwise issue one read per symbol name).
+                let symbols: &[Elf::Sym] = table.data_as_array(endian, data).ok()?;
+                let strings = sections
+                    .section(SectionIndex(table.sh_link(endian) as usize))
+                    .ok()?
+                    .data(endian, data)
+                    .ok()?;
+                let strings = StringTable::new(strings, 0, strings.len() as u64);
+                symbols
+                    .iter()
+                    .find(|s| {
+                        !s.is_undefined(endian)
+                            && s.name(endian, strings).ok() == Some(symbol.as_bytes())
+                    })
+                    .map(|s| s.st_value(endian).into())
+            })
     })?;
     Some((value, lowest_vaddr & !(PAGE_SIZE - 1)))
 }
@@ -174,10 +204,11 @@ fn find_global_where(
     maps: &[Mapping],
     wanted: impl Fn(&str) -> bool,
     symbol: &str,
+    tables: Tables,
 ) -> Option<u64> {
     let module = loaded_module(maps, wanted)?;
     let file = open_module_file(pid, &module)?;
-    let (value, lowest_vaddr) = symbol_in_file(file, symbol)?;
+    let (value, lowest_vaddr) = symbol_in_file(file, symbol, tables)?;
     // Load bias: where the first PT_LOAD landed minus where it was linked.
     let bias = module.lowest_start.checked_sub(lowest_vaddr)?;
     value.checked_add(bias)
@@ -186,7 +217,20 @@ fn find_global_where(
 /// Address of a global symbol of a loaded ELF module in a live process (module chosen by
 /// basename prefix, e.g. `"libc.so"`), from `.dynsym`/`.symtab` plus the load bias from the maps.
 pub fn find_global(pid: i32, maps: &[Mapping], module_prefix: &str, symbol: &str) -> Option<u64> {
-    find_global_where(pid, maps, |p| basename(p).starts_with(module_prefix), symbol)
+    find_global_where(
+        pid,
+        maps,
+        |p| basename(p).starts_with(module_prefix),
+        symbol,
+        Tables::All,
+    )
+}
+
+/// Address of a symbol the process's executable exports (`.dynsym` only, so that a huge
+/// unstripped binary costs little): tells, for example, whether it embeds an interpreter.
+pub fn find_executable_export(pid: i32, maps: &[Mapping], symbol: &str) -> Option<u64> {
+    let exe = executable_path(pid, maps)?;
+    find_global_where(pid, maps, |p| p == exe, symbol, Tables::Dynamic)
 }
 
 /// The executable's path as the maps show it.
@@ -208,13 +252,15 @@ fn executable_path(pid: i32, maps: &[Mapping]) -> Option<String> {
 fn find_libc_global(pid: i32, maps: &[Mapping], names: &[&str]) -> Option<u64> {
     if let Some(exe) = executable_path(pid, maps) {
         for name in names {
-            if let Some(address) = find_global_where(pid, maps, |p| p == exe, name) {
+            if let Some(address) = find_global_where(pid, maps, |p| p == exe, name, Tables::All) {
                 return Some(address);
             }
         }
     }
     LIBC_PREFIXES.iter().find_map(|prefix| {
-        names.iter().find_map(|name| find_global(pid, maps, prefix, name))
+        names
+            .iter()
+            .find_map(|name| find_global(pid, maps, prefix, name))
     })
 }
 
@@ -253,12 +299,16 @@ pub fn env_from_environ(
     // Reading just `NAME=` of each entry first avoids copying long unrelated values.
     let prefix_len = names.iter().map(|n| n.len()).max().unwrap_or(0) + 1;
     for index in 0..MAX_ENV_ENTRIES {
-        let Some(slot) = array.checked_add(index * 8) else { break };
+        let Some(slot) = array.checked_add(index * 8) else {
+            break;
+        };
         let Ok(entry) = mem.read_u64(slot) else { break };
         if entry == 0 {
             break;
         }
-        let Ok(head) = mem.read_c_string(entry, prefix_len) else { continue };
+        let Ok(head) = mem.read_c_string(entry, prefix_len) else {
+            continue;
+        };
         let Some(name) = names.iter().find(|n| {
             head.len() > n.len() && head.starts_with(*n) && head.as_bytes()[n.len()] == b'='
         }) else {
@@ -298,7 +348,11 @@ pub fn abort_message_at(mem: &dyn ReadMemory, address: u64) -> Option<String> {
     }
     // `size` is the whole mmap'd block; it bounds the string when it looks sane.
     let size = mem.read_u32(message).ok()? as usize;
-    let max = if (5..=MAX_ABORT_MESSAGE).contains(&size) { size - 4 } else { MAX_ABORT_MESSAGE };
+    let max = if (5..=MAX_ABORT_MESSAGE).contains(&size) {
+        size - 4
+    } else {
+        MAX_ABORT_MESSAGE
+    };
     let text = mem.read_c_string(message.checked_add(4)?, max).ok()?;
     let text = text.trim_end_matches(['\n', '\r']);
     (!text.is_empty()).then(|| text.to_string())
@@ -376,18 +430,31 @@ garbage line
             "PYTEST_VERSION=8.0.0",
             "PYTEST_CURRENT_TEST=second wins not",
         ]);
-        let env = env_from_environ(&mem, 0x1000, &["PYTEST_CURRENT_TEST", "PYTEST_VERSION", "HOME"]);
-        assert_eq!(env.get("PYTEST_CURRENT_TEST").unwrap(), "tests/t.py::test_x (call)");
+        let env = env_from_environ(
+            &mem,
+            0x1000,
+            &["PYTEST_CURRENT_TEST", "PYTEST_VERSION", "HOME"],
+        );
+        assert_eq!(
+            env.get("PYTEST_CURRENT_TEST").unwrap(),
+            "tests/t.py::test_x (call)"
+        );
         assert_eq!(env.get("PYTEST_VERSION").unwrap(), "8.0.0");
         assert_eq!(env.len(), 2);
     }
 
     #[test]
     fn environ_garbage_gives_nothing_and_no_panic() {
-        let mem = BufferMemory { base: 0x1000, bytes: vec![0xff; 64] };
+        let mem = BufferMemory {
+            base: 0x1000,
+            bytes: vec![0xff; 64],
+        };
         assert!(env_from_environ(&mem, 0x1000, &["A"]).is_empty());
         assert!(env_from_environ(&mem, 0x9000, &["A"]).is_empty());
-        let null = BufferMemory { base: 0x1000, bytes: vec![0; 64] };
+        let null = BufferMemory {
+            base: 0x1000,
+            bytes: vec![0; 64],
+        };
         assert!(env_from_environ(&null, 0x1000, &["A"]).is_empty());
     }
 
@@ -398,14 +465,23 @@ garbage line
         bytes[0..8].copy_from_slice(&0x1100u64.to_le_bytes());
         bytes[0x100..0x104].copy_from_slice(&4096u32.to_le_bytes());
         bytes[0x104..0x104 + text.len()].copy_from_slice(text);
-        let mem = BufferMemory { base: 0x1000, bytes };
+        let mem = BufferMemory {
+            base: 0x1000,
+            bytes,
+        };
         assert_eq!(
             abort_message_at(&mem, 0x1000).as_deref(),
             Some("free(): double free detected in tcache 2")
         );
-        let null = BufferMemory { base: 0x1000, bytes: vec![0; 16] };
+        let null = BufferMemory {
+            base: 0x1000,
+            bytes: vec![0; 16],
+        };
         assert_eq!(abort_message_at(&null, 0x1000), None);
-        let wild = BufferMemory { base: 0x1000, bytes: vec![0x41; 16] };
+        let wild = BufferMemory {
+            base: 0x1000,
+            bytes: vec![0x41; 16],
+        };
         assert_eq!(abort_message_at(&wild, 0x1000), None);
     }
 
@@ -425,7 +501,13 @@ garbage line
             let src = dir.join(format!("{name}.c"));
             std::fs::write(&src, source).unwrap();
             let exe = dir.join(name);
-            let status = Command::new("cc").arg("-O0").arg("-o").arg(&exe).arg(&src).status().unwrap();
+            let status = Command::new("cc")
+                .arg("-O0")
+                .arg("-o")
+                .arg(&exe)
+                .arg(&src)
+                .status()
+                .unwrap();
             assert!(status.success(), "cc failed for {name}");
             exe
         }
@@ -485,14 +567,25 @@ int main(void) {
             let maps = parse_maps(pid).unwrap();
             let mem = ProcessMemory::new(pid);
             let started = Instant::now();
-            let env = read_live_env(pid, &mem, &maps, &["PYTEST_CURRENT_TEST", "PYTEST_VERSION", "NOPE"]);
+            let env = read_live_env(
+                pid,
+                &mem,
+                &maps,
+                &["PYTEST_CURRENT_TEST", "PYTEST_VERSION", "NOPE"],
+            );
             eprintln!("read_live_env took {:?}", started.elapsed());
             let at_exec = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
             kill_and_reap(&mut child);
-            assert_eq!(env.get("PYTEST_CURRENT_TEST").map(String::as_str), Some(expected));
+            assert_eq!(
+                env.get("PYTEST_CURRENT_TEST").map(String::as_str),
+                Some(expected)
+            );
             assert!(!env.contains_key("NOPE"));
             let at_exec = String::from_utf8_lossy(&at_exec);
-            assert!(!at_exec.contains("PYTEST_CURRENT_TEST="), "/proc environ is the exec-time one");
+            assert!(
+                !at_exec.contains("PYTEST_CURRENT_TEST="),
+                "/proc environ is the exec-time one"
+            );
         }
 
         #[test]
@@ -509,8 +602,16 @@ int main(void) {
             std::env::set_var("FAULTLINE_SELF_TEST_VAR", "x=1");
             let pid = std::process::id() as i32;
             let maps = parse_maps(pid).unwrap();
-            let env = read_live_env(pid, &ProcessMemory::new(pid), &maps, &["FAULTLINE_SELF_TEST_VAR"]);
-            assert_eq!(env.get("FAULTLINE_SELF_TEST_VAR").map(String::as_str), Some("x=1"));
+            let env = read_live_env(
+                pid,
+                &ProcessMemory::new(pid),
+                &maps,
+                &["FAULTLINE_SELF_TEST_VAR"],
+            );
+            assert_eq!(
+                env.get("FAULTLINE_SELF_TEST_VAR").map(String::as_str),
+                Some("x=1")
+            );
         }
 
         #[test]
@@ -526,7 +627,9 @@ int main(void) {
                 .min()
                 .unwrap();
             assert!(environ > libc_start && environ < libc_start + (64 << 20));
-            assert!(maps.iter().any(|m| m.contains(environ) && m.readable && m.writable));
+            assert!(maps
+                .iter()
+                .any(|m| m.contains(environ) && m.readable && m.writable));
             assert!(find_global(pid, &maps, "libc.so", "no_such_symbol_here").is_none());
             assert!(find_global(pid, &maps, "libnothing.so", "__environ").is_none());
         }
@@ -584,7 +687,10 @@ int main(void) {
                 "#include <assert.h>\nint mean(int count) {\n  assert(count > 0);\n  return 1;\n}\nint main(void){ return mean(0); }\n",
             );
             let message = abort_message_of(&failed_assert).unwrap();
-            assert!(message.ends_with("assert.c:3: mean: Assertion `count > 0' failed."), "{message}");
+            assert!(
+                message.ends_with("assert.c:3: mean: Assertion `count > 0' failed."),
+                "{message}"
+            );
             let plain_abort = compile(
                 dir.path(),
                 "plain_abort",
