@@ -115,7 +115,7 @@ fn same_file(file: &File, entry: &MapEntry) -> bool {
     meta.ino() == entry.inode && (major as i32, minor as i32) == entry.dev
 }
 
-#[cfg(all(test, target_os = "linux"))]
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::native::maps::Maps;

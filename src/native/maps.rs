@@ -50,11 +50,16 @@ pub struct Maps {
 const STACK_GAP: u64 = 1 << 20;
 
 impl Maps {
-    #[cfg(target_os = "linux")]
     pub fn read(pid: i32) -> Result<Maps, NativeError> {
         let process = procfs::process::Process::new(pid).map_err(|e| NativeError::Maps(pid, e))?;
         let maps = process.maps().map_err(|e| NativeError::Maps(pid, e))?;
         Ok(Maps { entries: maps.into_iter().map(from_procfs).collect() })
+    }
+
+    /// Both list the same executable mappings.
+    pub fn same_code(&self, other: &Maps) -> bool {
+        let code = |m: &&MapEntry| m.executable;
+        self.entries.iter().filter(code).eq(other.entries.iter().filter(code))
     }
 
     /// The mapping that holds `address`.
@@ -81,7 +86,6 @@ impl Maps {
     }
 }
 
-#[cfg(target_os = "linux")]
 fn from_procfs(m: procfs::process::MemoryMap) -> MapEntry {
     use procfs::process::{MMPermissions, MMapPath};
     let backing = match m.pathname {
@@ -135,6 +139,16 @@ mod tests {
     }
 
     #[test]
+    fn only_executable_mappings_count_as_code_changes() {
+        let code = entry(0x1000, 0x2000, true, Backing::Other);
+        let a = Maps { entries: vec![code.clone(), entry(0x5000, 0x6000, false, Backing::Stack)] };
+        let b = Maps { entries: vec![code.clone(), entry(0x4000, 0x6000, false, Backing::Stack)] };
+        let c = Maps { entries: vec![entry(0x1000, 0x3000, true, Backing::Other)] };
+        assert!(a.same_code(&b));
+        assert!(!a.same_code(&c));
+    }
+
+    #[test]
     fn strips_the_deleted_marker() {
         assert_eq!(
             file_backing(PathBuf::from("/tmp/x.so (deleted)")),
@@ -142,7 +156,6 @@ mod tests {
         );
     }
 
-    #[cfg(target_os = "linux")]
     #[test]
     fn reads_our_own_maps() {
         let maps = Maps::read(std::process::id() as i32).expect("own maps");

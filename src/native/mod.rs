@@ -104,7 +104,9 @@ impl NativeStacks {
         // when the registers or the walk reach memory it does not know, then walk again.
         let mut fresh = !self.processes.contains_key(&pid);
         let stale = match self.process(pid, mem, fresh) {
-            Some(p) => p.maps.find_code(regs.ip).is_none() || p.maps.stack_for(regs.sp).is_none(),
+            // A stack pointer outside every known mapping: the stack grew since, or it
+            // overflowed; only fresh maps tell which.
+            Some(p) => p.maps.find_code(regs.ip).is_none() || p.maps.find(regs.sp).is_none(),
             None => return vec![FramePc { address: regs.ip, is_return_address: false }],
         };
         if stale && !fresh {
@@ -174,13 +176,15 @@ impl NativeStacks {
     fn process(&mut self, pid: i32, mem: &dyn ReadMemory, reload: bool) -> Option<&mut ProcessModules> {
         if reload || !self.processes.contains_key(&pid) {
             match Maps::read(pid) {
-                Ok(maps) => {
-                    let unchanged = self.processes.get(&pid).is_some_and(|p| p.maps == maps);
-                    if !unchanged {
+                Ok(maps) => match self.processes.get_mut(&pid) {
+                    // Only new code needs new modules (and a cold unwind rule cache); heap
+                    // and stack mappings change all the time.
+                    Some(p) if p.maps.same_code(&maps) => p.maps = maps,
+                    _ => {
                         let modules = ProcessModules::build(pid, maps, &mut self.files, mem);
                         self.processes.insert(pid, modules);
                     }
-                }
+                },
                 Err(_) => return self.processes.get_mut(&pid),
             }
         }

@@ -25,17 +25,27 @@ pub struct StackReader<'m> {
 }
 
 impl<'m> StackReader<'m> {
-    /// A reader for the stack region `[base, limit)`; `base` is usually the stack pointer.
-    pub fn new(mem: &'m dyn ReadMemory, base: u64, limit: u64, buf: &'m mut Vec<u8>) -> StackReader<'m> {
-        let base = base & !7;
-        let limit = limit.min(base.saturating_add(MAX_STACK_BYTES));
+    /// A reader with no bulk region yet: every read goes to memory until [`rebase`].
+    ///
+    /// [`rebase`]: StackReader::rebase
+    pub fn new(mem: &'m dyn ReadMemory, buf: &'m mut Vec<u8>) -> StackReader<'m> {
         buf.clear();
-        StackReader { mem, base, buf, limit, fallback_reads: 0 }
+        StackReader { mem, base: 0, buf, limit: 0, fallback_reads: 0 }
     }
 
-    /// A reader with no bulk region: every read goes to memory.
-    pub fn unbuffered(mem: &'m dyn ReadMemory, buf: &'m mut Vec<u8>) -> StackReader<'m> {
-        StackReader::new(mem, 0, 0, buf)
+    /// Sets the region to buffer, `(base, limit)`; `base` is usually the stack pointer and
+    /// `limit` the end of its mapping. Called again after a signal frame that ran on an
+    /// alternate signal stack; `None` drops the region.
+    pub fn rebase(&mut self, region: Option<(u64, u64)>) {
+        let (base, limit) = region.unwrap_or((0, 0));
+        self.base = base & !7;
+        self.limit = limit.min(self.base.saturating_add(MAX_STACK_BYTES));
+        self.buf.clear();
+    }
+
+    /// `address` is inside the region this reader buffers.
+    pub fn covers(&self, address: u64) -> bool {
+        self.base <= address && address < self.limit
     }
 
     pub fn read_u64(&mut self, address: u64) -> Result<u64, ()> {
@@ -93,7 +103,8 @@ mod tests {
     fn serves_words_from_the_bulk_buffer() {
         let mem = memory();
         let mut buf = Vec::new();
-        let mut reader = StackReader::new(&mem, 0x1100, 0x1000 + 8192, &mut buf);
+        let mut reader = StackReader::new(&mem, &mut buf);
+        reader.rebase(Some((0x1100, 0x1000 + 8192)));
         assert_eq!(reader.read_u64(0x1100), Ok(0x1100));
         assert_eq!(reader.read_u64(0x1ff8), Ok(0x1ff8));
         assert_eq!(reader.fallback_reads, 0);
@@ -107,7 +118,8 @@ mod tests {
     fn a_region_past_readable_memory_falls_back_to_single_reads() {
         let mem = memory();
         let mut buf = Vec::new();
-        let mut reader = StackReader::new(&mem, 0x1000, 0x100000, &mut buf);
+        let mut reader = StackReader::new(&mem, &mut buf);
+        reader.rebase(Some((0x1000, 0x100000)));
         assert_eq!(reader.read_u64(0x1010), Ok(0x1010));
         assert_eq!(reader.fallback_reads, 1);
     }

@@ -34,10 +34,8 @@ pub fn walk(
     if max_frames == 0 {
         return frames;
     }
-    let mut stack = match process.maps.stack_for(regs.sp) {
-        Some(m) => StackReader::new(mem, regs.sp.max(m.start), m.end, stack_buf),
-        None => StackReader::unbuffered(mem, stack_buf),
-    };
+    let mut stack = StackReader::new(mem, stack_buf);
+    stack.rebase(stack_region(process, regs.sp));
     let mut uregs = UnwindRegsX86_64::new(regs.ip, regs.sp, regs.bp);
     frames.push(FramePc { address: regs.ip, is_return_address: false });
     let mut address = FrameAddress::InstructionPointer(regs.ip);
@@ -54,8 +52,8 @@ pub fn walk(
         }
     }
 
-    let mut read_stack = |addr: u64| stack.read_u64(addr);
     while frames.len() < max_frames {
+        let mut read_stack = |addr: u64| stack.read_u64(addr);
         let ra = match process.unwinder.unwind_frame(address, &mut uregs, cache, &mut read_stack) {
             Ok(Some(ra)) if ra != 0 => ra,
             _ => break,
@@ -67,6 +65,10 @@ pub fn walk(
             let Some(ip) = restore_signal_context(&mut uregs, &mut read_stack) else {
                 break;
             };
+            // The handler may have run on an alternate signal stack.
+            if !stack.covers(uregs.sp()) {
+                stack.rebase(stack_region(process, uregs.sp()));
+            }
             if frames.len() < max_frames {
                 frames.push(FramePc { address: ip, is_return_address: false });
             }
@@ -81,6 +83,11 @@ pub fn walk(
     }
     frames.truncate(max_frames);
     frames
+}
+
+/// The region to buffer for a stack pointer: from it to the end of its stack mapping.
+fn stack_region(process: &ProcessModules, sp: u64) -> Option<(u64, u64)> {
+    process.maps.stack_for(sp).map(|m| (sp.max(m.start), m.end))
 }
 
 /// Pops the return address off the top of the stack if it points into code.

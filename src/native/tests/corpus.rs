@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::tracee::run_until_crash_in;
+use super::tracee::run_command_until_crash;
 use super::{names, unwind};
 use crate::native::NativeStacks;
 
@@ -85,9 +85,9 @@ fn corpus_crashes_show_their_native_function() {
         ) else {
             panic!("{case}: no command, native_function or native_module");
         };
-        let args: Vec<&str> = command[1..].iter().map(String::as_str).collect();
-
-        let crashed = run_until_crash_in(Path::new(program), &args, Some(&dir));
+        let mut traced = Command::new(program);
+        traced.args(&command[1..]).current_dir(&dir);
+        let crashed = run_command_until_crash(traced);
         let unwound = unwind(&mut stacks, &crashed, 4096);
         drop(crashed);
         let top = &unwound.normalized[..unwound.normalized.len().min(TOP_FRAMES)];

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::{NativeStacks, NormalizedPc};
 use crate::memory::ProcessMemory;
 use crate::model::Frame;
-use tracee::{fixtures, run_until_crash, Crashed};
+use tracee::{fixtures, run_command_until_crash, run_until_crash, Crashed};
 
 struct Unwound {
     pcs: Vec<u64>,
@@ -138,6 +138,17 @@ fn walks_out_of_a_signal_handler() {
 }
 
 #[test]
+fn walks_out_of_a_handler_on_an_alternate_signal_stack() {
+    let mut stacks = NativeStacks::new();
+    let crashed = run_until_crash(&fixtures().crash, &["altstack"]);
+    let unwound = unwind(&mut stacks, &crashed, 128);
+    let frames = stacks.symbolize(&unwound.normalized);
+    assert_eq!(names(&frames)[..2], ["crash", "on_usr1"], "{frames:#?}");
+    let raise = position(&frames, "raise_usr1_on_altstack");
+    assert_eq!(frames[raise + 1].function.as_deref(), Some("main"), "{frames:#?}");
+}
+
+#[test]
 fn call_through_a_null_function_pointer() {
     let mut stacks = NativeStacks::new();
     let crashed = run_until_crash(&fixtures().crash, &["null-call"]);
@@ -197,4 +208,39 @@ fn unknown_addresses_still_give_frames() {
     assert_eq!(frames[0].function, None);
     assert_eq!(frames[0].module.as_deref(), Some("libgone.so"));
     assert_eq!(frames[0].address.as_deref(), Some("0x1234"));
+}
+
+#[test]
+fn unwinds_through_a_library_deleted_while_mapped() {
+    // A private copy of the library, found first through LD_LIBRARY_PATH (the fixture's
+    // rpath is a RUNPATH), deleted while the process is held.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let copy = dir.path().join("libfault.so");
+    std::fs::copy(&fixtures().libfault, &copy).expect("copy libfault.so");
+    let mut command = std::process::Command::new(&fixtures().crash);
+    command.arg("lib").env("LD_LIBRARY_PATH", dir.path());
+    let crashed = run_command_until_crash(command);
+    std::fs::remove_file(&copy).expect("delete libfault.so");
+
+    let mut stacks = NativeStacks::new();
+    let unwound = unwind(&mut stacks, &crashed, 128);
+    drop(crashed);
+    assert_eq!(unwound.normalized[0].object.as_deref(), Some(copy.as_path()));
+    let frames = stacks.symbolize(&unwound.normalized);
+    // The file is gone: no names for its frames, but they keep their module.
+    assert_eq!(frames[0].function, None);
+    assert_eq!(frames[0].module.as_deref(), Some("libfault.so"));
+    // Its unwind info was read through /proc/<pid>/map_files (root only), so the walk
+    // reaches main, through code without frame pointers.
+    if can_open_map_files() {
+        assert!(names(&frames).contains(&"main"), "{frames:#?}");
+    }
+}
+
+/// Following `/proc/<pid>/map_files` links needs CAP_SYS_ADMIN.
+fn can_open_map_files() -> bool {
+    let Ok(mut entries) = std::fs::read_dir("/proc/self/map_files") else {
+        return false;
+    };
+    entries.next().and_then(Result::ok).is_some_and(|e| std::fs::File::open(e.path()).is_ok())
 }

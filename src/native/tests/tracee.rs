@@ -17,6 +17,7 @@ use crate::capture::Registers;
 pub struct Fixtures {
     _dir: tempfile::TempDir,
     pub crash: PathBuf,
+    pub libfault: PathBuf,
     pub crash_cpp: PathBuf,
 }
 
@@ -46,7 +47,7 @@ pub fn fixtures() -> &'static Fixtures {
             ],
         );
         compile("c++", &[&src.join("crash_cpp.cc"), Path::new("-o"), &crash_cpp]);
-        Fixtures { _dir: dir, crash, crash_cpp }
+        Fixtures { _dir: dir, crash, libfault: lib, crash_cpp }
     })
 }
 
@@ -89,15 +90,12 @@ impl Drop for Crashed {
 /// Runs `program args` traced until a thread gets a fatal signal (SIGSEGV, SIGBUS,
 /// SIGABRT, SIGFPE, SIGILL); other signals are passed on.
 pub fn run_until_crash(program: &Path, args: &[&str]) -> Crashed {
-    run_until_crash_in(program, args, None)
-}
-
-pub fn run_until_crash_in(program: &Path, args: &[&str], dir: Option<&Path>) -> Crashed {
     let mut command = Command::new(program);
     command.args(args);
-    if let Some(dir) = dir {
-        command.current_dir(dir);
-    }
+    run_command_until_crash(command)
+}
+
+pub fn run_command_until_crash(mut command: Command) -> Crashed {
     // SAFETY: ptrace(PTRACE_TRACEME) is async-signal-safe: fine between fork and exec.
     unsafe {
         command.pre_exec(|| ptrace::traceme().map_err(std::io::Error::from));
