@@ -247,21 +247,26 @@ fn executable_path(pid: i32, maps: &[Mapping]) -> Option<String> {
 }
 
 /// Finds a C library global the way the dynamic linker binds it: the executable comes first
-/// in the lookup scope, so a copy-relocated `environ` (or a static libc) in the executable is
-/// the live variable; otherwise the C library's own.
+/// in the lookup scope, so a copy-relocated `environ` in the executable (always exported in
+/// its `.dynsym`) is the live variable; otherwise the C library's own. A static executable
+/// carries libc inside: its `.symtab` is searched last, as it can be large.
 fn find_libc_global(pid: i32, maps: &[Mapping], names: &[&str]) -> Option<u64> {
-    if let Some(exe) = executable_path(pid, maps) {
-        for name in names {
-            if let Some(address) = find_global_where(pid, maps, |p| p == exe, name, Tables::All) {
-                return Some(address);
-            }
-        }
-    }
-    LIBC_PREFIXES.iter().find_map(|prefix| {
+    let exe = executable_path(pid, maps);
+    let in_executable = |tables: Tables| {
+        let exe = exe.as_deref()?;
         names
             .iter()
-            .find_map(|name| find_global(pid, maps, prefix, name))
-    })
+            .find_map(|name| find_global_where(pid, maps, |p| p == exe, name, tables))
+    };
+    in_executable(Tables::Dynamic)
+        .or_else(|| {
+            LIBC_PREFIXES.iter().find_map(|prefix| {
+                names
+                    .iter()
+                    .find_map(|name| find_global(pid, maps, prefix, name))
+            })
+        })
+        .or_else(|| in_executable(Tables::All))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -498,11 +503,16 @@ garbage line
         use std::time::{Duration, Instant};
 
         fn compile(dir: &Path, name: &str, source: &str) -> PathBuf {
+            compile_with(dir, name, source, &[])
+        }
+
+        fn compile_with(dir: &Path, name: &str, source: &str, flags: &[&str]) -> PathBuf {
             let src = dir.join(format!("{name}.c"));
             std::fs::write(&src, source).unwrap();
             let exe = dir.join(name);
             let status = Command::new("cc")
                 .arg("-O0")
+                .args(flags)
                 .arg("-o")
                 .arg(&exe)
                 .arg(&src)
@@ -597,6 +607,28 @@ int main(void) {
             check_live_env(&exe, "tests/t.py::test_y (setup)");
         }
 
+        /// A static executable carries libc (and `__environ`, `__abort_msg`) in its `.symtab`.
+        #[test]
+        fn reads_globals_of_a_static_executable() {
+            if !Path::new("/usr/lib/x86_64-linux-gnu/libc.a").exists() {
+                eprintln!("no static libc here; skipped");
+                return;
+            }
+            let dir = tempfile::tempdir().unwrap();
+            let exe = compile_with(dir.path(), "setenv_static", SETENV_C, &["-static"]);
+            check_live_env(&exe, "tests/t.py::test_x (call)");
+            let exe = compile_with(
+                dir.path(),
+                "double_free_static",
+                DOUBLE_FREE_C,
+                &["-static"],
+            );
+            assert_eq!(
+                abort_message_of(&exe).as_deref(),
+                Some("free(): double free detected in tcache 2")
+            );
+        }
+
         #[test]
         fn reads_our_own_environment() {
             std::env::set_var("FAULTLINE_SELF_TEST_VAR", "x=1");
@@ -633,6 +665,9 @@ int main(void) {
             assert!(find_global(pid, &maps, "libc.so", "no_such_symbol_here").is_none());
             assert!(find_global(pid, &maps, "libnothing.so", "__environ").is_none());
         }
+
+        const DOUBLE_FREE_C: &str =
+            "#include <stdlib.h>\nint main(void){ char * volatile p = malloc(32); free(p); free(p); return 0; }\n";
 
         /// Runs `exe` traced (PTRACE_TRACEME), continues past the exec stop, and returns the
         /// abort message read at the SIGABRT signal-delivery-stop.
@@ -672,11 +707,7 @@ int main(void) {
         #[test]
         fn reads_glibc_abort_messages() {
             let dir = tempfile::tempdir().unwrap();
-            let double_free = compile(
-                dir.path(),
-                "double_free",
-                "#include <stdlib.h>\nint main(void){ char * volatile p = malloc(32); free(p); free(p); return 0; }\n",
-            );
+            let double_free = compile(dir.path(), "double_free", DOUBLE_FREE_C);
             assert_eq!(
                 abort_message_of(&double_free).as_deref(),
                 Some("free(): double free detected in tcache 2")
