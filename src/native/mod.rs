@@ -21,8 +21,6 @@ mod tests;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use framehop::x86_64::CacheX86_64;
-
 use crate::capture::Registers;
 use crate::memory::{ProcessMemory, ReadMemory};
 use crate::model::Frame;
@@ -56,11 +54,10 @@ pub struct NormalizedPc {
 }
 
 /// Per-run caches shared by every capture of a run: parsed ELF unwind sections (by file),
-/// per-process module tables (by pid), the unwind rule cache and the symbolizer.
+/// per-process module tables and unwind rule caches (by pid), and the symbolizer.
 pub struct NativeStacks {
     files: ElfCache,
     processes: HashMap<i32, ProcessModules>,
-    cache: CacheX86_64,
     /// The bulk copy of the stack being walked, kept to reuse its pages.
     stack_buf: Vec<u8>,
     symbolizer: FrameSymbolizer,
@@ -77,7 +74,6 @@ impl NativeStacks {
         NativeStacks {
             files: ElfCache::default(),
             processes: HashMap::new(),
-            cache: CacheX86_64::new(),
             stack_buf: Vec::new(),
             symbolizer: FrameSymbolizer::new(),
         }
@@ -193,7 +189,7 @@ impl NativeStacks {
 
     fn walk(&mut self, pid: i32, regs: &Registers, mem: &dyn ReadMemory, max_frames: usize) -> Vec<FramePc> {
         match self.processes.get_mut(&pid) {
-            Some(process) => unwind::walk(process, &mut self.cache, regs, mem, &mut self.stack_buf, max_frames),
+            Some(process) => unwind::walk(process, regs, mem, &mut self.stack_buf, max_frames),
             None => vec![FramePc { address: regs.ip, is_return_address: false }],
         }
     }

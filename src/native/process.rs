@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use framehop::x86_64::UnwinderX86_64;
+use framehop::x86_64::{CacheX86_64, UnwinderX86_64};
 use framehop::{Module, Unwinder};
 
 use super::elf::{ElfInfo, SectionBytes};
@@ -45,6 +45,10 @@ pub struct ProcessModules {
     /// Sorted by `start`, non-overlapping (they come from distinct mappings).
     pub modules: Vec<CodeModule>,
     pub unwinder: NativeUnwinder,
+    /// framehop's unwind rule cache. Its entries are keyed by a global module generation
+    /// that wraps at 65,536 module additions; one cache per module table never sees a
+    /// wrapped generation.
+    pub rules: CacheX86_64,
     /// Return addresses known to be (or not to be) a sigreturn trampoline.
     pub sigreturn: HashMap<u64, bool>,
 }
@@ -67,7 +71,7 @@ impl ProcessModules {
             }
             modules.push(module);
         }
-        ProcessModules { maps, modules, unwinder, sigreturn: HashMap::new() }
+        ProcessModules { maps, modules, unwinder, rules: CacheX86_64::new(), sigreturn: HashMap::new() }
     }
 
     pub fn module_at(&self, address: u64) -> Option<&CodeModule> {

@@ -4,7 +4,7 @@
 //! CFI). On top of it this walk handles what framehop cannot: a jump to a non-code address
 //! in frame 0, and signal frames, whose CFI needs memory reads framehop does not do.
 
-use framehop::x86_64::{CacheX86_64, UnwindRegsX86_64};
+use framehop::x86_64::UnwindRegsX86_64;
 use framehop::{FrameAddress, Unwinder};
 
 use super::process::ProcessModules;
@@ -24,7 +24,6 @@ const UC_RIP: u64 = 40 + 16 * 8;
 
 pub fn walk(
     process: &mut ProcessModules,
-    cache: &mut CacheX86_64,
     regs: &Registers,
     mem: &dyn ReadMemory,
     stack_buf: &mut Vec<u8>,
@@ -54,7 +53,7 @@ pub fn walk(
 
     while frames.len() < max_frames {
         let mut read_stack = |addr: u64| stack.read_u64(addr);
-        let ra = match process.unwinder.unwind_frame(address, &mut uregs, cache, &mut read_stack) {
+        let ra = match process.unwinder.unwind_frame(address, &mut uregs, &mut process.rules, &mut read_stack) {
             Ok(Some(ra)) if ra != 0 => ra,
             _ => break,
         };

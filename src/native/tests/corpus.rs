@@ -91,12 +91,15 @@ fn corpus_crashes_show_their_native_function() {
         let unwound = unwind(&mut stacks, &crashed, 4096);
         drop(crashed);
         let top = &unwound.normalized[..unwound.normalized.len().min(TOP_FRAMES)];
+        let started = std::time::Instant::now();
         let frames = stacks.symbolize(top);
+        let symbolized = started.elapsed();
         eprintln!(
-            "{case}: {} pcs, unwind cold {:?}, warm {:?}; top: {:?}",
+            "{case}: {} pcs, unwind cold {:?}, warm {:?}, symbolize {:?}; top: {:?}",
             unwound.pcs.len(),
             unwound.cold,
             unwound.warm,
+            symbolized,
             frames[..frames.len().min(8)]
                 .iter()
                 .map(|f| format!("{} ({})", f.function.as_deref().unwrap_or("?"), f.module.as_deref().unwrap_or("?")))
