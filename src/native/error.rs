@@ -11,6 +11,4 @@ pub enum NativeError {
     Open(PathBuf, #[source] std::io::Error),
     #[error("cannot parse ELF object {0}")]
     Parse(PathBuf, #[source] object::Error),
-    #[error("cannot read the vDSO of process {0}")]
-    Vdso(i32, #[source] std::io::Error),
 }

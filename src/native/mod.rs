@@ -25,7 +25,6 @@ use crate::capture::Registers;
 use crate::memory::{ProcessMemory, ReadMemory};
 use crate::model::Frame;
 
-pub use error::NativeError;
 use files::ElfCache;
 use maps::Maps;
 use process::{ObjectRef, ProcessModules};
