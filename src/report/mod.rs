@@ -1,1 +1,144 @@
-//! (being written)
+//! Reports for people (the terminal) and for machines (JSON).
+//!
+//! The terminal reporter is built once (`TerminalBuilder` → frozen `TerminalReporter`) and
+//! writes to any `io::Write`, so tests render into a `Vec<u8>`:
+//!
+//! ```
+//! use faultline::report::{TerminalBuilder, TerminalStyle};
+//! # fn show(report: &faultline::model::Report) -> std::io::Result<()> {
+//! let reporter = TerminalBuilder::new().style(TerminalStyle::plain()).build();
+//! let mut out = Vec::new();
+//! reporter.write_report(report, &mut out)?;
+//! # Ok(()) }
+//! ```
+//!
+//! A crash can also be written on its own as soon as it is known
+//! ([`TerminalReporter::write_crash`]), and the one-line run summary at the end
+//! ([`TerminalReporter::write_summary`]).
+
+mod crash;
+mod snapshot;
+mod stack;
+mod style;
+mod summary;
+mod text;
+
+#[cfg(test)]
+mod tests;
+
+use std::io::{self, Write};
+
+use crate::model::{Crash, Outcome, ProcessSnapshot, Report};
+use text::Paths;
+
+pub use style::TerminalStyle;
+
+/// Settings of the terminal report, frozen by [`TerminalBuilder::build`].
+#[derive(Debug, Clone)]
+pub(crate) struct TerminalConfig {
+    pub style: TerminalStyle,
+    pub stderr_lines: usize,
+    pub show_signature: bool,
+    pub cwd: Option<String>,
+}
+
+/// Configures a [`TerminalReporter`].
+#[derive(Debug, Clone)]
+pub struct TerminalBuilder {
+    config: TerminalConfig,
+}
+
+impl Default for TerminalBuilder {
+    fn default() -> TerminalBuilder {
+        TerminalBuilder::new()
+    }
+}
+
+impl TerminalBuilder {
+    pub fn new() -> TerminalBuilder {
+        TerminalBuilder {
+            config: TerminalConfig { style: TerminalStyle::plain(), stderr_lines: 8, show_signature: true, cwd: None },
+        }
+    }
+
+    pub fn style(mut self, style: TerminalStyle) -> TerminalBuilder {
+        self.config.style = style;
+        self
+    }
+
+    /// How many of the crashed process's last stderr lines to show (0: none).
+    pub fn stderr_lines(mut self, lines: usize) -> TerminalBuilder {
+        self.config.stderr_lines = lines;
+        self
+    }
+
+    /// Whether to print each crash's signature.
+    pub fn show_signature(mut self, show: bool) -> TerminalBuilder {
+        self.config.show_signature = show;
+        self
+    }
+
+    /// The directory Python paths are shown relative to; by default the report's `cwd`.
+    pub fn cwd(mut self, cwd: impl Into<String>) -> TerminalBuilder {
+        self.config.cwd = Some(cwd.into());
+        self
+    }
+
+    pub fn build(self) -> TerminalReporter {
+        TerminalReporter { config: self.config }
+    }
+}
+
+/// Writes the terminal report. Immutable once built.
+#[derive(Debug, Clone)]
+pub struct TerminalReporter {
+    config: TerminalConfig,
+}
+
+impl TerminalReporter {
+    /// Every crash, the stacks of a timeout or memory stop, then the run summary.
+    pub fn write_report(&self, report: &Report, out: &mut impl Write) -> io::Result<()> {
+        let paths = Paths::new(self.config.cwd.as_deref().or(report.cwd.as_deref()));
+        for c in &report.crashes {
+            crash::write_crash(&self.config, c, &paths, out)?;
+            writeln!(out)?;
+        }
+        if let Some(t) = &report.timeout {
+            let title = format!("the run hit its time limit ({}); stacks when it was stopped:", text::duration(t.limit_ms));
+            snapshot::write_snapshots(&self.config, &title, &t.processes, &paths, out)?;
+        }
+        if report.outcome == Outcome::Oom {
+            if let Some(processes) = memory_snapshot(report) {
+                snapshot::write_snapshots(&self.config, "the run hit its memory limit; stacks when it was stopped:", &processes, &paths, out)?;
+            }
+        }
+        self.write_summary(report, out)
+    }
+
+    /// One crash, as soon as it is known; paths are relative to the configured `cwd`.
+    pub fn write_crash(&self, crash: &Crash, out: &mut impl Write) -> io::Result<()> {
+        crash::write_crash(&self.config, crash, &Paths::new(self.config.cwd.as_deref()), out)
+    }
+
+    /// The one-line run summary.
+    pub fn write_summary(&self, report: &Report, out: &mut impl Write) -> io::Result<()> {
+        writeln!(out, "{}", summary::summary_line(report, &self.config.style))
+    }
+}
+
+/// `memory.snapshot` of the report, when present and well-formed.
+fn memory_snapshot(report: &Report) -> Option<Vec<ProcessSnapshot>> {
+    let value = report.memory.as_ref()?.get("snapshot")?.clone();
+    serde_json::from_value(value).ok()
+}
+
+/// The whole terminal report with default settings and the given style.
+pub fn render_report(report: &Report, style: &TerminalStyle, out: &mut impl Write) -> io::Result<()> {
+    TerminalBuilder::new().style(*style).build().write_report(report, out)
+}
+
+/// The JSON report (schema `faultline.report.v1`), pretty-printed, with a final newline.
+pub fn write_json(report: &Report, out: &mut impl Write) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, report)?;
+    writeln!(out)
+}

@@ -1,0 +1,175 @@
+//! The terminal section for one crash: header, fault, message, test and phase, the
+//! crashed thread's stack, one line per other thread, hints, signature, stderr tail.
+
+use std::io::{self, Write};
+
+use crate::diagnose::frames::{file_basename, is_user_frame, short_function};
+use crate::model::{Crash, Frame, Phase, ProcessRole};
+use crate::report::stack::{stack_lines, telling_frame, StackView};
+use crate::report::style::Role;
+use crate::report::text::{frame_text, short_place, Paths};
+use crate::report::TerminalConfig;
+
+pub(crate) fn write_crash(config: &TerminalConfig, crash: &Crash, paths: &Paths, out: &mut dyn Write) -> io::Result<()> {
+    let style = &config.style;
+    writeln!(out, "{}", header(config, crash))?;
+    if let Some(detail) = &crash.fault_detail {
+        let code = crash.si_code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default();
+        // A signal someone sent is not a fault of the CPU: label it for what it is.
+        let label = if sent_by_a_process(crash) { "signal" } else { "fault" };
+        writeln!(out, "  {label}: {detail}{code}")?;
+    }
+    if let Some(message) = &crash.message {
+        writeln!(out, "  message: {message}")?;
+    }
+    if let Some(test) = &crash.test {
+        let when = test.when.as_deref().map(|w| format!(" ({w})")).unwrap_or_default();
+        writeln!(out, "  test: {}{when}", test.nodeid)?;
+    }
+    writeln!(out, "  phase: {}", phase_text(crash))?;
+
+    let crashed = crash.crashed_thread();
+    if let Some(thread) = crashed {
+        writeln!(out)?;
+        let who = match &thread.name {
+            Some(name) => format!("thread {name} (tid {})", thread.tid),
+            None if thread.tid == crash.pid => format!("the main thread (tid {})", thread.tid),
+            None => format!("tid {}", thread.tid),
+        };
+        if thread.frames.is_empty() {
+            writeln!(out, "  no stack was captured for {who}")?;
+        } else {
+            writeln!(out, "  stack of {who}, innermost first:")?;
+            let view = StackView { frames: &thread.frames, mark_culprit: crash.culprit.is_some() };
+            for line in stack_lines(&view, paths, style) {
+                writeln!(out, "{line}")?;
+            }
+        }
+    }
+
+    let others: Vec<_> = crash.threads.iter().filter(|t| Some(t.tid) != crashed.map(|c| c.tid)).collect();
+    if !others.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "  other threads:")?;
+        for t in others {
+            let name = t.name.clone().unwrap_or_else(|| "(unnamed)".into());
+            let gil = if t.holds_gil == Some(true) { ", holds the GIL" } else { "" };
+            let doing = thread_activity(&t.frames, paths);
+            writeln!(out, "    {name} (tid {}{gil}): {doing}", t.tid)?;
+        }
+    }
+
+    if !crash.hints.is_empty() {
+        writeln!(out)?;
+        for h in &crash.hints {
+            writeln!(out, "  {} {}", style.paint(Role::Hint, "hint:"), h.text)?;
+        }
+    }
+    if config.show_signature {
+        writeln!(out, "  {}", style.paint(Role::Faint, &format!("signature: {}", crash.signature)))?;
+    }
+
+    let tail = stderr_tail(&crash.stderr_tail, config.stderr_lines);
+    if !tail.is_empty() {
+        writeln!(out)?;
+        let what = if tail.len() == 1 { "last line".to_string() } else { format!("last {} lines", tail.len()) };
+        writeln!(out, "  stderr ({what}):")?;
+        for line in tail {
+            writeln!(out, "    {}", style.paint(Role::Faint, &format!("| {line}")))?;
+        }
+    }
+    Ok(())
+}
+
+/// `faultline: SIGSEGV (null-deref) in bbox (_geom.c:53) — pid 123 main, thread MainThread`
+fn header(config: &TerminalConfig, crash: &Crash) -> String {
+    let style = &config.style;
+    let what = style.paint(Role::Alarm, &format!("{} ({})", crash.signal, crash.kind.as_str()));
+    let place = location(crash).map(|p| format!(" in {p}")).unwrap_or_default();
+    let role = match crash.process {
+        ProcessRole::Main => "main",
+        ProcessRole::Child => "child",
+    };
+    let thread = match &crash.thread_name {
+        Some(name) => format!("thread {name}"),
+        None if crash.tid == crash.pid => "main thread".into(),
+        None => format!("tid {}", crash.tid),
+    };
+    format!("{} {what}{place} — pid {} {role}, {thread}", style.paint(Role::Strong, "faultline:"), crash.pid)
+}
+
+/// `bbox (_geom.c:53)`: the culprit, else the innermost Python frame, else frame 0.
+fn location(crash: &Crash) -> Option<String> {
+    if let Some(c) = &crash.culprit {
+        let function = c.function.as_deref().map(short_function).unwrap_or_else(|| "??".into());
+        let place = match (&c.file, c.line, &c.module) {
+            (Some(file), Some(line), _) => format!("{}:{line}", file_basename(file)),
+            (Some(file), None, _) => file_basename(file).to_string(),
+            (None, _, Some(module)) => file_basename(module).to_string(),
+            (None, _, None) => "?".into(),
+        };
+        return Some(format!("{function} ({place})"));
+    }
+    if let Some(p) = &crash.python {
+        let line = p.line.map(|l| format!(":{l}")).unwrap_or_default();
+        return Some(format!("{} ({}{line})", p.function, file_basename(&p.file)));
+    }
+    let frame = crash.crashed_thread().and_then(|t| crate::diagnose::frames::innermost_meaningful(&t.frames))?;
+    let function = frame.function.as_deref().map(short_function)?;
+    Some(format!("{function} ({})", short_place(frame, &Paths::default())))
+}
+
+/// `threading.py:1112 in join ← main.py:28 in main`: where the thread is, and the user
+/// code that got it there when that is further out.
+fn thread_activity(frames: &[Frame], paths: &Paths) -> String {
+    let Some(telling) = telling_frame(frames) else {
+        return "no stack".into();
+    };
+    let innermost_python = frames.iter().find(|f| f.is_python());
+    match innermost_python {
+        Some(py) if !std::ptr::eq(py, telling) && is_user_frame(telling) => {
+            format!("{} ← {}", frame_text(py, paths), frame_text(telling, paths))
+        }
+        _ => frame_text(telling, paths),
+    }
+}
+
+fn sent_by_a_process(crash: &Crash) -> bool {
+    matches!(crash.si_code.as_deref(), Some("SI_USER" | "SI_TKILL" | "SI_QUEUE"))
+}
+
+fn is_pytest(crash: &Crash) -> bool {
+    crash.test.is_some() || crash.argv.iter().any(|a| a.contains("pytest") || a.contains("py.test"))
+}
+
+fn phase_text(crash: &Crash) -> String {
+    match crash.phase {
+        Phase::Shutdown => {
+            let after = if is_pytest(crash) { "after all tests had finished" } else { "after the program had finished" };
+            format!("shutdown — the crash happened at interpreter shutdown, {after}")
+        }
+        Phase::Import => "import — while a module was being imported".into(),
+        Phase::Startup => "startup — before any Python code ran".into(),
+        Phase::Test => "test".into(),
+        Phase::Run => "run".into(),
+    }
+}
+
+/// The last `max` lines, without trailing blank ones.
+fn stderr_tail(lines: &[String], max: usize) -> &[String] {
+    let end = lines.iter().rposition(|l| !l.trim().is_empty()).map_or(0, |i| i + 1);
+    let lines = &lines[..end];
+    &lines[lines.len().saturating_sub(max)..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stderr_tail_drops_trailing_blanks() {
+        let lines: Vec<String> = ["a", "b", "c", "", " "].iter().map(|s| s.to_string()).collect();
+        assert_eq!(stderr_tail(&lines, 2), &lines[1..3]);
+        assert!(stderr_tail(&[String::new()], 5).is_empty());
+    }
+}

@@ -1,0 +1,63 @@
+//! The last line of every run: what happened, the exit status, how long, how many processes.
+//!
+//! `faultline: 1 crash (SIGSEGV null-deref) · exit 139 · 0.42 s · 3 processes`
+
+use crate::model::{Outcome, Report};
+use crate::report::style::{Role, TerminalStyle};
+use crate::report::text::{count, duration, group};
+
+pub(crate) fn summary_line(report: &Report, style: &TerminalStyle) -> String {
+    let mut parts = Vec::new();
+    let crashes = crash_part(report);
+    let outcome = outcome_part(report);
+    match (crashes, outcome) {
+        (Some(c), Some(o)) => parts.push(style.paint(Role::Alarm, &format!("{o}, {c}"))),
+        (Some(c), None) => parts.push(style.paint(Role::Alarm, &c)),
+        (None, Some(o)) => parts.push(style.paint(Role::Alarm, &o)),
+        (None, None) => {
+            let role = if report.exit.code == 0 { Role::Good } else { Role::Strong };
+            parts.push(style.paint(role, "no crash"));
+        }
+    }
+    parts.push(format!("exit {}", report.exit.code));
+    parts.push(duration(report.duration_ms));
+    if report.processes_started > 1 {
+        parts.push(count(report.processes_started as usize, "process", "processes"));
+    }
+    format!("{} {}", style.paint(Role::Strong, "faultline:"), parts.join(" · "))
+}
+
+/// `2 crashes (SIGSEGV null-deref ×2)`: crashes of one signal and kind counted together.
+fn crash_part(report: &Report) -> Option<String> {
+    if report.crashes.is_empty() {
+        return None;
+    }
+    let mut kinds: Vec<(String, usize)> = Vec::new();
+    for c in &report.crashes {
+        let key = format!("{} {}", c.signal, c.kind.as_str());
+        match kinds.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, n)) => *n += 1,
+            None => kinds.push((key, 1)),
+        }
+    }
+    let described: Vec<String> =
+        kinds.into_iter().map(|(k, n)| if n == 1 { k } else { format!("{k} ×{}", group(n as u64)) }).collect();
+    Some(format!("{} ({})", count(report.crashes.len(), "crash", "crashes"), described.join(", ")))
+}
+
+/// What ended the run when it was not the program itself.
+fn outcome_part(report: &Report) -> Option<String> {
+    match report.outcome {
+        Outcome::Passed | Outcome::Failed | Outcome::Crashed => None,
+        Outcome::Timeout => Some(match &report.timeout {
+            Some(t) => format!("timed out after {}", duration(t.limit_ms)),
+            None => "timed out".into(),
+        }),
+        Outcome::Oom => Some("out of memory".into()),
+        Outcome::Killed => Some(match &report.exit.signal {
+            Some(signal) => format!("killed by {signal}"),
+            None => "killed".into(),
+        }),
+        Outcome::Error => Some("could not run the command".into()),
+    }
+}

@@ -1,0 +1,199 @@
+//! How one frame, one path, one number reads in the terminal report.
+
+use crate::diagnose::frames::file_basename;
+use crate::model::{Frame, FrameKind};
+
+/// Shortens Python file paths the way pytest does: relative to the working directory when
+/// under it, from the package down when in site-packages or the standard library.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Paths {
+    cwd: Option<String>,
+}
+
+impl Paths {
+    pub(crate) fn new(cwd: Option<&str>) -> Paths {
+        Paths { cwd: cwd.map(|c| c.trim_end_matches('/').to_string()).filter(|c| !c.is_empty()) }
+    }
+
+    pub(crate) fn python_file(&self, file: &str) -> String {
+        if let Some(cwd) = &self.cwd {
+            if let Some(rest) = file.strip_prefix(cwd.as_str()).and_then(|r| r.strip_prefix('/')) {
+                return rest.to_string();
+            }
+        }
+        for marker in ["/site-packages/", "/dist-packages/"] {
+            if let Some(at) = file.rfind(marker) {
+                return file[at + marker.len()..].to_string();
+            }
+        }
+        if let Some(rest) = stdlib_relative(file) {
+            return rest.to_string();
+        }
+        file.to_string()
+    }
+}
+
+/// `/usr/lib/python3.11/threading.py` → `threading.py`.
+fn stdlib_relative(file: &str) -> Option<&str> {
+    let at = file.find("/lib/python")?;
+    let rest = &file[at + "/lib/python".len()..];
+    if !rest.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    let slash = rest.find('/')?;
+    Some(&rest[slash + 1..])
+}
+
+/// The package a Python file belongs to, for folded lines: `_pytest`, `pluggy`, `runpy`,
+/// `importlib`; a user file is its own name.
+pub(crate) fn python_package(frame: &Frame, paths: &Paths) -> String {
+    let file = frame.file.as_deref().unwrap_or("?");
+    if let Some(frozen) = file.strip_prefix("<frozen ") {
+        let name = frozen.trim_end_matches('>');
+        return name.split('.').next().unwrap_or(name).to_string();
+    }
+    let short = paths.python_file(file);
+    match short.split_once('/') {
+        Some((package, _)) if !short.starts_with('/') => package.to_string(),
+        _ => file_basename(&short).trim_end_matches(".py").to_string(),
+    }
+}
+
+/// Template arguments make C++ names unreadable past a point: `std::map<…>::~map()`.
+pub(crate) fn readable_function(name: &str) -> String {
+    const LONG: usize = 80;
+    if name.len() <= LONG || !name.contains('<') {
+        return name.to_string();
+    }
+    let mut out = String::new();
+    let mut depth = 0usize;
+    for c in name.chars() {
+        match c {
+            '<' => {
+                if depth == 0 {
+                    out.push_str("<…>");
+                }
+                depth += 1;
+            }
+            '>' => depth = depth.saturating_sub(1),
+            // `operator<` and friends would unbalance this; they are rare in long names.
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// `shapes.py:14 in bbox` or `bbox (_geom.cpython-311-x86_64-linux-gnu.so) _geom.c:53`.
+pub(crate) fn frame_text(frame: &Frame, paths: &Paths) -> String {
+    match frame.kind {
+        FrameKind::Python => {
+            let file = paths.python_file(frame.file.as_deref().unwrap_or("?"));
+            let function = frame.function.as_deref().unwrap_or("?");
+            match frame.line {
+                Some(line) => format!("{file}:{line} in {function}"),
+                None => format!("{file} in {function}"),
+            }
+        }
+        FrameKind::Native => {
+            let function = match (&frame.function, &frame.address) {
+                (Some(f), _) => readable_function(f),
+                (None, Some(a)) => a.clone(),
+                (None, None) => "??".into(),
+            };
+            let module = frame.module.as_deref().map(file_basename).unwrap_or("?");
+            let mut text = format!("{function} ({module})");
+            if let Some(file) = &frame.file {
+                text.push(' ');
+                text.push_str(file_basename(file));
+                if let Some(line) = frame.line {
+                    text.push_str(&format!(":{line}"));
+                }
+            }
+            if frame.inlined {
+                text.push_str(" [inlined]");
+            }
+            text
+        }
+    }
+}
+
+/// Where a frame is, in a few characters: `_geom.c:53`, `shapes.py:14`, or the module.
+pub(crate) fn short_place(frame: &Frame, paths: &Paths) -> String {
+    match (frame.kind, &frame.file, frame.line) {
+        (FrameKind::Python, Some(file), Some(line)) => format!("{}:{line}", paths.python_file(file)),
+        (FrameKind::Native, Some(file), Some(line)) => format!("{}:{line}", file_basename(file)),
+        (FrameKind::Native, _, _) => frame.module.as_deref().map(file_basename).unwrap_or("?").to_string(),
+        (FrameKind::Python, Some(file), None) => paths.python_file(file),
+        (FrameKind::Python, None, _) => "?".into(),
+    }
+}
+
+/// `15900` → `15,900`.
+pub(crate) fn group(n: u64) -> String {
+    crate::diagnose::kind::group(usize::try_from(n).unwrap_or(usize::MAX))
+}
+
+/// `0.42 s`, `1.2 s`, `2 min 03 s`.
+pub(crate) fn duration(ms: f64) -> String {
+    let s = (ms / 1000.0).max(0.0);
+    if s < 1.0 {
+        format!("{s:.2} s")
+    } else if s < 60.0 {
+        format!("{s:.1} s")
+    } else {
+        let total = s.round() as u64;
+        format!("{} min {:02} s", total / 60, total % 60)
+    }
+}
+
+/// `1 crash`, `2 crashes`.
+pub(crate) fn count(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{} {many}", group(n as u64))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_paths() {
+        let p = Paths::new(Some("/work/cases/suite/"));
+        assert_eq!(p.python_file("/work/cases/suite/tests/test_bbox.py"), "tests/test_bbox.py");
+        assert_eq!(p.python_file("/venv/lib/python3.11/site-packages/_pytest/runner.py"), "_pytest/runner.py");
+        assert_eq!(p.python_file("/usr/lib/python3.11/threading.py"), "threading.py");
+        assert_eq!(p.python_file("/usr/lib/python3.11/ctypes/__init__.py"), "ctypes/__init__.py");
+        assert_eq!(p.python_file("/elsewhere/app.py"), "/elsewhere/app.py");
+        assert_eq!(p.python_file("<frozen importlib._bootstrap>"), "<frozen importlib._bootstrap>");
+    }
+
+    #[test]
+    fn packages() {
+        let p = Paths::new(None);
+        let py = |file: &str| Frame::python("f".into(), file.into(), Some(1), None);
+        assert_eq!(python_package(&py("/v/lib/python3.11/site-packages/_pytest/main.py"), &p), "_pytest");
+        assert_eq!(python_package(&py("/usr/lib/python3.11/runpy.py"), &p), "runpy");
+        assert_eq!(python_package(&py("<frozen importlib._bootstrap>"), &p), "importlib");
+        assert_eq!(python_package(&py("/work/app/main.py"), &p), "main");
+    }
+
+    #[test]
+    fn long_cpp_names() {
+        let name = "std::unordered_map<int, (anonymous namespace)::PyRef, std::hash<int>, std::equal_to<int>, std::allocator<std::pair<int const, (anonymous namespace)::PyRef> > >::~unordered_map()";
+        assert_eq!(readable_function(name), "std::unordered_map<…>::~unordered_map()");
+        assert_eq!(readable_function("std::vector<int>::at(unsigned long)"), "std::vector<int>::at(unsigned long)");
+    }
+
+    #[test]
+    fn durations_and_counts() {
+        assert_eq!(duration(420.0), "0.42 s");
+        assert_eq!(duration(1234.0), "1.2 s");
+        assert_eq!(duration(123_000.0), "2 min 03 s");
+        assert_eq!(count(1, "crash", "crashes"), "1 crash");
+        assert_eq!(count(3, "crash", "crashes"), "3 crashes");
+    }
+}
