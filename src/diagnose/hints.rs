@@ -82,6 +82,7 @@ pub fn hints(facts: &Facts) -> Vec<Hint> {
     if !explained_by_shutdown {
         out.extend(kind_hint(facts));
     }
+    out.extend(import_hint(facts));
     out.extend(thread_hint(facts));
     out.extend(child_hint(facts));
     out
@@ -125,6 +126,25 @@ fn shutdown_hint(facts: &Facts) -> Option<Hint> {
         format!("{finished}; the crash happened after the interpreter was gone, in code that runs at exit")
     };
     Some(hint("shutdown", text))
+}
+
+fn import_hint(facts: &Facts) -> Option<Hint> {
+    if facts.phase != Phase::Import {
+        return None;
+    }
+    let importer = user_python_location(facts.frames())
+        .map(|p| format!(" (imported from {}:{})", file_basename(&p.file), p.line.map_or("?".into(), |l| l.to_string())))
+        .unwrap_or_default();
+    let init = facts
+        .culprit
+        .and_then(|c| c.function.as_deref())
+        .and_then(|f| f.strip_prefix("PyInit_"))
+        .map(|module| format!("the crash happened while initialising the extension module {module}{importer}: its PyInit function ran"));
+    let mut text = init.unwrap_or_else(|| format!("the crash happened while a module was being imported{importer}: module-level code runs at import time"));
+    if facts.is_pytest() && facts.test.is_none() {
+        text.push_str("; pytest was still collecting, so no test had started");
+    }
+    Some(hint("import", text))
 }
 
 fn kind_hint(facts: &Facts) -> Option<Hint> {
@@ -454,6 +474,14 @@ mod tests {
         c.role = ProcessRole::Child;
         let text = only(&c, "child-process");
         assert!(text.contains("while running tests/test_bbox.py::test_bbox_of_empty_polygon"), "{text}");
+    }
+
+    #[test]
+    fn import_during_collection() {
+        assert_eq!(
+            only(&fixtures::import_crash(), "import"),
+            "the crash happened while initialising the extension module _codec (imported from test_codec.py:3): its PyInit function ran; pytest was still collecting, so no test had started"
+        );
     }
 
     #[test]

@@ -22,9 +22,6 @@ impl Verdict {
         Verdict { kind, detail: Some(detail.into()) }
     }
 
-    fn bare(kind: CrashKind) -> Verdict {
-        Verdict { kind, detail: None }
-    }
 }
 
 /// How far below the stack pointer a fault can be and still be the stack growing: a
@@ -128,7 +125,7 @@ fn abort_family(frames: &[Frame], message: Option<&str>) -> Verdict {
         return Verdict::new(CrashKind::HeapCorruption, "glibc's allocator found its bookkeeping damaged and aborted");
     }
     if has("__assert_fail") || has("__assert_fail_base") {
-        return Verdict::bare(CrashKind::Assert);
+        return assert_verdict();
     }
     if has("__stack_chk_fail") {
         return Verdict::new(CrashKind::Abort, "the stack protector found a canary overwritten: a stack buffer overflow");
@@ -162,12 +159,16 @@ pub fn classify_abort_message(text: &str) -> Option<Verdict> {
         return Some(Verdict::new(CrashKind::HeapCorruption, "the allocator found its bookkeeping damaged and aborted"));
     }
     if text.contains("Assertion") && text.contains("failed") {
-        return Some(Verdict::bare(CrashKind::Assert));
+        return Some(assert_verdict());
     }
     if text.contains("stack smashing detected") {
         return Some(Verdict::new(CrashKind::Abort, "the stack protector found a canary overwritten: a stack buffer overflow"));
     }
     None
+}
+
+fn assert_verdict() -> Verdict {
+    Verdict::new(CrashKind::Assert, "a failed assert() called abort()")
 }
 
 fn abort_detail(message: Option<&str>) -> String {

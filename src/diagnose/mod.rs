@@ -150,13 +150,46 @@ mod tests {
             let crash = diagnose(&capture);
             assert_eq!((crash.kind, crash.phase), (kind, phase), "{name}");
             assert!(!crash.hints.is_empty(), "{name} has no hint");
-            assert!(crash.fault_detail.is_some() || kind == CrashKind::Assert, "{name} has no detail");
+            assert!(crash.fault_detail.is_some(), "{name} has no detail");
         }
         let assert = diagnose(&fixtures::c_assert());
         assert_eq!(assert.message.as_deref(), Some("/work/cases/c-assert/_stats.c:8: mean: Assertion `count > 0' failed."));
         let abort = diagnose(&fixtures::shutdown_static_dtor_abort());
         assert!(abort.message.as_deref().is_some_and(|m| m.starts_with("Fatal Python error: PyThreadState_Get: the function must be called with the GIL held")));
         assert_eq!(diagnose(&fixtures::thread_crash()).thread_name.as_deref(), Some("worker-1"));
+    }
+
+    /// Every corpus-shaped capture's diagnosis, without its threads: the verdicts, details,
+    /// hints and signatures as a reviewer reads them.
+    #[test]
+    fn corpus_diagnoses() {
+        let cases = [
+            ("cext-null-deref", fixtures::cext_null_deref()),
+            ("pytest-crash-in-suite", fixtures::pytest_null_deref()),
+            ("shutdown-static-dtor", fixtures::shutdown_static_dtor()),
+            ("shutdown-static-dtor-abort", fixtures::shutdown_static_dtor_abort()),
+            ("c-stack-overflow", fixtures::stack_overflow(15_900)),
+            ("thread-crash", fixtures::thread_crash()),
+            ("c-assert", fixtures::c_assert()),
+            ("double-free", fixtures::double_free()),
+            ("use-after-reinit", fixtures::use_after_reinit()),
+            ("fpe", fixtures::fpe()),
+            ("ctypes-null", fixtures::ctypes_null()),
+            ("mp-child-crash", fixtures::mp_child_crash()),
+            ("external-sigterm", fixtures::external_sigterm()),
+            ("import-crash", fixtures::import_crash()),
+        ];
+        let mut all = serde_json::Map::new();
+        for (name, capture) in cases {
+            let mut value = serde_json::to_value(diagnose(&capture)).expect("serializable");
+            if let Some(object) = value.as_object_mut() {
+                object.remove("threads");
+                object.remove("argv");
+                object.remove("executable");
+            }
+            all.insert(name.to_string(), value);
+        }
+        insta::assert_json_snapshot!(serde_json::Value::Object(all));
     }
 
     #[test]

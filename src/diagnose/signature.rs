@@ -58,14 +58,17 @@ pub fn signature(capture: &Capture, kind: CrashKind, recursion: Option<&Recursio
     let frames = capture.crashed_thread().map(|t| t.frames.as_slice()).unwrap_or(&[]);
     let signal = signals::signal_name(capture.signal.signo);
     let entries = match recursion.filter(|r| kind == CrashKind::StackOverflow && r.is_deep()) {
+        // Where a signal from outside finds the program is not the bug: only the Python
+        // code it was in counts.
+        _ if kind == CrashKind::ExternalSignal => Vec::new(),
         Some(r) => recursion_entries(frames, r),
         None => top_entries(frames),
     };
     let mut parts = vec![signal.clone(), kind.as_str().to_string()];
     parts.extend(entries.iter().map(|e| e.key.clone()));
-    let python = python_key(frames);
+    let python = python_entry(frames);
     if let Some(py) = &python {
-        parts.push(format!("py:{py}"));
+        parts.push(format!("py:{}", py.key));
     }
     if let Some(m) = message.and_then(|m| message_key(kind, m)) {
         parts.push(format!("msg:{m}"));
@@ -76,8 +79,8 @@ pub fn signature(capture: &Capture, kind: CrashKind, recursion: Option<&Recursio
         .iter()
         .find(|e| e.user)
         .or(entries.first())
+        .or(python.as_ref())
         .map(|e| format!("{}@{}", readable(&e.function), e.module))
-        .or_else(|| python.map(|p| readable(&p)))
         .unwrap_or_else(|| "unknown".into());
     format!("{signal}/{}/{label}/{hash}", kind.as_str())
 }
@@ -132,11 +135,10 @@ fn recursion_entries(frames: &[Frame], r: &Recursion) -> Vec<Entry> {
     entries
 }
 
-fn python_key(frames: &[Frame]) -> Option<String> {
+fn python_entry(frames: &[Frame]) -> Option<Entry> {
     let python = || frames.iter().filter(|f| f.is_python());
     let frame = python().find(|f| is_user_frame(f)).or_else(|| python().next())?;
-    let e = entry(frame);
-    Some(e.key)
+    Some(entry(frame))
 }
 
 /// The stable part of a message that tells bugs apart when the frames may not.
@@ -284,6 +286,16 @@ mod tests {
         b.threads[0].frames.retain(|f| !f.inlined);
         assert_eq!(sig(&a), sig(&b));
         let _ = ext("_x");
+    }
+
+    #[test]
+    fn external_signals_ignore_the_native_stack() {
+        let a = fixtures::external_sigterm();
+        let s = sig(&a);
+        assert!(s.starts_with("SIGTERM/external-signal/wait_for_job@main.py/"), "{s}");
+        let mut b = a.clone();
+        b.threads[0].frames.remove(0);
+        assert_eq!(s, sig(&b));
     }
 
     #[test]
