@@ -260,7 +260,21 @@ pub fn pytest_null_deref() -> Capture {
         running_pytest: true,
     };
     c.handler_installed = true;
-    c.stderr_tail = vec!["............".into()];
+    // pytest's faulthandler plugin has dumped the Python stack by the time the tail is read.
+    c.stderr_tail = [
+        "............",
+        "Fatal Python error: Segmentation fault",
+        "",
+        "Current thread 0x00007f3a2c8e5740 (most recent call first):",
+        "  File \"/work/cases/pytest-crash-in-suite/shapes.py\", line 14 in bbox",
+        "  File \"/work/cases/pytest-crash-in-suite/tests/test_bbox.py\", line 14 in test_bbox_of_empty_polygon",
+        "  File \"/root/.pyenv/versions/3.11.7/lib/python3.11/site-packages/_pytest/python.py\", line 166 in pytest_pyfunc_call",
+        "",
+        "Extension modules: _geom (total: 1)",
+    ]
+    .iter()
+    .map(|l| l.to_string())
+    .collect();
     c
 }
 

@@ -122,6 +122,13 @@ fn is_stdlib_path(file: &str) -> bool {
     })
 }
 
+/// A source file of a library that was compiled into the object: C and C++ headers from an
+/// include directory (CPython's `object.h`, libstdc++'s `stl_pair.h`), Rust's standard
+/// library and registry crates. Their inlined frames sit above the user's code.
+pub fn is_library_source(file: &str) -> bool {
+    ["/include/", "/c++/", "/rustc/", "/.cargo/registry/"].iter().any(|m| file.contains(m))
+}
+
 /// The user's own code, for highlighting: Python outside the stdlib and site-packages;
 /// native code outside the runtime, CPython's own extensions and common support libraries.
 pub fn is_user_frame(frame: &Frame) -> bool {

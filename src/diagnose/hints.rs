@@ -9,7 +9,7 @@ use crate::diagnose::frames::{
 use crate::diagnose::kind::group;
 use crate::diagnose::location::user_python_location;
 use crate::diagnose::phase::is_exit_machinery;
-use crate::diagnose::recursion::Recursion;
+use crate::diagnose::recursion::{looks_truncated, Recursion};
 use crate::model::{CrashKind, Culprit, Frame, Hint, Phase, ProcessRole, TestRef};
 use crate::signals;
 
@@ -248,11 +248,13 @@ fn stack_overflow_hint(facts: &Facts) -> Hint {
             format!("{name} recursed {depth} deep and exhausted the C stack: sys.setrecursionlimit is higher than the stack allows; bound the recursion or make it iterative"),
         );
     }
+    // An unwinder that gave up early only saw part of the recursion.
+    let times = if looks_truncated(frames) { format!("at least {depth} times") } else { format!("{depth} times") };
     let subject = if r.period == 1 {
-        format!("{} calls itself {depth} times", first.map(frame_label).unwrap_or_else(|| format!("`{}`", r.functions[0])))
+        format!("{} calls itself {times}", first.map(frame_label).unwrap_or_else(|| format!("`{}`", r.functions[0])))
     } else {
         let names: Vec<String> = r.functions.iter().map(|f| format!("`{}`", short_function(f))).collect();
-        format!("{} call each other {depth} times", names.join(" → "))
+        format!("{} call each other {times}", names.join(" → "))
     };
     hint(
         "stack-overflow",
@@ -442,6 +444,19 @@ mod tests {
             only(&fixtures::stack_overflow(15_900), "stack-overflow"),
             "`path_length` in _tree calls itself 15,900 times: the data it walks probably has a cycle (or the recursion has no base case); add cycle detection or a depth limit"
         );
+    }
+
+    #[test]
+    fn a_cut_short_stack_gives_a_lower_bound() {
+        let mut c = fixtures::stack_overflow(4_093);
+        let frames = &mut c.threads[0].frames;
+        let python = frames.iter().position(|f| f.is_python()).unwrap();
+        let last_recursion = frames.iter().rposition(|f| f.function.as_deref() == Some("path_length")).unwrap();
+        frames.drain(last_recursion + 1..python);
+        frames.retain(|f| f.is_python() || f.function.as_deref() != Some("_start"));
+        let end = frames.iter().rposition(|f| f.is_python()).unwrap();
+        frames.truncate(end + 1);
+        assert!(only(&c, "stack-overflow").starts_with("`path_length` in _tree calls itself at least 4,093 times"));
     }
 
     #[test]

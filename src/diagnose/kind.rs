@@ -6,7 +6,7 @@
 use crate::capture::{Capture, Mapping};
 use crate::diagnose::frames::{is_signal_plumbing, is_system_module, module_basename, normalized_name};
 use crate::diagnose::memmap::{self, format_size, NULL_ZONE, PAGE, USER_SPACE_END};
-use crate::diagnose::recursion::{deepest_recursion, Recursion};
+use crate::diagnose::recursion::{deepest_recursion, looks_truncated, Recursion};
 use crate::model::{CrashKind, Frame, FrameKind};
 use crate::signals::{self, SIGABRT, SIGBUS, SIGFPE, SIGILL, SIGSEGV, SIGSYS, SIGTRAP};
 
@@ -200,7 +200,7 @@ fn segv(capture: &Capture, frames: &[Frame]) -> Verdict {
     }
     let Some(address) = capture.signal.fault_address else {
         if recursion.is_some() {
-            return stack_overflow_by_recursion(recursion.as_ref());
+            return stack_overflow_by_recursion(recursion.as_ref(), looks_truncated(frames));
         }
         return Verdict::new(CrashKind::WildPointer, "the kernel reported no fault address");
     };
@@ -219,7 +219,7 @@ fn segv(capture: &Capture, frames: &[Frame]) -> Verdict {
     }
     let mapping = capture.mapping_at(address);
     if recursion.is_some() && mapping.is_none_or(Mapping::is_inaccessible) {
-        return stack_overflow_by_recursion(recursion.as_ref());
+        return stack_overflow_by_recursion(recursion.as_ref(), looks_truncated(frames));
     }
     if ip == Some(address) {
         let where_ = match mapping {
@@ -256,9 +256,10 @@ fn hex(address: u64) -> String {
     format!("{address:#x}")
 }
 
-fn stack_overflow_by_recursion(recursion: Option<&Recursion>) -> Verdict {
+fn stack_overflow_by_recursion(recursion: Option<&Recursion>, truncated: bool) -> Verdict {
+    let at_least = if truncated { "at least " } else { "" };
     let detail = match recursion {
-        Some(r) => format!("the stack is exhausted: {} nested frames of {}", group(r.frames), r.functions.join(" → ")),
+        Some(r) => format!("the stack is exhausted: {at_least}{} nested frames of {}", group(r.frames), r.functions.join(" → ")),
         None => "the stack is exhausted".into(),
     };
     Verdict::new(CrashKind::StackOverflow, detail)
@@ -384,11 +385,10 @@ fn unmapped(capture: &Capture, address: u64) -> Verdict {
         (Some(b), Some(a), Some(near)) if near <= ONCE_VALID_DISTANCE => Verdict::new(
             CrashKind::UseAfterFree,
             format!(
-                "{} is unmapped: it lies in a {} hole between {} and {}, the kind a munmapped or freed block leaves",
+                "{} is unmapped: it lies in a {} hole between {}, the kind a munmapped or freed block leaves",
                 hex(address),
                 format_size(a.start - b.end),
-                memmap::describe(b),
-                memmap::describe(a),
+                memmap::describe_pair(b, a),
             ),
         ),
         (_, _, Some(near)) if near <= ONCE_VALID_DISTANCE => Verdict::new(
@@ -446,7 +446,7 @@ fn heap_internals(frames: &[Frame]) -> Option<String> {
 
 fn fpe_detail(code: i32) -> String {
     match signals::si_code_name(SIGFPE, code).as_deref() {
-        Some("FPE_INTDIV") => "integer division by zero (x86 raises the same trap for INT_MIN / -1)".into(),
+        Some("FPE_INTDIV") => "integer division by zero (or INT_MIN / -1, which x86 traps the same way)".into(),
         Some("FPE_INTOVF") => "integer overflow trap".into(),
         Some("FPE_FLTDIV") => "floating-point division by zero, with FP exceptions unmasked".into(),
         Some("FPE_FLTOVF") => "floating-point overflow, with FP exceptions unmasked".into(),

@@ -1,7 +1,7 @@
 //! Where to look: the innermost Python frame, the culprit native frame, the thread name.
 
 use crate::capture::Capture;
-use crate::diagnose::frames::{is_culprit_candidate, is_user_frame, module_basename};
+use crate::diagnose::frames::{is_culprit_candidate, is_library_source, is_user_frame, module_basename};
 use crate::model::{Culprit, Frame, PythonLocation};
 
 fn crashed_frames(capture: &Capture) -> &[Frame] {
@@ -32,8 +32,12 @@ pub fn culprit(capture: &Capture) -> Option<Culprit> {
     culprit_in(crashed_frames(capture))
 }
 
+/// Code inlined from a library header (`Py_DECREF` from `object.h`, `~pair` from
+/// `stl_pair.h`) is skipped for the frame of the user's own source that called it.
 pub fn culprit_in(frames: &[Frame]) -> Option<Culprit> {
-    let frame = frames.iter().find(|f| is_culprit_candidate(f))?;
+    let candidates = || frames.iter().filter(|f| is_culprit_candidate(f));
+    let own_source = |f: &&Frame| !f.file.as_deref().is_some_and(is_library_source);
+    let frame = candidates().find(own_source).or_else(|| candidates().next())?;
     Some(Culprit {
         function: frame.function.clone(),
         module: frame.module.as_deref().map(|m| module_basename(m).to_string()),
@@ -81,6 +85,20 @@ mod tests {
         let c = culprit(&fixtures::ctypes_null()).expect("culprit");
         assert_eq!(c.function.as_deref(), Some("string_at"));
         assert_eq!(culprit(&fixtures::external_sigterm()), None);
+    }
+
+    #[test]
+    fn inlined_header_code_is_not_the_culprit() {
+        let mut c = fixtures::shutdown_static_dtor_abort();
+        let so = fixtures::ext("_events");
+        let header = "/root/.pyenv/versions/3.11.7/include/python3.11/object.h:538";
+        let at = c.threads[0].frames.iter().position(|f| f.module.as_deref() == Some(so.as_str())).unwrap();
+        c.threads[0].frames.insert(at, fixtures::inlined("Py_DECREF", &so, header));
+        let culprit = culprit(&c).expect("culprit");
+        assert_eq!(culprit.function.as_deref(), Some("(anonymous namespace)::PyRef::~PyRef()"));
+        // Only header code: better than nothing.
+        c.threads[0].frames.retain(|f| f.function.as_deref() == Some("Py_DECREF"));
+        assert_eq!(culprit_in(&c.threads[0].frames).and_then(|c| c.function), Some("Py_DECREF".into()));
     }
 
     #[test]

@@ -35,6 +35,16 @@ pub fn describe(m: &Mapping) -> String {
     format!("{what} ({})", perms(m))
 }
 
+/// `[heap] (rw-) and libc.so.6 (r--)`, or `two mappings of anonymous memory (rw-)`.
+pub fn describe_pair(a: &Mapping, b: &Mapping) -> String {
+    let (first, second) = (describe(a), describe(b));
+    if first == second {
+        format!("two mappings of {first}")
+    } else {
+        format!("{first} and {second}")
+    }
+}
+
 /// `8 bytes`, `12 KiB`, `1.5 MiB`, `3.2 GiB`.
 pub fn format_size(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];

@@ -90,6 +90,21 @@ pub fn deepest_recursion(frames: &[Frame]) -> Option<Recursion> {
     })
 }
 
+/// Whether a deep native stack was cut short by the unwinder: its outermost native frame is
+/// not where threads begin (`_start`, `__libc_start_main`, `start_thread`, `clone`).
+/// Recursion counts from such a stack are lower bounds.
+pub fn looks_truncated(frames: &[Frame]) -> bool {
+    let native: usize = frames.iter().filter(|f| f.kind == FrameKind::Native).map(|f| f.repeated as usize + 1).sum();
+    if native < DEEP_RECURSION_FRAMES {
+        return false;
+    }
+    let outermost = frames.iter().rev().find(|f| f.kind == FrameKind::Native).and_then(normalized_name);
+    !outermost.is_some_and(|n| {
+        matches!(n.as_str(), "_start" | "start_thread" | "clone" | "clone3" | "thread_start" | "__clone" | "__clone3")
+            || n.starts_with("__libc_start")
+    })
+}
+
 /// Threads with more frames than this are capped in the report.
 pub const CAP_THRESHOLD: usize = 1000;
 const KEEP_INNER: usize = 200;
@@ -232,6 +247,15 @@ mod tests {
         assert!(is_omission_marker(&capped[200]));
         assert_eq!(capped[200].repeated, 2750);
         assert!(!capped.iter().enumerate().any(|(i, f)| i != 200 && is_omission_marker(f)));
+    }
+
+    #[test]
+    fn truncated_stacks() {
+        let mut frames = overflow(4_000);
+        assert!(looks_truncated(&frames));
+        frames.push(f("_start", 1));
+        assert!(!looks_truncated(&frames));
+        assert!(!looks_truncated(&overflow(10)));
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::io::{self, Write};
 use crate::diagnose::frames::{file_basename, is_user_frame, short_function};
 use crate::model::{Crash, Frame, Phase, ProcessRole};
 use crate::report::stack::{stack_lines, telling_frame, StackView};
+use crate::report::stderr::shown_tail;
 use crate::report::style::Role;
 use crate::report::text::{frame_text, short_place, Paths};
 use crate::report::TerminalConfig;
@@ -17,7 +18,7 @@ pub(crate) fn write_crash(config: &TerminalConfig, crash: &Crash, paths: &Paths,
         let code = crash.si_code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default();
         // A signal someone sent is not a fault of the CPU: label it for what it is.
         let label = if sent_by_a_process(crash) { "signal" } else { "fault" };
-        writeln!(out, "  {label}: {detail}{code}")?;
+        writeln!(out, "  {label}{code}: {detail}")?;
     }
     if let Some(message) = &crash.message {
         writeln!(out, "  message: {message}")?;
@@ -69,7 +70,7 @@ pub(crate) fn write_crash(config: &TerminalConfig, crash: &Crash, paths: &Paths,
         writeln!(out, "  {}", style.paint(Role::Faint, &format!("signature: {}", crash.signature)))?;
     }
 
-    let tail = stderr_tail(&crash.stderr_tail, config.stderr_lines);
+    let tail = shown_tail(&crash.stderr_tail, config.stderr_lines);
     if !tail.is_empty() {
         writeln!(out)?;
         let what = if tail.len() == 1 { "last line".to_string() } else { format!("last {} lines", tail.len()) };
@@ -152,24 +153,5 @@ fn phase_text(crash: &Crash) -> String {
         Phase::Startup => "startup — before any Python code ran".into(),
         Phase::Test => "test".into(),
         Phase::Run => "run".into(),
-    }
-}
-
-/// The last `max` lines, without trailing blank ones.
-fn stderr_tail(lines: &[String], max: usize) -> &[String] {
-    let end = lines.iter().rposition(|l| !l.trim().is_empty()).map_or(0, |i| i + 1);
-    let lines = &lines[..end];
-    &lines[lines.len().saturating_sub(max)..]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stderr_tail_drops_trailing_blanks() {
-        let lines: Vec<String> = ["a", "b", "c", "", " "].iter().map(|s| s.to_string()).collect();
-        assert_eq!(stderr_tail(&lines, 2), &lines[1..3]);
-        assert!(stderr_tail(&[String::new()], 5).is_empty());
     }
 }

@@ -19,6 +19,7 @@
 mod crash;
 mod snapshot;
 mod stack;
+mod stderr;
 mod style;
 mod summary;
 mod text;
