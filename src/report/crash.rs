@@ -41,7 +41,7 @@ pub(crate) fn write_crash(config: &TerminalConfig, crash: &Crash, paths: &Paths,
             writeln!(out, "  no stack was captured for {who}")?;
         } else {
             writeln!(out, "  stack of {who}, innermost first:")?;
-            let view = StackView { frames: &thread.frames, mark_culprit: crash.culprit.is_some() };
+            let view = StackView { frames: &thread.frames, culprit: crash.culprit.as_ref() };
             for line in stack_lines(&view, paths, style) {
                 writeln!(out, "{line}")?;
             }

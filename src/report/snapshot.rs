@@ -27,7 +27,7 @@ pub(crate) fn write_snapshots(
             let name = t.name.clone().unwrap_or_else(|| "(unnamed)".into());
             let gil = if t.holds_gil == Some(true) { ", holds the GIL" } else { "" };
             writeln!(out, "  thread {name} (tid {}{gil}):", t.tid)?;
-            for line in stack_lines(&StackView { frames: &t.frames, mark_culprit: false }, paths, &config.style) {
+            for line in stack_lines(&StackView { frames: &t.frames, culprit: None }, paths, &config.style) {
                 writeln!(out, "{line}")?;
             }
         }

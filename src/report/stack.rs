@@ -2,9 +2,9 @@
 //! culprit always shown, runs of library noise folded into one line, recursion folded into
 //! one frame with a count.
 
-use crate::diagnose::frames::{is_culprit_candidate, is_signal_plumbing, is_user_frame, normalized_name, short_function};
+use crate::diagnose::frames::{is_signal_plumbing, is_user_frame, module_basename, normalized_name, short_function};
 use crate::diagnose::recursion::is_omission_marker;
-use crate::model::{Frame, FrameKind};
+use crate::model::{Culprit, Frame, FrameKind};
 use crate::report::style::{Role, TerminalStyle};
 use crate::report::text::{frame_text, group, python_package, Paths};
 
@@ -47,14 +47,22 @@ fn groups(frames: &[Frame]) -> Vec<Group<'_>> {
 /// What to show of a stack.
 pub(crate) struct StackView<'a> {
     pub frames: &'a [Frame],
-    /// Mark the innermost culprit-candidate frame with `→`.
-    pub mark_culprit: bool,
+    /// The frame to mark with `→`.
+    pub culprit: Option<&'a Culprit>,
+}
+
+fn is_culprit(frame: &Frame, culprit: &Culprit) -> bool {
+    frame.kind == FrameKind::Native
+        && frame.function == culprit.function
+        && frame.file == culprit.file
+        && frame.line == culprit.line
+        && frame.module.as_deref().map(module_basename) == culprit.module.as_deref().map(module_basename)
 }
 
 /// The lines of a stack, each already indented and styled.
 pub(crate) fn stack_lines(view: &StackView, paths: &Paths, style: &TerminalStyle) -> Vec<String> {
     let groups = groups(view.frames);
-    let culprit = if view.mark_culprit { groups.iter().position(|g| is_culprit_candidate(g.frame)) } else { None };
+    let culprit = view.culprit.and_then(|c| groups.iter().position(|g| is_culprit(g.frame, c)));
     let innermost_python = groups.iter().position(|g| g.frame.kind == FrameKind::Python);
     let important: Vec<bool> = (0..groups.len())
         .map(|i| {
@@ -119,7 +127,7 @@ fn fold_line(run: &[Group], paths: &Paths) -> String {
     for g in run {
         let module = match g.frame.kind {
             FrameKind::Python => python_package(g.frame, paths),
-            FrameKind::Native => g.frame.module.as_deref().map(crate::diagnose::frames::module_basename).unwrap_or("?").to_string(),
+            FrameKind::Native => g.frame.module.as_deref().map(module_basename).unwrap_or("?").to_string(),
         };
         if !modules.contains(&module) {
             modules.push(module);
@@ -175,7 +183,9 @@ mod tests {
     #[test]
     fn a_lone_library_frame_is_shown_not_folded() {
         let frames = vec![nat("__memset_avx2_unaligned_erms", LIBC, "memset.S:328"), nat("clear", "_gfx.so", "_gfx.c:98")];
-        let lines = stack_lines(&StackView { frames: &frames, mark_culprit: true }, &Paths::new(None), &TerminalStyle::plain());
+        let culprit = crate::diagnose::location::culprit_in(&frames);
+        let view = StackView { frames: &frames, culprit: culprit.as_ref() };
+        let lines = stack_lines(&view, &Paths::new(None), &TerminalStyle::plain());
         assert_eq!(lines, vec!["    __memset_avx2_unaligned_erms (libc.so.6) memset.S:328", "  → clear (_gfx.so) _gfx.c:98"]);
     }
 }
