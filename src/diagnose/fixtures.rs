@@ -16,7 +16,11 @@ pub const PID: i32 = 48213;
 
 /// A native frame; `src` is `file:line` or empty.
 pub fn nat(function: &str, module: &str, src: &str) -> Frame {
-    let mut f = Frame::native(Some(function.into()), Some(module.into()), fake_address(function, module));
+    let mut f = Frame::native(
+        Some(function.into()),
+        Some(module.into()),
+        fake_address(function, module),
+    );
     if let Some((file, line)) = src.rsplit_once(':') {
         f.file = Some(file.into());
         f.line = line.parse().ok();
@@ -45,7 +49,9 @@ fn fake_address(function: &str, module: &str) -> u64 {
     } else {
         0x7f3a_2c1f_1000
     };
-    let hash = function.bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64));
+    let hash = function
+        .bytes()
+        .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64));
     base + (hash % 0xf000)
 }
 
@@ -127,7 +133,11 @@ pub fn run_file_tail() -> Vec<Frame> {
         nat("pymain_run_python", LIBPY, "Modules/main.c:601"),
         nat("Py_RunMain", LIBPY, "Modules/main.c:680"),
         nat("Py_BytesMain", LIBPY, "Modules/main.c:734"),
-        nat("__libc_start_call_main", LIBC, "../sysdeps/nptl/libc_start_call_main.h:58"),
+        nat(
+            "__libc_start_call_main",
+            LIBC,
+            "../sysdeps/nptl/libc_start_call_main.h:58",
+        ),
         nat("__libc_start_main_impl", LIBC, "../csu/libc-start.c:360"),
         nat("_start", PYEXE, ""),
     ]
@@ -138,7 +148,13 @@ fn case_file(case: &str, file: &str) -> String {
 }
 
 fn main_thread(frames: Vec<Frame>) -> Thread {
-    Thread { tid: PID, name: Some("MainThread".into()), crashed: true, holds_gil: Some(true), frames }
+    Thread {
+        tid: PID,
+        name: Some("MainThread".into()),
+        crashed: true,
+        holds_gil: Some(true),
+        frames,
+    }
 }
 
 fn capture(argv: &[&str], signal: SignalInfo, sp: u64, maps: Vec<Mapping>, threads: Vec<Thread>) -> Capture {
@@ -157,7 +173,12 @@ fn capture(argv: &[&str], signal: SignalInfo, sp: u64, maps: Vec<Mapping>, threa
         executable: Some("/root/.pyenv/versions/3.11.7/bin/python3.11".into()),
         argv: argv.iter().map(|s| s.to_string()).collect(),
         signal,
-        registers: Some(Registers { ip, sp, bp: 0, fs_base: 0x7f3a_2c8e_5740 }),
+        registers: Some(Registers {
+            ip,
+            sp,
+            bp: 0,
+            fs_base: 0x7f3a_2c8e_5740,
+        }),
         maps,
         threads,
         interpreter: InterpreterState::Running,
@@ -170,11 +191,21 @@ fn capture(argv: &[&str], signal: SignalInfo, sp: u64, maps: Vec<Mapping>, threa
 }
 
 pub fn segv(code: i32, address: u64) -> SignalInfo {
-    SignalInfo { signo: 11, code, fault_address: Some(address), sender_pid: None }
+    SignalInfo {
+        signo: 11,
+        code,
+        fault_address: Some(address),
+        sender_pid: None,
+    }
 }
 
 fn sigabrt_from_self() -> SignalInfo {
-    SignalInfo { signo: 6, code: -6, fault_address: None, sender_pid: Some(PID) }
+    SignalInfo {
+        signo: 6,
+        code: -6,
+        fault_address: None,
+        sender_pid: Some(PID),
+    }
 }
 
 /// glibc's abort(): the frames above the function that called it.
@@ -190,11 +221,25 @@ fn abort_frames() -> Vec<Frame> {
 /// cext-null-deref: `bytes_per_pixel` reads `f->channels` through NULL (offset 8).
 pub fn cext_null_deref() -> Capture {
     let main = case_file("cext-null-deref", "main.py");
-    let mut frames = vec![nat("bytes_per_pixel", &ext("_pixfmt"), "/work/cases/cext-null-deref/_pixfmt.c:35")];
+    let mut frames = vec![nat(
+        "bytes_per_pixel",
+        &ext("_pixfmt"),
+        "/work/cases/cext-null-deref/_pixfmt.c:35",
+    )];
     frames.extend(c_call());
-    frames.extend([py("buffer_size", &main, 12), py("plan_buffers", &main, 18), py("<module>", &main, 25)]);
+    frames.extend([
+        py("buffer_size", &main, 12),
+        py("plan_buffers", &main, 18),
+        py("<module>", &main, 25),
+    ]);
     frames.extend(run_file_tail());
-    let mut c = capture(&["python3", "main.py"], segv(1, 0x8), 0x7ffc_5abe_9f30, python_maps("_pixfmt"), vec![main_thread(frames)]);
+    let mut c = capture(
+        &["python3", "main.py"],
+        segv(1, 0x8),
+        0x7ffc_5abe_9f30,
+        python_maps("_pixfmt"),
+        vec![main_thread(frames)],
+    );
     c.stderr_tail = vec!["logo.png: 16384 bytes".into(), "depth.raw: 32768 bytes".into()];
     c
 }
@@ -207,7 +252,10 @@ fn pytest_frames(test_file: &str, test_line: u32, test: &str) -> Vec<Frame> {
         out.push(p("_hookexec", "pluggy/_manager.py", 120));
         out.push(p("__call__", "pluggy/_hooks.py", 512));
     };
-    let mut f = vec![py(test, test_file, test_line), p("pytest_pyfunc_call", "_pytest/python.py", 166)];
+    let mut f = vec![
+        py(test, test_file, test_line),
+        p("pytest_pyfunc_call", "_pytest/python.py", 166),
+    ];
     hook(&mut f);
     f.push(p("runtest", "_pytest/python.py", 1720));
     f.push(p("pytest_runtest_call", "_pytest/runner.py", 179));
@@ -222,7 +270,11 @@ fn pytest_frames(test_file: &str, test_line: u32, test: &str) -> Vec<Frame> {
     hook(&mut f);
     f.push(p("pytest_runtestloop", "_pytest/main.py", 367));
     hook(&mut f);
-    f.extend([p("_main", "_pytest/main.py", 343), p("wrap_session", "_pytest/main.py", 289), p("pytest_cmdline_main", "_pytest/main.py", 336)]);
+    f.extend([
+        p("_main", "_pytest/main.py", 343),
+        p("wrap_session", "_pytest/main.py", 289),
+        p("pytest_cmdline_main", "_pytest/main.py", 336),
+    ]);
     hook(&mut f);
     f.extend([
         p("main", "_pytest/config/__init__.py", 175),
@@ -251,10 +303,20 @@ pub fn pytest_null_deref() -> Capture {
     let mut frames = vec![nat("bbox", &ext("_geom"), &format!("{dir}/_geom.c:53"))];
     frames.extend(c_call());
     frames.push(py("bbox", &format!("{dir}/shapes.py"), 14));
-    frames.extend(pytest_frames(&format!("{dir}/tests/test_bbox.py"), 14, "test_bbox_of_empty_polygon"));
+    frames.extend(pytest_frames(
+        &format!("{dir}/tests/test_bbox.py"),
+        14,
+        "test_bbox_of_empty_polygon",
+    ));
     frames.extend(run_module_tail());
     let argv = ["python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"];
-    let mut c = capture(&argv, segv(1, 0x0), 0x7ffc_5abe_1a40, python_maps("_geom"), vec![main_thread(frames)]);
+    let mut c = capture(
+        &argv,
+        segv(1, 0x0),
+        0x7ffc_5abe_1a40,
+        python_maps("_geom"),
+        vec![main_thread(frames)],
+    );
     c.pytest = PytestState {
         current_test: Some("tests/test_bbox.py::test_bbox_of_empty_polygon (call)".into()),
         running_pytest: true,
@@ -283,7 +345,11 @@ fn exit_tail() -> Vec<Frame> {
     vec![
         nat("__run_exit_handlers", LIBC, "./stdlib/exit.c:116"),
         nat("__GI_exit", LIBC, "./stdlib/exit.c:146"),
-        nat("__libc_start_call_main", LIBC, "../sysdeps/nptl/libc_start_call_main.h:74"),
+        nat(
+            "__libc_start_call_main",
+            LIBC,
+            "../sysdeps/nptl/libc_start_call_main.h:74",
+        ),
         nat("__libc_start_main_impl", LIBC, "../csu/libc-start.c:360"),
         nat("_start", PYEXE, ""),
     ]
@@ -313,10 +379,25 @@ pub fn shutdown_static_dtor() -> Capture {
     frames.extend(events_dtor_frames());
     frames.extend(exit_tail());
     let argv = ["python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"];
-    let thread = Thread { tid: PID, name: None, crashed: true, holds_gil: None, frames };
-    let mut c = capture(&argv, segv(1, 0x10), 0x7ffc_5abe_f8a0, python_maps("_events"), vec![thread]);
+    let thread = Thread {
+        tid: PID,
+        name: None,
+        crashed: true,
+        holds_gil: None,
+        frames,
+    };
+    let mut c = capture(
+        &argv,
+        segv(1, 0x10),
+        0x7ffc_5abe_f8a0,
+        python_maps("_events"),
+        vec![thread],
+    );
     c.interpreter = InterpreterState::Unavailable("no interpreter state: finalized".into());
-    c.stderr_tail = vec!["...                                                                      [100%]".into(), "3 passed in 0.01s".into()];
+    c.stderr_tail = vec![
+        "...                                                                      [100%]".into(),
+        "3 passed in 0.01s".into(),
+    ];
     c
 }
 
@@ -329,7 +410,11 @@ pub fn shutdown_static_dtor_abort() -> Capture {
         nat("fatal_error", LIBPY, "Python/pylifecycle.c:2912"),
         nat("_Py_FatalErrorFunc", LIBPY, "Python/pylifecycle.c:2928"),
         nat("_Py_FatalError_TstateNULL", LIBPY, "Python/ceval.c:236"),
-        nat("_Py_EnsureFuncTstateNotNULL", LIBPY, "Include/internal/pycore_pystate.h:124"),
+        nat(
+            "_Py_EnsureFuncTstateNotNULL",
+            LIBPY,
+            "Include/internal/pycore_pystate.h:124",
+        ),
         nat("tupledealloc", LIBPY, "Objects/tupleobject.c:206"),
         nat("code_dealloc", LIBPY, "Objects/codeobject.c:1684"),
         nat("func_dealloc", LIBPY, "Objects/funcobject.c:883"),
@@ -337,8 +422,20 @@ pub fn shutdown_static_dtor_abort() -> Capture {
     frames.extend(events_dtor_frames());
     frames.extend(exit_tail());
     let argv = ["python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"];
-    let thread = Thread { tid: PID, name: None, crashed: true, holds_gil: None, frames };
-    let mut c = capture(&argv, sigabrt_from_self(), 0x7ffc_5abe_f620, python_maps("_events"), vec![thread]);
+    let thread = Thread {
+        tid: PID,
+        name: None,
+        crashed: true,
+        holds_gil: None,
+        frames,
+    };
+    let mut c = capture(
+        &argv,
+        sigabrt_from_self(),
+        0x7ffc_5abe_f620,
+        python_maps("_events"),
+        vec![thread],
+    );
     c.interpreter = InterpreterState::Unavailable("no interpreter state: finalized".into());
     c.stderr_tail = vec![
         "3 passed in 0.01s".into(),
@@ -373,7 +470,13 @@ pub fn stack_overflow(depth: usize) -> Capture {
         stack.start = start;
     }
     let (fault, sp) = (start - 0x200, start - 0x228);
-    capture(&["python3", "main.py"], segv(1, fault), sp, maps, vec![main_thread(frames)])
+    capture(
+        &["python3", "main.py"],
+        segv(1, fault),
+        sp,
+        maps,
+        vec![main_thread(frames)],
+    )
 }
 
 /// Frames of a Python thread started with `threading.Thread`, below its target.
@@ -396,7 +499,11 @@ fn thread_tail() -> Vec<Frame> {
 pub fn thread_crash() -> Capture {
     let main = case_file("thread-crash", "main.py");
     let threading = format!("{STDLIB}/threading.py");
-    let mut worker = vec![nat("frame_size", &ext("_streams"), "/work/cases/thread-crash/_streams.c:24")];
+    let mut worker = vec![nat(
+        "frame_size",
+        &ext("_streams"),
+        "/work/cases/thread-crash/_streams.c:24",
+    )];
     worker.extend(c_call());
     worker.extend([py("process", &main, 9), py("worker", &main, 16)]);
     worker.extend(thread_tail());
@@ -414,16 +521,38 @@ pub fn thread_crash() -> Capture {
     ];
     main_frames.extend(run_file_tail());
     let mut heartbeat = vec![
-        nat("__GI___clock_nanosleep", LIBC, "../sysdeps/unix/sysv/linux/clock_nanosleep.c:78"),
+        nat(
+            "__GI___clock_nanosleep",
+            LIBC,
+            "../sysdeps/unix/sysv/linux/clock_nanosleep.c:78",
+        ),
         nat("pysleep", LIBPY, "./Modules/timemodule.c:2159"),
         nat("time_sleep", LIBPY, "./Modules/timemodule.c:383"),
         py("beat", &main, 37),
     ];
     heartbeat.extend(thread_tail());
     let threads = vec![
-        Thread { tid: PID, name: Some("MainThread".into()), crashed: false, holds_gil: Some(false), frames: main_frames },
-        Thread { tid: PID + 1, name: Some("worker-1".into()), crashed: true, holds_gil: Some(true), frames: worker },
-        Thread { tid: PID + 2, name: Some("heartbeat".into()), crashed: false, holds_gil: Some(false), frames: heartbeat },
+        Thread {
+            tid: PID,
+            name: Some("MainThread".into()),
+            crashed: false,
+            holds_gil: Some(false),
+            frames: main_frames,
+        },
+        Thread {
+            tid: PID + 1,
+            name: Some("worker-1".into()),
+            crashed: true,
+            holds_gil: Some(true),
+            frames: worker,
+        },
+        Thread {
+            tid: PID + 2,
+            name: Some("heartbeat".into()),
+            crashed: false,
+            holds_gil: Some(false),
+            frames: heartbeat,
+        },
     ];
     let mut maps = python_maps("_streams");
     // Each thread's 8 MiB stack sits directly above a one-page guard.
@@ -457,7 +586,13 @@ pub fn c_assert() -> Capture {
         py("<module>", &main, 20),
     ]);
     frames.extend(run_file_tail());
-    let mut c = capture(&["python3", "main.py"], sigabrt_from_self(), 0x7ffc_5abe_9c10, python_maps("_stats"), vec![main_thread(frames)]);
+    let mut c = capture(
+        &["python3", "main.py"],
+        sigabrt_from_self(),
+        0x7ffc_5abe_9c10,
+        python_maps("_stats"),
+        vec![main_thread(frames)],
+    );
     c.abort_message = Some("python3: /work/cases/c-assert/_stats.c:8: mean: Assertion `count > 0' failed.\n".into());
     c.stderr_tail = vec!["python3: /work/cases/c-assert/_stats.c:8: mean: Assertion `count > 0' failed.".into()];
     c
@@ -478,9 +613,20 @@ pub fn double_free() -> Capture {
         nat("pack", &so, &format!("{src}:43")),
     ]);
     frames.extend(c_call());
-    frames.extend([py("encode", &main, 17), py("<listcomp>", &main, 24), py("encode_all", &main, 24), py("<module>", &main, 28)]);
+    frames.extend([
+        py("encode", &main, 17),
+        py("<listcomp>", &main, 24),
+        py("encode_all", &main, 24),
+        py("<module>", &main, 28),
+    ]);
     frames.extend(run_file_tail());
-    let mut c = capture(&["python3", "main.py"], sigabrt_from_self(), 0x7ffc_5abe_9b00, python_maps("_packer"), vec![main_thread(frames)]);
+    let mut c = capture(
+        &["python3", "main.py"],
+        sigabrt_from_self(),
+        0x7ffc_5abe_9b00,
+        python_maps("_packer"),
+        vec![main_thread(frames)],
+    );
     c.abort_message = Some("free(): double free detected in tcache 2\n".into());
     c.stderr_tail = vec!["free(): double free detected in tcache 2".into()];
     c
@@ -491,15 +637,29 @@ pub fn use_after_reinit() -> Capture {
     let main = case_file("use-after-reinit", "main.py");
     let so = ext("_gfx");
     let mut frames = vec![
-        nat("__memset_avx2_unaligned_erms", LIBC, "../sysdeps/x86_64/multiarch/memset-vec-unaligned-erms.S:328"),
+        nat(
+            "__memset_avx2_unaligned_erms",
+            LIBC,
+            "../sysdeps/x86_64/multiarch/memset-vec-unaligned-erms.S:328",
+        ),
         nat("Renderer_clear", &so, "/work/cases/use-after-reinit/_gfx.c:98"),
         nat("method_vectorcall_VARARGS", LIBPY, "Objects/descrobject.c:311"),
     ];
-    frames.extend([py("draw_frame", &main, 14), py("run", &main, 22), py("<module>", &main, 27)]);
+    frames.extend([
+        py("draw_frame", &main, 14),
+        py("run", &main, 22),
+        py("<module>", &main, 27),
+    ]);
     frames.extend(run_file_tail());
     // The old framebuffer was 0x7f3a2c1e0000..+64 KiB: now a hole above the new one.
     let fault = 0x7f3a_2c1e_0000;
-    let mut c = capture(&["python3", "main.py"], segv(1, fault), 0x7ffc_5abe_9d80, python_maps("_gfx"), vec![main_thread(frames)]);
+    let mut c = capture(
+        &["python3", "main.py"],
+        segv(1, fault),
+        0x7ffc_5abe_9d80,
+        python_maps("_gfx"),
+        vec![main_thread(frames)],
+    );
     c.stderr_tail = vec!["frame 1 drawn".into(), "context re-initialised, generation 2".into()];
     c
 }
@@ -509,10 +669,25 @@ pub fn fpe() -> Capture {
     let main = case_file("fpe", "main.py");
     let mut frames = vec![nat("bucket_counts", &ext("_histo"), "/work/cases/fpe/_histo.c:19")];
     frames.extend(c_call());
-    frames.extend([py("histogram", &main, 8), py("report", &main, 12), py("<module>", &main, 18)]);
+    frames.extend([
+        py("histogram", &main, 8),
+        py("report", &main, 12),
+        py("<module>", &main, 18),
+    ]);
     frames.extend(run_file_tail());
-    let signal = SignalInfo { signo: 8, code: 1, fault_address: Some(0x7f3a_2c1f_1187), sender_pid: None };
-    capture(&["python3", "main.py"], signal, 0x7ffc_5abe_9a00, python_maps("_histo"), vec![main_thread(frames)])
+    let signal = SignalInfo {
+        signo: 8,
+        code: 1,
+        fault_address: Some(0x7f3a_2c1f_1187),
+        sender_pid: None,
+    };
+    capture(
+        &["python3", "main.py"],
+        signal,
+        0x7ffc_5abe_9a00,
+        python_maps("_histo"),
+        vec![main_thread(frames)],
+    )
 }
 
 /// ctypes-null: `ctypes.string_at(0)`; libc's `strlen` faults under `_ctypes`' `string_at`.
@@ -536,14 +711,24 @@ pub fn ctypes_null() -> Capture {
         py("<module>", &main, 27),
     ];
     frames.extend(run_file_tail());
-    capture(&["python3", "main.py"], segv(1, 0x0), 0x7ffc_5abe_9900, python_maps("_ctypes"), vec![main_thread(frames)])
+    capture(
+        &["python3", "main.py"],
+        segv(1, 0x0),
+        0x7ffc_5abe_9900,
+        python_maps("_ctypes"),
+        vec![main_thread(frames)],
+    )
 }
 
 /// mp-child-crash: a `multiprocessing` child (fork) dereferences a NULL stream slot.
 pub fn mp_child_crash() -> Capture {
     let main = case_file("mp-child-crash", "main.py");
     let mp = |f: &str, file: &str, line| py(f, &format!("{STDLIB}/multiprocessing/{file}"), line);
-    let mut frames = vec![nat("frame_size", &ext("_streams"), "/work/cases/mp-child-crash/_streams.c:24")];
+    let mut frames = vec![nat(
+        "frame_size",
+        &ext("_streams"),
+        "/work/cases/mp-child-crash/_streams.c:24",
+    )];
     frames.extend(c_call());
     frames.extend([
         py("convert", &main, 12),
@@ -558,7 +743,13 @@ pub fn mp_child_crash() -> Capture {
         py("<module>", &main, 27),
     ]);
     frames.extend(run_file_tail());
-    let mut c = capture(&["python3", "main.py"], segv(1, 0x4), 0x7ffc_5abe_9700, python_maps("_streams"), vec![main_thread(frames)]);
+    let mut c = capture(
+        &["python3", "main.py"],
+        segv(1, 0x4),
+        0x7ffc_5abe_9700,
+        python_maps("_streams"),
+        vec![main_thread(frames)],
+    );
     c.pid = PID + 7;
     c.tid = PID + 7;
     c.threads[0].tid = PID + 7;
@@ -570,15 +761,30 @@ pub fn mp_child_crash() -> Capture {
 pub fn external_sigterm() -> Capture {
     let main = case_file("sleeper", "main.py");
     let mut frames = vec![
-        nat("__GI___clock_nanosleep", LIBC, "../sysdeps/unix/sysv/linux/clock_nanosleep.c:78"),
+        nat(
+            "__GI___clock_nanosleep",
+            LIBC,
+            "../sysdeps/unix/sysv/linux/clock_nanosleep.c:78",
+        ),
         nat("pysleep", LIBPY, "./Modules/timemodule.c:2159"),
         nat("time_sleep", LIBPY, "./Modules/timemodule.c:383"),
         py("wait_for_job", &main, 8),
         py("<module>", &main, 12),
     ];
     frames.extend(run_file_tail());
-    let signal = SignalInfo { signo: 15, code: 0, fault_address: None, sender_pid: Some(1207) };
-    capture(&["python3", "main.py"], signal, 0x7ffc_5abe_9700, python_maps("_none"), vec![main_thread(frames)])
+    let signal = SignalInfo {
+        signo: 15,
+        code: 0,
+        fault_address: None,
+        sender_pid: Some(1207),
+    };
+    capture(
+        &["python3", "main.py"],
+        signal,
+        0x7ffc_5abe_9700,
+        python_maps("_none"),
+        vec![main_thread(frames)],
+    )
 }
 
 /// An extension whose `PyInit_` crashes while pytest imports the test module.
@@ -603,7 +809,13 @@ pub fn import_crash() -> Capture {
     ];
     frames.extend(run_module_tail());
     let argv = ["python3", "-m", "pytest", "tests"];
-    let mut c = capture(&argv, segv(1, 0x18), 0x7ffc_5abe_9500, python_maps("_codec"), vec![main_thread(frames)]);
+    let mut c = capture(
+        &argv,
+        segv(1, 0x18),
+        0x7ffc_5abe_9500,
+        python_maps("_codec"),
+        vec![main_thread(frames)],
+    );
     c.pytest.running_pytest = true;
     c
 }

@@ -31,22 +31,96 @@ const SYSTEM_PREFIXES: &[&str] = &[
 /// Support libraries that CPython and common wheels link; their frames are plumbing for
 /// display, though they can still be a culprit (the brief keeps the culprit rule narrow).
 const SUPPORT_PREFIXES: &[&str] = &[
-    "libffi", "libz.so", "libssl", "libcrypto", "libsqlite3", "libexpat", "libbz2", "liblzma",
-    "libuuid", "libreadline", "libncurses", "libtinfo", "libutil", "libcrypt", "libnsl",
+    "libffi",
+    "libz.so",
+    "libssl",
+    "libcrypto",
+    "libsqlite3",
+    "libexpat",
+    "libbz2",
+    "liblzma",
+    "libuuid",
+    "libreadline",
+    "libncurses",
+    "libtinfo",
+    "libutil",
+    "libcrypt",
+    "libnsl",
 ];
 
 /// Extension modules shipped with CPython (`lib-dynload`): library code, not the user's.
 const STDLIB_EXTENSIONS: &[&str] = &[
-    "_asyncio", "_bisect", "_blake2", "_bz2", "_codecs_cn", "_codecs_hk", "_codecs_iso2022",
-    "_codecs_jp", "_codecs_kr", "_codecs_tw", "_contextvars", "_crypt", "_csv", "_ctypes",
-    "_curses", "_curses_panel", "_datetime", "_dbm", "_decimal", "_elementtree", "_gdbm",
-    "_hashlib", "_heapq", "_json", "_lsprof", "_lzma", "_md5", "_multibytecodec",
-    "_multiprocessing", "_opcode", "_pickle", "_posixshmem", "_posixsubprocess", "_queue",
-    "_random", "_sha1", "_sha2", "_sha256", "_sha3", "_sha512", "_socket", "_sqlite3", "_ssl",
-    "_statistics", "_struct", "_testcapi", "_tkinter", "_typing", "_uuid", "_xxsubinterpreters",
-    "_zoneinfo", "array", "audioop", "binascii", "cmath", "fcntl", "grp", "math", "mmap",
-    "nis", "ossaudiodev", "pyexpat", "readline", "resource", "select", "spwd", "syslog",
-    "termios", "unicodedata", "xxlimited", "zlib",
+    "_asyncio",
+    "_bisect",
+    "_blake2",
+    "_bz2",
+    "_codecs_cn",
+    "_codecs_hk",
+    "_codecs_iso2022",
+    "_codecs_jp",
+    "_codecs_kr",
+    "_codecs_tw",
+    "_contextvars",
+    "_crypt",
+    "_csv",
+    "_ctypes",
+    "_curses",
+    "_curses_panel",
+    "_datetime",
+    "_dbm",
+    "_decimal",
+    "_elementtree",
+    "_gdbm",
+    "_hashlib",
+    "_heapq",
+    "_json",
+    "_lsprof",
+    "_lzma",
+    "_md5",
+    "_multibytecodec",
+    "_multiprocessing",
+    "_opcode",
+    "_pickle",
+    "_posixshmem",
+    "_posixsubprocess",
+    "_queue",
+    "_random",
+    "_sha1",
+    "_sha2",
+    "_sha256",
+    "_sha3",
+    "_sha512",
+    "_socket",
+    "_sqlite3",
+    "_ssl",
+    "_statistics",
+    "_struct",
+    "_testcapi",
+    "_tkinter",
+    "_typing",
+    "_uuid",
+    "_xxsubinterpreters",
+    "_zoneinfo",
+    "array",
+    "audioop",
+    "binascii",
+    "cmath",
+    "fcntl",
+    "grp",
+    "math",
+    "mmap",
+    "nis",
+    "ossaudiodev",
+    "pyexpat",
+    "readline",
+    "resource",
+    "select",
+    "spwd",
+    "syslog",
+    "termios",
+    "unicodedata",
+    "xxlimited",
+    "zlib",
 ];
 
 /// The basename of a module path (`/usr/lib/x86_64-linux-gnu/libc.so.6` → `libc.so.6`).
@@ -99,9 +173,11 @@ pub fn is_runtime_frame(frame: &Frame) -> bool {
 /// neither the C runtime nor the interpreter.
 pub fn is_culprit_candidate(frame: &Frame) -> bool {
     frame.kind == FrameKind::Native
-        && frame.module.as_deref().map(module_basename).is_some_and(|m| {
-            !m.is_empty() && !is_system_module(m) && !is_interpreter_module(m)
-        })
+        && frame
+            .module
+            .as_deref()
+            .map(module_basename)
+            .is_some_and(|m| !m.is_empty() && !is_system_module(m) && !is_interpreter_module(m))
 }
 
 /// A Python file from the standard library, site-packages or the frozen import system.
@@ -126,7 +202,9 @@ fn is_stdlib_path(file: &str) -> bool {
 /// include directory (CPython's `object.h`, libstdc++'s `stl_pair.h`), Rust's standard
 /// library and registry crates. Their inlined frames sit above the user's code.
 pub fn is_library_source(file: &str) -> bool {
-    ["/include/", "/c++/", "/rustc/", "/.cargo/registry/"].iter().any(|m| file.contains(m))
+    ["/include/", "/c++/", "/rustc/", "/.cargo/registry/"]
+        .iter()
+        .any(|m| file.contains(m))
 }
 
 /// The user's own code, for highlighting: Python outside the stdlib and site-packages;
@@ -136,9 +214,11 @@ pub fn is_user_frame(frame: &Frame) -> bool {
         FrameKind::Python => frame.file.as_deref().is_some_and(|f| !is_library_python_file(f)),
         FrameKind::Native => {
             is_culprit_candidate(frame)
-                && frame.module.as_deref().map(module_basename).is_some_and(|m| {
-                    !is_support_module(m) && !is_stdlib_extension(m)
-                })
+                && frame
+                    .module
+                    .as_deref()
+                    .map(module_basename)
+                    .is_some_and(|m| !is_support_module(m) && !is_stdlib_extension(m))
         }
     }
 }
@@ -177,14 +257,47 @@ fn strip_version(name: &str) -> &str {
 }
 
 /// Compiler-generated clone suffixes: `.cold`, `.isra.0`, `.constprop.3`, `.part.1`, ...
-const CLONE_WORDS: &[&str] = &["cold", "isra", "constprop", "part", "lto_priv", "llvm", "localalias", "clone", "plt"];
+const CLONE_WORDS: &[&str] = &[
+    "cold",
+    "isra",
+    "constprop",
+    "part",
+    "lto_priv",
+    "llvm",
+    "localalias",
+    "clone",
+    "plt",
+];
 
 /// glibc's per-CPU implementation tags: `__strlen_evex` is `strlen` on a machine with
 /// AVX-512, `__strlen_avx2` or `__strlen_sse2` elsewhere.
 const CPU_VARIANTS: &[&str] = &[
-    "sse2", "sse3", "ssse3", "sse4", "sse42", "avx", "avx2", "avx512", "avx512f", "avx512bw",
-    "evex", "evex256", "evex512", "erms", "generic", "simd", "asimd", "sve", "thunderx",
-    "thunderx2", "falkor", "kunpeng", "a64fx", "mops", "emag", "zva",
+    "sse2",
+    "sse3",
+    "ssse3",
+    "sse4",
+    "sse42",
+    "avx",
+    "avx2",
+    "avx512",
+    "avx512f",
+    "avx512bw",
+    "evex",
+    "evex256",
+    "evex512",
+    "erms",
+    "generic",
+    "simd",
+    "asimd",
+    "sve",
+    "thunderx",
+    "thunderx2",
+    "falkor",
+    "kunpeng",
+    "a64fx",
+    "mops",
+    "emag",
+    "zva",
 ];
 
 /// A function name as it would read on any machine: clone suffixes, Rust hashes, glibc's
@@ -334,7 +447,9 @@ pub fn file_basename(file: &str) -> &str {
 /// The innermost frame that is not signal plumbing and has a name: what was really
 /// running (for an abort, the function that called abort()).
 pub fn innermost_meaningful(frames: &[Frame]) -> Option<&Frame> {
-    frames.iter().find(|f| normalized_name(f).is_some_and(|n| !is_signal_plumbing(&n)))
+    frames
+        .iter()
+        .find(|f| normalized_name(f).is_some_and(|n| !is_signal_plumbing(&n)))
 }
 
 #[cfg(test)]
@@ -378,12 +493,19 @@ mod tests {
         let py = |file: &str| Frame::python("f".into(), file.into(), Some(1), None);
         assert!(is_user_frame(&py("/work/app/main.py")));
         assert!(is_user_frame(&py("tests/test_bbox.py")));
-        assert!(!is_user_frame(&py("/root/.pyenv/versions/3.11.7/lib/python3.11/threading.py")));
+        assert!(!is_user_frame(&py(
+            "/root/.pyenv/versions/3.11.7/lib/python3.11/threading.py"
+        )));
         assert!(!is_user_frame(&py("/usr/lib/python3/dist-packages/numpy/core/x.py")));
-        assert!(!is_user_frame(&py("/venv/lib/python3.11/site-packages/_pytest/python.py")));
+        assert!(!is_user_frame(&py(
+            "/venv/lib/python3.11/site-packages/_pytest/python.py"
+        )));
         assert!(!is_user_frame(&py("<frozen importlib._bootstrap>")));
         assert!(is_user_frame(&native("bbox", "_geom.cpython-311-x86_64-linux-gnu.so")));
-        assert!(!is_user_frame(&native("string_at", "_ctypes.cpython-311-x86_64-linux-gnu.so")));
+        assert!(!is_user_frame(&native(
+            "string_at",
+            "_ctypes.cpython-311-x86_64-linux-gnu.so"
+        )));
         assert!(!is_user_frame(&native("ffi_call", "libffi.so.8")));
         assert!(!is_user_frame(&native("cfunction_call", "libpython3.11.so.1.0")));
     }
@@ -411,20 +533,29 @@ mod tests {
         assert_eq!(normalize_function("__strcasecmp_l_avx2", libc), "strcasecmp_l");
         assert_eq!(normalize_function("__GI___libc_free", libc), "free");
         assert_eq!(normalize_function("__GI_raise", libc), "raise");
-        assert_eq!(normalize_function("__pthread_kill_implementation", libc), "__pthread_kill_implementation");
+        assert_eq!(
+            normalize_function("__pthread_kill_implementation", libc),
+            "__pthread_kill_implementation"
+        );
         assert_eq!(normalize_function("bbox.cold", Some("_geom.so")), "bbox");
         assert_eq!(normalize_function("walk.isra.0", Some("_t.so")), "walk");
         assert_eq!(normalize_function("walk.constprop.2.isra.0", Some("_t.so")), "walk");
         assert_eq!(normalize_function("walk.part.1.cold", Some("_t.so")), "walk");
         assert_eq!(normalize_function("v1.2", Some("_t.so")), "v1.2");
-        assert_eq!(normalize_function("demo::run::h0123456789abcdef", Some("x.so")), "demo::run");
+        assert_eq!(
+            normalize_function("demo::run::h0123456789abcdef", Some("x.so")),
+            "demo::run"
+        );
         // A user library's own names are left alone.
         assert_eq!(normalize_function("__scan_avx2", Some("libfast.so")), "__scan_avx2");
     }
 
     #[test]
     fn short_cpp_names() {
-        assert_eq!(short_function("(anonymous namespace)::PyRef::~PyRef()"), "PyRef::~PyRef");
+        assert_eq!(
+            short_function("(anonymous namespace)::PyRef::~PyRef()"),
+            "PyRef::~PyRef"
+        );
         assert_eq!(short_function("std::terminate()"), "std::terminate");
         assert_eq!(short_function("Foo::operator()(int)"), "Foo::operator()");
         assert_eq!(short_function("bbox"), "bbox");
@@ -432,7 +563,15 @@ mod tests {
 
     #[test]
     fn plumbing() {
-        for name in ["raise", "abort", "__pthread_kill_implementation", "malloc_printerr", "__assert_fail", "_Py_FatalErrorFunc", "std::terminate()"] {
+        for name in [
+            "raise",
+            "abort",
+            "__pthread_kill_implementation",
+            "malloc_printerr",
+            "__assert_fail",
+            "_Py_FatalErrorFunc",
+            "std::terminate()",
+        ] {
             assert!(is_signal_plumbing(name), "{name}");
         }
         assert!(!is_signal_plumbing("_int_free"));

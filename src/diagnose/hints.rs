@@ -26,7 +26,10 @@ pub struct Facts<'a> {
 
 impl Facts<'_> {
     fn frames(&self) -> &[Frame] {
-        self.capture.crashed_thread().map(|t| t.frames.as_slice()).unwrap_or(&[])
+        self.capture
+            .crashed_thread()
+            .map(|t| t.frames.as_slice())
+            .unwrap_or(&[])
     }
 
     fn signal_name(&self) -> String {
@@ -38,7 +41,12 @@ impl Facts<'_> {
     }
 
     fn is_pytest(&self) -> bool {
-        self.capture.pytest.running_pytest || self.capture.argv.iter().any(|a| a.contains("pytest") || a.contains("py.test"))
+        self.capture.pytest.running_pytest
+            || self
+                .capture
+                .argv
+                .iter()
+                .any(|a| a.contains("pytest") || a.contains("py.test"))
     }
 
     /// "`bytes_per_pixel` in _pixfmt", or a plain description when there is no culprit.
@@ -58,7 +66,11 @@ fn hint(id: &str, text: String) -> Hint {
 }
 
 fn culprit_label(c: &Culprit) -> String {
-    let function = c.function.as_deref().map(short_function).unwrap_or_else(|| "code".into());
+    let function = c
+        .function
+        .as_deref()
+        .map(short_function)
+        .unwrap_or_else(|| "code".into());
     match c.module.as_deref() {
         Some(m) => format!("`{function}` in {}", module_stem(m)),
         None => format!("`{function}`"),
@@ -66,7 +78,9 @@ fn culprit_label(c: &Culprit) -> String {
 }
 
 fn frame_label(f: &Frame) -> String {
-    let function = normalized_name(f).map(|n| short_function(&n)).unwrap_or_else(|| "code".into());
+    let function = normalized_name(f)
+        .map(|n| short_function(&n))
+        .unwrap_or_else(|| "code".into());
     match (f.is_python(), f.module.as_deref(), f.file.as_deref()) {
         (true, _, Some(file)) => format!("`{function}` ({})", file_basename(file)),
         (false, Some(m), _) => format!("`{function}` in {}", module_stem(m)),
@@ -93,15 +107,26 @@ fn shutdown_hint(facts: &Facts) -> Option<Hint> {
         return None;
     }
     let frames = facts.frames();
-    let finished = if facts.is_pytest() { "all tests had finished" } else { "the program had finished" };
+    let finished = if facts.is_pytest() {
+        "all tests had finished"
+    } else {
+        "the program had finished"
+    };
     let under_exit = frames.iter().filter_map(normalized_name).any(|n| {
         let n = short_function(&n);
         matches!(n.as_str(), "__run_exit_handlers" | "__cxa_finalize" | "_dl_fini")
     });
     let native_user = frames.iter().filter(|f| is_culprit_candidate(f)).collect::<Vec<_>>();
     if under_exit {
-        if let Some(dtor) = native_user.iter().find(|f| f.function.as_deref().is_some_and(|n| n.contains('~'))) {
-            let module = dtor.module.as_deref().map(module_stem).unwrap_or_else(|| "an extension".into());
+        if let Some(dtor) = native_user
+            .iter()
+            .find(|f| f.function.as_deref().is_some_and(|n| n.contains('~')))
+        {
+            let module = dtor
+                .module
+                .as_deref()
+                .map(module_stem)
+                .unwrap_or_else(|| "an extension".into());
             return Some(hint(
                 "shutdown-static-destructor",
                 format!(
@@ -110,7 +135,11 @@ fn shutdown_hint(facts: &Facts) -> Option<Hint> {
             ));
         }
         if let Some(handler) = native_user.first() {
-            let module = handler.module.as_deref().map(module_stem).unwrap_or_else(|| "an extension".into());
+            let module = handler
+                .module
+                .as_deref()
+                .map(module_stem)
+                .unwrap_or_else(|| "an extension".into());
             return Some(hint(
                 "shutdown-exit-handler",
                 format!(
@@ -133,14 +162,22 @@ fn import_hint(facts: &Facts) -> Option<Hint> {
         return None;
     }
     let importer = user_python_location(facts.frames())
-        .map(|p| format!(" (imported from {}:{})", file_basename(&p.file), p.line.map_or("?".into(), |l| l.to_string())))
+        .map(|p| {
+            format!(
+                " (imported from {}:{})",
+                file_basename(&p.file),
+                p.line.map_or("?".into(), |l| l.to_string())
+            )
+        })
         .unwrap_or_default();
     let init = facts
         .culprit
         .and_then(|c| c.function.as_deref())
         .and_then(|f| f.strip_prefix("PyInit_"))
         .map(|module| format!("the crash happened while initialising the extension module {module}{importer}: its PyInit function ran"));
-    let mut text = init.unwrap_or_else(|| format!("the crash happened while a module was being imported{importer}: module-level code runs at import time"));
+    let mut text = init.unwrap_or_else(|| {
+        format!("the crash happened while a module was being imported{importer}: module-level code runs at import time")
+    });
     if facts.is_pytest() && facts.test.is_none() {
         text.push_str("; pytest was still collecting, so no test had started");
     }
@@ -200,7 +237,14 @@ fn null_deref_hint(facts: &Facts, who: &str) -> Hint {
     let culprit_module = facts.culprit.and_then(|c| c.module.as_deref()).map(module_stem);
     if culprit_module.as_deref() == Some("_ctypes") {
         let caller = user_python_location(facts.frames())
-            .map(|p| format!("`{}` ({}:{})", p.function, file_basename(&p.file), p.line.map_or("?".into(), |l| l.to_string())))
+            .map(|p| {
+                format!(
+                    "`{}` ({}:{})",
+                    p.function,
+                    file_basename(&p.file),
+                    p.line.map_or("?".into(), |l| l.to_string())
+                )
+            })
             .unwrap_or_else(|| "the caller".into());
         return hint(
             "null-deref-ctypes",
@@ -226,7 +270,9 @@ fn null_deref_hint(facts: &Facts, who: &str) -> Hint {
     } else {
         hint(
             "null-deref",
-            format!("a NULL pointer reached {who}{offset}: a caller probably passed on NULL from an unchecked error return"),
+            format!(
+                "a NULL pointer reached {who}{offset}: a caller probably passed on NULL from an unchecked error return"
+            ),
         )
     }
 }
@@ -242,16 +288,27 @@ fn stack_overflow_hint(facts: &Facts) -> Hint {
     let first = frames.get(r.start);
     let depth = group(r.depth);
     if r.python {
-        let name = first.map(frame_label).unwrap_or_else(|| format!("`{}`", r.functions.join("` → `")));
+        let name = first
+            .map(frame_label)
+            .unwrap_or_else(|| format!("`{}`", r.functions.join("` → `")));
         return hint(
             "stack-overflow",
             format!("{name} recursed {depth} deep and exhausted the C stack: sys.setrecursionlimit is higher than the stack allows; bound the recursion or make it iterative"),
         );
     }
     // An unwinder that gave up early only saw part of the recursion.
-    let times = if looks_truncated(frames) { format!("at least {depth} times") } else { format!("{depth} times") };
+    let times = if looks_truncated(frames) {
+        format!("at least {depth} times")
+    } else {
+        format!("{depth} times")
+    };
     let subject = if r.period == 1 {
-        format!("{} calls itself {times}", first.map(frame_label).unwrap_or_else(|| format!("`{}`", r.functions[0])))
+        format!(
+            "{} calls itself {times}",
+            first
+                .map(frame_label)
+                .unwrap_or_else(|| format!("`{}`", r.functions[0]))
+        )
     } else {
         let names: Vec<String> = r.functions.iter().map(|f| format!("`{}`", short_function(f))).collect();
         format!("{} call each other {times}", names.join(" → "))
@@ -266,7 +323,9 @@ fn fpe_hint(facts: &Facts, who: &str) -> Hint {
     if facts.si_code().as_deref() == Some("FPE_INTDIV") {
         hint(
             "fpe-division-by-zero",
-            format!("{who} divided an integer by zero: check the divisor before dividing (an empty input or a zero count?)"),
+            format!(
+                "{who} divided an integer by zero: check the divisor before dividing (an empty input or a zero count?)"
+            ),
         )
     } else {
         hint(
@@ -291,7 +350,11 @@ fn assert_hint(facts: &Facts) -> Hint {
     let caller = user_python_location(facts.frames())
         .map(|p| {
             let line = p.line.map(|l| format!(":{l}")).unwrap_or_default();
-            format!("; the Python caller was `{}` ({}{line})", p.function, file_basename(&p.file))
+            format!(
+                "; the Python caller was `{}` ({}{line})",
+                p.function,
+                file_basename(&p.file)
+            )
         })
         .unwrap_or_default();
     let text = match facts.message.and_then(parse_assertion) {
@@ -365,10 +428,17 @@ fn thread_hint(facts: &Facts) -> Option<Hint> {
     if c.tid == c.pid {
         return None;
     }
-    let name = c.crashed_thread().and_then(|t| t.name.clone()).map(|n| format!("thread {n}")).unwrap_or_else(|| "a thread".into());
+    let name = c
+        .crashed_thread()
+        .and_then(|t| t.name.clone())
+        .map(|n| format!("thread {n}"))
+        .unwrap_or_else(|| "a thread".into());
     Some(hint(
         "thread",
-        format!("the crash happened in {name} (tid {}), not the main thread; the other threads show what ran alongside it", c.tid),
+        format!(
+            "the crash happened in {name} (tid {}), not the main thread; the other threads show what ran alongside it",
+            c.tid
+        ),
     ))
 }
 
@@ -379,7 +449,10 @@ fn child_hint(facts: &Facts) -> Option<Hint> {
     }
     let signo = c.signal.signo;
     if facts.is_pytest() {
-        let test = facts.test.map(|t| format!(" while running {}", t.nodeid)).unwrap_or_default();
+        let test = facts
+            .test
+            .map(|t| format!(" while running {}", t.nodeid))
+            .unwrap_or_default();
         return Some(hint(
             "child-process",
             format!("this was a pytest worker process (pid {}) that died{test}: pytest-xdist reports only that the worker crashed, never the signal", c.pid),
@@ -407,7 +480,11 @@ mod tests {
 
     fn only(c: &Capture, id: &str) -> String {
         let hints = hints_of(c);
-        hints.iter().find(|(i, _)| i == id).map(|(_, t)| t.clone()).unwrap_or_else(|| panic!("no {id} in {hints:?}"))
+        hints
+            .iter()
+            .find(|(i, _)| i == id)
+            .map(|(_, t)| t.clone())
+            .unwrap_or_else(|| panic!("no {id} in {hints:?}"))
     }
 
     #[test]
@@ -432,7 +509,9 @@ mod tests {
         let hints = hints_of(&fixtures::shutdown_static_dtor());
         assert_eq!(hints.len(), 1, "{hints:?}");
         assert_eq!(hints[0].0, "shutdown-static-destructor");
-        assert!(hints[0].1.starts_with("all tests had finished; a C++ static destructor in _events ran after Python was finalized"));
+        assert!(hints[0]
+            .1
+            .starts_with("all tests had finished; a C++ static destructor in _events ran after Python was finalized"));
         let abort = hints_of(&fixtures::shutdown_static_dtor_abort());
         assert_eq!(abort[0].0, "shutdown-static-destructor");
         assert_eq!(abort.len(), 1, "{abort:?}");
@@ -451,7 +530,10 @@ mod tests {
         let mut c = fixtures::stack_overflow(4_093);
         let frames = &mut c.threads[0].frames;
         let python = frames.iter().position(|f| f.is_python()).unwrap();
-        let last_recursion = frames.iter().rposition(|f| f.function.as_deref() == Some("path_length")).unwrap();
+        let last_recursion = frames
+            .iter()
+            .rposition(|f| f.function.as_deref() == Some("path_length"))
+            .unwrap();
         frames.drain(last_recursion + 1..python);
         frames.retain(|f| f.is_python() || f.function.as_deref() != Some("_start"));
         let end = frames.iter().rposition(|f| f.is_python()).unwrap();
@@ -462,7 +544,10 @@ mod tests {
     #[test]
     fn heap_hints_suggest_debug_allocators() {
         let text = only(&fixtures::double_free(), "double-free");
-        assert!(text.starts_with("`scratch_release` in _packer freed a block that was already freed"), "{text}");
+        assert!(
+            text.starts_with("`scratch_release` in _packer freed a block that was already freed"),
+            "{text}"
+        );
         assert!(text.contains("MALLOC_CHECK_=3"));
     }
 
@@ -476,11 +561,16 @@ mod tests {
 
     #[test]
     fn thread_child_fpe_uaf_and_signals() {
-        assert!(only(&fixtures::thread_crash(), "thread").starts_with("the crash happened in thread worker-1 (tid 48214)"));
+        assert!(
+            only(&fixtures::thread_crash(), "thread").starts_with("the crash happened in thread worker-1 (tid 48214)")
+        );
         assert!(only(&fixtures::mp_child_crash(), "child-process").contains("exit code -11"));
-        assert!(only(&fixtures::fpe(), "fpe-division-by-zero").starts_with("`bucket_counts` in _histo divided an integer by zero"));
-        assert!(only(&fixtures::use_after_reinit(), "use-after-free").starts_with("`Renderer_clear` in _gfx used memory that is no longer mapped"));
-        assert!(only(&fixtures::external_sigterm(), "external-signal").starts_with("SIGTERM came from another process (pid 1207)"));
+        assert!(only(&fixtures::fpe(), "fpe-division-by-zero")
+            .starts_with("`bucket_counts` in _histo divided an integer by zero"));
+        assert!(only(&fixtures::use_after_reinit(), "use-after-free")
+            .starts_with("`Renderer_clear` in _gfx used memory that is no longer mapped"));
+        assert!(only(&fixtures::external_sigterm(), "external-signal")
+            .starts_with("SIGTERM came from another process (pid 1207)"));
     }
 
     #[test]
@@ -488,7 +578,10 @@ mod tests {
         let mut c = fixtures::pytest_null_deref();
         c.role = ProcessRole::Child;
         let text = only(&c, "child-process");
-        assert!(text.contains("while running tests/test_bbox.py::test_bbox_of_empty_polygon"), "{text}");
+        assert!(
+            text.contains("while running tests/test_bbox.py::test_bbox_of_empty_polygon"),
+            "{text}"
+        );
     }
 
     #[test]

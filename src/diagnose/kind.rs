@@ -19,9 +19,11 @@ pub struct Verdict {
 
 impl Verdict {
     fn new(kind: CrashKind, detail: impl Into<String>) -> Verdict {
-        Verdict { kind, detail: Some(detail.into()) }
+        Verdict {
+            kind,
+            detail: Some(detail.into()),
+        }
     }
-
 }
 
 /// How far below the stack pointer a fault can be and still be the stack growing: a
@@ -70,7 +72,9 @@ fn sent_signal(capture: &Capture, frames: &[Frame], message: Option<&str>) -> Ve
     let name = signals::signal_name(signal.signo);
     let from_self = signal.sender_pid == Some(capture.pid);
     if signal.signo == SIGABRT && (from_self || signal.sender_pid.is_none()) {
-        let native_known = frames.iter().any(|f| f.kind == FrameKind::Native && f.function.is_some());
+        let native_known = frames
+            .iter()
+            .any(|f| f.kind == FrameKind::Native && f.function.is_some());
         if has_abort_call(frames) || message.is_some() || !native_known {
             return abort_family(frames, message);
         }
@@ -95,7 +99,10 @@ fn sent_signal(capture: &Capture, frames: &[Frame], message: Option<&str>) -> Ve
         );
     }
     match signal.sender_pid {
-        Some(pid) if pid > 0 => Verdict::new(CrashKind::ExternalSignal, format!("{name} was sent by pid {pid} with {how}")),
+        Some(pid) if pid > 0 => Verdict::new(
+            CrashKind::ExternalSignal,
+            format!("{name} was sent by pid {pid} with {how}"),
+        ),
         _ => Verdict::new(
             CrashKind::ExternalSignal,
             format!("{name} was sent with {how} by the kernel or a process outside this PID namespace"),
@@ -122,13 +129,19 @@ fn abort_family(frames: &[Frame], message: Option<&str>) -> Verdict {
     let names: Vec<String> = frames.iter().filter_map(normalized_name).collect();
     let has = |n: &str| names.iter().any(|x| x == n);
     if has("malloc_printerr") {
-        return Verdict::new(CrashKind::HeapCorruption, "glibc's allocator found its bookkeeping damaged and aborted");
+        return Verdict::new(
+            CrashKind::HeapCorruption,
+            "glibc's allocator found its bookkeeping damaged and aborted",
+        );
     }
     if has("__assert_fail") || has("__assert_fail_base") {
         return assert_verdict();
     }
     if has("__stack_chk_fail") {
-        return Verdict::new(CrashKind::Abort, "the stack protector found a canary overwritten: a stack buffer overflow");
+        return Verdict::new(
+            CrashKind::Abort,
+            "the stack protector found a canary overwritten: a stack buffer overflow",
+        );
     }
     Verdict::new(CrashKind::Abort, abort_detail(message))
 }
@@ -136,7 +149,10 @@ fn abort_family(frames: &[Frame], message: Option<&str>) -> Verdict {
 /// The kind an abort message names, when it names one.
 pub fn classify_abort_message(text: &str) -> Option<Verdict> {
     if text.contains("double free") {
-        return Some(Verdict::new(CrashKind::DoubleFree, "glibc's free() was handed a block that was already free"));
+        return Some(Verdict::new(
+            CrashKind::DoubleFree,
+            "glibc's free() was handed a block that was already free",
+        ));
     }
     let heap_markers = [
         "corrupted",
@@ -156,13 +172,19 @@ pub fn classify_abort_message(text: &str) -> Option<Verdict> {
         "bad trailing pad byte",
     ];
     if heap_markers.iter().any(|m| text.contains(m)) {
-        return Some(Verdict::new(CrashKind::HeapCorruption, "the allocator found its bookkeeping damaged and aborted"));
+        return Some(Verdict::new(
+            CrashKind::HeapCorruption,
+            "the allocator found its bookkeeping damaged and aborted",
+        ));
     }
     if text.contains("Assertion") && text.contains("failed") {
         return Some(assert_verdict());
     }
     if text.contains("stack smashing detected") {
-        return Some(Verdict::new(CrashKind::Abort, "the stack protector found a canary overwritten: a stack buffer overflow"));
+        return Some(Verdict::new(
+            CrashKind::Abort,
+            "the stack protector found a canary overwritten: a stack buffer overflow",
+        ));
     }
     None
 }
@@ -174,9 +196,13 @@ fn assert_verdict() -> Verdict {
 fn abort_detail(message: Option<&str>) -> String {
     match message {
         Some(m) if m.starts_with("Fatal Python error") => "CPython hit a fatal error and called abort()".into(),
-        Some(m) if m.starts_with("terminate called") => "an uncaught C++ exception reached std::terminate(), which aborts".into(),
+        Some(m) if m.starts_with("terminate called") => {
+            "an uncaught C++ exception reached std::terminate(), which aborts".into()
+        }
         Some(m) if m.contains("panicked at") => "a Rust panic aborted the process".into(),
-        Some(m) if m.contains("buffer overflow detected") => "_FORTIFY_SOURCE caught a buffer overflow and aborted".into(),
+        Some(m) if m.contains("buffer overflow detected") => {
+            "_FORTIFY_SOURCE caught a buffer overflow and aborted".into()
+        }
         _ => "the program called abort()".into(),
     }
 }
@@ -210,7 +236,10 @@ fn segv(capture: &Capture, frames: &[Frame]) -> Verdict {
     if let Some(function) = heap_internals(frames) {
         return Verdict::new(
             CrashKind::HeapCorruption,
-            format!("{} faulted inside glibc's {function}: the allocator followed a corrupted chunk pointer", hex(address)),
+            format!(
+                "{} faulted inside glibc's {function}: the allocator followed a corrupted chunk pointer",
+                hex(address)
+            ),
         );
     }
     let ip = capture.registers.map(|r| r.ip);
@@ -226,26 +255,43 @@ fn segv(capture: &Capture, frames: &[Frame]) -> Verdict {
             Some(m) => format!("in {}, which is not executable", memmap::describe(m)),
             None => "where nothing is mapped".to_string(),
         };
-        return Verdict::new(CrashKind::ExecNonCode, format!("the program jumped to {}, {where_}", hex(address)));
+        return Verdict::new(
+            CrashKind::ExecNonCode,
+            format!("the program jumped to {}, {where_}", hex(address)),
+        );
     }
     match (code, mapping) {
         (signals::SEGV_ACCERR, Some(m)) if m.readable && !m.writable => {
             return Verdict::new(
                 CrashKind::WriteToReadonly,
-                format!("{} is in {}: a write to read-only memory", hex(address), memmap::describe(m)),
+                format!(
+                    "{} is in {}: a write to read-only memory",
+                    hex(address),
+                    memmap::describe(m)
+                ),
             );
         }
         (signals::SEGV_ACCERR, Some(m)) => {
             return Verdict::new(
                 CrashKind::WildPointer,
-                format!("{} is in {}, which allows no access: a reserved or guard region", hex(address), memmap::describe(m)),
+                format!(
+                    "{} is in {}, which allows no access: a reserved or guard region",
+                    hex(address),
+                    memmap::describe(m)
+                ),
             );
         }
         (signals::SEGV_PKUERR, _) => {
-            return Verdict::new(CrashKind::Unknown, format!("{} is protected by a memory protection key", hex(address)));
+            return Verdict::new(
+                CrashKind::Unknown,
+                format!("{} is protected by a memory protection key", hex(address)),
+            );
         }
         (signals::SEGV_BNDERR, _) => {
-            return Verdict::new(CrashKind::WildPointer, format!("{} failed a hardware bounds check", hex(address)));
+            return Verdict::new(
+                CrashKind::WildPointer,
+                format!("{} failed a hardware bounds check", hex(address)),
+            );
         }
         _ => {}
     }
@@ -259,7 +305,11 @@ fn hex(address: u64) -> String {
 fn stack_overflow_by_recursion(recursion: Option<&Recursion>, truncated: bool) -> Verdict {
     let at_least = if truncated { "at least " } else { "" };
     let detail = match recursion {
-        Some(r) => format!("the stack is exhausted: {at_least}{} nested frames of {}", group(r.frames), r.functions.join(" → ")),
+        Some(r) => format!(
+            "the stack is exhausted: {at_least}{} nested frames of {}",
+            group(r.frames),
+            r.functions.join(" → ")
+        ),
         None => "the stack is exhausted".into(),
     };
     Verdict::new(CrashKind::StackOverflow, detail)
@@ -372,10 +422,16 @@ pub fn group(n: usize) -> String {
 /// can tell.
 fn unmapped(capture: &Capture, address: u64) -> Verdict {
     if address >= USER_SPACE_END {
-        return Verdict::new(CrashKind::WildPointer, format!("{} is a kernel-space address: not a user pointer", hex(address)));
+        return Verdict::new(
+            CrashKind::WildPointer,
+            format!("{} is a kernel-space address: not a user pointer", hex(address)),
+        );
     }
     if capture.maps.is_empty() {
-        return Verdict::new(CrashKind::WildPointer, format!("{} is unmapped (no memory map was captured)", hex(address)));
+        return Verdict::new(
+            CrashKind::WildPointer,
+            format!("{} is unmapped (no memory map was captured)", hex(address)),
+        );
     }
     let (below, above) = memmap::neighbours(&capture.maps, address);
     let past_below = below.map(|m| address - m.end);
@@ -393,11 +449,19 @@ fn unmapped(capture: &Capture, address: u64) -> Verdict {
         ),
         (_, _, Some(near)) if near <= ONCE_VALID_DISTANCE => Verdict::new(
             CrashKind::UseAfterFree,
-            format!("{} is unmapped, {} from the nearest mapping: it looks like a once-valid pointer", hex(address), format_size(near)),
+            format!(
+                "{} is unmapped, {} from the nearest mapping: it looks like a once-valid pointer",
+                hex(address),
+                format_size(near)
+            ),
         ),
         (_, _, Some(near)) => Verdict::new(
             CrashKind::WildPointer,
-            format!("{} is unmapped: nothing is mapped within {}", hex(address), format_size(near)),
+            format!(
+                "{} is unmapped: nothing is mapped within {}",
+                hex(address),
+                format_size(near)
+            ),
         ),
         _ => Verdict::new(CrashKind::WildPointer, format!("{} is unmapped", hex(address))),
     }
@@ -429,7 +493,11 @@ fn heap_internals(frames: &[Frame]) -> Option<String> {
     ];
     for frame in frames {
         let in_libc = frame.kind == FrameKind::Native
-            && frame.module.as_deref().map(module_basename).is_none_or(is_system_module);
+            && frame
+                .module
+                .as_deref()
+                .map(module_basename)
+                .is_none_or(is_system_module);
         if !in_libc {
             return None;
         }
@@ -459,7 +527,11 @@ fn fpe_detail(code: i32) -> String {
 }
 
 fn bus(capture: &Capture) -> Verdict {
-    let address = capture.signal.fault_address.map(hex).unwrap_or_else(|| "the address".into());
+    let address = capture
+        .signal
+        .fault_address
+        .map(hex)
+        .unwrap_or_else(|| "the address".into());
     let detail = match signals::si_code_name(SIGBUS, capture.signal.code).as_deref() {
         Some("BUS_ADRALN") => format!("misaligned access at {address}"),
         Some("BUS_ADRERR") => {
@@ -472,7 +544,9 @@ fn bus(capture: &Capture) -> Verdict {
             format!("{address}{what} has no page behind it: a mapped file shorter than its mapping (truncated while mapped?)")
         }
         Some("BUS_OBJERR") => format!("object-specific hardware error at {address}"),
-        Some("BUS_MCEERR_AR") | Some("BUS_MCEERR_AO") => format!("a hardware memory error (machine check) at {address}"),
+        Some("BUS_MCEERR_AR") | Some("BUS_MCEERR_AO") => {
+            format!("a hardware memory error (machine check) at {address}")
+        }
         _ => format!("bus error at {address}"),
     };
     Verdict::new(CrashKind::BusError, detail)
@@ -484,7 +558,11 @@ fn illegal(capture: &Capture) -> Verdict {
         .map(|r| r.ip)
         .or(capture.signal.fault_address)
         .map(|ip| {
-            let module = capture.mapping_at(ip).map(memmap::describe).map(|d| format!(" in {d}")).unwrap_or_default();
+            let module = capture
+                .mapping_at(ip)
+                .map(memmap::describe)
+                .map(|d| format!(" in {d}"))
+                .unwrap_or_default();
             format!(" at {}{module}", hex(ip))
         })
         .unwrap_or_default();
@@ -511,15 +589,24 @@ mod tests {
 
     #[test]
     fn null_dereferences() {
-        assert_eq!(kind_of(&fixtures::cext_null_deref()), (CrashKind::NullDeref, "0x8 is 8 bytes past NULL".into()));
-        assert_eq!(kind_of(&fixtures::pytest_null_deref()), (CrashKind::NullDeref, "0x0 is NULL itself".into()));
+        assert_eq!(
+            kind_of(&fixtures::cext_null_deref()),
+            (CrashKind::NullDeref, "0x8 is 8 bytes past NULL".into())
+        );
+        assert_eq!(
+            kind_of(&fixtures::pytest_null_deref()),
+            (CrashKind::NullDeref, "0x0 is NULL itself".into())
+        );
         assert_eq!(kind_of(&fixtures::ctypes_null()).0, CrashKind::NullDeref);
         assert_eq!(kind_of(&fixtures::thread_crash()).0, CrashKind::NullDeref);
         assert_eq!(kind_of(&fixtures::shutdown_static_dtor()).0, CrashKind::NullDeref);
 
         let mut c = fixtures::cext_null_deref();
         c.signal.fault_address = Some(u64::MAX - 7);
-        assert_eq!(kind_of(&c), (CrashKind::NullDeref, "0xfffffffffffffff8 is 8 bytes before NULL".into()));
+        assert_eq!(
+            kind_of(&c),
+            (CrashKind::NullDeref, "0xfffffffffffffff8 is 8 bytes before NULL".into())
+        );
         // A big offset from NULL is still below mmap_min_addr.
         c.signal.fault_address = Some(0x2040);
         assert_eq!(kind_of(&c).0, CrashKind::NullDeref);
@@ -538,7 +625,12 @@ mod tests {
     #[test]
     fn general_protection_fault_is_not_a_null_deref() {
         let mut c = fixtures::cext_null_deref();
-        c.signal = SignalInfo { signo: 11, code: signals::SI_KERNEL, fault_address: Some(0), sender_pid: None };
+        c.signal = SignalInfo {
+            signo: 11,
+            code: signals::SI_KERNEL,
+            fault_address: Some(0),
+            sender_pid: None,
+        };
         assert_eq!(kind_of(&c).0, CrashKind::WildPointer);
     }
 
@@ -546,7 +638,10 @@ mod tests {
     fn main_thread_stack_overflow() {
         let (kind, detail) = kind_of(&fixtures::stack_overflow(15_900));
         assert_eq!(kind, CrashKind::StackOverflow);
-        assert!(detail.contains("below the main thread's 8 MiB stack, in the guard gap"), "{detail}");
+        assert!(
+            detail.contains("below the main thread's 8 MiB stack, in the guard gap"),
+            "{detail}"
+        );
         // Without maps and registers, the recursion alone tells it.
         let mut c = fixtures::stack_overflow(15_900);
         c.maps.clear();
@@ -598,7 +693,10 @@ mod tests {
         c.signal = fixtures::segv(signals::SEGV_ACCERR, 0x7f3a_2c1f_2010);
         let (kind, detail) = kind_of(&c);
         assert_eq!(kind, CrashKind::WriteToReadonly);
-        assert!(detail.contains("_pixfmt.cpython-311-x86_64-linux-gnu.so (r--)"), "{detail}");
+        assert!(
+            detail.contains("_pixfmt.cpython-311-x86_64-linux-gnu.so (r--)"),
+            "{detail}"
+        );
 
         c.signal = fixtures::segv(signals::SEGV_ACCERR, 0x55d4_c9e6_0000);
         c.registers.as_mut().unwrap().ip = 0x55d4_c9e6_0000;
@@ -628,7 +726,10 @@ mod tests {
         assert_eq!(heap("corrupted size vs. prev_size"), Some(CrashKind::HeapCorruption));
         assert_eq!(heap("munmap_chunk(): invalid pointer"), Some(CrashKind::HeapCorruption));
         assert_eq!(heap("free(): invalid pointer"), Some(CrashKind::HeapCorruption));
-        assert_eq!(heap("malloc(): unaligned tcache chunk detected"), Some(CrashKind::HeapCorruption));
+        assert_eq!(
+            heap("malloc(): unaligned tcache chunk detected"),
+            Some(CrashKind::HeapCorruption)
+        );
         assert_eq!(heap("double free or corruption (out)"), Some(CrashKind::DoubleFree));
         assert_eq!(heap("x.c:3: f: Assertion `p' failed."), Some(CrashKind::Assert));
         assert_eq!(heap("something else"), None);
@@ -654,10 +755,20 @@ mod tests {
 
         // os.kill(os.getpid(), SIGSEGV): no abort() in the stack.
         let mut c = fixtures::external_sigterm();
-        c.signal = SignalInfo { signo: 11, code: signals::SI_USER, fault_address: None, sender_pid: Some(c.pid) };
+        c.signal = SignalInfo {
+            signo: 11,
+            code: signals::SI_USER,
+            fault_address: None,
+            sender_pid: Some(c.pid),
+        };
         assert_eq!(kind_of(&c).0, CrashKind::SelfSignal);
         // raise(SIGABRT) without abort(): self-signal too.
-        c.signal = SignalInfo { signo: 6, code: signals::SI_TKILL, fault_address: None, sender_pid: Some(c.pid) };
+        c.signal = SignalInfo {
+            signo: 6,
+            code: signals::SI_TKILL,
+            fault_address: None,
+            sender_pid: Some(c.pid),
+        };
         assert_eq!(kind_of(&c).0, CrashKind::SelfSignal);
         // SIGABRT from another process.
         c.signal.sender_pid = Some(4242);
@@ -671,20 +782,40 @@ mod tests {
         assert!(detail.starts_with("integer division by zero"));
 
         let mut c = fixtures::fpe();
-        c.signal = SignalInfo { signo: 7, code: 2, fault_address: Some(0x7f3a_2b61_0000), sender_pid: None };
+        c.signal = SignalInfo {
+            signo: 7,
+            code: 2,
+            fault_address: Some(0x7f3a_2b61_0000),
+            sender_pid: None,
+        };
         let (kind, detail) = kind_of(&c);
         assert_eq!(kind, CrashKind::BusError);
         assert!(detail.contains("truncated while mapped"), "{detail}");
 
-        c.signal = SignalInfo { signo: 4, code: 2, fault_address: Some(0x7f3a_2c1f_1100), sender_pid: None };
+        c.signal = SignalInfo {
+            signo: 4,
+            code: 2,
+            fault_address: Some(0x7f3a_2c1f_1100),
+            sender_pid: None,
+        };
         assert_eq!(kind_of(&c).0, CrashKind::IllegalInstruction);
 
-        c.signal = SignalInfo { signo: 31, code: 1, fault_address: None, sender_pid: None };
+        c.signal = SignalInfo {
+            signo: 31,
+            code: 1,
+            fault_address: None,
+            sender_pid: None,
+        };
         let (kind, detail) = kind_of(&c);
         assert_eq!(kind, CrashKind::Unknown);
         assert!(detail.contains("seccomp"));
 
-        c.signal = SignalInfo { signo: 5, code: 1, fault_address: None, sender_pid: None };
+        c.signal = SignalInfo {
+            signo: 5,
+            code: 1,
+            fault_address: None,
+            sender_pid: None,
+        };
         assert_eq!(kind_of(&c).0, CrashKind::Unknown);
     }
 

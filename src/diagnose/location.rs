@@ -19,12 +19,18 @@ fn to_location(frame: &Frame) -> Option<PythonLocation> {
 /// The innermost Python frame of the crashed thread, taken literally (it may be library
 /// code such as ctypes' `string_at`).
 pub fn python_location(capture: &Capture) -> Option<PythonLocation> {
-    crashed_frames(capture).iter().filter(|f| f.is_python()).find_map(to_location)
+    crashed_frames(capture)
+        .iter()
+        .filter(|f| f.is_python())
+        .find_map(to_location)
 }
 
 /// The innermost Python frame in the user's own code (not stdlib or site-packages).
 pub fn user_python_location(frames: &[Frame]) -> Option<PythonLocation> {
-    frames.iter().filter(|f| f.is_python() && is_user_frame(f)).find_map(to_location)
+    frames
+        .iter()
+        .filter(|f| f.is_python() && is_user_frame(f))
+        .find_map(to_location)
 }
 
 /// The innermost native frame outside libc, the loader, libstdc++ and the interpreter.
@@ -92,13 +98,27 @@ mod tests {
         let mut c = fixtures::shutdown_static_dtor_abort();
         let so = fixtures::ext("_events");
         let header = "/root/.pyenv/versions/3.11.7/include/python3.11/object.h:538";
-        let at = c.threads[0].frames.iter().position(|f| f.module.as_deref() == Some(so.as_str())).unwrap();
-        c.threads[0].frames.insert(at, fixtures::inlined("Py_DECREF", &so, header));
+        let at = c.threads[0]
+            .frames
+            .iter()
+            .position(|f| f.module.as_deref() == Some(so.as_str()))
+            .unwrap();
+        c.threads[0]
+            .frames
+            .insert(at, fixtures::inlined("Py_DECREF", &so, header));
         let culprit = culprit(&c).expect("culprit");
-        assert_eq!(culprit.function.as_deref(), Some("(anonymous namespace)::PyRef::~PyRef()"));
+        assert_eq!(
+            culprit.function.as_deref(),
+            Some("(anonymous namespace)::PyRef::~PyRef()")
+        );
         // Only header code: better than nothing.
-        c.threads[0].frames.retain(|f| f.function.as_deref() == Some("Py_DECREF"));
-        assert_eq!(culprit_in(&c.threads[0].frames).and_then(|c| c.function), Some("Py_DECREF".into()));
+        c.threads[0]
+            .frames
+            .retain(|f| f.function.as_deref() == Some("Py_DECREF"));
+        assert_eq!(
+            culprit_in(&c.threads[0].frames).and_then(|c| c.function),
+            Some("Py_DECREF".into())
+        );
     }
 
     #[test]

@@ -22,7 +22,9 @@ pub fn neighbours(maps: &[Mapping], address: u64) -> (Option<&Mapping>, Option<&
 /// `rw-`, `r-x`, `---`.
 pub fn perms(m: &Mapping) -> String {
     let flag = |on: bool, c: char| if on { c } else { '-' };
-    [flag(m.readable, 'r'), flag(m.writable, 'w'), flag(m.executable, 'x')].iter().collect()
+    [flag(m.readable, 'r'), flag(m.writable, 'w'), flag(m.executable, 'x')]
+        .iter()
+        .collect()
 }
 
 /// `[heap]`, `libc.so.6`, `anonymous memory`, each with its permissions.
@@ -49,7 +51,11 @@ pub fn describe_pair(a: &Mapping, b: &Mapping) -> String {
 pub fn format_size(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
     if bytes < 1024 {
-        return if bytes == 1 { "1 byte".into() } else { format!("{bytes} bytes") };
+        return if bytes == 1 {
+            "1 byte".into()
+        } else {
+            format!("{bytes} bytes")
+        };
     }
     let mut value = bytes as f64 / 1024.0;
     let mut unit = 0;

@@ -23,7 +23,12 @@ fn clean_abort_message(raw: &str) -> Option<String> {
     if text.is_empty() {
         return None;
     }
-    let text = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ");
+    let text = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
     if text.contains("Assertion `") {
         if let Some((program, rest)) = text.split_once(": ") {
             if !program.contains(' ') && looks_like_file_line(rest) {
@@ -91,7 +96,8 @@ fn recognise(line: &str, next: Option<&str>) -> Option<String> {
     if trimmed.contains("Assertion `") && trimmed.ends_with("failed.") {
         return clean_abort_message(trimmed);
     }
-    let qt = trimmed.starts_with("ASSERT: \"") || trimmed.starts_with("ASSERT failure in ") || trimmed.starts_with("qFatal");
+    let qt =
+        trimmed.starts_with("ASSERT: \"") || trimmed.starts_with("ASSERT failure in ") || trimmed.starts_with("qFatal");
     if qt {
         return Some(trimmed.to_string());
     }
@@ -139,18 +145,30 @@ mod tests {
     fn abort_message_is_trimmed_and_loses_the_program_name() {
         let mut c = fixtures::c_assert();
         c.abort_message = Some("python3: _stats.c:8: mean: Assertion `count > 0' failed.\n".into());
-        assert_eq!(crash_message(&c).as_deref(), Some("_stats.c:8: mean: Assertion `count > 0' failed."));
+        assert_eq!(
+            crash_message(&c).as_deref(),
+            Some("_stats.c:8: mean: Assertion `count > 0' failed.")
+        );
         c.abort_message = Some("free(): double free detected in tcache 2\n".into());
-        assert_eq!(crash_message(&c).as_deref(), Some("free(): double free detected in tcache 2"));
+        assert_eq!(
+            crash_message(&c).as_deref(),
+            Some("free(): double free detected in tcache 2")
+        );
     }
 
     #[test]
     fn abort_message_wins_over_stderr() {
         let mut c = fixtures::double_free();
         c.stderr_tail = lines("Fatal Python error: _PyMem_DebugRawFree: bad ID\n");
-        assert_eq!(crash_message(&c).as_deref(), Some("free(): double free detected in tcache 2"));
+        assert_eq!(
+            crash_message(&c).as_deref(),
+            Some("free(): double free detected in tcache 2")
+        );
         c.abort_message = Some("  \n".into());
-        assert_eq!(crash_message(&c).as_deref(), Some("Fatal Python error: _PyMem_DebugRawFree: bad ID"));
+        assert_eq!(
+            crash_message(&c).as_deref(),
+            Some("Fatal Python error: _PyMem_DebugRawFree: bad ID")
+        );
     }
 
     #[test]
@@ -179,9 +197,15 @@ mod tests {
             Some("thread 'main' panicked at src/lib.rs:10:5: index out of bounds: the len is 0 but the index is 0")
         );
         let qt = lines("ASSERT: \"index < size()\" in file qlist.h, line 575\n");
-        assert_eq!(fatal_line_in(&qt).as_deref(), Some("ASSERT: \"index < size()\" in file qlist.h, line 575"));
+        assert_eq!(
+            fatal_line_in(&qt).as_deref(),
+            Some("ASSERT: \"index < size()\" in file qlist.h, line 575")
+        );
         let smash = lines("*** stack smashing detected ***: terminated\n");
-        assert_eq!(fatal_line_in(&smash).as_deref(), Some("*** stack smashing detected ***: terminated"));
+        assert_eq!(
+            fatal_line_in(&smash).as_deref(),
+            Some("*** stack smashing detected ***: terminated")
+        );
         let heap = lines("corrupted size vs. prev_size\n");
         assert_eq!(fatal_line_in(&heap).as_deref(), Some("corrupted size vs. prev_size"));
     }

@@ -33,7 +33,11 @@ pub fn diagnose(capture: &Capture) -> Crash {
     let message = message::crash_message(capture);
     let verdict = kind::classify(capture, message.as_deref());
     let phase = phase::phase(capture);
-    let test = capture.pytest.current_test.as_deref().and_then(pytest::parse_current_test);
+    let test = capture
+        .pytest
+        .current_test
+        .as_deref()
+        .and_then(pytest::parse_current_test);
     let culprit = location::culprit(capture);
     let crashed_frames = capture.crashed_thread().map(|t| t.frames.as_slice()).unwrap_or(&[]);
     let recursion = recursion::deepest_recursion(crashed_frames);
@@ -51,7 +55,10 @@ pub fn diagnose(capture: &Capture) -> Crash {
     let signal = &capture.signal;
     // si_addr only means an address for a fault the kernel raised; for kill/tgkill the same
     // bytes of siginfo hold the sender's pid and uid.
-    let fault_address = signal.fault_address.filter(|_| signals::is_kernel_fault(signal.code)).map(model::hex);
+    let fault_address = signal
+        .fault_address
+        .filter(|_| signals::is_kernel_fault(signal.code))
+        .map(model::hex);
     let sender_pid = signal.sender_pid.filter(|_| signals::is_sent_by_process(signal.code));
     Crash {
         pid: capture.pid,
@@ -82,7 +89,10 @@ pub fn diagnose(capture: &Capture) -> Crash {
 }
 
 fn capped(thread: &Thread) -> Thread {
-    Thread { frames: recursion::cap_frames(&thread.frames), ..thread.clone() }
+    Thread {
+        frames: recursion::cap_frames(&thread.frames),
+        ..thread.clone()
+    }
 }
 
 #[cfg(test)]
@@ -116,7 +126,10 @@ mod tests {
         c.pytest.current_test = Some("tests/test_x.py::test_lazy_import (call)".into());
         let crash = diagnose(&c);
         assert_eq!(crash.phase, Phase::Import);
-        assert_eq!(crash.test.map(|t| t.nodeid).as_deref(), Some("tests/test_x.py::test_lazy_import"));
+        assert_eq!(
+            crash.test.map(|t| t.nodeid).as_deref(),
+            Some("tests/test_x.py::test_lazy_import")
+        );
     }
 
     #[test]
@@ -133,18 +146,63 @@ mod tests {
     #[test]
     fn corpus_expectations() {
         let cases: Vec<(&str, Capture, CrashKind, Phase)> = vec![
-            ("cext-null-deref", fixtures::cext_null_deref(), CrashKind::NullDeref, Phase::Run),
-            ("pytest-crash-in-suite", fixtures::pytest_null_deref(), CrashKind::NullDeref, Phase::Test),
-            ("shutdown-static-dtor", fixtures::shutdown_static_dtor(), CrashKind::NullDeref, Phase::Shutdown),
-            ("shutdown-static-dtor-abort", fixtures::shutdown_static_dtor_abort(), CrashKind::Abort, Phase::Shutdown),
-            ("c-stack-overflow", fixtures::stack_overflow(15_900), CrashKind::StackOverflow, Phase::Run),
-            ("thread-crash", fixtures::thread_crash(), CrashKind::NullDeref, Phase::Run),
+            (
+                "cext-null-deref",
+                fixtures::cext_null_deref(),
+                CrashKind::NullDeref,
+                Phase::Run,
+            ),
+            (
+                "pytest-crash-in-suite",
+                fixtures::pytest_null_deref(),
+                CrashKind::NullDeref,
+                Phase::Test,
+            ),
+            (
+                "shutdown-static-dtor",
+                fixtures::shutdown_static_dtor(),
+                CrashKind::NullDeref,
+                Phase::Shutdown,
+            ),
+            (
+                "shutdown-static-dtor-abort",
+                fixtures::shutdown_static_dtor_abort(),
+                CrashKind::Abort,
+                Phase::Shutdown,
+            ),
+            (
+                "c-stack-overflow",
+                fixtures::stack_overflow(15_900),
+                CrashKind::StackOverflow,
+                Phase::Run,
+            ),
+            (
+                "thread-crash",
+                fixtures::thread_crash(),
+                CrashKind::NullDeref,
+                Phase::Run,
+            ),
             ("c-assert", fixtures::c_assert(), CrashKind::Assert, Phase::Run),
-            ("double-free", fixtures::double_free(), CrashKind::DoubleFree, Phase::Run),
-            ("use-after-reinit", fixtures::use_after_reinit(), CrashKind::UseAfterFree, Phase::Run),
+            (
+                "double-free",
+                fixtures::double_free(),
+                CrashKind::DoubleFree,
+                Phase::Run,
+            ),
+            (
+                "use-after-reinit",
+                fixtures::use_after_reinit(),
+                CrashKind::UseAfterFree,
+                Phase::Run,
+            ),
             ("fpe", fixtures::fpe(), CrashKind::Fpe, Phase::Run),
             ("ctypes-null", fixtures::ctypes_null(), CrashKind::NullDeref, Phase::Run),
-            ("mp-child-crash", fixtures::mp_child_crash(), CrashKind::NullDeref, Phase::Run),
+            (
+                "mp-child-crash",
+                fixtures::mp_child_crash(),
+                CrashKind::NullDeref,
+                Phase::Run,
+            ),
         ];
         for (name, capture, kind, phase) in cases {
             let crash = diagnose(&capture);
@@ -153,10 +211,20 @@ mod tests {
             assert!(crash.fault_detail.is_some(), "{name} has no detail");
         }
         let assert = diagnose(&fixtures::c_assert());
-        assert_eq!(assert.message.as_deref(), Some("/work/cases/c-assert/_stats.c:8: mean: Assertion `count > 0' failed."));
+        assert_eq!(
+            assert.message.as_deref(),
+            Some("/work/cases/c-assert/_stats.c:8: mean: Assertion `count > 0' failed.")
+        );
         let abort = diagnose(&fixtures::shutdown_static_dtor_abort());
-        assert!(abort.message.as_deref().is_some_and(|m| m.starts_with("Fatal Python error: PyThreadState_Get: the function must be called with the GIL held")));
-        assert_eq!(diagnose(&fixtures::thread_crash()).thread_name.as_deref(), Some("worker-1"));
+        assert!(abort
+            .message
+            .as_deref()
+            .is_some_and(|m| m
+                .starts_with("Fatal Python error: PyThreadState_Get: the function must be called with the GIL held")));
+        assert_eq!(
+            diagnose(&fixtures::thread_crash()).thread_name.as_deref(),
+            Some("worker-1")
+        );
     }
 
     /// Every corpus-shaped capture's diagnosis, without its threads: the verdicts, details,

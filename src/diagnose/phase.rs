@@ -124,7 +124,10 @@ fn is_importlib_exec(frame: &Frame) -> bool {
     // Any loader's exec_module runs a module (pytest's assertion rewriter has its own).
     function == "exec_module"
         || (importlib
-            && matches!(function, "_call_with_frames_removed" | "_load_unlocked" | "module_from_spec" | "create_module"))
+            && matches!(
+                function,
+                "_call_with_frames_removed" | "_load_unlocked" | "module_from_spec" | "create_module"
+            ))
 }
 
 fn is_startup(capture: &Capture, frames: &[Frame]) -> bool {
@@ -174,7 +177,9 @@ mod tests {
         let mut c = fixtures::import_crash();
         c.pytest.current_test = Some("tests/test_x.py::test_lazy (call)".into());
         assert_eq!(phase(&c), Phase::Import);
-        c.threads[0].frames.push(nat("Py_FinalizeEx", LIBPY, "Python/pylifecycle.c:1800"));
+        c.threads[0]
+            .frames
+            .push(nat("Py_FinalizeEx", LIBPY, "Python/pylifecycle.c:1800"));
         assert_eq!(phase(&c), Phase::Shutdown);
     }
 

@@ -85,7 +85,10 @@ pub fn deepest_recursion(frames: &[Frame]) -> Option<Recursion> {
         frames: covered,
         period,
         depth: covered / period,
-        functions: pattern.iter().map(|f| normalized_name(f).unwrap_or_else(|| "?".into())).collect(),
+        functions: pattern
+            .iter()
+            .map(|f| normalized_name(f).unwrap_or_else(|| "?".into()))
+            .collect(),
         python: pattern.iter().all(|f| f.kind == FrameKind::Python),
     })
 }
@@ -94,14 +97,24 @@ pub fn deepest_recursion(frames: &[Frame]) -> Option<Recursion> {
 /// not where threads begin (`_start`, `__libc_start_main`, `start_thread`, `clone`).
 /// Recursion counts from such a stack are lower bounds.
 pub fn looks_truncated(frames: &[Frame]) -> bool {
-    let native: usize = frames.iter().filter(|f| f.kind == FrameKind::Native).map(|f| f.repeated as usize + 1).sum();
+    let native: usize = frames
+        .iter()
+        .filter(|f| f.kind == FrameKind::Native)
+        .map(|f| f.repeated as usize + 1)
+        .sum();
     if native < DEEP_RECURSION_FRAMES {
         return false;
     }
-    let outermost = frames.iter().rev().find(|f| f.kind == FrameKind::Native).and_then(normalized_name);
+    let outermost = frames
+        .iter()
+        .rev()
+        .find(|f| f.kind == FrameKind::Native)
+        .and_then(normalized_name);
     !outermost.is_some_and(|n| {
-        matches!(n.as_str(), "_start" | "start_thread" | "clone" | "clone3" | "thread_start" | "__clone" | "__clone3")
-            || n.starts_with("__libc_start")
+        matches!(
+            n.as_str(),
+            "_start" | "start_thread" | "clone" | "clone3" | "thread_start" | "__clone" | "__clone3"
+        ) || n.starts_with("__libc_start")
     })
 }
 
@@ -246,7 +259,10 @@ mod tests {
         assert_eq!(capped.len(), 251);
         assert!(is_omission_marker(&capped[200]));
         assert_eq!(capped[200].repeated, 2750);
-        assert!(!capped.iter().enumerate().any(|(i, f)| i != 200 && is_omission_marker(f)));
+        assert!(!capped
+            .iter()
+            .enumerate()
+            .any(|(i, f)| i != 200 && is_omission_marker(f)));
     }
 
     #[test]

@@ -86,12 +86,23 @@ pub fn signature(capture: &Capture, kind: CrashKind, recursion: Option<&Recursio
 }
 
 fn entry(frame: &Frame) -> Entry {
-    let function = normalized_name(frame).map(|n| short_function(&n)).unwrap_or_else(|| "?".into());
+    let function = normalized_name(frame)
+        .map(|n| short_function(&n))
+        .unwrap_or_else(|| "?".into());
     let module = match frame.kind {
         FrameKind::Native => frame.module.as_deref().map(module_stem).unwrap_or_else(|| "?".into()),
-        FrameKind::Python => frame.file.as_deref().map(|f| file_basename(f).to_string()).unwrap_or_default(),
+        FrameKind::Python => frame
+            .file
+            .as_deref()
+            .map(|f| file_basename(f).to_string())
+            .unwrap_or_default(),
     };
-    Entry { key: format!("{function}@{module}"), function, module, user: is_culprit_candidate(frame) || is_user_frame(frame) }
+    Entry {
+        key: format!("{function}@{module}"),
+        function,
+        module,
+        user: is_culprit_candidate(frame) || is_user_frame(frame),
+    }
 }
 
 fn top_entries(frames: &[Frame]) -> Vec<Entry> {
@@ -176,7 +187,13 @@ fn readable(function: &str) -> String {
     let tail = parts[parts.len().saturating_sub(2)..].join("::");
     let cleaned: String = tail
         .chars()
-        .map(|c| if c.is_alphanumeric() || matches!(c, '_' | ':' | '~' | '.' | '-') { c } else { '_' })
+        .map(|c| {
+            if c.is_alphanumeric() || matches!(c, '_' | ':' | '~' | '.' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     cleaned.chars().take(48).collect()
 }
@@ -218,7 +235,10 @@ mod tests {
         assert!(sig(&fixtures::stack_overflow(15_900)).starts_with("SIGSEGV/stack-overflow/path_length@_tree/"));
         // `~PyRef` is inlined: only DWARF shows it, so the signature does not rely on it.
         let s = sig(&fixtures::shutdown_static_dtor());
-        assert!(s.starts_with("SIGSEGV/null-deref/unordered_map::~unordered_map@_events/"), "{s}");
+        assert!(
+            s.starts_with("SIGSEGV/null-deref/unordered_map::~unordered_map@_events/"),
+            "{s}"
+        );
         assert!(sig(&fixtures::double_free()).starts_with("SIGABRT/double-free/pack@_packer/"));
         assert!(sig(&fixtures::c_assert()).starts_with("SIGABRT/assert/center@_stats/"));
         assert!(sig(&fixtures::ctypes_null()).starts_with("SIGSEGV/null-deref/string_at@_ctypes/"));
@@ -249,7 +269,9 @@ mod tests {
         let a = fixtures::stack_overflow(15_900);
         let mut b = fixtures::stack_overflow(15_850);
         // This time the guard page is hit in strlen, not vfprintf.
-        b.threads[0].frames.splice(0..3, [nat("__strlen_evex", LIBC, "strlen-evex.S:77")]);
+        b.threads[0]
+            .frames
+            .splice(0..3, [nat("__strlen_evex", LIBC, "strlen-evex.S:77")]);
         assert_eq!(sig(&a), sig(&b));
     }
 
@@ -301,7 +323,10 @@ mod tests {
     #[test]
     fn readable_names() {
         assert_eq!(readable("PyRef::~PyRef"), "PyRef::~PyRef");
-        assert_eq!(readable("std::unordered_map<int, PyRef>::~unordered_map"), "unordered_map::~unordered_map");
+        assert_eq!(
+            readable("std::unordered_map<int, PyRef>::~unordered_map"),
+            "unordered_map::~unordered_map"
+        );
         assert_eq!(readable("operator/"), "operator_");
     }
 }

@@ -11,7 +11,12 @@ use crate::report::style::Role;
 use crate::report::text::{frame_text, short_place, Paths};
 use crate::report::TerminalConfig;
 
-pub(crate) fn write_crash(config: &TerminalConfig, crash: &Crash, paths: &Paths, out: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn write_crash(
+    config: &TerminalConfig,
+    crash: &Crash,
+    paths: &Paths,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let style = &config.style;
     writeln!(out, "{}", header(config, crash))?;
     if let Some(detail) = &crash.fault_detail {
@@ -41,20 +46,31 @@ pub(crate) fn write_crash(config: &TerminalConfig, crash: &Crash, paths: &Paths,
             writeln!(out, "  no stack was captured for {who}")?;
         } else {
             writeln!(out, "  stack of {who}, innermost first:")?;
-            let view = StackView { frames: &thread.frames, culprit: crash.culprit.as_ref() };
+            let view = StackView {
+                frames: &thread.frames,
+                culprit: crash.culprit.as_ref(),
+            };
             for line in stack_lines(&view, paths, style) {
                 writeln!(out, "{line}")?;
             }
         }
     }
 
-    let others: Vec<_> = crash.threads.iter().filter(|t| Some(t.tid) != crashed.map(|c| c.tid)).collect();
+    let others: Vec<_> = crash
+        .threads
+        .iter()
+        .filter(|t| Some(t.tid) != crashed.map(|c| c.tid))
+        .collect();
     if !others.is_empty() {
         writeln!(out)?;
         writeln!(out, "  other threads:")?;
         for t in others {
             let name = t.name.clone().unwrap_or_else(|| "(unnamed)".into());
-            let gil = if t.holds_gil == Some(true) { ", holds the GIL" } else { "" };
+            let gil = if t.holds_gil == Some(true) {
+                ", holds the GIL"
+            } else {
+                ""
+            };
             let doing = thread_activity(&t.frames, paths);
             writeln!(out, "    {name} (tid {}{gil}): {doing}", t.tid)?;
         }
@@ -67,13 +83,21 @@ pub(crate) fn write_crash(config: &TerminalConfig, crash: &Crash, paths: &Paths,
         }
     }
     if config.show_signature {
-        writeln!(out, "  {}", style.paint(Role::Faint, &format!("signature: {}", crash.signature)))?;
+        writeln!(
+            out,
+            "  {}",
+            style.paint(Role::Faint, &format!("signature: {}", crash.signature))
+        )?;
     }
 
     let tail = shown_tail(&crash.stderr_tail, config.stderr_lines);
     if !tail.is_empty() {
         writeln!(out)?;
-        let what = if tail.len() == 1 { "last line".to_string() } else { format!("last {} lines", tail.len()) };
+        let what = if tail.len() == 1 {
+            "last line".to_string()
+        } else {
+            format!("last {} lines", tail.len())
+        };
         writeln!(out, "  stderr ({what}):")?;
         for line in tail {
             writeln!(out, "    {}", style.paint(Role::Faint, &format!("| {line}")))?;
@@ -96,7 +120,11 @@ fn header(config: &TerminalConfig, crash: &Crash) -> String {
         None if crash.tid == crash.pid => "main thread".into(),
         None => format!("tid {}", crash.tid),
     };
-    format!("{} {what}{place} — pid {} {role}, {thread}", style.paint(Role::Strong, "faultline:"), crash.pid)
+    format!(
+        "{} {what}{place} — pid {} {role}, {thread}",
+        style.paint(Role::Strong, "faultline:"),
+        crash.pid
+    )
 }
 
 /// `bbox (_geom.c:53)`: the culprit, else the innermost Python frame, else frame 0.
@@ -115,7 +143,9 @@ fn location(crash: &Crash) -> Option<String> {
         let line = p.line.map(|l| format!(":{l}")).unwrap_or_default();
         return Some(format!("{} ({}{line})", p.function, file_basename(&p.file)));
     }
-    let frame = crash.crashed_thread().and_then(|t| crate::diagnose::frames::innermost_meaningful(&t.frames))?;
+    let frame = crash
+        .crashed_thread()
+        .and_then(|t| crate::diagnose::frames::innermost_meaningful(&t.frames))?;
     let function = frame.function.as_deref().map(short_function)?;
     Some(format!("{function} ({})", short_place(frame, &Paths::default())))
 }
@@ -146,7 +176,11 @@ fn is_pytest(crash: &Crash) -> bool {
 fn phase_text(crash: &Crash) -> String {
     match crash.phase {
         Phase::Shutdown => {
-            let after = if is_pytest(crash) { "after all tests had finished" } else { "after the program had finished" };
+            let after = if is_pytest(crash) {
+                "after all tests had finished"
+            } else {
+                "after the program had finished"
+            };
             format!("shutdown — the crash happened at interpreter shutdown, {after}")
         }
         Phase::Import => "import — while a module was being imported".into(),

@@ -58,7 +58,12 @@ impl Default for TerminalBuilder {
 impl TerminalBuilder {
     pub fn new() -> TerminalBuilder {
         TerminalBuilder {
-            config: TerminalConfig { style: TerminalStyle::plain(), stderr_lines: 8, show_signature: true, cwd: None },
+            config: TerminalConfig {
+                style: TerminalStyle::plain(),
+                stderr_lines: 8,
+                show_signature: true,
+                cwd: None,
+            },
         }
     }
 
@@ -105,12 +110,21 @@ impl TerminalReporter {
             writeln!(out)?;
         }
         if let Some(t) = &report.timeout {
-            let title = format!("the run hit its time limit ({}); stacks when it was stopped:", text::duration(t.limit_ms));
+            let title = format!(
+                "the run hit its time limit ({}); stacks when it was stopped:",
+                text::duration(t.limit_ms)
+            );
             snapshot::write_snapshots(&self.config, &title, &t.processes, &paths, out)?;
         }
         if report.outcome == Outcome::Oom {
             if let Some(processes) = memory_snapshot(report) {
-                snapshot::write_snapshots(&self.config, "the run hit its memory limit; stacks when it was stopped:", &processes, &paths, out)?;
+                snapshot::write_snapshots(
+                    &self.config,
+                    "the run hit its memory limit; stacks when it was stopped:",
+                    &processes,
+                    &paths,
+                    out,
+                )?;
             }
         }
         self.write_summary(report, out)

@@ -37,7 +37,9 @@ fn groups(frames: &[Frame]) -> Vec<Group<'_>> {
     for frame in frames {
         let weight = u64::from(frame.repeated) + 1;
         match out.last_mut() {
-            Some(g) if !is_omission_marker(frame) && !is_omission_marker(g.frame) && same(g.frame, frame) => g.count += weight,
+            Some(g) if !is_omission_marker(frame) && !is_omission_marker(g.frame) && same(g.frame, frame) => {
+                g.count += weight
+            }
             _ => out.push(Group { frame, count: weight }),
         }
     }
@@ -62,14 +64,18 @@ fn is_culprit(frame: &Frame, culprit: &Culprit) -> bool {
 /// The lines of a stack, each already indented and styled.
 pub(crate) fn stack_lines(view: &StackView, paths: &Paths, style: &TerminalStyle) -> Vec<String> {
     let groups = groups(view.frames);
-    let culprit = view.culprit.and_then(|c| groups.iter().position(|g| is_culprit(g.frame, c)));
+    let culprit = view
+        .culprit
+        .and_then(|c| groups.iter().position(|g| is_culprit(g.frame, c)));
     let innermost_python = groups.iter().position(|g| g.frame.kind == FrameKind::Python);
     let important: Vec<bool> = (0..groups.len())
         .map(|i| {
             let g = &groups[i];
             let frame = g.frame;
-            let next_is_native_user =
-                frame.kind == FrameKind::Native && groups.get(i + 1).is_some_and(|n| n.frame.kind == FrameKind::Native && is_user_frame(n.frame));
+            let next_is_native_user = frame.kind == FrameKind::Native
+                && groups
+                    .get(i + 1)
+                    .is_some_and(|n| n.frame.kind == FrameKind::Native && is_user_frame(n.frame));
             is_user_frame(frame)
                 || Some(i) == culprit
                 || Some(i) == innermost_python
@@ -111,7 +117,11 @@ fn group_line(g: &Group, culprit: bool, paths: &Paths, style: &TerminalStyle) ->
     if g.count > 1 {
         text.push_str(&format!("  × {}", group(g.count)));
     }
-    let text = if is_user_frame(g.frame) || culprit { style.paint(Role::Strong, &text) } else { text };
+    let text = if is_user_frame(g.frame) || culprit {
+        style.paint(Role::Strong, &text)
+    } else {
+        text
+    };
     if culprit {
         format!("  {} {text}", style.paint(Role::Alarm, "→"))
     } else {
@@ -127,7 +137,13 @@ fn fold_line(run: &[Group], paths: &Paths) -> String {
     for g in run {
         let module = match g.frame.kind {
             FrameKind::Python => python_package(g.frame, paths),
-            FrameKind::Native => g.frame.module.as_deref().map(module_basename).unwrap_or("?").to_string(),
+            FrameKind::Native => g
+                .frame
+                .module
+                .as_deref()
+                .map(module_basename)
+                .unwrap_or("?")
+                .to_string(),
         };
         if !modules.contains(&module) {
             modules.push(module);
@@ -138,7 +154,15 @@ fn fold_line(run: &[Group], paths: &Paths) -> String {
             }
         }
     }
-    let mut text = format!("      … {} in {}", if total == 1 { "1 frame".into() } else { format!("{} frames", group(total)) }, list(&modules));
+    let mut text = format!(
+        "      … {} in {}",
+        if total == 1 {
+            "1 frame".into()
+        } else {
+            format!("{} frames", group(total))
+        },
+        list(&modules)
+    );
     if !landmarks.is_empty() {
         text.push_str(&format!(" ({})", landmarks.join(", ")));
     }
@@ -182,10 +206,22 @@ mod tests {
 
     #[test]
     fn a_lone_library_frame_is_shown_not_folded() {
-        let frames = vec![nat("__memset_avx2_unaligned_erms", LIBC, "memset.S:328"), nat("clear", "_gfx.so", "_gfx.c:98")];
+        let frames = vec![
+            nat("__memset_avx2_unaligned_erms", LIBC, "memset.S:328"),
+            nat("clear", "_gfx.so", "_gfx.c:98"),
+        ];
         let culprit = crate::diagnose::location::culprit_in(&frames);
-        let view = StackView { frames: &frames, culprit: culprit.as_ref() };
+        let view = StackView {
+            frames: &frames,
+            culprit: culprit.as_ref(),
+        };
         let lines = stack_lines(&view, &Paths::new(None), &TerminalStyle::plain());
-        assert_eq!(lines, vec!["    __memset_avx2_unaligned_erms (libc.so.6) memset.S:328", "  → clear (_gfx.so) _gfx.c:98"]);
+        assert_eq!(
+            lines,
+            vec![
+                "    __memset_avx2_unaligned_erms (libc.so.6) memset.S:328",
+                "  → clear (_gfx.so) _gfx.c:98"
+            ]
+        );
     }
 }

@@ -3,8 +3,14 @@
 //! program's own.
 
 /// What faulthandler prints after `Fatal Python error: ` for each fatal signal.
-const FAULTHANDLER_HEADERS: &[&str] =
-    &["Segmentation fault", "Aborted", "Floating point exception", "Floating-point exception", "Bus error", "Illegal instruction"];
+const FAULTHANDLER_HEADERS: &[&str] = &[
+    "Segmentation fault",
+    "Aborted",
+    "Floating point exception",
+    "Floating-point exception",
+    "Bus error",
+    "Illegal instruction",
+];
 
 const NOTE: &str = "… faulthandler's traceback left out: the stack above shows it";
 
@@ -20,7 +26,10 @@ fn is_faulthandler_line(line: &str) -> bool {
     thread
         || frame
         || line.starts_with("Extension modules: ")
-        || matches!(line.trim_end(), "  <no Python frame>" | "  ..." | "  Garbage-collecting")
+        || matches!(
+            line.trim_end(),
+            "  <no Python frame>" | "  ..." | "  Garbage-collecting"
+        )
 }
 
 /// The last `max` lines worth showing, without trailing blanks.
@@ -74,8 +83,13 @@ mod tests {
 
     #[test]
     fn python_tracebacks_stay() {
-        let tail = lines("Traceback (most recent call last):\n  File \"/w/main.py\", line 3, in <module>\nValueError: bad\n\n\n");
-        assert_eq!(shown_tail(&tail, 8), lines("Traceback (most recent call last):\n  File \"/w/main.py\", line 3, in <module>\nValueError: bad"));
+        let tail = lines(
+            "Traceback (most recent call last):\n  File \"/w/main.py\", line 3, in <module>\nValueError: bad\n\n\n",
+        );
+        assert_eq!(
+            shown_tail(&tail, 8),
+            lines("Traceback (most recent call last):\n  File \"/w/main.py\", line 3, in <module>\nValueError: bad")
+        );
         assert_eq!(shown_tail(&tail, 1), vec!["ValueError: bad".to_string()]);
         assert!(shown_tail(&[String::new()], 5).is_empty());
     }

@@ -24,7 +24,9 @@ impl TerminalStyle {
     /// so this stays a pure function.
     pub fn detect(no_color: Option<&OsStr>, stderr_is_tty: bool) -> TerminalStyle {
         let opted_out = no_color.is_some_and(|v| !v.is_empty());
-        TerminalStyle { color: stderr_is_tty && !opted_out }
+        TerminalStyle {
+            color: stderr_is_tty && !opted_out,
+        }
     }
 
     pub(crate) fn paint(&self, role: Role, text: &str) -> String {

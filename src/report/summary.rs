@@ -15,7 +15,11 @@ pub(crate) fn summary_line(report: &Report, style: &TerminalStyle) -> String {
         (Some(c), None) => parts.push(style.paint(Role::Alarm, &c)),
         (None, Some(o)) => parts.push(style.paint(Role::Alarm, &o)),
         (None, None) => {
-            let role = if report.exit.code == 0 { Role::Good } else { Role::Strong };
+            let role = if report.exit.code == 0 {
+                Role::Good
+            } else {
+                Role::Strong
+            };
             parts.push(style.paint(role, "no crash"));
         }
     }
@@ -40,9 +44,21 @@ fn crash_part(report: &Report) -> Option<String> {
             None => kinds.push((key, 1)),
         }
     }
-    let described: Vec<String> =
-        kinds.into_iter().map(|(k, n)| if n == 1 { k } else { format!("{k} ×{}", group(n as u64)) }).collect();
-    Some(format!("{} ({})", count(report.crashes.len(), "crash", "crashes"), described.join(", ")))
+    let described: Vec<String> = kinds
+        .into_iter()
+        .map(|(k, n)| {
+            if n == 1 {
+                k
+            } else {
+                format!("{k} ×{}", group(n as u64))
+            }
+        })
+        .collect();
+    Some(format!(
+        "{} ({})",
+        count(report.crashes.len(), "crash", "crashes"),
+        described.join(", ")
+    ))
 }
 
 /// What ended the run when it was not the program itself.

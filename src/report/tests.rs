@@ -15,16 +15,26 @@ fn report(captures: &[Capture], code: i32, cwd: &str, duration_ms: f64, processe
     Report {
         schema_version: SCHEMA_VERSION,
         faultline_version: "0.1.0".into(),
-        command: first.map(|c| c.argv.clone()).unwrap_or_else(|| vec!["python3".into(), "main.py".into()]),
+        command: first
+            .map(|c| c.argv.clone())
+            .unwrap_or_else(|| vec!["python3".into(), "main.py".into()]),
         cwd: Some(cwd.into()),
         started_at: None,
         duration_ms,
         outcome: if captures.is_empty() {
-            if code == 0 { Outcome::Passed } else { Outcome::Failed }
+            if code == 0 {
+                Outcome::Passed
+            } else {
+                Outcome::Failed
+            }
         } else {
             Outcome::Crashed
         },
-        exit: ExitInfo { code, signal, core_dumped: code > 128 },
+        exit: ExitInfo {
+            code,
+            signal,
+            core_dumped: code > 128,
+        },
         crashes: captures.iter().map(diagnose).collect(),
         timeout: None,
         memory: None,
@@ -41,13 +51,25 @@ fn render(report: &Report) -> String {
 
 #[test]
 fn pytest_null_deref() {
-    let r = report(&[fixtures::pytest_null_deref()], 139, "/work/cases/pytest-crash-in-suite", 420.0, 1);
+    let r = report(
+        &[fixtures::pytest_null_deref()],
+        139,
+        "/work/cases/pytest-crash-in-suite",
+        420.0,
+        1,
+    );
     insta::assert_snapshot!(render(&r));
 }
 
 #[test]
 fn pytest_null_deref_in_color() {
-    let r = report(&[fixtures::pytest_null_deref()], 139, "/work/cases/pytest-crash-in-suite", 420.0, 1);
+    let r = report(
+        &[fixtures::pytest_null_deref()],
+        139,
+        "/work/cases/pytest-crash-in-suite",
+        420.0,
+        1,
+    );
     let mut out = Vec::new();
     render_report(&r, &TerminalStyle::new(true), &mut out).expect("render");
     let text = String::from_utf8(out).expect("utf-8");
@@ -57,19 +79,37 @@ fn pytest_null_deref_in_color() {
 
 #[test]
 fn shutdown_static_destructor_without_python_frames() {
-    let r = report(&[fixtures::shutdown_static_dtor()], 139, "/work/cases/shutdown-static-dtor", 330.0, 1);
+    let r = report(
+        &[fixtures::shutdown_static_dtor()],
+        139,
+        "/work/cases/shutdown-static-dtor",
+        330.0,
+        1,
+    );
     insta::assert_snapshot!(render(&r));
 }
 
 #[test]
 fn shutdown_static_destructor_abort() {
-    let r = report(&[fixtures::shutdown_static_dtor_abort()], 134, "/work/cases/shutdown-static-dtor-abort", 310.0, 1);
+    let r = report(
+        &[fixtures::shutdown_static_dtor_abort()],
+        134,
+        "/work/cases/shutdown-static-dtor-abort",
+        310.0,
+        1,
+    );
     insta::assert_snapshot!(render(&r));
 }
 
 #[test]
 fn stack_overflow_of_15900_frames() {
-    let r = report(&[fixtures::stack_overflow(15_900)], 139, "/work/cases/c-stack-overflow", 61.0, 1);
+    let r = report(
+        &[fixtures::stack_overflow(15_900)],
+        139,
+        "/work/cases/c-stack-overflow",
+        61.0,
+        1,
+    );
     let text = render(&r);
     assert!(text.lines().count() < 40, "{text}");
     insta::assert_snapshot!(text);
@@ -124,9 +164,18 @@ fn summaries_without_a_crash() {
 fn repeated_crashes_are_counted_in_the_summary() {
     let mut child = fixtures::pytest_null_deref();
     child.role = ProcessRole::Child;
-    let r = report(&[child.clone(), child, fixtures::double_free()], 1, "/work/cases/x", 2500.0, 5);
+    let r = report(
+        &[child.clone(), child, fixtures::double_free()],
+        1,
+        "/work/cases/x",
+        2500.0,
+        5,
+    );
     let last = render(&r).lines().last().unwrap_or_default().to_string();
-    assert_eq!(last, "faultline: 3 crashes (SIGSEGV null-deref ×2, SIGABRT double-free) · exit 1 · 2.5 s · 5 processes");
+    assert_eq!(
+        last,
+        "faultline: 3 crashes (SIGSEGV null-deref ×2, SIGABRT double-free) · exit 1 · 2.5 s · 5 processes"
+    );
 }
 
 #[test]
@@ -141,7 +190,14 @@ fn timeout_shows_every_thread() {
             process: ProcessRole::Main,
             executable: capture.executable.clone(),
             argv: capture.argv.clone(),
-            threads: capture.threads.iter().map(|t| crate::model::Thread { crashed: false, ..t.clone() }).collect(),
+            threads: capture
+                .threads
+                .iter()
+                .map(|t| crate::model::Thread {
+                    crashed: false,
+                    ..t.clone()
+                })
+                .collect(),
         }],
     });
     insta::assert_snapshot!(render(&r));
@@ -149,20 +205,39 @@ fn timeout_shows_every_thread() {
 
 #[test]
 fn builder_options() {
-    let r = report(&[fixtures::cext_null_deref()], 139, "/work/cases/cext-null-deref", 40.0, 1);
-    let reporter = TerminalBuilder::new().stderr_lines(0).show_signature(false).cwd("/elsewhere").build();
+    let r = report(
+        &[fixtures::cext_null_deref()],
+        139,
+        "/work/cases/cext-null-deref",
+        40.0,
+        1,
+    );
+    let reporter = TerminalBuilder::new()
+        .stderr_lines(0)
+        .show_signature(false)
+        .cwd("/elsewhere")
+        .build();
     let mut out = Vec::new();
     reporter.write_report(&r, &mut out).expect("render");
     let text = String::from_utf8(out).expect("utf-8");
     assert!(!text.contains("signature:"));
     assert!(!text.contains("stderr"));
-    assert!(text.contains("/work/cases/cext-null-deref/main.py:12 in buffer_size"), "{text}");
+    assert!(
+        text.contains("/work/cases/cext-null-deref/main.py:12 in buffer_size"),
+        "{text}"
+    );
     insta::assert_snapshot!(text);
 }
 
 #[test]
 fn json_report() {
-    let r = report(&[fixtures::cext_null_deref()], 139, "/work/cases/cext-null-deref", 40.0, 1);
+    let r = report(
+        &[fixtures::cext_null_deref()],
+        139,
+        "/work/cases/cext-null-deref",
+        40.0,
+        1,
+    );
     let mut out = Vec::new();
     write_json(&r, &mut out).expect("json");
     let text = String::from_utf8(out).expect("utf-8");

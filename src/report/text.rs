@@ -12,7 +12,11 @@ pub(crate) struct Paths {
 
 impl Paths {
     pub(crate) fn new(cwd: Option<&str>) -> Paths {
-        Paths { cwd: cwd.map(|c| c.trim_end_matches('/').to_string()).filter(|c| !c.is_empty()) }
+        Paths {
+            cwd: cwd
+                .map(|c| c.trim_end_matches('/').to_string())
+                .filter(|c| !c.is_empty()),
+        }
     }
 
     pub(crate) fn python_file(&self, file: &str) -> String {
@@ -163,19 +167,34 @@ mod tests {
     #[test]
     fn python_paths() {
         let p = Paths::new(Some("/work/cases/suite/"));
-        assert_eq!(p.python_file("/work/cases/suite/tests/test_bbox.py"), "tests/test_bbox.py");
-        assert_eq!(p.python_file("/venv/lib/python3.11/site-packages/_pytest/runner.py"), "_pytest/runner.py");
+        assert_eq!(
+            p.python_file("/work/cases/suite/tests/test_bbox.py"),
+            "tests/test_bbox.py"
+        );
+        assert_eq!(
+            p.python_file("/venv/lib/python3.11/site-packages/_pytest/runner.py"),
+            "_pytest/runner.py"
+        );
         assert_eq!(p.python_file("/usr/lib/python3.11/threading.py"), "threading.py");
-        assert_eq!(p.python_file("/usr/lib/python3.11/ctypes/__init__.py"), "ctypes/__init__.py");
+        assert_eq!(
+            p.python_file("/usr/lib/python3.11/ctypes/__init__.py"),
+            "ctypes/__init__.py"
+        );
         assert_eq!(p.python_file("/elsewhere/app.py"), "/elsewhere/app.py");
-        assert_eq!(p.python_file("<frozen importlib._bootstrap>"), "<frozen importlib._bootstrap>");
+        assert_eq!(
+            p.python_file("<frozen importlib._bootstrap>"),
+            "<frozen importlib._bootstrap>"
+        );
     }
 
     #[test]
     fn packages() {
         let p = Paths::new(None);
         let py = |file: &str| Frame::python("f".into(), file.into(), Some(1), None);
-        assert_eq!(python_package(&py("/v/lib/python3.11/site-packages/_pytest/main.py"), &p), "_pytest");
+        assert_eq!(
+            python_package(&py("/v/lib/python3.11/site-packages/_pytest/main.py"), &p),
+            "_pytest"
+        );
         assert_eq!(python_package(&py("/usr/lib/python3.11/runpy.py"), &p), "runpy");
         assert_eq!(python_package(&py("<frozen importlib._bootstrap>"), &p), "importlib");
         assert_eq!(python_package(&py("/work/app/main.py"), &p), "main");
@@ -185,7 +204,10 @@ mod tests {
     fn long_cpp_names() {
         let name = "std::unordered_map<int, (anonymous namespace)::PyRef, std::hash<int>, std::equal_to<int>, std::allocator<std::pair<int const, (anonymous namespace)::PyRef> > >::~unordered_map()";
         assert_eq!(readable_function(name), "std::unordered_map<…>::~unordered_map()");
-        assert_eq!(readable_function("std::vector<int>::at(unsigned long)"), "std::vector<int>::at(unsigned long)");
+        assert_eq!(
+            readable_function("std::vector<int>::at(unsigned long)"),
+            "std::vector<int>::at(unsigned long)"
+        );
     }
 
     #[test]
