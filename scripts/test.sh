@@ -15,4 +15,4 @@ cases=(c-assert c-stack-overflow cext-null-deref clean-pass ctypes-null double-f
        thread-crash use-after-reinit xdist-worker-crash)
 args=()
 for c in "${cases[@]}"; do args+=(--case "$c"); done
-python3 ../shared/crash-corpus/grade.py --faultline target/release/faultline "${args[@]}"
+python3 ../shared/crash-corpus/grade.py --faultline "$PWD/target/release/faultline" "${args[@]}"
