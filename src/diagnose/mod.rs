@@ -1,7 +1,8 @@
 //! From evidence to diagnosis: `diagnose(&Capture) -> model::Crash`.
 //!
 //! Every question is a pure function of the capture, in its own file:
-//! [`kind`] (what happened, and a sentence about the fault address), [`phase`] (when in
+//! [`kind`] (what happened, and a sentence about the fault address; SIGSEGV in [`segv`],
+//! SIGABRT in [`abort`]), [`phase`] (when in
 //! the program's life), [`pytest`] (which test), [`location`] (innermost Python frame,
 //! culprit native frame, thread name), [`message`] (the one line of text that says what
 //! went wrong), [`signature`] (to group repeats of one bug) and [`hints`] (what to do).
@@ -10,6 +11,7 @@
 //! The threads are copied into the crash whole, except that a thread of more than 1,000
 //! frames is capped (see [`recursion::cap_frames`]); folding for display is the report's job.
 
+pub mod abort;
 pub mod frames;
 pub mod hints;
 pub mod kind;
@@ -19,6 +21,7 @@ pub mod message;
 pub mod phase;
 pub mod pytest;
 pub mod recursion;
+pub mod segv;
 pub mod signature;
 
 #[cfg(test)]

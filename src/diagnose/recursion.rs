@@ -171,6 +171,7 @@ fn omission_marker(omitted: usize) -> Frame {
     Frame {
         kind: FrameKind::Native,
         function: None,
+        qualname: None,
         module: None,
         file: None,
         line: None,

@@ -93,7 +93,7 @@ pub(crate) fn frame_text(frame: &Frame, paths: &Paths) -> String {
     match frame.kind {
         FrameKind::Python => {
             let file = paths.python_file(frame.file.as_deref().unwrap_or("?"));
-            let function = frame.function.as_deref().unwrap_or("?");
+            let function = frame.display_name().unwrap_or("?");
             match frame.line {
                 Some(line) => format!("{file}:{line} in {function}"),
                 None => format!("{file} in {function}"),
