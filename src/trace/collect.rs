@@ -322,7 +322,7 @@ mod tests {
 
     #[test]
     fn reads_caught_signals_from_status_text() {
-        let status = "Name:\tpython3\nSigIgn:\t0000000001001000\nSigCgt:\t0000000180004a02\n";
+        let status = "Name:\tpython3\nSigIgn:\t0000000001001000\nSigCgt:\t0000000180004e02\n";
         let mask = parse_sigcgt(status).unwrap();
         assert_ne!(mask & (1 << (libc::SIGSEGV - 1)), 0);
         assert_eq!(mask & (1 << (libc::SIGABRT - 1)), 0);
