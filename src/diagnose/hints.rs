@@ -174,7 +174,7 @@ fn import_hint(facts: &Facts) -> Option<Hint> {
         .culprit
         .and_then(|c| c.function.as_deref())
         .and_then(|f| f.strip_prefix("PyInit_"))
-        .map(|module| format!("the crash happened while initialising the extension module {module}{importer}: its PyInit function ran"));
+        .map(|module| format!("the crash happened while Python initialised the extension module {module}{importer}"));
     let mut text = init.unwrap_or_else(|| {
         format!("the crash happened while a module was being imported{importer}: module-level code runs at import time")
     });
@@ -588,7 +588,7 @@ mod tests {
     fn import_during_collection() {
         assert_eq!(
             only(&fixtures::import_crash(), "import"),
-            "the crash happened while initialising the extension module _codec (imported from test_codec.py:3): its PyInit function ran; pytest was still collecting, so no test had started"
+            "the crash happened while Python initialised the extension module _codec (imported from test_codec.py:3); pytest was still collecting, so no test had started"
         );
     }
 

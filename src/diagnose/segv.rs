@@ -141,7 +141,7 @@ fn stack_guard_evidence(capture: &Capture, address: u64, deep_recursion: bool) -
                 "{} is {} below the main thread's {} stack, in the guard gap the kernel keeps free",
                 hex(address),
                 format_size(stack.start - address),
-                format_size(stack.end - stack.start),
+                format_size(stack.end.saturating_sub(stack.start)),
             ));
         }
     }
@@ -153,7 +153,7 @@ fn stack_guard_evidence(capture: &Capture, address: u64, deep_recursion: bool) -
                 return Some(format!(
                     "{} is in the guard page below {owner}'s stack ({} of stack above it)",
                     hex(address),
-                    format_size(stack.end - stack.start),
+                    format_size(stack.end.saturating_sub(stack.start)),
                 ));
             }
         }

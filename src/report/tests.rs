@@ -146,6 +146,19 @@ fn child_process_crash() {
 }
 
 #[test]
+fn import_crash_during_collection() {
+    let r = report(&[fixtures::import_crash()], 139, "/work/cases/import-crash", 640.0, 1);
+    insta::assert_snapshot!(render(&r));
+}
+
+#[test]
+fn external_sigterm() {
+    let mut r = report(&[fixtures::external_sigterm()], 143, "/work/cases/sleeper", 30_000.0, 1);
+    r.exit.core_dumped = false;
+    insta::assert_snapshot!(render(&r));
+}
+
+#[test]
 fn summaries_without_a_crash() {
     let passed = report(&[], 0, "/work/cases/clean-pass", 1234.0, 1);
     let failed = report(&[], 1, "/work/cases/x", 88_000.0, 3);
