@@ -12,6 +12,7 @@ pub mod native;
 pub mod process_globals;
 pub mod python;
 pub mod recorder;
+pub mod redact;
 pub mod report;
 pub mod signals;
 #[cfg(target_os = "linux")]

@@ -31,6 +31,11 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
 
+    /// Show secrets in the report: by default values whose names look like TOKEN, SECRET,
+    /// PASSWORD or KEY (in argv, stderr lines, messages) are replaced by `[redacted]`.
+    #[arg(long)]
+    pub no_redact: bool,
+
     /// The command to run, after `--`.
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,

@@ -27,7 +27,10 @@ pub fn run(args: RunArgs) -> i32 {
             return err.exit_code();
         }
     };
-    let report = recorder.finish(end.exit.clone(), end.processes_started, started.elapsed());
+    let mut report = recorder.finish(end.exit.clone(), end.processes_started, started.elapsed());
+    if !args.no_redact {
+        faultline::redact::redact_report(&mut report);
+    }
     print_terminal_report(&report, args.color);
     if let Some(path) = &args.json {
         if let Err(err) = write_json(&report, path) {
