@@ -198,10 +198,6 @@ impl Collector {
 }
 
 impl HeldCapture {
-    pub fn pid(&self) -> i32 {
-        self.pid
-    }
-
     pub fn signo(&self) -> i32 {
         self.signal.signo
     }

@@ -38,8 +38,9 @@ pub fn interrupt(tid: Tid) -> Result<(), Errno> {
     request(libc::PTRACE_INTERRUPT, tid, 0, 0).map(drop)
 }
 
-pub fn detach(tid: Tid) -> Result<(), Errno> {
-    request(libc::PTRACE_DETACH, tid, 0, 0).map(drop)
+/// Lets go of a stopped task, delivering `signal` (0 for none) as it goes.
+pub fn detach(tid: Tid, signal: i32) -> Result<(), Errno> {
+    request(libc::PTRACE_DETACH, tid, 0, signal as usize).map(drop)
 }
 
 /// The message of the last PTRACE_EVENT stop: the new task's id for fork/clone, the former

@@ -20,6 +20,13 @@ use std::time::{Duration, Instant};
 const KEEP_BYTES: usize = 16 * 1024;
 /// How many lines a crash report shows.
 const TAIL_LINES: usize = 20;
+/// After a read that did not fill the buffer, the copier waits this long before reading
+/// again. A writer whose reader is not blocked in read() pays no wakeup, so a program that
+/// flushes thousands of tiny writes (pytest's progress dots) costs ~100 wakeups a second
+/// instead of one per write. Output reaches the real stderr at most this much later.
+const BATCH_PAUSE: Duration = Duration::from_millis(10);
+/// Room for BATCH_PAUSE worth of fast output without blocking the writer.
+const PIPE_SIZE: libc::c_int = 1 << 20;
 
 pub enum StderrTail {
     /// stderr is a terminal (or unusable): nothing is kept.
@@ -113,6 +120,8 @@ impl Tee {
         if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
             return None;
         }
+        // SAFETY: resizing a pipe we own; failure (a lower system limit) leaves the default.
+        unsafe { libc::fcntl(fds[1], libc::F_SETPIPE_SZ, PIPE_SIZE) };
         // SAFETY: fresh descriptors we own.
         let (read_end, write_end) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
         let kept = Arc::new(Mutex::new(VecDeque::with_capacity(KEEP_BYTES)));
@@ -137,8 +146,7 @@ impl Tee {
 
 /// Copies the pipe to our real stderr, keeping the last KEEP_BYTES.
 fn copy_and_keep(read_end: OwnedFd, kept: Arc<Mutex<VecDeque<u8>>>) {
-    let mut buf = [0u8; 8192];
-    let mut forwarding = true;
+    let mut buf = vec![0u8; 64 * 1024];
     loop {
         // SAFETY: reading into a valid buffer from a descriptor we own.
         let n = unsafe { libc::read(read_end.as_raw_fd(), buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
@@ -152,16 +160,18 @@ fn copy_and_keep(read_end: OwnedFd, kept: Arc<Mutex<VecDeque<u8>>>) {
             return;
         }
         let chunk = &buf[..n as usize];
-        if forwarding && !write_all(2, chunk) {
-            // The real stderr is gone (its reader closed): stop reading too, so the tree's
-            // writes fail the way they would have without us.
-            forwarding = false;
-            return;
-        }
         if let Ok(mut kept) = kept.lock() {
             kept.extend(chunk);
             let excess = kept.len().saturating_sub(KEEP_BYTES);
             kept.drain(..excess);
+        }
+        if !write_all(2, chunk) {
+            // The real stderr is gone (its reader closed): stop reading too, so the tree's
+            // writes fail the way they would have without us.
+            return;
+        }
+        if (n as usize) < buf.len() {
+            std::thread::sleep(BATCH_PAUSE);
         }
     }
 }

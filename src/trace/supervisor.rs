@@ -225,8 +225,7 @@ impl<'s> Supervisor<'s> {
                         _ => 0,
                     };
                     if libc::WIFSTOPPED(raw) {
-                        // SAFETY: detaching a stopped tracee, passing on its pending signal.
-                        unsafe { libc::ptrace(libc::PTRACE_DETACH, tid, 0usize, signal as usize) };
+                        let _ = ptrace::detach(tid, signal);
                         left -= 1;
                     }
                 }
