@@ -69,6 +69,8 @@ pub struct PytestState {
     pub current_test: Option<String>,
     /// `PYTEST_VERSION` is set: the process is (or was) running pytest.
     pub running_pytest: bool,
+    /// `PYTEST_XDIST_WORKER` (`gw0`): the process is a pytest-xdist worker.
+    pub xdist_worker: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

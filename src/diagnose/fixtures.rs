@@ -320,6 +320,7 @@ pub fn pytest_null_deref() -> Capture {
     c.pytest = PytestState {
         current_test: Some("tests/test_bbox.py::test_bbox_of_empty_polygon (call)".into()),
         running_pytest: true,
+        xdist_worker: None,
     };
     c.handler_installed = true;
     // pytest's faulthandler plugin has dumped the Python stack by the time the tail is read.

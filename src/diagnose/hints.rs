@@ -453,9 +453,13 @@ fn child_hint(facts: &Facts) -> Option<Hint> {
             .test
             .map(|t| format!(" while running {}", t.nodeid))
             .unwrap_or_default();
+        let worker = match &c.pytest.xdist_worker {
+            Some(id) => format!("pytest-xdist worker {id} (pid {})", c.pid),
+            None => format!("a pytest worker process (pid {})", c.pid),
+        };
         return Some(hint(
             "child-process",
-            format!("this was a pytest worker process (pid {}) that died{test}: pytest-xdist reports only that the worker crashed, never the signal", c.pid),
+            format!("this was {worker} that died{test}: pytest-xdist reports only that the worker crashed, never the signal"),
         ));
     }
     Some(hint(
@@ -582,6 +586,10 @@ mod tests {
             text.contains("while running tests/test_bbox.py::test_bbox_of_empty_polygon"),
             "{text}"
         );
+        assert!(text.contains("a pytest worker process (pid"), "{text}");
+        c.pytest.xdist_worker = Some("gw1".into());
+        let text = only(&c, "child-process");
+        assert!(text.starts_with("this was pytest-xdist worker gw1 (pid"), "{text}");
     }
 
     #[test]

@@ -101,10 +101,11 @@ impl Collector {
 
         let python = python::read_python_stacks(pid);
         let maps = process_globals::parse_maps(pid).unwrap_or_default();
-        let env = process_globals::read_live_env(pid, &mem, &maps, &["PYTEST_CURRENT_TEST", "PYTEST_VERSION"]);
+        let env = process_globals::read_live_env(pid, &mem, &maps, &["PYTEST_CURRENT_TEST", "PYTEST_VERSION", "PYTEST_XDIST_WORKER"]);
         let pytest = PytestState {
             current_test: env.get("PYTEST_CURRENT_TEST").cloned(),
             running_pytest: env.contains_key("PYTEST_VERSION"),
+            xdist_worker: env.get("PYTEST_XDIST_WORKER").cloned(),
         };
         let abort_message = process_globals::read_abort_message(pid, &mem, &maps);
         let handler_installed = signal_is_caught(pid, info.signo);

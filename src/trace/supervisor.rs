@@ -13,6 +13,7 @@ use crate::diagnose::diagnose;
 use crate::events::{exit_info, EventSink, RunEvent};
 use crate::model::{ExitInfo, ProcessRole};
 use std::collections::{HashMap, VecDeque};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 /// How the root command ended, and what the tree did.
@@ -155,8 +156,16 @@ impl<'s> Supervisor<'s> {
             return;
         }
         let role = self.processes.get(&pid).map_or(ProcessRole::Child, |p| p.role);
-        let held = self.collector.hold(tid, pid, role, &info, &mut self.deferred);
-        self.provisional.insert(pid, held);
+        // A bug of ours while reading a strange process must not end the run: the child
+        // would die with us (EXITKILL) and its status would be lost.
+        let collector = &mut self.collector;
+        let deferred = &mut self.deferred;
+        match catch_unwind(AssertUnwindSafe(|| collector.hold(tid, pid, role, &info, deferred))) {
+            Ok(held) => {
+                self.provisional.insert(pid, held);
+            }
+            Err(_) => eprintln!("faultline: internal error while capturing a crash of pid {pid}; the crash is not reported"),
+        }
     }
 
     fn confirm_crash(&mut self, pid: i32, signal: i32) {
@@ -165,12 +174,22 @@ impl<'s> Supervisor<'s> {
             return;
         }
         let fault_seen = held.fault_seen();
-        let mut capture = self.collector.finish(held);
-        capture.stderr_tail = self.stderr_tail.last_lines();
-        let mut crash = diagnose(&capture);
-        crash.held_ms = Some(capture.held_ms);
-        crash.report_ready_ms = Some(fault_seen.elapsed().as_secs_f64() * 1000.0);
-        self.sink.event(RunEvent::Crash(Box::new(crash)));
+        let collector = &mut self.collector;
+        let stderr_tail = self.stderr_tail;
+        let explained = catch_unwind(AssertUnwindSafe(|| {
+            let mut capture = collector.finish(held);
+            capture.stderr_tail = stderr_tail.last_lines();
+            let mut crash = diagnose(&capture);
+            crash.held_ms = Some(capture.held_ms);
+            crash
+        }));
+        match explained {
+            Ok(mut crash) => {
+                crash.report_ready_ms = Some(fault_seen.elapsed().as_secs_f64() * 1000.0);
+                self.sink.event(RunEvent::Crash(Box::new(crash)));
+            }
+            Err(_) => eprintln!("faultline: internal error while explaining a crash of pid {pid}; the crash is not reported"),
+        }
     }
 
     fn task_ended(&mut self, tid: Tid, pid: i32, exit: ExitInfo) -> Option<ExitInfo> {
