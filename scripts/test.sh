@@ -4,6 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The corpus builds C and C++ extensions.
+if ! command -v g++ >/dev/null 2>&1; then
+    apt-get update -qq && apt-get install -y -qq g++ >/dev/null
+fi
+
 python3 -m pip install --quiet --disable-pip-version-check -r scripts/test-requirements.txt
 
 cargo build --release --locked

@@ -14,9 +14,9 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LaunchError {
-    #[error("command not found: {0}")]
+    #[error("command not found: {0} (is it installed and on PATH?)")]
     NotFound(String),
-    #[error("permission denied: {0} is not executable")]
+    #[error("permission denied: {0} is not an executable file (make it executable with chmod +x, or run it through its interpreter)")]
     NotExecutable(String),
     #[error("{0} contains a NUL byte")]
     NulByte(String),
