@@ -107,13 +107,7 @@ fn abort_detail(message: Option<&str>) -> String {
 mod tests {
     use super::*;
     use crate::capture::Capture;
-    use crate::diagnose::fixtures;
-
-    fn kind_of(c: &Capture) -> (CrashKind, String) {
-        let message = crate::diagnose::message::crash_message(c);
-        let v = crate::diagnose::kind::classify(c, message.as_deref());
-        (v.kind, v.detail.unwrap_or_default())
-    }
+    use crate::diagnose::fixtures::{self, kind_of};
 
     #[test]
     fn aborts_by_message() {

@@ -14,6 +14,13 @@ pub const SITE: &str = "/root/.pyenv/versions/3.11.7/lib/python3.11/site-package
 
 pub const PID: i32 = 48213;
 
+/// The kind and fault detail `diagnose` gives a capture, as the kind tests check them.
+pub fn kind_of(c: &Capture) -> (crate::model::CrashKind, String) {
+    let message = crate::diagnose::message::crash_message(c);
+    let v = crate::diagnose::kind::classify(c, message.as_deref());
+    (v.kind, v.detail.unwrap_or_default())
+}
+
 /// A native frame; `src` is `file:line` or empty.
 pub fn nat(function: &str, module: &str, src: &str) -> Frame {
     let mut f = Frame::native(

@@ -180,13 +180,7 @@ fn illegal(capture: &Capture) -> Verdict {
 mod tests {
     use super::*;
     use crate::capture::SignalInfo;
-    use crate::diagnose::fixtures::{self, map};
-
-    fn kind_of(c: &Capture) -> (CrashKind, String) {
-        let message = crate::diagnose::message::crash_message(c);
-        let v = classify(c, message.as_deref());
-        (v.kind, v.detail.unwrap_or_default())
-    }
+    use crate::diagnose::fixtures::{self, kind_of, map};
 
     #[test]
     fn sent_signals() {

@@ -314,13 +314,7 @@ fn heap_internals(frames: &[Frame]) -> Option<String> {
 mod tests {
     use super::*;
     use crate::capture::SignalInfo;
-    use crate::diagnose::fixtures::{self, nat, LIBC};
-
-    fn kind_of(c: &Capture) -> (CrashKind, String) {
-        let message = crate::diagnose::message::crash_message(c);
-        let v = crate::diagnose::kind::classify(c, message.as_deref());
-        (v.kind, v.detail.unwrap_or_default())
-    }
+    use crate::diagnose::fixtures::{self, kind_of, nat, LIBC};
 
     #[test]
     fn null_dereferences() {
