@@ -40,6 +40,7 @@ pub struct SignalInfo {
     pub sender_pid: Option<i32>,
 }
 
+
 /// The faulting thread's registers that diagnosis reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Registers {
@@ -95,6 +96,8 @@ pub struct Capture {
     pub handler_installed: bool,
     /// How long the faulting thread was held stopped, in ms.
     pub held_ms: f64,
+    /// The command line of the process that sent the signal, read while it still ran.
+    pub sender_command: Option<String>,
 }
 
 impl Capture {

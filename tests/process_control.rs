@@ -226,3 +226,23 @@ fn without_ptrace_the_command_still_runs_and_its_status_passes_through() {
     let output = faultline_without_ptrace(&["python3", &crash], dir.path());
     assert_eq!(output.status.code(), Some(139));
 }
+
+#[test]
+fn a_fatal_signal_sent_by_another_process_is_reported_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let prog = script(
+        dir.path(),
+        "victim.py",
+        "import os, signal, subprocess, sys, time\n\
+         subprocess.Popen([sys.executable, '-c', 'import os, signal, time; os.kill(os.getppid(), signal.SIGSEGV); time.sleep(2)'])\n\
+         time.sleep(30)\n",
+    );
+    let (status, _, report) = faultline(&["python3", &prog], dir.path());
+    let report = report.expect("report");
+    assert_eq!(status, 139);
+    let crash = &report["crashes"][0];
+    assert_eq!(crash["kind"], "external-signal");
+    assert_eq!(crash["si_code"], "SI_USER");
+    let sender = crash["sender_pid"].as_i64().expect("sender pid");
+    assert_ne!(sender, crash["pid"].as_i64().unwrap());
+}

@@ -194,6 +194,7 @@ fn capture(argv: &[&str], signal: SignalInfo, sp: u64, maps: Vec<Mapping>, threa
         stderr_tail: Vec::new(),
         handler_installed: false,
         held_ms: 14.2,
+        sender_command: None,
     }
 }
 
@@ -786,13 +787,15 @@ pub fn external_sigterm() -> Capture {
         fault_address: None,
         sender_pid: Some(1207),
     };
-    capture(
+    let mut c = capture(
         &["python3", "main.py"],
         signal,
         0x7ffc_5abe_9700,
         python_maps("_none"),
         vec![main_thread(frames)],
-    )
+    );
+    c.sender_command = Some("timeout 30 python3 main.py".into());
+    c
 }
 
 /// An extension whose `PyInit_` crashes while pytest imports the test module.

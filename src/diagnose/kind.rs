@@ -89,10 +89,13 @@ fn sent_signal(capture: &Capture, frames: &[Frame], message: Option<&str>) -> Ve
         );
     }
     match signal.sender_pid {
-        Some(pid) if pid > 0 => Verdict::new(
-            CrashKind::ExternalSignal,
-            format!("{name} was sent by pid {pid} with {how}"),
-        ),
+        Some(pid) if pid > 0 => {
+            let who = match &capture.sender_command {
+                Some(command) => format!("pid {pid} (`{command}`)"),
+                None => format!("pid {pid}"),
+            };
+            Verdict::new(CrashKind::ExternalSignal, format!("{name} was sent by {who} with {how}"))
+        }
         _ => Verdict::new(
             CrashKind::ExternalSignal,
             format!("{name} was sent with {how} by the kernel or a process outside this PID namespace"),
@@ -186,7 +189,7 @@ mod tests {
     fn sent_signals() {
         let (kind, detail) = kind_of(&fixtures::external_sigterm());
         assert_eq!(kind, CrashKind::ExternalSignal);
-        assert_eq!(detail, "SIGTERM was sent by pid 1207 with kill()");
+        assert_eq!(detail, "SIGTERM was sent by pid 1207 (`timeout 30 python3 main.py`) with kill()");
 
         // os.kill(os.getpid(), SIGSEGV): no abort() in the stack.
         let mut c = fixtures::external_sigterm();

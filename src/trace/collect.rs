@@ -44,6 +44,7 @@ pub struct HeldCapture {
     executable: Option<String>,
     argv: Vec<String>,
     os_thread_names: Vec<(Tid, String)>,
+    sender_command: Option<String>,
     started: Instant,
     pub held_ms: f64,
 }
@@ -113,6 +114,12 @@ impl Collector {
             .ok()
             .map(|p| p.to_string_lossy().into_owned());
         let argv = read_cmdline(pid);
+        // The sender may be gone soon: read who it was now.
+        let sender_command = Some(info.pid)
+            .filter(|&sender| is_sent_code(info.code) && sender > 0 && sender != pid)
+            .map(read_cmdline)
+            .filter(|args| !args.is_empty())
+            .map(|args| args.join(" "));
         let os_thread_names = all_tids
             .iter()
             .filter_map(|&t| {
@@ -144,6 +151,7 @@ impl Collector {
             executable,
             argv,
             os_thread_names,
+            sender_command,
             started,
             held_ms: started.elapsed().as_secs_f64() * 1000.0,
         }
@@ -194,6 +202,7 @@ impl Collector {
             stderr_tail: Vec::new(),
             handler_installed: held.handler_installed,
             held_ms: held.held_ms,
+            sender_command: held.sender_command,
         }
     }
 }
