@@ -128,6 +128,10 @@ pub struct Thread {
     #[serde(default)]
     pub crashed: bool,
     pub holds_gil: Option<bool>,
+    /// Extension: the OS scheduler state when the stack was taken (`running`, `sleeping`,
+    /// `disk-sleep`, `stopped`, `zombie`), from `/proc/<pid>/task/<tid>/stat`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
     pub frames: Vec<Frame>,
 }
 
@@ -304,6 +308,68 @@ impl Crash {
 pub struct TimeoutInfo {
     pub limit_ms: f64,
     pub processes: Vec<ProcessSnapshot>,
+    /// Extension: how the tree was stopped: `SIGTERM` when it ended within the grace period,
+    /// `SIGKILL` when it had to be killed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_with: Option<String>,
+}
+
+/// Whether memory grows steadily over the run: a least-squares line through the samples.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemoryTrend {
+    /// `growing` or `flat`.
+    pub verdict: String,
+    pub bytes_per_s: f64,
+    /// Coefficient of determination of the fit, 0..1.
+    pub r2: f64,
+    /// How many samples the fit used.
+    pub samples: usize,
+}
+
+/// The process that held the most memory at the tree's peak.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemoryHolder {
+    pub pid: i32,
+    pub rss_bytes: u64,
+    pub argv: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemoryReport {
+    /// Peak resident memory of the whole tree (the sum over its processes).
+    pub peak_rss_bytes: u64,
+    pub limit_bytes: Option<u64>,
+    /// `[ms since start, tree RSS bytes]`; thinned out for long runs.
+    pub samples: Vec<(f64, u64)>,
+    pub trend: Option<MemoryTrend>,
+    /// Stacks taken when a memory limit stopped the run.
+    pub snapshot: Option<Vec<ProcessSnapshot>>,
+    /// Extension: the process holding the most at the peak.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_holder: Option<MemoryHolder>,
+    /// Extension: the `--memory-warn` threshold, when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warn_bytes: Option<u64>,
+    /// Extension: how the limit was enforced (`cgroup v2`, `cgroup v1`, `watchdog + RLIMIT_AS`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enforcement: Option<String>,
+    /// Extension: processes the kernel's OOM killer took.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub oom_killed: Vec<i32>,
+}
+
+/// The machine the run happened on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SystemInfo {
+    pub host: Option<String>,
+    pub kernel: Option<String>,
+    pub cpu_count: Option<usize>,
+    pub cpu_model: Option<String>,
+    pub memory_total_bytes: Option<u64>,
+    pub memory_available_bytes: Option<u64>,
+    /// Version of the Python interpreter the run used, when one ran.
+    pub python_version: Option<String>,
+    pub faultline_version: String,
 }
 
 /// The whole run, as written by `faultline run --json FILE`.
@@ -321,9 +387,9 @@ pub struct Report {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<TimeoutInfo>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub memory: Option<serde_json::Value>,
+    pub memory: Option<MemoryReport>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub system: Option<serde_json::Value>,
+    pub system: Option<SystemInfo>,
     /// Extension: how many processes the tree started (the root included).
     #[serde(default)]
     pub processes_started: u32,

@@ -160,6 +160,7 @@ fn main_thread(frames: Vec<Frame>) -> Thread {
         name: Some("MainThread".into()),
         crashed: true,
         holds_gil: Some(true),
+        state: None,
         frames,
     }
 }
@@ -393,6 +394,7 @@ pub fn shutdown_static_dtor() -> Capture {
         name: None,
         crashed: true,
         holds_gil: None,
+        state: None,
         frames,
     };
     let mut c = capture(
@@ -436,6 +438,7 @@ pub fn shutdown_static_dtor_abort() -> Capture {
         name: None,
         crashed: true,
         holds_gil: None,
+        state: None,
         frames,
     };
     let mut c = capture(
@@ -546,6 +549,7 @@ pub fn thread_crash() -> Capture {
             name: Some("MainThread".into()),
             crashed: false,
             holds_gil: Some(false),
+            state: None,
             frames: main_frames,
         },
         Thread {
@@ -553,6 +557,7 @@ pub fn thread_crash() -> Capture {
             name: Some("worker-1".into()),
             crashed: true,
             holds_gil: Some(true),
+            state: None,
             frames: worker,
         },
         Thread {
@@ -560,6 +565,7 @@ pub fn thread_crash() -> Capture {
             name: Some("heartbeat".into()),
             crashed: false,
             holds_gil: Some(false),
+            state: None,
             frames: heartbeat,
         },
     ];

@@ -141,10 +141,9 @@ impl TerminalReporter {
     }
 }
 
-/// `memory.snapshot` of the report, when present and well-formed.
+/// `memory.snapshot` of the report, when present.
 fn memory_snapshot(report: &Report) -> Option<Vec<ProcessSnapshot>> {
-    let value = report.memory.as_ref()?.get("snapshot")?.clone();
-    serde_json::from_value(value).ok()
+    report.memory.as_ref()?.snapshot.clone()
 }
 
 /// The whole terminal report with default settings and the given style.

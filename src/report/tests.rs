@@ -212,6 +212,7 @@ fn timeout_shows_every_thread() {
                 })
                 .collect(),
         }],
+        stopped_with: Some("SIGTERM".into()),
     });
     insta::assert_snapshot!(render(&r));
 }

@@ -44,6 +44,8 @@ pub struct HeldCapture {
     executable: Option<String>,
     argv: Vec<String>,
     os_thread_names: Vec<(Tid, String)>,
+    /// Scheduler state of each thread just before the capture stopped it.
+    states: Vec<(Tid, String)>,
     sender_command: Option<String>,
     started: Instant,
     pub held_ms: f64,
@@ -76,6 +78,8 @@ impl Collector {
         deferred: &mut VecDeque<(Tid, i32)>,
     ) -> HeldCapture {
         let started = Instant::now();
+        // Before anything is interrupted: afterwards every thread shows as traced-stopped.
+        let states = thread_states(pid);
         let others = stop_other_threads(pid, tid, deferred);
         let mem = ProcessMemory::new(pid);
 
@@ -151,6 +155,7 @@ impl Collector {
             executable,
             argv,
             os_thread_names,
+            states,
             sender_command,
             started,
             held_ms: started.elapsed().as_secs_f64() * 1000.0,
@@ -183,6 +188,7 @@ impl Collector {
                 name: py.and_then(|p| p.name.clone()).or(os_name),
                 crashed: held_thread.tid == held.tid,
                 holds_gil: python_threads.map(|_| py.is_some_and(|p| p.holds_gil)),
+                state: held.states.iter().find(|(t, _)| *t == held_thread.tid).map(|(_, s)| s.clone()),
                 frames,
             });
         }
@@ -287,6 +293,34 @@ pub fn list_tasks(pid: i32) -> Vec<Tid> {
     tids
 }
 
+/// Each thread's scheduler state, from `/proc/<pid>/task/<tid>/stat`.
+fn thread_states(pid: i32) -> Vec<(Tid, String)> {
+    list_tasks(pid)
+        .into_iter()
+        .filter_map(|tid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat")).ok()?;
+            Some((tid, state_name(&stat)?.to_owned()))
+        })
+        .collect()
+}
+
+/// The state letter of a `stat` line, named. The command name in parentheses may hold
+/// anything, so the letter is found after the last `)`.
+fn state_name(stat: &str) -> Option<&'static str> {
+    let letter = stat.rsplit_once(')')?.1.trim_start().chars().next()?;
+    Some(match letter {
+        'R' => "running",
+        'S' => "sleeping",
+        'D' => "disk-sleep",
+        'T' => "stopped",
+        't' => "tracing-stop",
+        'Z' => "zombie",
+        'X' => "dead",
+        'I' => "idle",
+        _ => "unknown",
+    })
+}
+
 fn read_cmdline(pid: i32) -> Vec<String> {
     std::fs::read(format!("/proc/{pid}/cmdline"))
         .map(|bytes| {
@@ -332,6 +366,13 @@ mod tests {
         let mask = parse_sigcgt(status).unwrap();
         assert_ne!(mask & (1 << (libc::SIGSEGV - 1)), 0);
         assert_eq!(mask & (1 << (libc::SIGABRT - 1)), 0);
+    }
+
+    #[test]
+    fn state_letter_is_found_after_the_command_name() {
+        assert_eq!(state_name("123 (python3) S 1 123 123"), Some("sleeping"));
+        assert_eq!(state_name("123 (a) (b) R 1 2"), Some("running"));
+        assert_eq!(state_name("garbage"), None);
     }
 
     #[test]
