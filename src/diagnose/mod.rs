@@ -6,13 +6,15 @@
 //! the program's life), [`pytest`] (which test), [`location`] (innermost Python frame,
 //! culprit native frame, thread name), [`message`] (the one line of text that says what
 //! went wrong), [`signature`] (to group repeats of one bug) and [`hints`] (what to do).
-//! [`frames`], [`recursion`] and [`memmap`] hold the shared vocabulary.
+//! [`frames`], [`recursion`] and [`memmap`] hold the shared vocabulary. [`hang`] is the
+//! diagnosis of a tree stopped at its time limit: what each thread was doing.
 //!
 //! The threads are copied into the crash whole, except that a thread of more than 1,000
 //! frames is capped (see [`recursion::cap_frames`]); folding for display is the report's job.
 
 pub mod abort;
 pub mod frames;
+pub mod hang;
 pub mod hints;
 pub mod kind;
 pub mod location;
