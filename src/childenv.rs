@@ -1,0 +1,235 @@
+//! What the command gets beyond our own environment: a private temp dir, headless and
+//! single-thread variables, the user's `env` pairs, and resource limits.
+//!
+//! Everything is prepared here, before the fork: the child may only call async-signal-safe
+//! functions between fork and exec, so it receives finished C strings and plain numbers.
+
+mod limits;
+mod tmp;
+
+use crate::settings::{check_env_name, RunSettings};
+use std::ffi::{CString, OsStr, OsString};
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+pub use limits::{parse_proc_limit, resource_name, RLIM_INFINITY};
+pub use tmp::PrivateTmp;
+
+/// A resource limit the child sets on itself between fork and exec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChildRlimit {
+    pub resource: libc::__rlimit_resource_t,
+    pub soft: u64,
+    pub hard: u64,
+}
+
+/// Set by `--headless`. Each makes a GUI or media library pick its no-display backend.
+const HEADLESS: [(&str, &str); 7] = [
+    ("QT_QPA_PLATFORM", "offscreen"),
+    ("MPLBACKEND", "Agg"),
+    ("SDL_VIDEODRIVER", "dummy"),
+    ("SDL_AUDIODRIVER", "dummy"),
+    ("PYGAME_HIDE_SUPPORT_PROMPT", "1"),
+    ("ETS_TOOLKIT", "null"),
+    ("PYVISTA_OFF_SCREEN", "true"),
+];
+
+/// Unset by `--headless`. With a display variable present, Tk, GTK, VTK and Qt's xcb plugin
+/// connect to it: on CI or over ssh that display is stale, forwarded or absent, and the
+/// test hangs, pops up windows, or aborts inside the toolkit. Without it they take their
+/// headless path (or fail fast with a clear "no display" error).
+const DISPLAY_VARS: [&str; 2] = ["DISPLAY", "WAYLAND_DISPLAY"];
+
+/// Set to 1 by `--single-thread`: OpenMP, OpenBLAS, MKL, numexpr, Apple Accelerate, BLIS.
+const THREAD_VARS: [&str; 6] = [
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "BLIS_NUM_THREADS",
+];
+
+/// The variables `--isolate-tmp` points at the private dir (Python's `tempfile` reads all three).
+const TMP_VARS: [&str; 3] = ["TMPDIR", "TEMP", "TMP"];
+
+/// The child's environment and limits, built before fork. Owns the isolated temp dir, which
+/// goes when this is dropped, whatever way the run ended.
+pub struct ChildEnv {
+    envp: Vec<CString>,
+    rlimits: Vec<ChildRlimit>,
+    described: Vec<String>,
+    // Declared last so the directory outlives everything that mentions it.
+    temp: Option<PrivateTmp>,
+}
+
+impl ChildEnv {
+    pub fn new(settings: &RunSettings) -> io::Result<ChildEnv> {
+        for (key, _) in &settings.env {
+            check_env_name(key).map_err(|problem| invalid(format!("--env: {problem}")))?;
+        }
+        let temp = if settings.isolate_tmp == Some(true) {
+            let base = std::env::var_os("TMPDIR")
+                .map(PathBuf::from)
+                .filter(|dir| dir.is_absolute() && dir.is_dir())
+                .unwrap_or_else(|| PathBuf::from("/tmp"));
+            Some(PrivateTmp::create_in(&base)?)
+        } else {
+            None
+        };
+        let (vars, mut described) =
+            build_vars(std::env::vars_os().collect(), settings, temp.as_ref().map(PrivateTmp::path));
+        let envp = to_envp(&vars)?;
+        let (rlimits, limit_lines) = limits::plan(settings, &limits::CurrentLimits::read()?).map_err(invalid)?;
+        described.extend(limit_lines);
+        Ok(ChildEnv { envp, rlimits, described, temp })
+    }
+
+    /// The full environment for execve, as prepared C strings (our env + overrides), built BEFORE fork.
+    pub fn envp(&self) -> &[CString] {
+        &self.envp
+    }
+
+    /// Resource limits to set in the child between fork and exec, in order (a later entry
+    /// for the same resource wins; one that fails leaves the earlier ones in place).
+    pub fn rlimits(&self) -> &[ChildRlimit] {
+        &self.rlimits
+    }
+
+    /// Adds a limit from elsewhere (the memory module's RLIMIT_AS).
+    pub fn add_rlimit(&mut self, r: ChildRlimit) {
+        let value = limits::show_limit(r.resource, r.soft);
+        self.described.push(format!("limit: {} = {value}", resource_name(r.resource)));
+        self.rlimits.push(r);
+    }
+
+    pub fn temp_dir(&self) -> Option<&Path> {
+        self.temp.as_ref().map(PrivateTmp::path)
+    }
+
+    /// One line per setting applied, for the log/terminal ("headless: QT_QPA_PLATFORM=offscreen, MPLBACKEND=Agg, ...").
+    pub fn describe(&self) -> Vec<String> {
+        self.described.clone()
+    }
+
+    /// Removes the temp dir now and says whether that worked; dropping does the same quietly
+    /// except for a warning on stderr.
+    pub fn close(mut self) -> io::Result<()> {
+        match self.temp.take() {
+            Some(temp) => temp.remove(),
+            None => Ok(()),
+        }
+    }
+}
+
+fn invalid(message: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, message)
+}
+
+/// An environment as an ordered list: inherited variables keep their order, new ones go last.
+struct Vars(Vec<(OsString, OsString)>);
+
+impl Vars {
+    fn set(&mut self, key: &str, value: impl Into<OsString>) {
+        let value = value.into();
+        match self.0.iter_mut().find(|(k, _)| k == key) {
+            Some(slot) => slot.1 = value,
+            None => self.0.push((key.into(), value)),
+        }
+    }
+
+    fn unset(&mut self, key: &str) -> bool {
+        let before = self.0.len();
+        self.0.retain(|(k, _)| k != key);
+        self.0.len() != before
+    }
+}
+
+/// Applies the settings to `base` (our environment). The user's `env` pairs go last and win;
+/// the options never touch a key the user set, so `--headless --env MPLBACKEND=QtAgg` means
+/// what it says.
+fn build_vars(
+    base: Vec<(OsString, OsString)>,
+    settings: &RunSettings,
+    temp: Option<&Path>,
+) -> (Vec<(OsString, OsString)>, Vec<String>) {
+    let mut vars = Vars(base);
+    let mut described = Vec::new();
+    let user_set = |key: &str| settings.env.iter().any(|(k, _)| k == key);
+
+    if let Some(dir) = temp {
+        let keys: Vec<&str> = TMP_VARS.iter().copied().filter(|k| !user_set(k)).collect();
+        for key in &keys {
+            vars.set(key, dir.as_os_str());
+        }
+        described.push(match keys.is_empty() {
+            false => format!("isolate-tmp: {}={} (removed after the run)", keys.join("="), dir.display()),
+            true => format!("isolate-tmp: {} created, but env sets TMPDIR, TEMP and TMP", dir.display()),
+        });
+    }
+    if settings.headless == Some(true) {
+        let mut applied = Vec::new();
+        for (key, value) in HEADLESS.iter().filter(|(k, _)| !user_set(k)) {
+            vars.set(key, *value);
+            applied.push(format!("{key}={value}"));
+        }
+        let unset: Vec<&str> = DISPLAY_VARS.iter().copied().filter(|k| !user_set(k) && vars.unset(k)).collect();
+        if !unset.is_empty() {
+            applied.push(format!("{} unset", unset.join(" and ")));
+        }
+        described.push(format!("headless: {}", or_all_set_by_env(&applied)));
+    }
+    if settings.single_thread == Some(true) {
+        let applied: Vec<String> = THREAD_VARS
+            .iter()
+            .filter(|k| !user_set(k))
+            .map(|key| {
+                vars.set(key, "1");
+                format!("{key}=1")
+            })
+            .collect();
+        described.push(format!("single-thread: {}", or_all_set_by_env(&applied)));
+    }
+    if !settings.env.is_empty() {
+        for (key, value) in &settings.env {
+            vars.set(key, value.as_str());
+        }
+        // The terminal and the log are shared more widely than the environment.
+        let shown: Vec<String> = settings
+            .env
+            .iter()
+            .map(|(key, value)| {
+                let value = if crate::redact::is_secret_name(key) { crate::redact::REDACTED } else { value.as_str() };
+                format!("{key}={value}")
+            })
+            .collect();
+        described.push(format!("env: {}", shown.join(", ")));
+    }
+    (vars.0, described)
+}
+
+fn or_all_set_by_env(applied: &[String]) -> String {
+    if applied.is_empty() {
+        "nothing to change (env sets every variable)".to_owned()
+    } else {
+        applied.join(", ")
+    }
+}
+
+fn to_envp(vars: &[(OsString, OsString)]) -> io::Result<Vec<CString>> {
+    vars.iter()
+        .map(|(key, value)| {
+            let mut entry = Vec::with_capacity(key.len() + value.len() + 1);
+            entry.extend_from_slice(key.as_bytes());
+            entry.push(b'=');
+            entry.extend_from_slice(value.as_bytes());
+            CString::new(entry).map_err(|_| {
+                invalid(format!("environment variable {} contains a NUL byte", OsStr::new(key).to_string_lossy()))
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,132 @@
+//! Every option of `faultline run`, from the project's config file and the command line.
+//!
+//! Both layers produce a [`RunSettings`] in which every option is optional, so they merge
+//! with one rule: the command line wins. The keys and value syntax of the files are
+//! documented in `docs/configuration.md`; keep the two in step.
+
+mod values;
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use values::check_env_name;
+
+/// The config file that belongs to faultline alone.
+pub const FAULTLINE_TOML: &str = "faultline.toml";
+/// Python's project file; faultline reads its `[tool.faultline]` table.
+pub const PYPROJECT_TOML: &str = "pyproject.toml";
+
+/// Everything `faultline run` can be told, each optional so file and CLI layers merge (CLI wins).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunSettings {
+    pub json: Option<PathBuf>,
+    pub timeout: Option<Duration>,
+    /// Grace period between SIGTERM and SIGKILL; the runner's default is 5 s.
+    pub kill_after: Option<Duration>,
+    /// How often memory is sampled; the runner's default is 100 ms.
+    pub memory_interval: Option<Duration>,
+    pub memory_warn: Option<u64>,
+    pub max_memory: Option<u64>,
+    pub isolate_tmp: Option<bool>,
+    pub headless: Option<bool>,
+    pub single_thread: Option<bool>,
+    /// Variables for the command, in order; a later pair wins over an earlier one.
+    pub env: Vec<(String, String)>,
+    pub core_dumps: Option<bool>,
+    pub max_fds: Option<u64>,
+    pub log: Option<PathBuf>,
+    /// Size at which the log rotates; the runner's default is 10 MiB.
+    pub log_max_size: Option<u64>,
+    /// Rotated logs kept; the runner's default is 5.
+    pub log_keep: Option<u32>,
+}
+
+impl RunSettings {
+    /// Layers `other` over self: scalar options of `other` win when set; env lists concatenate with `other` last (later wins for the same key).
+    pub fn overlay(self, other: RunSettings) -> RunSettings {
+        let mut env = self.env;
+        env.extend(other.env);
+        RunSettings {
+            json: other.json.or(self.json),
+            timeout: other.timeout.or(self.timeout),
+            kill_after: other.kill_after.or(self.kill_after),
+            memory_interval: other.memory_interval.or(self.memory_interval),
+            memory_warn: other.memory_warn.or(self.memory_warn),
+            max_memory: other.max_memory.or(self.max_memory),
+            isolate_tmp: other.isolate_tmp.or(self.isolate_tmp),
+            headless: other.headless.or(self.headless),
+            single_thread: other.single_thread.or(self.single_thread),
+            env,
+            core_dumps: other.core_dumps.or(self.core_dumps),
+            max_fds: other.max_fds.or(self.max_fds),
+            log: other.log.or(self.log),
+            log_max_size: other.log_max_size.or(self.log_max_size),
+            log_keep: other.log_keep.or(self.log_keep),
+        }
+    }
+}
+
+/// Why the project's settings could not be read. Each message names the file, and for a bad
+/// value the key and what it accepts: the usual cause is a typo, and the fix is in the file.
+///
+/// Causes are part of the message (not a `#[source]`) because the CLI prints these with
+/// `Display` alone.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("cannot read {}: {error}", path.display())]
+    Read { path: PathBuf, error: std::io::Error },
+    #[error("{}: {message}", path.display())]
+    Syntax { path: PathBuf, message: String },
+    #[error("{at}: unknown key `{key}`{hint}; the keys are {}", values::KEYS.join(", "))]
+    UnknownKey { at: String, key: String, hint: String },
+    #[error("{at}: `{key}` must be {expected}, not {found}")]
+    WrongType { at: String, key: String, expected: &'static str, found: String },
+    #[error("{at}: `{key}`: {message}")]
+    BadValue { at: String, key: String, message: String },
+}
+
+/// Finds the project's settings: from `start` upward, the first directory holding `faultline.toml`
+/// or a `pyproject.toml` with a `[tool.faultline]` table (faultline.toml wins when both are in
+/// one dir). Returns (settings, path it came from).
+///
+/// Paths inside (json, log) are relative to that file's directory. Unknown keys and wrong
+/// types are errors naming the file, the key and what is accepted; durations and sizes accept
+/// the same strings as the CLI ("90s", "1GiB") and plain numbers (seconds / bytes).
+pub fn load_project_settings(start: &Path) -> Result<Option<(RunSettings, PathBuf)>, SettingsError> {
+    // `ancestors()` of a relative path stops at its first component, not at `/`.
+    let start = std::path::absolute(start)
+        .map_err(|error| SettingsError::Read { path: start.to_owned(), error })?;
+    for dir in start.ancestors() {
+        let own = dir.join(FAULTLINE_TOML);
+        if own.is_file() {
+            let table = read_toml(&own)?;
+            let at = own.display().to_string();
+            return values::settings_from_table(&table, &at, true, dir).map(|s| Some((s, own)));
+        }
+        let pyproject = dir.join(PYPROJECT_TOML);
+        if pyproject.is_file() {
+            let table = read_toml(&pyproject)?;
+            if let Some(ours) = table.get("tool").and_then(|tool| tool.get("faultline")) {
+                let at = format!("{} [tool.faultline]", pyproject.display());
+                let Some(ours) = ours.as_table() else {
+                    return Err(SettingsError::WrongType {
+                        at: pyproject.display().to_string(),
+                        key: "tool.faultline".to_owned(),
+                        expected: "a table",
+                        found: values::describe_type(ours),
+                    });
+                };
+                return values::settings_from_table(ours, &at, false, dir).map(|s| Some((s, pyproject)));
+            }
+        }
+    }
+    Ok(None)
+}
+
+fn read_toml(path: &Path) -> Result<toml::Table, SettingsError> {
+    let text = std::fs::read_to_string(path).map_err(|error| SettingsError::Read { path: path.to_owned(), error })?;
+    text.parse::<toml::Table>()
+        .map_err(|e| SettingsError::Syntax { path: path.to_owned(), message: e.to_string().trim_end().to_owned() })
+}

@@ -1,0 +1,242 @@
+//! Sizes and durations as people type them (`512MiB`, `90s`) and as we print them.
+//!
+//! The command line and the config files share these parsers, so a value that works in one
+//! works in the other. Pure functions, no I/O.
+
+use std::time::Duration;
+
+/// What a size or duration string may look like, for error messages.
+const SIZE_FORMS: &str = "a size such as 512MiB, 2GiB, 1G or 100MB, or a number of bytes \
+     (K/M/G/T and KiB/MiB/GiB/TiB are powers of 1024; KB/MB/GB/TB are powers of 1000)";
+const DURATION_FORMS: &str =
+    "a duration such as 90s, 5m, 1h, 1.5s, 250ms or 1h30m (units: ms, s, m, h, d)";
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UnitError {
+    #[error("invalid size {text:?}: expected {SIZE_FORMS}")]
+    Size { text: String },
+    #[error("size {text:?} is too large")]
+    SizeOverflow { text: String },
+    #[error("invalid duration {text:?}: expected {DURATION_FORMS}")]
+    Duration { text: String },
+    #[error("duration {text:?} has no unit: write {text}s for seconds or {text}ms for milliseconds")]
+    DurationUnit { text: String },
+    #[error("duration {text:?} is too long")]
+    DurationOverflow { text: String },
+}
+
+/// Parses `512MiB`, `2GiB`, `1G`, `100MB`, `1.5GiB`, `1048576` (bytes) into bytes.
+///
+/// Single letters are binary, as in GNU tools and Docker (`1G` is 1024³), because a limit
+/// written `4G` is almost always meant as 4 GiB; spelled-out decimal units (`100MB`) are
+/// decimal. Case-insensitive; a space before the unit is allowed.
+pub fn parse_size(text: &str) -> Result<u64, UnitError> {
+    let bad = || UnitError::Size { text: text.to_owned() };
+    let (number, unit) = split_number(text.trim()).ok_or_else(bad)?;
+    let multiplier: u64 = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "t" | "tib" => 1 << 40,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "tb" => 1_000_000_000_000,
+        _ => return Err(bad()),
+    };
+    // Whole numbers stay exact: 2^64-1 bytes would not survive a trip through f64.
+    if let Ok(whole) = number.parse::<u64>() {
+        return whole.checked_mul(multiplier).ok_or_else(|| UnitError::SizeOverflow { text: text.to_owned() });
+    }
+    let value: f64 = number.parse().map_err(|_| bad())?;
+    let bytes = (value * multiplier as f64).round();
+    if !bytes.is_finite() || bytes >= u64::MAX as f64 {
+        return Err(UnitError::SizeOverflow { text: text.to_owned() });
+    }
+    Ok(bytes as u64)
+}
+
+/// Parses `90s`, `5m`, `1h`, `1.5s`, `250ms`, `2d`, and sums like `1h30m` or `1m 30s`.
+///
+/// A bare number is refused (except `0`): `--memory-interval 100` could mean seconds or
+/// milliseconds, and guessing wrong by a factor of 1000 is worse than asking.
+pub fn parse_duration(text: &str) -> Result<Duration, UnitError> {
+    let bad = || UnitError::Duration { text: text.to_owned() };
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    if rest.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        return match rest.parse::<f64>() {
+            Ok(n) if n == 0.0 => Ok(Duration::ZERO),
+            Ok(_) => Err(UnitError::DurationUnit { text: rest.to_owned() }),
+            Err(_) => Err(bad()),
+        };
+    }
+    let mut total = 0f64;
+    while !rest.is_empty() {
+        let number_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let (number, after) = rest.split_at(number_len);
+        let after = after.trim_start();
+        let unit_len = after.find(|c: char| !c.is_ascii_alphabetic() && c != 'µ').unwrap_or(after.len());
+        let (unit, after) = after.split_at(unit_len);
+        let value: f64 = number.parse().map_err(|_| bad())?;
+        let seconds_per_unit = match unit.to_ascii_lowercase().as_str() {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" | "sec" | "secs" | "second" | "seconds" => 1.0,
+            "m" | "min" | "mins" | "minute" | "minutes" => 60.0,
+            "h" | "hr" | "hrs" | "hour" | "hours" => 3600.0,
+            "d" | "day" | "days" => 86400.0,
+            _ => return Err(bad()),
+        };
+        total += value * seconds_per_unit;
+        rest = after.trim_start();
+    }
+    Duration::try_from_secs_f64(total).map_err(|_| UnitError::DurationOverflow { text: text.to_owned() })
+}
+
+/// Splits `1.5GiB` into (`1.5`, `GiB`); `None` when there is no number in front.
+fn split_number(text: &str) -> Option<(&str, &str)> {
+    let end = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    if end == 0 {
+        return None;
+    }
+    Some((&text[..end], text[end..].trim_start()))
+}
+
+/// `512 MiB`, `1.2 GiB`, `900 B`: binary units, one decimal unless the value is whole.
+pub fn format_size(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    // Move up while the value would print as 1024.0 or more after rounding.
+    while (value * 10.0).round() >= 10240.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    let tenths = (value * 10.0).round();
+    if tenths % 10.0 == 0.0 {
+        format!("{} {}", tenths / 10.0, UNITS[unit])
+    } else {
+        format!("{:.1} {}", tenths / 10.0, UNITS[unit])
+    }
+}
+
+/// `250ms`, `1.5s`, `45s`, `1m 30s`, `2h 5m`: short, and accepted back by `parse_duration`.
+pub fn format_duration(duration: Duration) -> String {
+    if duration.is_zero() {
+        return "0s".to_owned();
+    }
+    let micros = duration.as_micros();
+    if micros < 1000 {
+        return format!("{}us", micros.max(1));
+    }
+    let millis = (duration.as_nanos() + 500_000) / 1_000_000;
+    if millis < 1000 {
+        return format!("{millis}ms");
+    }
+    let tenths = (duration.as_nanos() + 50_000_000) / 100_000_000;
+    if tenths < 600 {
+        return if tenths % 10 == 0 { format!("{}s", tenths / 10) } else { format!("{}.{}s", tenths / 10, tenths % 10) };
+    }
+    let mut seconds = (duration.as_nanos() + 500_000_000) / 1_000_000_000;
+    let mut parts = Vec::new();
+    for (unit, size) in [("d", 86400), ("h", 3600), ("m", 60), ("s", 1)] {
+        if seconds >= size {
+            parts.push(format!("{}{unit}", seconds / size));
+            seconds %= size;
+        }
+    }
+    parts.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_binary_decimal_and_plain() {
+        assert_eq!(parse_size("512MiB"), Ok(512 << 20));
+        assert_eq!(parse_size("2GiB"), Ok(2 << 30));
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert_eq!(parse_size("1g"), Ok(1 << 30));
+        assert_eq!(parse_size("100MB"), Ok(100_000_000));
+        assert_eq!(parse_size("100mb"), Ok(100_000_000));
+        assert_eq!(parse_size("1048576"), Ok(1_048_576));
+        assert_eq!(parse_size("10 KiB"), Ok(10_240));
+        assert_eq!(parse_size("1.5GiB"), Ok(3 << 29));
+        assert_eq!(parse_size("0"), Ok(0));
+        assert_eq!(parse_size("64b"), Ok(64));
+    }
+
+    #[test]
+    fn bad_sizes_name_the_accepted_forms() {
+        for text in ["", "MiB", "12XB", "-5MiB", "1.2.3G", "ten"] {
+            let err = parse_size(text).unwrap_err().to_string();
+            assert!(err.contains("512MiB") && err.contains("powers of 1024"), "{text}: {err}");
+        }
+        assert!(matches!(parse_size("20000000T"), Err(UnitError::SizeOverflow { .. })));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("1m 30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("2 MIN"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+    }
+
+    #[test]
+    fn bad_durations() {
+        assert!(matches!(parse_duration("90"), Err(UnitError::DurationUnit { .. })));
+        assert!(parse_duration("90").unwrap_err().to_string().contains("90s"));
+        for text in ["", "s", "5 fortnights", "-5s", "1..5s", "5s garbage"] {
+            let err = parse_duration(text).unwrap_err().to_string();
+            assert!(err.contains("90s, 5m, 1h"), "{text}: {err}");
+        }
+        assert!(matches!(parse_duration("1e300d"), Err(_)));
+    }
+
+    #[test]
+    fn formats_sizes() {
+        assert_eq!(format_size(0), "0 B");
+        assert_eq!(format_size(1023), "1023 B");
+        assert_eq!(format_size(1024), "1 KiB");
+        assert_eq!(format_size(512 << 20), "512 MiB");
+        assert_eq!(format_size(1_288_490_189), "1.2 GiB");
+        assert_eq!(format_size((1 << 30) - 1), "1 GiB");
+        assert_eq!(format_size(u64::MAX), "16 EiB");
+    }
+
+    #[test]
+    fn formats_durations_that_parse_back() {
+        let cases = [
+            (Duration::ZERO, "0s"),
+            (Duration::from_micros(20), "20us"),
+            (Duration::from_millis(250), "250ms"),
+            (Duration::from_millis(1500), "1.5s"),
+            (Duration::from_secs(10), "10s"),
+            (Duration::from_secs(90), "1m 30s"),
+            (Duration::from_secs(300), "5m"),
+            (Duration::from_secs(3600), "1h"),
+            (Duration::from_secs(90061), "1d 1h 1m 1s"),
+        ];
+        for (duration, text) in cases {
+            assert_eq!(format_duration(duration), text);
+            assert_eq!(parse_duration(text), Ok(duration), "{text}");
+        }
+        assert_eq!(format_duration(Duration::from_millis(999_960)), "16m 40s");
+        assert_eq!(format_duration(Duration::from_millis(59_960)), "1m");
+    }
+}
