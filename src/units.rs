@@ -69,7 +69,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, UnitError> {
     }
     if rest.chars().all(|c| c.is_ascii_digit() || c == '.') {
         return match rest.parse::<f64>() {
-            Ok(n) if n == 0.0 => Ok(Duration::ZERO),
+            Ok(0.0) => Ok(Duration::ZERO),
             Ok(_) => Err(UnitError::DurationUnit { text: rest.to_owned() }),
             Err(_) => Err(bad()),
         };
@@ -205,7 +205,9 @@ mod tests {
             let err = parse_duration(text).unwrap_err().to_string();
             assert!(err.contains("90s, 5m, 1h"), "{text}: {err}");
         }
-        assert!(matches!(parse_duration("1e300d"), Err(_)));
+        assert!(parse_duration("1e300d").is_err());
+        assert!(matches!(parse_duration("1e300s"), Err(UnitError::Duration { .. })));
+        assert!(matches!(parse_duration("99999999999999999999999d"), Err(UnitError::DurationOverflow { .. })));
     }
 
     #[test]
