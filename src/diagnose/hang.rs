@@ -26,7 +26,7 @@ pub(crate) mod fixtures;
 #[cfg(test)]
 mod tests;
 
-use crate::diagnose::frames::{is_culprit_candidate, module_stem, normalized_name};
+use crate::diagnose::frames::{file_basename, is_culprit_candidate, module_stem, normalized_name};
 use crate::model::{Frame, ProcessSnapshot, Thread};
 pub use activity::{activity, describe, Activity};
 use activity::{native_caller, native_name, native_place, python_place, short_who, waiting_call, who};
@@ -51,8 +51,9 @@ pub struct HangFinding {
 enum Rank {
     GilHolderBlocked,
     LockOwner,
-    GilWaiter,
+    /// Before the GIL's waiters: a thread looping with the GIL is why they wait.
     Running,
+    GilWaiter,
     DiskSleep,
     AllWaiting,
 }
@@ -99,14 +100,19 @@ fn process_findings(snapshot: &ProcessSnapshot, out: &mut Vec<(Rank, HangFinding
     let mut holder_blocked = false;
     if let Some((thread, Activity::Blocked(wait))) = holder {
         holder_blocked = true;
-        out.push((Rank::GilHolderBlocked, holder_blocked_finding(&p, thread, wait, gil_waiters.len())));
+        out.push((
+            Rank::GilHolderBlocked,
+            holder_blocked_finding(&p, thread, wait, gil_waiters.len()),
+        ));
         if let Some(f) = lock_owner_finding(&p, thread, wait) {
             out.push((Rank::LockOwner, f));
         }
     }
     if let Some((holder, _)) = holder {
         for waiter in &gil_waiters {
-            let at = python_place(&waiter.frames).map(|p| format!(" at {p}")).unwrap_or_default();
+            let at = python_place(&waiter.frames)
+                .map(|p| format!(" at {p}"))
+                .unwrap_or_default();
             let text = format!(
                 "{} waits for the GIL{at}, blocked behind {}",
                 who(waiter),
@@ -141,7 +147,7 @@ fn holder_blocked_finding(p: &Process, thread: &Thread, wait: &Wait, waiters: us
     };
     if wait.kind.is_sync() {
         let text = format!(
-            "{} holds the GIL and is blocked on {} (`{call}`){from}{at}: no other Python thread can run until it gets it{behind}",
+            "{} holds the GIL and is blocked on {} (`{call}`){from}{at}: no other Python thread can run while it waits{behind}",
             who(thread),
             wait.kind.what()
         );
@@ -157,7 +163,8 @@ fn holder_blocked_finding(p: &Process, thread: &Thread, wait: &Wait, waiters: us
 }
 
 fn same_function(a: &Frame, b: &Frame) -> bool {
-    normalized_name(a) == normalized_name(b) && a.module.as_deref().map(module_stem) == b.module.as_deref().map(module_stem)
+    normalized_name(a) == normalized_name(b)
+        && a.module.as_deref().map(module_stem) == b.module.as_deref().map(module_stem)
 }
 
 /// Who may own the lock the GIL holder waits for, when the stacks tell.
@@ -178,9 +185,9 @@ fn lock_owner_finding(p: &Process, thread: &Thread, wait: &Wait) -> Option<HangF
         return Some(p.finding("self-deadlock", Some(thread), text));
     }
     let in_module = |t: &Thread| {
-        t.frames
-            .iter()
-            .position(|f| is_culprit_candidate(f) && f.module.as_deref().map(module_stem).as_deref() == Some(module.as_str()))
+        t.frames.iter().position(|f| {
+            is_culprit_candidate(f) && f.module.as_deref().map(module_stem).as_deref() == Some(module.as_str())
+        })
     };
     let others: Vec<(&Thread, usize, &Activity)> = p
         .threads
@@ -207,10 +214,7 @@ fn lock_owner_finding(p: &Process, thread: &Thread, wait: &Wait) -> Option<HangF
         .take_while(|f| is_culprit_candidate(f))
         .find(|f| !same_function(f, taker) && f.module.as_deref().map(module_stem).as_deref() == Some(module.as_str()));
     let question = match outer {
-        Some(outer) => format!(
-            "does `{}` already hold it when it calls `{name}`?",
-            native_name(outer)
-        ),
+        Some(outer) => format!("does `{}` already hold it when it calls `{name}`?", native_name(outer)),
         None => "was it taken earlier and never released?".into(),
     };
     let text = format!(
@@ -225,7 +229,7 @@ fn running_or_stuck(p: &Process, thread: &Thread, act: &Activity) -> Option<(Ran
     let frames = &thread.frames;
     let at = python_place(frames).map(|p| format!(" at {p}")).unwrap_or_default();
     let gil = if thread.holds_gil == Some(true) {
-        "; it holds the GIL, so no other Python thread can run"
+        " It holds the GIL, so no other Python thread can run."
     } else {
         ""
     };
@@ -304,13 +308,16 @@ fn all_waiting_finding(p: &Process) -> Option<HangFinding> {
                 outside.push(k.what());
             }
         }
-        format!("waiting on something outside the process ({}), not on itself", outside.join(", "))
+        format!(
+            "waiting on something outside the process ({}), not on itself",
+            outside.join(", ")
+        )
     };
     let main = order.first().copied();
-    let count = if p.threads.len() == 1 {
-        "its only thread is waiting".to_string()
-    } else {
-        format!("all {} threads are waiting, none running", p.threads.len())
+    let count = match p.threads.len() {
+        1 => "its only thread is waiting".to_string(),
+        2 => "both threads are waiting, none running".to_string(),
+        n => format!("all {n} threads are waiting, none running"),
     };
     let text = format!(
         "pid {} ({}): {count} — {verdict}: {}",
@@ -321,14 +328,30 @@ fn all_waiting_finding(p: &Process) -> Option<HangFinding> {
     Some(p.finding("all-threads-waiting", main, text))
 }
 
+/// Text with its control characters escaped (`python3 -c "import x\nx.run()"` holds a
+/// newline), so that it stays on one line.
+pub fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// The process's command line, shortened for one line of text.
 fn command_line(p: &ProcessSnapshot) -> String {
     const MAX: usize = 60;
-    let line = if p.argv.is_empty() {
-        p.executable.clone().unwrap_or_else(|| "?".into())
-    } else {
-        p.argv.join(" ")
-    };
+    // The program by its file name: the path of `python3` says nothing here.
+    let mut words: Vec<&str> = p.argv.iter().map(String::as_str).collect();
+    if words.is_empty() {
+        words.push(p.executable.as_deref().unwrap_or("?"));
+    }
+    words[0] = file_basename(words[0]);
+    let line = one_line(&words.join(" "));
     if line.chars().count() <= MAX {
         return line;
     }

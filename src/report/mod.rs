@@ -14,22 +14,27 @@
 //!
 //! A crash can also be written on its own as soon as it is known
 //! ([`TerminalReporter::write_crash`]), and the one-line run summary at the end
-//! ([`TerminalReporter::write_summary`]).
+//! ([`TerminalReporter::write_summary`]). The report's `system` section is for machines
+//! and is left out here.
 
 mod crash;
+mod memory;
 mod snapshot;
 mod stack;
 mod stderr;
 mod style;
 mod summary;
 mod text;
+mod timeout;
 
+#[cfg(test)]
+mod safe_runner_tests;
 #[cfg(test)]
 mod tests;
 
 use std::io::{self, Write};
 
-use crate::model::{Crash, Outcome, ProcessSnapshot, Report};
+use crate::model::{Crash, Outcome, Report};
 use text::Paths;
 
 pub use style::TerminalStyle;
@@ -102,7 +107,8 @@ pub struct TerminalReporter {
 }
 
 impl TerminalReporter {
-    /// Every crash, the stacks of a timeout or memory stop, then the run summary.
+    /// Every crash; a timeout (what the threads were doing, their stacks) or a memory stop
+    /// (the limit, where the threads were); the memory line; then the run summary.
     pub fn write_report(&self, report: &Report, out: &mut impl Write) -> io::Result<()> {
         let paths = Paths::new(self.config.cwd.as_deref().or(report.cwd.as_deref()));
         for c in &report.crashes {
@@ -110,22 +116,13 @@ impl TerminalReporter {
             writeln!(out)?;
         }
         if let Some(t) = &report.timeout {
-            let title = format!(
-                "the run hit its time limit ({}); stacks when it was stopped:",
-                text::duration(t.limit_ms)
-            );
-            snapshot::write_snapshots(&self.config, &title, &t.processes, &paths, out)?;
+            timeout::write_timeout(&self.config, t, &paths, out)?;
         }
         if report.outcome == Outcome::Oom {
-            if let Some(processes) = memory_snapshot(report) {
-                snapshot::write_snapshots(
-                    &self.config,
-                    "the run hit its memory limit; stacks when it was stopped:",
-                    &processes,
-                    &paths,
-                    out,
-                )?;
-            }
+            memory::write_oom(&self.config, report, &paths, out)?;
+        }
+        if let Some(line) = memory::memory_line(report, &self.config.style) {
+            writeln!(out, "{line}")?;
         }
         self.write_summary(report, out)
     }
@@ -139,11 +136,6 @@ impl TerminalReporter {
     pub fn write_summary(&self, report: &Report, out: &mut impl Write) -> io::Result<()> {
         writeln!(out, "{}", summary::summary_line(report, &self.config.style))
     }
-}
-
-/// `memory.snapshot` of the report, when present.
-fn memory_snapshot(report: &Report) -> Option<Vec<ProcessSnapshot>> {
-    report.memory.as_ref()?.snapshot.clone()
 }
 
 /// The whole terminal report with default settings and the given style.

@@ -1,10 +1,11 @@
-//! The last line of every run: what happened, the exit status, how long, how many processes.
+//! The last line of every run: what happened, the exit status, how long, the memory peak,
+//! how many processes.
 //!
-//! `faultline: 1 crash (SIGSEGV null-deref) · exit 139 · 0.42 s · 3 processes`
+//! `faultline: 1 crash (SIGSEGV null-deref) · exit 139 · 0.42 s · peak 45 MiB · 3 processes`
 
 use crate::model::{Outcome, Report};
 use crate::report::style::{Role, TerminalStyle};
-use crate::report::text::{count, duration, group};
+use crate::report::text::{count, duration, group, limit_duration, size};
 
 pub(crate) fn summary_line(report: &Report, style: &TerminalStyle) -> String {
     let mut parts = Vec::new();
@@ -25,7 +26,11 @@ pub(crate) fn summary_line(report: &Report, style: &TerminalStyle) -> String {
     }
     parts.push(format!("exit {}", report.exit.code));
     parts.push(duration(report.duration_ms));
-    if report.processes_started > 1 {
+    if let Some(m) = report.memory.as_ref().filter(|m| m.peak_rss_bytes > 0) {
+        parts.push(format!("peak {}", size(m.peak_rss_bytes)));
+    }
+    // 0 only in reports that never counted (an error before launch).
+    if report.processes_started > 0 {
         parts.push(count(report.processes_started as usize, "process", "processes"));
     }
     format!("{} {}", style.paint(Role::Strong, "faultline:"), parts.join(" · "))
@@ -66,10 +71,17 @@ fn outcome_part(report: &Report) -> Option<String> {
     match report.outcome {
         Outcome::Passed | Outcome::Failed | Outcome::Crashed => None,
         Outcome::Timeout => Some(match &report.timeout {
-            Some(t) => format!("timed out after {}", duration(t.limit_ms)),
+            Some(t) => format!("timed out after {}", limit_duration(t.limit_ms)),
             None => "timed out".into(),
         }),
-        Outcome::Oom => Some("out of memory".into()),
+        Outcome::Oom => Some(match &report.memory {
+            Some(m) if !m.oom_killed.is_empty() && m.snapshot.is_none() => "out of memory (OOM killer)".into(),
+            Some(m) => match m.limit_bytes {
+                Some(limit) => format!("out of memory (limit {})", size(limit)),
+                None => "out of memory".into(),
+            },
+            None => "out of memory".into(),
+        }),
         Outcome::Killed => Some(match &report.exit.signal {
             Some(signal) => format!("killed by {signal}"),
             None => "killed".into(),

@@ -167,9 +167,9 @@ fn summaries_without_a_crash() {
     killed.exit.signal = Some("SIGTERM".into());
     let text = [passed, failed, killed].iter().map(render).collect::<Vec<_>>().join("");
     insta::assert_snapshot!(text, @r"
-    faultline: no crash · exit 0 · 1.2 s
+    faultline: no crash · exit 0 · 1.2 s · 1 process
     faultline: no crash · exit 1 · 1 min 28 s · 3 processes
-    faultline: killed by SIGTERM · exit 143 · 5.0 s
+    faultline: killed by SIGTERM · exit 143 · 5.0 s · 1 process
     ");
 }
 

@@ -3,8 +3,8 @@
 //! uninterruptible I/O. Pure: from the thread's scheduler state and merged frames.
 
 use crate::diagnose::frames::{
-    file_basename, is_culprit_candidate, is_interpreter_module, module_basename, module_stem, normalized_name,
-    short_function, is_user_frame,
+    file_basename, is_culprit_candidate, is_interpreter_module, is_user_frame, module_basename, module_stem,
+    normalized_name, short_function,
 };
 use crate::diagnose::hang::waits::{blocking_wait, system_run, waits_for_gil, Wait};
 use crate::model::{Frame, FrameKind, Thread};
@@ -48,7 +48,9 @@ pub fn activity(thread: &Thread) -> Activity {
     let run = system_run(frames);
     match frames.get(run) {
         Some(f) if is_culprit_candidate(f) => Activity::NativeCode(run),
-        Some(f) if (f.is_python() || is_interpreter_frame(f)) && frames.iter().any(Frame::is_python) => Activity::Python,
+        Some(f) if (f.is_python() || is_interpreter_frame(f)) && frames.iter().any(Frame::is_python) => {
+            Activity::Python
+        }
         _ => Activity::Unknown,
     }
 }
@@ -106,7 +108,10 @@ pub fn native_place(frames: &[Frame], index: usize) -> String {
     match (&frame.file, frame.line) {
         (Some(file), Some(line)) => details.push(format!("{}:{line}", file_basename(file))),
         (Some(file), None) => details.push(file_basename(file).to_string()),
-        _ => details.push(format!("in {}", frame.module.as_deref().map(module_stem).unwrap_or_else(|| "?".into()))),
+        _ => details.push(format!(
+            "in {}",
+            frame.module.as_deref().map(module_stem).unwrap_or_else(|| "?".into())
+        )),
     }
     if frame.inlined {
         // DWARF's inlined frames sit directly above the function they were inlined into.
@@ -198,7 +203,10 @@ pub fn waiting_call(frames: &[Frame], wait: &Wait) -> String {
         .filter_map(normalized_name)
         .find_map(|n| {
             let plain = n.strip_suffix("_impl").unwrap_or(&n);
-            PYTHON_C_CALLS.iter().find(|(c, _)| *c == plain).map(|(_, shown)| shown.to_string())
+            PYTHON_C_CALLS
+                .iter()
+                .find(|(c, _)| *c == plain)
+                .map(|(_, shown)| shown.to_string())
         });
     c_call.unwrap_or_else(|| wait.call.to_string())
 }
@@ -247,7 +255,9 @@ pub fn describe(thread: &Thread) -> String {
         Activity::NativeCode(i) => format!("runs native code, {}{at}", native_place(frames, i)),
         Activity::Python => format!("runs Python{at}"),
         Activity::DiskSleep(wait) => {
-            let call = wait.map(|w| format!(" in `{}`", waiting_call(frames, &w))).unwrap_or_default();
+            let call = wait
+                .map(|w| format!(" in `{}`", waiting_call(frames, &w)))
+                .unwrap_or_default();
             format!("is in uninterruptible I/O{call}{at}")
         }
         Activity::Unknown => match frames.iter().find(|f| f.function.is_some()) {

@@ -89,10 +89,26 @@ const BLOCKING_CALLS: &[(&str, WaitKind, &str)] = &[
     ("pthread_rwlock_wrlock", WaitKind::RwLock, "pthread_rwlock_wrlock"),
     ("pthread_rwlock_rdlock_full", WaitKind::RwLock, "pthread_rwlock_rdlock"),
     ("pthread_rwlock_wrlock_full", WaitKind::RwLock, "pthread_rwlock_wrlock"),
-    ("pthread_rwlock_timedrdlock", WaitKind::RwLock, "pthread_rwlock_timedrdlock"),
-    ("pthread_rwlock_timedwrlock", WaitKind::RwLock, "pthread_rwlock_timedwrlock"),
-    ("pthread_rwlock_clockrdlock", WaitKind::RwLock, "pthread_rwlock_clockrdlock"),
-    ("pthread_rwlock_clockwrlock", WaitKind::RwLock, "pthread_rwlock_clockwrlock"),
+    (
+        "pthread_rwlock_timedrdlock",
+        WaitKind::RwLock,
+        "pthread_rwlock_timedrdlock",
+    ),
+    (
+        "pthread_rwlock_timedwrlock",
+        WaitKind::RwLock,
+        "pthread_rwlock_timedwrlock",
+    ),
+    (
+        "pthread_rwlock_clockrdlock",
+        WaitKind::RwLock,
+        "pthread_rwlock_clockrdlock",
+    ),
+    (
+        "pthread_rwlock_clockwrlock",
+        WaitKind::RwLock,
+        "pthread_rwlock_clockwrlock",
+    ),
     ("pthread_cond_wait", WaitKind::Condition, "pthread_cond_wait"),
     ("pthread_cond_timedwait", WaitKind::Condition, "pthread_cond_timedwait"),
     ("pthread_cond_clockwait", WaitKind::Condition, "pthread_cond_clockwait"),
@@ -277,7 +293,10 @@ mod tests {
         assert_eq!(bare_name("___pthread_mutex_lock"), "pthread_mutex_lock");
         assert_eq!(bare_name("__GI___lll_lock_wait"), "lll_lock_wait");
         assert_eq!(bare_name("__lll_lock_wait"), "lll_lock_wait");
-        assert_eq!(bare_name("__futex_abstimed_wait_common64"), "futex_abstimed_wait_common");
+        assert_eq!(
+            bare_name("__futex_abstimed_wait_common64"),
+            "futex_abstimed_wait_common"
+        );
         assert_eq!(bare_name("___pthread_cond_timedwait64"), "pthread_cond_timedwait");
         assert_eq!(bare_name("__GI___clock_nanosleep"), "clock_nanosleep");
         assert_eq!(bare_name("__libc_recv"), "recv");
@@ -297,7 +316,10 @@ mod tests {
             nat("flush", "_store.so", "_store.c:33"),
         ];
         let wait = blocking_wait(&frames).expect("a wait");
-        assert_eq!((wait.kind, wait.call, wait.caller), (WaitKind::Mutex, "pthread_mutex_lock", Some(3)));
+        assert_eq!(
+            (wait.kind, wait.call, wait.caller),
+            (WaitKind::Mutex, "pthread_mutex_lock", Some(3))
+        );
         assert!(!waits_for_gil(&frames));
     }
 
