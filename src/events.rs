@@ -15,6 +15,14 @@ pub enum RunEvent {
     Crash(Box<Crash>),
     /// A process of the tree ended.
     ProcessExited { pid: i32, role: ProcessRole, exit: ExitInfo },
+    /// The tree's resident memory first crossed the `--memory-warn` threshold.
+    MemoryWarning { tree_bytes: u64 },
+    /// The tree crossed `--max-memory`: stacks were taken and the tree is being stopped.
+    MemoryLimit { tree_bytes: u64, limit: u64 },
+    /// The run reached `--timeout`: stacks were taken and the tree is being stopped.
+    TimedOut { limit: std::time::Duration },
+    /// The tree did not end within the grace period and got this signal.
+    Escalated { signal: i32 },
 }
 
 /// Receives events as they happen.

@@ -4,9 +4,12 @@
 //! `diagnose` (what it means) → `model` (the report) → `report` (what people read).
 
 pub mod capture;
+#[cfg(target_os = "linux")]
+pub mod childenv;
 pub mod diagnose;
 pub mod events;
 pub mod memory;
+pub mod memwatch;
 pub mod model;
 pub mod native;
 pub mod process_globals;
@@ -14,6 +17,10 @@ pub mod python;
 pub mod recorder;
 pub mod redact;
 pub mod report;
+pub mod runlog;
+pub mod settings;
 pub mod signals;
+pub mod system;
 #[cfg(target_os = "linux")]
 pub mod trace;
+pub mod units;

@@ -1,7 +1,8 @@
 //! Builds the run's `Report` from the event stream.
 
 use crate::events::{EventSink, RunEvent};
-use crate::model::{Crash, ExitInfo, Outcome, Report, SCHEMA_VERSION};
+use crate::model::{Crash, Outcome, Report, SCHEMA_VERSION};
+use crate::trace::RunEnd;
 use std::time::{Duration, SystemTime};
 
 /// Collects what a run produced; `finish` freezes it into a report.
@@ -36,8 +37,9 @@ impl Recorder {
         self.untraced.as_deref()
     }
 
-    pub fn finish(self, exit: ExitInfo, processes_started: u32, duration: Duration) -> Report {
-        let outcome = outcome_of(&exit, &self.crashes);
+    pub fn finish(self, end: RunEnd, duration: Duration) -> Report {
+        let outcome = outcome_of(&end, &self.crashes);
+        let RunEnd { exit, processes_started, timeout, memory, .. } = end;
         Report {
             schema_version: SCHEMA_VERSION,
             faultline_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -48,8 +50,8 @@ impl Recorder {
             outcome,
             exit,
             crashes: self.crashes,
-            timeout: None,
-            memory: None,
+            timeout,
+            memory,
             system: None,
             processes_started: processes_started.max(self.processes_started),
         }
@@ -67,16 +69,31 @@ impl EventSink for Recorder {
                 self.untraced = untraced;
             }
             RunEvent::Crash(crash) => self.crashes.push(*crash),
-            RunEvent::ProcessStarted { .. } | RunEvent::ProcessExec { .. } | RunEvent::ProcessExited { .. } => {}
+            RunEvent::ProcessStarted { .. }
+            | RunEvent::ProcessExec { .. }
+            | RunEvent::ProcessExited { .. }
+            | RunEvent::MemoryWarning { .. }
+            | RunEvent::MemoryLimit { .. }
+            | RunEvent::TimedOut { .. }
+            | RunEvent::Escalated { .. } => {}
         }
     }
 }
 
-/// The schema's outcome for how the root ended and what was captured.
-pub fn outcome_of(exit: &ExitInfo, crashes: &[Crash]) -> Outcome {
+/// The schema's outcome for how the run ended and what was captured. faultline's own
+/// stops come first: a timeout or memory stop explains whatever died after it.
+pub fn outcome_of(end: &RunEnd, crashes: &[Crash]) -> Outcome {
+    if end.timeout.is_some() {
+        return Outcome::Timeout;
+    }
+    let oom_killed = end.memory.as_ref().is_some_and(|m| !m.oom_killed.is_empty());
+    if end.stopped_for_memory || oom_killed {
+        return Outcome::Oom;
+    }
     if !crashes.is_empty() {
         return Outcome::Crashed;
     }
+    let exit = &end.exit;
     match (&exit.signal, exit.code) {
         (Some(_), _) => Outcome::Killed,
         (None, 0) => Outcome::Passed,
@@ -88,14 +105,32 @@ pub fn outcome_of(exit: &ExitInfo, crashes: &[Crash]) -> Outcome {
 mod tests {
     use super::*;
 
-    fn exit(code: i32, signal: Option<&str>) -> ExitInfo {
-        ExitInfo { code, signal: signal.map(str::to_owned), core_dumped: false }
+    use crate::model::{ExitInfo, TimeoutInfo};
+
+    fn end(code: i32, signal: Option<&str>) -> RunEnd {
+        RunEnd {
+            exit: ExitInfo { code, signal: signal.map(str::to_owned), core_dumped: false },
+            processes_started: 1,
+            timeout: None,
+            memory: None,
+            stopped_for_memory: false,
+        }
     }
 
     #[test]
     fn outcome_follows_exit_when_nothing_crashed() {
-        assert_eq!(outcome_of(&exit(0, None), &[]), Outcome::Passed);
-        assert_eq!(outcome_of(&exit(3, None), &[]), Outcome::Failed);
-        assert_eq!(outcome_of(&exit(143, Some("SIGTERM")), &[]), Outcome::Killed);
+        assert_eq!(outcome_of(&end(0, None), &[]), Outcome::Passed);
+        assert_eq!(outcome_of(&end(3, None), &[]), Outcome::Failed);
+        assert_eq!(outcome_of(&end(143, Some("SIGTERM")), &[]), Outcome::Killed);
+    }
+
+    #[test]
+    fn faultlines_own_stops_come_first() {
+        let mut timed_out = end(143, Some("SIGTERM"));
+        timed_out.timeout = Some(TimeoutInfo { limit_ms: 1000.0, processes: Vec::new(), stopped_with: None });
+        assert_eq!(outcome_of(&timed_out, &[]), Outcome::Timeout);
+        let mut memory = end(137, Some("SIGKILL"));
+        memory.stopped_for_memory = true;
+        assert_eq!(outcome_of(&memory, &[]), Outcome::Oom);
     }
 }

@@ -94,6 +94,14 @@ pub fn redact_report(report: &mut Report) {
             process.argv = redact_argv(&process.argv);
         }
     }
+    if let Some(memory) = report.memory.as_mut() {
+        if let Some(holder) = memory.peak_holder.as_mut() {
+            holder.argv = redact_argv(&holder.argv);
+        }
+        for process in memory.snapshot.iter_mut().flatten() {
+            process.argv = redact_argv(&process.argv);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -38,13 +38,43 @@ fn check(run: &CaseRun) {
         assert_eq!(report["exit"]["code"].as_i64(), Some(status), "{case}: report exit code");
         assert_eq!(run.status as i64, status, "{case}: faultline's own exit status");
     }
+    if exp.get("kind").and_then(|k| k.as_str()) == Some("leak") {
+        assert_eq!(report["memory"]["trend"]["verdict"], "growing", "{case}: memory trend");
+    }
     match exp.get("outcome").and_then(|v| v.as_str()) {
         Some("crashed") => check_crash(run),
+        Some("timeout") => check_snapshot(run, &report["timeout"]["processes"]),
+        Some("oom") => check_snapshot(run, &report["memory"]["snapshot"]),
         Some("passed") => {
             let crashes = report["crashes"].as_array().map_or(0, Vec::len);
             assert_eq!(crashes, 0, "{case}: a passing run has no crashes");
         }
         _ => {}
+    }
+}
+
+/// The stacks taken before faultline stopped the tree hold the expected frames.
+fn check_snapshot(run: &CaseRun, processes: &Value) {
+    let (exp, case) = (&run.expected, &run.name);
+    let frames: Vec<&Value> = processes
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|p| p["threads"].as_array().into_iter().flatten())
+        .flat_map(|t| t["frames"].as_array().into_iter().flatten())
+        .collect();
+    assert!(!frames.is_empty(), "{case}: no stacks were taken; stderr:\n{}", run.stderr);
+    if let Some(function) = exp.get("python_function").and_then(|v| v.as_str()) {
+        assert!(
+            frames.iter().any(|f| f["kind"] == "python" && f["function"] == function),
+            "{case}: want {function:?} among the Python frames"
+        );
+    }
+    if let Some(function) = exp.get("native_function").and_then(|v| v.as_str()) {
+        assert!(
+            frames.iter().any(|f| f["kind"] == "native" && str_of(f, "function").is_some_and(|n| n.contains(function))),
+            "{case}: want {function:?} among the native frames"
+        );
     }
 }
 
@@ -193,6 +223,24 @@ fn shutdown_static_dtor_abort() {
 #[test]
 fn thread_crash() {
     expect("thread-crash");
+}
+
+#[test]
+fn hang_gil() {
+    let Some(run) = run_case("hang-gil") else { return };
+    check(&run);
+    // Beyond the corpus: the terminal report names the shape of the hang.
+    assert!(run.stderr.contains("holding the GIL") || run.stderr.contains("holds the GIL"), "stderr:\n{}", run.stderr);
+}
+
+#[test]
+fn memory_blowup() {
+    expect("memory-blowup");
+}
+
+#[test]
+fn leak_per_cycle() {
+    expect("leak-per-cycle");
 }
 
 #[test]

@@ -1,8 +1,25 @@
 //! What the user can type. clap derive; validation of values happens here, before anything runs.
 
 use clap::{Parser, Subcommand, ValueEnum};
+use faultline::units;
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::time::Duration;
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    units::parse_duration(text).map_err(|e| e.to_string())
+}
+
+fn parse_size(text: &str) -> Result<u64, String> {
+    units::parse_size(text).map_err(|e| e.to_string())
+}
+
+fn parse_env(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+        _ => Err(format!("expected KEY=VALUE, got {text:?}")),
+    }
+}
 
 #[derive(Debug, Parser)]
 #[command(name = "faultline", version, about = "Run a command under ptrace and explain every native crash in its process tree")]
@@ -30,6 +47,69 @@ pub struct RunArgs {
     /// When to color the terminal report (NO_COLOR is respected with `auto`).
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
+
+    /// Stop the run after this long (`90s`, `5m`, `1h`): take every thread's stack in every
+    /// process first, then SIGTERM the tree, then SIGKILL after --kill-after.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Limits")]
+    pub timeout: Option<Duration>,
+
+    /// Grace period between SIGTERM and SIGKILL when faultline stops the tree [default: 5s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Limits")]
+    pub kill_after: Option<Duration>,
+
+    /// Stop the run when the tree's resident memory exceeds SIZE (`512MiB`, `2GiB`): stacks
+    /// first (where was it allocating?), then as for a timeout.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, help_heading = "Limits")]
+    pub max_memory: Option<u64>,
+
+    /// Print one warning when the tree's resident memory first exceeds SIZE.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, help_heading = "Limits")]
+    pub memory_warn: Option<u64>,
+
+    /// How often to sample the tree's memory [default: 100ms].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Limits")]
+    pub memory_interval: Option<Duration>,
+
+    /// Give the command a fresh private TMPDIR (and TEMP, TMP), removed afterwards.
+    #[arg(long, help_heading = "Environment")]
+    pub isolate_tmp: bool,
+
+    /// Settings that stop GUI toolkits needing a display (QT_QPA_PLATFORM=offscreen,
+    /// MPLBACKEND=Agg, SDL_VIDEODRIVER=dummy, ...).
+    #[arg(long, help_heading = "Environment")]
+    pub headless: bool,
+
+    /// One thread for OpenMP, OpenBLAS, MKL, numexpr, Accelerate and BLIS.
+    #[arg(long, help_heading = "Environment")]
+    pub single_thread: bool,
+
+    /// Set an environment variable for the command (repeatable).
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env, help_heading = "Environment")]
+    pub env: Vec<(String, String)>,
+
+    /// Raise the core-file size limit so crashes leave core dumps.
+    #[arg(long, help_heading = "Environment")]
+    pub core_dumps: bool,
+
+    /// Limit the number of open files per process.
+    #[arg(long, value_name = "N", help_heading = "Environment")]
+    pub max_fds: Option<u64>,
+
+    /// Append the run's events to FILE, rotating it by size.
+    #[arg(long, value_name = "FILE", help_heading = "Logging")]
+    pub log: Option<PathBuf>,
+
+    /// Rotate the log when it would exceed SIZE [default: 10MiB].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, help_heading = "Logging")]
+    pub log_max_size: Option<u64>,
+
+    /// How many rotated logs to keep [default: 5].
+    #[arg(long, value_name = "N", help_heading = "Logging")]
+    pub log_keep: Option<u32>,
+
+    /// Ignore `faultline.toml` and `[tool.faultline]` in pyproject.toml.
+    #[arg(long)]
+    pub no_config: bool,
 
     /// Show secrets in the report: by default values whose names look like TOKEN, SECRET,
     /// PASSWORD or KEY (in argv, stderr lines, messages) are replaced by `[redacted]`.

@@ -1,43 +1,182 @@
-//! `faultline run`: supervise the command, then report.
+//! `faultline run`: gather the settings (project file, then command line), supervise the
+//! command, then report.
 
 use super::args::{ColorChoice, RunArgs};
-use faultline::events::RunEvent;
+use faultline::childenv::ChildEnv;
+use faultline::events::{EventSink, RunEvent};
+use faultline::memwatch::MemoryConfig;
 use faultline::model::Report;
 use faultline::recorder::Recorder;
-use faultline::report;
+use faultline::runlog::RunLog;
+use faultline::settings::{self, RunSettings};
+use faultline::trace::{self, Rlimit, RunOptions};
+use faultline::{report, units};
+use std::cell::RefCell;
 use std::io::{IsTerminal, Write};
-use std::time::Instant;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+const DEFAULT_KILL_AFTER: Duration = Duration::from_secs(5);
+const DEFAULT_MEMORY_INTERVAL: Duration = Duration::from_millis(100);
+const DEFAULT_LOG_MAX_SIZE: u64 = 10 * 1024 * 1024;
+const DEFAULT_LOG_KEEP: u32 = 5;
 
 pub fn run(args: RunArgs) -> i32 {
-    if let Err(message) = check_json_destination(args.json.as_deref()) {
+    let settings = match gather_settings(&args) {
+        Ok(settings) => settings,
+        Err(message) => {
+            eprintln!("faultline: {message}");
+            return 2;
+        }
+    };
+    if let Err(message) = check_json_destination(settings.json.as_deref()) {
         eprintln!("faultline: {message}");
         return 2;
     }
+    let child_env = match ChildEnv::new(&settings) {
+        Ok(env) => env,
+        Err(err) => {
+            eprintln!("faultline: could not prepare the command's environment: {err}");
+            return 2;
+        }
+    };
+    let log = match &settings.log {
+        Some(path) => match RunLog::open(
+            path,
+            settings.log_max_size.unwrap_or(DEFAULT_LOG_MAX_SIZE),
+            settings.log_keep.unwrap_or(DEFAULT_LOG_KEEP),
+        ) {
+            Ok(log) => Some(Rc::new(RefCell::new(log))),
+            Err(err) => {
+                eprintln!("faultline: cannot open the log {}: {err}", path.display());
+                return 2;
+            }
+        },
+        None => None,
+    };
     let command: Vec<String> = args.command.iter().map(|a| a.to_string_lossy().into_owned()).collect();
-    let mut recorder = Recorder::new(command).on_event(|event| {
-        if let RunEvent::Started { untraced: Some(why), .. } = event {
-            eprintln!("faultline: {why}");
+    if let Some(log) = &log {
+        log.borrow_mut().run_started(&command, &child_env.describe());
+    }
+
+    let log_events = log.clone();
+    let python_seen: Rc<RefCell<Option<String>>> = Rc::default();
+    let python_record = Rc::clone(&python_seen);
+    let mut recorder = Recorder::new(command).on_event(move |event| {
+        print_live(event);
+        if let RunEvent::ProcessExec { executable: Some(exe), .. } = event {
+            let mut seen = python_record.borrow_mut();
+            if seen.is_none() && is_python(exe) {
+                *seen = Some(exe.clone());
+            }
+        }
+        if let Some(log) = &log_events {
+            log.borrow_mut().event(event.clone());
         }
     });
+    let options = RunOptions {
+        envp: Some(child_env.envp().to_vec()),
+        rlimits: child_env
+            .rlimits()
+            .iter()
+            .map(|r| Rlimit { resource: r.resource, soft: r.soft, hard: r.hard })
+            .collect(),
+        timeout: settings.timeout,
+        kill_after: settings.kill_after.unwrap_or(DEFAULT_KILL_AFTER),
+        memory: MemoryConfig {
+            interval: settings.memory_interval.unwrap_or(DEFAULT_MEMORY_INTERVAL),
+            warn_bytes: settings.memory_warn,
+            limit_bytes: settings.max_memory,
+        },
+    };
     let started = Instant::now();
-    let end = match faultline::trace::run(&args.command, &mut recorder) {
+    let end = match trace::run(&args.command, options, &mut recorder) {
         Ok(end) => end,
         Err(err) => {
             eprintln!("faultline: {err}");
             return err.exit_code();
         }
     };
-    let mut report = recorder.finish(end.exit.clone(), end.processes_started, started.elapsed());
+    let mut report = recorder.finish(end, started.elapsed());
+    let python = python_seen.borrow().clone();
+    report.system = Some(faultline::system::collect_system(python.as_deref().map(std::path::Path::new)));
     if !args.no_redact {
         faultline::redact::redact_report(&mut report);
     }
+    // The temp dir goes now, before anything below can fail.
+    drop(child_env);
     print_terminal_report(&report, args.color);
-    if let Some(path) = &args.json {
+    if let Some(path) = &settings.json {
         if let Err(err) = write_json(&report, path) {
             eprintln!("faultline: could not write the JSON report to {}: {err}", path.display());
         }
     }
+    if let Some(log) = &log {
+        log.borrow_mut().run_finished(&report);
+    }
     report.exit.code
+}
+
+/// The project's file settings, overlaid by the command line.
+fn gather_settings(args: &RunArgs) -> Result<RunSettings, String> {
+    let from_file = if args.no_config {
+        RunSettings::default()
+    } else {
+        let cwd = std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
+        match settings::load_project_settings(&cwd) {
+            Ok(Some((settings, _path))) => settings,
+            Ok(None) => RunSettings::default(),
+            Err(err) => return Err(err.to_string()),
+        }
+    };
+    let from_cli = RunSettings {
+        json: args.json.clone(),
+        timeout: args.timeout,
+        kill_after: args.kill_after,
+        memory_interval: args.memory_interval,
+        memory_warn: args.memory_warn,
+        max_memory: args.max_memory,
+        isolate_tmp: args.isolate_tmp.then_some(true),
+        headless: args.headless.then_some(true),
+        single_thread: args.single_thread.then_some(true),
+        env: args.env.clone(),
+        core_dumps: args.core_dumps.then_some(true),
+        max_fds: args.max_fds,
+        log: args.log.clone(),
+        log_max_size: args.log_max_size,
+        log_keep: args.log_keep,
+    };
+    Ok(from_file.overlay(from_cli))
+}
+
+fn is_python(executable: &str) -> bool {
+    std::path::Path::new(executable)
+        .file_name()
+        .is_some_and(|name| name.to_string_lossy().starts_with("python"))
+}
+
+/// Lines worth seeing while the command still runs.
+fn print_live(event: &RunEvent) {
+    match event {
+        RunEvent::Started { untraced: Some(why), .. } => eprintln!("faultline: {why}"),
+        RunEvent::MemoryWarning { tree_bytes } => {
+            eprintln!("faultline: warning: the process tree uses {} of memory", units::format_size(*tree_bytes))
+        }
+        RunEvent::MemoryLimit { tree_bytes, limit } => eprintln!(
+            "faultline: the process tree uses {}, over the limit of {}: taking stacks, then stopping it",
+            units::format_size(*tree_bytes),
+            units::format_size(*limit)
+        ),
+        RunEvent::TimedOut { limit } => eprintln!(
+            "faultline: time limit of {} reached: taking stacks, then stopping the command",
+            units::format_duration(*limit)
+        ),
+        RunEvent::Escalated { signal } => eprintln!(
+            "faultline: the command did not stop in time; sent {}",
+            faultline::signals::signal_name(*signal)
+        ),
+        _ => {}
+    }
 }
 
 fn print_terminal_report(report: &Report, color: ColorChoice) {

@@ -1,58 +1,50 @@
-//! Passing SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to faultline on to the command.
+//! Passing SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to faultline on to the command's tree.
 //!
 //! The signals are blocked in every faultline thread and taken by one thread with
-//! `sigwaitinfo`, so faultline itself never dies of them before its child. A Ctrl-C typed
-//! at the terminal already reaches the child (it shares our process group), so only
-//! signals sent to faultline alone (kill) are passed on.
+//! `sigwaitinfo`, so faultline itself never dies of them before its child. A signal typed
+//! at the terminal (Ctrl-C, Ctrl-\) already reached every process of the tree that shares
+//! our process group, so only signals sent to faultline alone (kill) are passed on. A
+//! second SIGINT, from anywhere, means "stop now": the tree gets SIGKILL.
 
-use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::Arc;
+use super::tree::TreeMembers;
 
 const FORWARDED: [i32; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
 
-pub struct SignalForwarder {
-    target: Arc<AtomicI32>,
-}
+pub struct SignalForwarder;
 
 impl SignalForwarder {
     /// Blocks the forwarded signals in the calling thread (and so in threads it starts
     /// later) and starts the forwarding thread.
-    pub fn start() -> SignalForwarder {
-        let set = forwarded_set();
+    pub fn start(members: TreeMembers) -> SignalForwarder {
+        let set = signal_set(&FORWARDED);
         // SAFETY: set is initialized; blocking signals in this thread only.
         unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
-        let target = Arc::new(AtomicI32::new(0));
-        let shared = Arc::clone(&target);
         let spawned = std::thread::Builder::new()
             .name("signal-forwarder".into())
-            .spawn(move || forward_forever(set, shared));
+            .spawn(move || forward_forever(set, members));
         if spawned.is_err() {
             // Without the thread nobody takes the signals: let them act normally again.
             // SAFETY: as above.
             unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut()) };
         }
-        SignalForwarder { target }
-    }
-
-    /// The process the signals go to; 0 for none yet (or any more).
-    pub fn set_target(&self, pid: i32) {
-        self.target.store(pid, Ordering::SeqCst);
+        SignalForwarder
     }
 }
 
-fn forwarded_set() -> libc::sigset_t {
+pub fn signal_set(signals: &[i32]) -> libc::sigset_t {
     // SAFETY: sigset_t is plain data initialized by sigemptyset.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
-        for sig in FORWARDED {
+        for &sig in signals {
             libc::sigaddset(&mut set, sig);
         }
         set
     }
 }
 
-fn forward_forever(set: libc::sigset_t, target: Arc<AtomicI32>) {
+fn forward_forever(set: libc::sigset_t, members: TreeMembers) {
+    let mut interrupts = 0u32;
     loop {
         // SAFETY: info is a valid out-pointer; set is initialized.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
@@ -60,15 +52,19 @@ fn forward_forever(set: libc::sigset_t, target: Arc<AtomicI32>) {
         if sig < 0 {
             continue;
         }
-        let pid = target.load(Ordering::SeqCst);
-        if pid <= 0 {
-            continue;
+        if sig == libc::SIGINT {
+            interrupts += 1;
+            if interrupts >= 2 {
+                eprintln!("faultline: second interrupt: killing the command");
+                members.signal_all(libc::SIGKILL);
+                continue;
+            }
+            eprintln!("faultline: interrupted: waiting for the command to stop (interrupt again to kill it)");
         }
         // From the terminal (SI_KERNEL), the whole foreground group got it already.
         if info.si_code == libc::SI_KERNEL {
             continue;
         }
-        // SAFETY: sending a signal to a pid we started.
-        unsafe { libc::kill(pid, sig) };
+        members.signal_all(sig);
     }
 }

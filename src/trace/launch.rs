@@ -87,20 +87,41 @@ fn cstring(bytes: &[u8]) -> Result<CString, LaunchError> {
 
 /// Forks, seizes and releases the child, which then execs `program` with `argv`.
 /// The child gets the signal mask and dispositions a shell would give it, not ours.
-/// `stderr_redirect`: a descriptor the child puts on its fd 2 (and fd 1 when the flag says
-/// stdout was the same object), for keeping the stderr tail.
-pub fn launch(
-    program: &Path,
-    argv: &[OsString],
-    stderr_redirect: Option<(std::os::fd::RawFd, bool)>,
-) -> Result<Launched, LaunchError> {
-    let c_program = cstring(program.as_os_str().as_bytes())?;
-    let c_args = argv.iter().map(|a| cstring(a.as_bytes())).collect::<Result<Vec<_>, _>>()?;
+/// A resource limit the child sets on itself before exec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rlimit {
+    pub resource: libc::__rlimit_resource_t,
+    pub soft: u64,
+    pub hard: u64,
+}
+
+/// Everything about how the child starts.
+pub struct LaunchSpec<'a> {
+    pub program: &'a Path,
+    pub argv: &'a [OsString],
+    /// The child's whole environment; `None` inherits ours.
+    pub envp: Option<&'a [CString]>,
+    pub rlimits: &'a [Rlimit],
+    /// A descriptor the child puts on its fd 2 (and fd 1 when the flag says stdout was the
+    /// same object), for keeping the stderr tail.
+    pub stderr_redirect: Option<(std::os::fd::RawFd, bool)>,
+    /// Runs in the parent after fork, before the child may exec (joining a cgroup).
+    pub on_forked: &'a dyn Fn(i32),
+}
+
+pub fn launch(spec: &LaunchSpec) -> Result<Launched, LaunchError> {
+    let c_program = cstring(spec.program.as_os_str().as_bytes())?;
+    let c_args = spec.argv.iter().map(|a| cstring(a.as_bytes())).collect::<Result<Vec<_>, _>>()?;
     let mut c_argv: Vec<*const libc::c_char> = c_args.iter().map(|a| a.as_ptr()).collect();
     c_argv.push(std::ptr::null());
+    let mut c_envp: Vec<*const libc::c_char> =
+        spec.envp.unwrap_or_default().iter().map(|e| e.as_ptr()).collect();
+    c_envp.push(std::ptr::null());
+    let limits: Vec<libc::rlimit> =
+        spec.rlimits.iter().map(|r| libc::rlimit { rlim_cur: r.soft, rlim_max: r.hard }).collect();
 
     let (gate_read, gate_write) = pipe()?;
-    // SAFETY: after fork the child only calls async-signal-safe functions (read, close, dup2,
+    // SAFETY: after fork the child only calls async-signal-safe functions (read, close, dup2, setrlimit,
     // sigprocmask, signal, execv, _exit) on memory prepared before the fork.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
@@ -115,19 +136,27 @@ pub fn launch(
                 && *libc::__errno_location() == libc::EINTR
             {}
             libc::close(gate_read);
-            if let Some((fd, also_stdout)) = stderr_redirect {
+            if let Some((fd, also_stdout)) = spec.stderr_redirect {
                 libc::dup2(fd, 2);
                 if also_stdout {
                     libc::dup2(fd, 1);
                 }
             }
+            for (limit, wanted) in limits.iter().zip(spec.rlimits) {
+                libc::setrlimit(wanted.resource, limit);
+            }
             reset_signals_for_exec();
-            libc::execv(c_program.as_ptr(), c_argv.as_ptr());
+            if spec.envp.is_some() {
+                libc::execve(c_program.as_ptr(), c_argv.as_ptr(), c_envp.as_ptr());
+            } else {
+                libc::execv(c_program.as_ptr(), c_argv.as_ptr());
+            }
             libc::_exit(127);
         }
     }
     // SAFETY: closing our copy of the child's end.
     unsafe { libc::close(gate_read) };
+    (spec.on_forked)(pid);
     let launched = match ptrace::seize(pid) {
         Ok(()) => Launched::Traced(pid),
         Err(reason) => Launched::Untraced { pid, reason },

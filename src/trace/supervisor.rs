@@ -4,23 +4,63 @@
 //! delivery, so ordinary code runs at full speed. A fatal signal is captured at its
 //! delivery stop, then delivered unchanged: exit status and core dumps are what the user
 //! would have had without us.
+//!
+//! The loop sleeps in `poll` on a signalfd for SIGCHLD (the kernel sends the tracer one for
+//! every stop and exit of a tracee) with a timeout set by the next deadline: a memory
+//! sample, the run's time limit, the end of the grace period after SIGTERM.
 
 use super::collect::{Collector, HeldCapture};
 use super::ptrace::{self, Tid};
 use super::status::{decode, is_crash_signal, TaskStatus};
 use super::stderr_tail::StderrTail;
+use super::tree::TreeMembers;
 use crate::diagnose::diagnose;
 use crate::events::{exit_info, EventSink, RunEvent};
-use crate::model::{ExitInfo, ProcessRole};
+use crate::memwatch::{MemoryWatch, SampleEvent};
+use crate::model::{ExitInfo, ProcessRole, ProcessSnapshot, TimeoutInfo};
 use std::collections::{HashMap, VecDeque};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
+/// The longest the loop sleeps without looking: a missed SIGCHLD costs at most this.
+const MAX_SLEEP: Duration = Duration::from_millis(200);
+
+/// Limits the supervisor enforces while the command runs.
+pub struct Limits {
+    pub timeout: Option<Duration>,
+    pub kill_after: Duration,
+    pub memory: Option<MemoryWatch>,
+    pub memory_limit: Option<u64>,
+}
+
 /// How the root command ended, and what the tree did.
-#[derive(Debug, Clone)]
-pub struct RunEnd {
+pub struct SupervisorEnd {
     pub exit: ExitInfo,
     pub processes_started: u32,
+    pub timeout: Option<TimeoutInfo>,
+    /// The memory sampler, to be frozen into the report once OOM kills are known.
+    pub memory_watch: Option<MemoryWatch>,
+    /// Stacks taken when the memory limit stopped the run.
+    pub memory_snapshot: Option<Vec<ProcessSnapshot>>,
+    /// faultline stopped the run at a memory limit.
+    pub stopped_for_memory: bool,
+    /// Processes of the tree that died of SIGKILL (to tell OOM kills from others).
+    pub sigkilled: Vec<i32>,
+}
+
+/// Why faultline is ending the run itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StopReason {
+    Timeout,
+    MemoryLimit,
+}
+
+struct Stopping {
+    reason: StopReason,
+    snapshot: Vec<ProcessSnapshot>,
+    kill_at: Instant,
+    killed: bool,
 }
 
 struct Process {
@@ -29,6 +69,7 @@ struct Process {
 
 pub struct Supervisor<'s> {
     root: Tid,
+    started: Instant,
     /// Thread id → thread-group id (the process) of every live task.
     tasks: HashMap<Tid, i32>,
     processes: HashMap<i32, Process>,
@@ -41,16 +82,30 @@ pub struct Supervisor<'s> {
     collector: Collector,
     sink: &'s mut dyn EventSink,
     stderr_tail: &'s StderrTail,
+    members: TreeMembers,
+    limits: Limits,
+    next_sample: Option<Instant>,
+    stopping: Option<Stopping>,
+    sigkilled: Vec<i32>,
 }
 
 impl<'s> Supervisor<'s> {
-    pub fn new(root: Tid, sink: &'s mut dyn EventSink, stderr_tail: &'s StderrTail) -> Supervisor<'s> {
+    pub fn new(
+        root: Tid,
+        sink: &'s mut dyn EventSink,
+        stderr_tail: &'s StderrTail,
+        members: TreeMembers,
+        limits: Limits,
+    ) -> Supervisor<'s> {
         let mut tasks = HashMap::new();
         tasks.insert(root, root);
         let mut processes = HashMap::new();
         processes.insert(root, Process { role: ProcessRole::Main });
+        members.set(vec![root]);
+        let started = Instant::now();
         Supervisor {
             root,
+            started,
             tasks,
             processes,
             processes_started: 1,
@@ -59,27 +114,155 @@ impl<'s> Supervisor<'s> {
             collector: Collector::new(),
             sink,
             stderr_tail,
+            members,
+            // Not at once: until the child has exec'd, it is a copy of faultline.
+            next_sample: limits.memory.as_ref().map(|_| started + Duration::from_millis(20)),
+            limits,
+            stopping: None,
+            sigkilled: Vec::new(),
         }
     }
 
     /// Runs until the root process has ended, then lets go of whatever is left.
-    pub fn run(mut self) -> RunEnd {
-        let exit = loop {
-            let (tid, raw) = match self.deferred.pop_front() {
-                Some(next) => next,
-                None => match ptrace::wait_raw(-1, 0) {
-                    Ok(Some(next)) => next,
-                    Ok(None) => continue,
-                    // ECHILD: nothing left to wait for, and the root's end was never seen.
-                    Err(_) => break exit_info(None, None, false),
-                },
-            };
-            if let Some(exit) = self.handle(tid, decode(raw)) {
-                break exit;
+    pub fn run(mut self, sigchld: &OwnedFd) -> SupervisorEnd {
+        let exit = 'run: loop {
+            // Handle everything already waiting before sleeping again.
+            loop {
+                let next = match self.deferred.pop_front() {
+                    Some(next) => Some(next),
+                    None => match ptrace::wait_raw(-1, libc::WNOHANG) {
+                        Ok(next) => next,
+                        // ECHILD: nothing left to wait for, and the root's end was never seen.
+                        Err(_) => break 'run exit_info(None, None, false),
+                    },
+                };
+                let Some((tid, raw)) = next else { break };
+                if let Some(exit) = self.handle(tid, decode(raw)) {
+                    break 'run exit;
+                }
             }
+            self.on_deadlines();
+            sleep_until_event(sigchld, self.next_deadline());
         };
+        self.finish(exit)
+    }
+
+    fn finish(mut self, exit: ExitInfo) -> SupervisorEnd {
+        if self.stopping.is_some() {
+            // We are ending the run: nothing of the tree may outlive it.
+            self.signal_tree(libc::SIGKILL);
+        }
         self.release_remaining();
-        RunEnd { exit, processes_started: self.processes_started }
+        self.members.set(Vec::new());
+        let (timeout, snapshot, stopped_for_memory) = match self.stopping {
+            Some(Stopping { reason: StopReason::Timeout, snapshot, killed, .. }) => (
+                Some(TimeoutInfo {
+                    limit_ms: self.limits.timeout.map_or(0.0, |t| t.as_secs_f64() * 1000.0),
+                    processes: snapshot,
+                    stopped_with: Some(if killed { "SIGKILL" } else { "SIGTERM" }.to_owned()),
+                }),
+                None,
+                false,
+            ),
+            Some(Stopping { reason: StopReason::MemoryLimit, snapshot, .. }) => (None, Some(snapshot), true),
+            None => (None, None, false),
+        };
+        SupervisorEnd {
+            exit,
+            processes_started: self.processes_started,
+            timeout,
+            memory_watch: self.limits.memory.take(),
+            memory_snapshot: snapshot,
+            stopped_for_memory,
+            sigkilled: self.sigkilled,
+        }
+    }
+
+    /// The earliest moment the loop must wake without a stop to handle.
+    fn next_deadline(&self) -> Instant {
+        let mut at = Instant::now() + MAX_SLEEP;
+        if let Some(sample) = self.next_sample {
+            at = at.min(sample);
+        }
+        match &self.stopping {
+            Some(stopping) if !stopping.killed => at = at.min(stopping.kill_at),
+            Some(_) => {}
+            None => {
+                if let Some(limit) = self.limits.timeout {
+                    at = at.min(self.started + limit);
+                }
+            }
+        }
+        at
+    }
+
+    fn on_deadlines(&mut self) {
+        let now = Instant::now();
+        if self.next_sample.is_some_and(|at| now >= at) {
+            self.sample_memory(now);
+        }
+        if self.stopping.is_none() && self.limits.timeout.is_some_and(|limit| now >= self.started + limit) {
+            let limit = self.limits.timeout.unwrap_or_default();
+            self.sink.event(RunEvent::TimedOut { limit });
+            self.stop_tree(StopReason::Timeout);
+        }
+        if let Some(stopping) = self.stopping.as_mut() {
+            if !stopping.killed && now >= stopping.kill_at {
+                stopping.killed = true;
+                self.sink.event(RunEvent::Escalated { signal: libc::SIGKILL });
+                self.signal_tree(libc::SIGKILL);
+            }
+        }
+    }
+
+    fn sample_memory(&mut self, now: Instant) {
+        let pids: Vec<i32> = self.processes.keys().copied().collect();
+        let Some(watch) = self.limits.memory.as_mut() else { return };
+        let events = watch.sample(now - self.started, &pids);
+        self.next_sample = Some(now + watch.next_interval());
+        for event in events {
+            match event {
+                SampleEvent::CrossedWarn { tree_bytes } => self.sink.event(RunEvent::MemoryWarning { tree_bytes }),
+                SampleEvent::CrossedLimit { tree_bytes } => {
+                    if self.stopping.is_none() {
+                        let limit = self.limits.memory_limit.unwrap_or(tree_bytes);
+                        self.sink.event(RunEvent::MemoryLimit { tree_bytes, limit });
+                        self.stop_tree(StopReason::MemoryLimit);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Takes every thread's stack in every process, then asks the tree to end: SIGTERM,
+    /// and SIGKILL when the grace period is over.
+    fn stop_tree(&mut self, reason: StopReason) {
+        let mut pids: Vec<i32> = self.processes.keys().copied().collect();
+        pids.sort_unstable();
+        let mut snapshot = Vec::with_capacity(pids.len());
+        for pid in pids {
+            let role = self.processes.get(&pid).map_or(ProcessRole::Child, |p| p.role);
+            let collector = &mut self.collector;
+            let deferred = &mut self.deferred;
+            match catch_unwind(AssertUnwindSafe(|| collector.snapshot(pid, role, deferred))) {
+                Ok(process) => snapshot.push(process),
+                Err(_) => eprintln!("faultline: internal error while taking the stacks of pid {pid}"),
+            }
+        }
+        self.stopping = Some(Stopping {
+            reason,
+            snapshot,
+            kill_at: Instant::now() + self.limits.kill_after,
+            killed: false,
+        });
+        self.signal_tree(libc::SIGTERM);
+    }
+
+    fn signal_tree(&self, signal: i32) {
+        for &pid in self.processes.keys() {
+            // SAFETY: signalling processes of the tree we supervise.
+            unsafe { libc::kill(pid, signal) };
+        }
     }
 
     /// Acts on one status; returns the root's exit once the root process has ended.
@@ -89,6 +272,9 @@ impl<'s> Supervisor<'s> {
             TaskStatus::Exited(code) => self.task_ended(tid, pid, exit_info(Some(code), None, false)),
             TaskStatus::Killed { signal, core_dumped } => {
                 self.confirm_crash(pid, signal);
+                if signal == libc::SIGKILL && tid == pid {
+                    self.sigkilled.push(pid);
+                }
                 self.task_ended(tid, pid, exit_info(None, Some(signal), core_dumped))
             }
             TaskStatus::SignalStop(signal) => {
@@ -118,8 +304,7 @@ impl<'s> Supervisor<'s> {
                 if let Ok(child) = ptrace::event_message(tid) {
                     let child = child as Tid;
                     self.tasks.insert(child, child);
-                    self.processes.insert(child, Process { role: ProcessRole::Child });
-                    self.processes_started += 1;
+                    self.add_process(child);
                     self.sink.event(RunEvent::ProcessStarted { pid: child, parent: pid });
                 }
             }
@@ -135,12 +320,17 @@ impl<'s> Supervisor<'s> {
                 self.tasks.insert(tid, pid);
                 self.provisional.remove(&pid);
                 self.collector.forget(pid);
-                let executable = std::fs::read_link(format!("/proc/{pid}/exe"))
-                    .ok()
-                    .map(|p| p.to_string_lossy().into_owned());
+                let executable = super::tasks::read_executable(pid);
                 self.sink.event(RunEvent::ProcessExec { pid, executable });
             }
             _ => {}
+        }
+    }
+
+    fn add_process(&mut self, pid: i32) {
+        if self.processes.insert(pid, Process { role: ProcessRole::Child }).is_none() {
+            self.processes_started += 1;
+            self.members.set(self.processes.keys().copied().collect());
         }
     }
 
@@ -199,7 +389,9 @@ impl<'s> Supervisor<'s> {
         }
         // The leader is reported last: the process is gone.
         self.provisional.remove(&pid);
+        self.collector.forget(pid);
         let role = self.processes.remove(&pid).map_or(ProcessRole::Child, |p| p.role);
+        self.members.set(self.processes.keys().copied().collect());
         self.tasks.retain(|_, owner| *owner != pid);
         self.sink.event(RunEvent::ProcessExited { pid, role, exit: exit.clone() });
         (pid == self.root).then_some(exit)
@@ -213,10 +405,7 @@ impl<'s> Supervisor<'s> {
         }
         let pid = read_tgid(tid).unwrap_or(tid);
         self.tasks.insert(tid, pid);
-        if !self.processes.contains_key(&pid) {
-            self.processes.insert(pid, Process { role: ProcessRole::Child });
-            self.processes_started += 1;
-        }
+        self.add_process(pid);
         pid
     }
 
@@ -255,10 +444,22 @@ impl<'s> Supervisor<'s> {
     }
 }
 
+/// Sleeps until SIGCHLD arrives (a tracee stopped or ended) or `deadline` passes.
+fn sleep_until_event(sigchld: &OwnedFd, deadline: Instant) {
+    let timeout = deadline.saturating_duration_since(Instant::now());
+    let mut fds = [libc::pollfd { fd: sigchld.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
+    let millis = timeout.as_millis().min(i32::MAX as u128) as i32;
+    // SAFETY: one valid pollfd.
+    let ready = unsafe { libc::poll(fds.as_mut_ptr(), 1, millis) };
+    if ready > 0 {
+        // Drain the queued SIGCHLDs; the caller reaps with WNOHANG until nothing is left.
+        let mut info = [0u8; std::mem::size_of::<libc::signalfd_siginfo>()];
+        // SAFETY: reading into a buffer of the right size from a non-blocking signalfd.
+        while unsafe { libc::read(sigchld.as_raw_fd(), info.as_mut_ptr() as *mut libc::c_void, info.len()) } > 0 {}
+    }
+}
+
 fn read_tgid(tid: Tid) -> Option<i32> {
     let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Tgid:"))
-        .and_then(|v| v.trim().parse().ok())
+    status.lines().find_map(|l| l.strip_prefix("Tgid:")).and_then(|v| v.trim().parse().ok())
 }
