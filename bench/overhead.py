@@ -4,7 +4,8 @@
 1. Supervision overhead: numpy's own numpy/_core/tests/test_umath.py under pytest, bare vs
    `faultline run`, N alternating pairs; prints each pair and the median wall ratio
    (target <= 1.02).
-2. Crash capture: runs crash-corpus cases under faultline and prints how long the crashing
+2. The memory sampler's own cost on a tree of 50 processes at 10 Hz (target < 1% of a core).
+3. Crash capture: runs crash-corpus cases under faultline and prints how long the crashing
    thread was held stopped (`held_ms`, target median <= 20 ms) and how long after the fault
    the report was complete (`report_ready_ms`, target <= 150 ms).
 
@@ -94,6 +95,14 @@ def capture_times(faultline, corpus, repeats):
               f"over {len(held)} crashes")
 
 
+def sampler_cost():
+    out = subprocess.run(["cargo", "run", "--quiet", "--release", "--example", "sampler_cost"], cwd=ROOT,
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"overhead.py: the sampler benchmark failed:\n{out.stderr}")
+    print(out.stdout.strip())
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--faultline", default=str(ROOT / "target" / "release" / "faultline"))
@@ -108,6 +117,7 @@ def main():
     ensure("pytest", "pytest")
     ensure("numpy", "numpy")
     ensure("hypothesis", "hypothesis")  # numpy's test suite imports it
+    sampler_cost()
     capture_times(faultline, Path(args.corpus), args.repeats)
     if not args.skip_overhead:
         overhead(faultline, args.pairs)
