@@ -312,6 +312,18 @@ pub struct TimeoutInfo {
     /// `SIGKILL` when it had to be killed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped_with: Option<String>,
+    /// Extension: what the stacks show the tree was doing, most telling first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<HangFinding>,
+}
+
+/// One observation about a hung tree (`lock-while-holding-gil`, `all-threads-waiting`, ...).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HangFinding {
+    pub id: String,
+    pub pid: i32,
+    pub tid: Option<i32>,
+    pub text: String,
 }
 
 /// Whether memory grows steadily over the run: a least-squares line through the samples.

@@ -127,7 +127,7 @@ mod tests {
     #[test]
     fn faultlines_own_stops_come_first() {
         let mut timed_out = end(143, Some("SIGTERM"));
-        timed_out.timeout = Some(TimeoutInfo { limit_ms: 1000.0, processes: Vec::new(), stopped_with: None });
+        timed_out.timeout = Some(TimeoutInfo { limit_ms: 1000.0, processes: Vec::new(), stopped_with: None, findings: Vec::new() });
         assert_eq!(outcome_of(&timed_out, &[]), Outcome::Timeout);
         let mut memory = end(137, Some("SIGKILL"));
         memory.stopped_for_memory = true;

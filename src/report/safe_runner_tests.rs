@@ -71,6 +71,7 @@ fn timeout_with_the_gil_held_across_a_self_deadlock() {
         limit_ms: 10_000.0,
         processes: hang_gil(),
         stopped_with: Some("SIGTERM".into()),
+        findings: Vec::new(),
     });
     r.memory = Some(memory(14 * MIB, Some(("flat", 1200.0, 0.12))));
     let text = render(&r);
@@ -89,6 +90,7 @@ fn timeout_where_everything_waits() {
         limit_ms: 90_000.0,
         processes: everything_waits(),
         stopped_with: Some("SIGKILL".into()),
+        findings: Vec::new(),
     });
     r.memory = Some(memory(38 * MIB, Some(("flat", -300.0, 0.02))));
     insta::assert_snapshot!(render(&r));
@@ -193,6 +195,7 @@ fn a_timeout_without_stacks_and_an_oom_without_memory() {
         limit_ms: 5_000.0,
         processes: Vec::new(),
         stopped_with: None,
+        findings: Vec::new(),
     });
     insta::assert_snapshot!(render(&r), @r"
     faultline: timed out after 5 s
@@ -242,6 +245,7 @@ fn a_running_python_loop_and_many_processes() {
         limit_ms: 60_000.0,
         processes,
         stopped_with: Some("SIGTERM".into()),
+        findings: Vec::new(),
     });
     let text = render(&r);
     assert!(

@@ -213,6 +213,7 @@ fn timeout_shows_every_thread() {
                 .collect(),
         }],
         stopped_with: Some("SIGTERM".into()),
+        findings: Vec::new(),
     });
     insta::assert_snapshot!(render(&r));
 }
