@@ -7,6 +7,7 @@ pub mod capture;
 #[cfg(target_os = "linux")]
 pub mod childenv;
 pub mod diagnose;
+pub mod doctor;
 pub mod events;
 pub mod memory;
 pub mod memwatch;

@@ -36,6 +36,31 @@ pub enum Command {
     /// exits with its status (its exit code, or 128 + the signal number).
     #[command(arg_required_else_help = true)]
     Run(RunArgs),
+
+    /// Check the machine, the Python environment and the test setup for what makes native
+    /// code crash (or crashes go unexplained), before it happens.
+    ///
+    /// Exit status: 0 when nothing fails, 1 when a check fails (or warns, with --strict).
+    Doctor(DoctorArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DoctorArgs {
+    /// The interpreter to examine [default: $VIRTUAL_ENV/bin/python, else python3 on PATH].
+    #[arg(long, value_name = "PATH")]
+    pub python: Option<PathBuf>,
+
+    /// Also write the result as JSON (docs/doctor-schema.json) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+
+    /// Exit 1 on warnings too.
+    #[arg(long)]
+    pub strict: bool,
+
+    /// When to color the table (NO_COLOR is respected with `auto`).
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
 }
 
 #[derive(Debug, clap::Args)]
@@ -106,6 +131,15 @@ pub struct RunArgs {
     /// How many rotated logs to keep [default: 5].
     #[arg(long, value_name = "N", help_heading = "Logging")]
     pub log_keep: Option<u32>,
+
+    /// Run `faultline doctor` first; on any failed check print the failures and exit 1
+    /// without starting the command.
+    #[arg(long)]
+    pub preflight: bool,
+
+    /// With --preflight: the interpreter to examine [default: $VIRTUAL_ENV/bin/python, else python3].
+    #[arg(long, value_name = "PATH", requires = "preflight")]
+    pub python: Option<PathBuf>,
 
     /// Ignore `faultline.toml` and `[tool.faultline]` in pyproject.toml.
     #[arg(long)]

@@ -3,6 +3,7 @@
 //! 2 usage errors; 125 faultline's own failure before the command started.
 
 mod args;
+mod doctor;
 mod run;
 
 use clap::Parser;
@@ -17,6 +18,14 @@ pub fn main() -> i32 {
         }
     };
     match cli.command {
-        args::Command::Run(run_args) => run::run(run_args),
+        args::Command::Run(run_args) => {
+            if run_args.preflight {
+                if let Some(code) = doctor::preflight(run_args.python.as_deref()) {
+                    return code;
+                }
+            }
+            run::run(run_args)
+        }
+        args::Command::Doctor(doctor_args) => doctor::doctor(doctor_args),
     }
 }

@@ -1,0 +1,182 @@
+//! `faultline doctor` and `run --preflight` on real processes: this machine's own Python,
+//! core dumps disabled, a GUI backend without a display, a pre-flight refusal.
+
+mod common;
+
+use common::FAULTLINE;
+use serde_json::Value;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Output};
+
+const IDS: &[&str] = &[
+    "machine.memory",
+    "machine.disk.cwd",
+    "machine.disk.tmp",
+    "machine.open-files",
+    "machine.processes",
+    "machine.overcommit",
+    "capture.ptrace",
+    "capture.core-size",
+    "capture.core-pattern",
+    "python.version",
+    "python.build",
+    "python.venv",
+    "python.dependencies",
+    "gui.display",
+    "threads.blas",
+    "tests.pytest",
+    "tests.faulthandler",
+    "tests.timeout",
+];
+
+/// `faultline doctor --json R` in a scratch folder; `prepare` adjusts the command.
+fn doctor(prepare: impl FnOnce(&mut Command)) -> (Output, Value, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("doctor.json");
+    let mut command = Command::new(FAULTLINE);
+    command.arg("doctor").arg("--json").arg(&json).current_dir(dir.path()).env("NO_COLOR", "1");
+    prepare(&mut command);
+    let output = command.output().expect("run faultline doctor");
+    let text = std::fs::read_to_string(&json).unwrap_or_else(|e| {
+        panic!("no JSON ({e}); stdout:\n{}\nstderr:\n{}", stdout(&output), String::from_utf8_lossy(&output.stderr))
+    });
+    (output, serde_json::from_str(&text).expect("doctor JSON"), dir)
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn check<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("no check {id} in {report:#}"))
+}
+
+fn validate(json_file: &Path) {
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/doctor-schema.json");
+    let script = "import json, sys, jsonschema\n\
+                  schema = json.load(open(sys.argv[1]))\n\
+                  jsonschema.Draft202012Validator.check_schema(schema)\n\
+                  jsonschema.validate(json.load(open(sys.argv[2])), schema, cls=jsonschema.Draft202012Validator)\n";
+    let output = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(&schema)
+        .arg(json_file)
+        .output()
+        .expect("run python3 for jsonschema");
+    assert!(output.status.success(), "schema validation failed:\n{}", String::from_utf8_lossy(&output.stderr));
+}
+
+#[test]
+fn doctor_on_this_machines_python_has_no_failure_and_matches_the_schema() {
+    let (output, report, dir) = doctor(|c| {
+        c.env_remove("VIRTUAL_ENV");
+    });
+    let failures: Vec<&Value> = report["checks"].as_array().unwrap().iter().filter(|c| c["status"] == "fail").collect();
+    assert!(failures.is_empty(), "false failures: {failures:#?}\n{report:#}");
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    for id in IDS {
+        check(&report, id);
+    }
+    assert_eq!(report["schema_version"], 1);
+    assert!(report["python"]["soabi"].is_string(), "{report:#}");
+    assert!(stdout(&output).starts_with("faultline doctor: 0 failures"), "{}", stdout(&output));
+    validate(&dir.path().join("doctor.json"));
+}
+
+#[test]
+fn doctor_warns_when_core_dumps_are_disabled() {
+    let (output, report, _dir) = doctor(|c| {
+        // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            c.pre_exec(|| {
+                let zero = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+                if libc::setrlimit(libc::RLIMIT_CORE, &zero) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    });
+    let core = check(&report, "capture.core-size");
+    assert_eq!(core["status"], "warn", "{core:#}");
+    assert!(core["fix"].as_str().unwrap().contains("faultline run --core-dumps"), "{core:#}");
+    let text = stdout(&output);
+    assert!(text.contains("warn capture.core-size"), "{text}");
+    assert!(text.contains("fix: use `faultline run --core-dumps`"), "{text}");
+}
+
+#[test]
+fn doctor_warns_about_a_gui_backend_without_display() {
+    let (_output, report, _dir) = doctor(|c| {
+        c.env_remove("DISPLAY").env_remove("WAYLAND_DISPLAY").env("MPLBACKEND", "QtAgg");
+    });
+    let gui = check(&report, "gui.display");
+    assert_eq!(gui["status"], "warn", "{gui:#}");
+    assert!(gui["fix"].as_str().unwrap().contains("--headless"), "{gui:#}");
+}
+
+#[test]
+fn doctor_strict_and_missing_python_exit_codes() {
+    let (output, report, _dir) = doctor(|c| {
+        c.arg("--python").arg("/nonexistent/python");
+    });
+    assert_eq!(check(&report, "python.version")["status"], "fail", "{report:#}");
+    assert_eq!(check(&report, "python.dependencies")["status"], "skip");
+    assert!(report["python"].is_null());
+    assert_eq!(output.status.code(), Some(1));
+    // Core dumps off is a warning: exit 0 without --strict, 1 with it.
+    let limit = |c: &mut Command| unsafe {
+        c.pre_exec(|| {
+            let zero = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+            libc::setrlimit(libc::RLIMIT_CORE, &zero);
+            Ok(())
+        });
+    };
+    let (plain, _, _d1) = doctor(|c| limit(c));
+    assert_eq!(plain.status.code(), Some(0), "{}", stdout(&plain));
+    let (strict, _, _d2) = doctor(|c| {
+        limit(c);
+        c.arg("--strict");
+    });
+    assert_eq!(strict.status.code(), Some(1), "{}", stdout(&strict));
+}
+
+#[test]
+fn doctor_preflight_refuses_to_start_on_a_failure() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let marker = dir.path().join("ran");
+    let output = Command::new(FAULTLINE)
+        .args(["run", "--preflight", "--python", "/nonexistent/python", "--", "touch"])
+        .arg(&marker)
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run faultline");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(!marker.exists(), "the command ran despite the failed pre-flight check");
+    assert!(stderr.contains("pre-flight check failed"), "{stderr}");
+    assert!(stderr.contains("fail python.version"), "{stderr}");
+}
+
+#[test]
+fn doctor_preflight_passes_into_the_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let marker = dir.path().join("ran");
+    let output = Command::new(FAULTLINE)
+        .args(["run", "--preflight", "--", "touch"])
+        .arg(&marker)
+        .current_dir(dir.path())
+        .env_remove("VIRTUAL_ENV")
+        .output()
+        .expect("run faultline");
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(marker.exists(), "the command did not run");
+}
