@@ -5,6 +5,7 @@ use super::{Check, PythonInfo};
 use serde::Deserialize;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 /// Runs in the interpreter (no `-S`: site-packages must be on sys.path). Reads metadata only;
 /// imports nothing from the environment except `packaging`, when present.
@@ -134,15 +135,36 @@ pub fn parse_probe(json: &str) -> Result<ProbeFacts, String> {
     })
 }
 
+/// How long the interpreter may take before doctor gives up on it.
+pub const PROBE_DEADLINE: Duration = Duration::from_secs(10);
+
 /// Runs the interpreter once. The error says why it could not be examined.
 pub fn probe(interpreter: &Path) -> Result<ProbeFacts, String> {
-    let output = Command::new(interpreter)
+    let child = Command::new(interpreter)
         .arg("-c")
         .arg(PROBE_SCRIPT)
         .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .env_remove("PYTHONSTARTUP")
-        .output()
+        .spawn()
         .map_err(|e| format!("cannot run {}: {e}", interpreter.display()))?;
+    let pid = child.id();
+    let (send, receive) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = send.send(child.wait_with_output());
+    });
+    let output = match receive.recv_timeout(PROBE_DEADLINE) {
+        Ok(result) => result.map_err(|e| format!("cannot run {}: {e}", interpreter.display()))?,
+        Err(_) => {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL);
+            return Err(format!(
+                "{} did not answer within {} s (a hanging sitecustomize or .pth file?)",
+                interpreter.display(),
+                PROBE_DEADLINE.as_secs()
+            ));
+        }
+    };
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message");
