@@ -6,6 +6,7 @@
 //! (`docs/doctor-schema.json`) for machines.
 
 pub mod capture;
+pub mod extensions;
 pub mod machine;
 pub mod python;
 pub mod render;
