@@ -40,7 +40,8 @@ pub fn ident(path: &Path) -> Option<(bool, u16)> {
         return None;
     }
     let class64 = buf[4] == 2; // ELFCLASS64
-    let machine = if buf[5] == 2 { // ELFDATA2MSB
+    let machine = if buf[5] == 2 {
+        // ELFDATA2MSB
         u16::from_be_bytes([buf[18], buf[19]])
     } else {
         u16::from_le_bytes([buf[18], buf[19]])
@@ -49,8 +50,8 @@ pub fn ident(path: &Path) -> Option<(bool, u16)> {
 }
 
 pub fn parse(path: &Path) -> io::Result<ElfFacts> {
-    let (class64, _) = ident(path)
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not an ELF file"))?;
+    let (class64, _) =
+        ident(path).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not an ELF file"))?;
     let cache = ReadCache::new(File::open(path)?);
     let result = if class64 {
         parse_as::<elf::FileHeader64<Endianness>>(&cache)
@@ -96,7 +97,10 @@ fn parse_as<Elf: FileHeader<Endian = Endianness>>(
             while let Some(aux) = auxes.next()? {
                 versions.push(text(aux.name(endian, strings)?));
             }
-            facts.version_needs.push(VersionNeed { file: text(need.file(endian, strings)?), versions });
+            facts.version_needs.push(VersionNeed {
+                file: text(need.file(endian, strings)?),
+                versions,
+            });
         }
     }
     if let Some((mut defs, link)) = sections.gnu_verdef(endian, data)? {
