@@ -28,6 +28,7 @@ const IDS: &[&str] = &[
     "tests.pytest",
     "tests.faulthandler",
     "tests.timeout",
+    "extensions.examined",
 ];
 
 /// `faultline doctor --json R` in a scratch folder; `prepare` adjusts the command.
@@ -179,4 +180,32 @@ fn doctor_preflight_passes_into_the_run() {
         .expect("run faultline");
     assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
     assert!(marker.exists(), "the command did not run");
+}
+
+#[test]
+fn doctor_names_an_extension_built_for_another_python() {
+    // A real extension of this interpreter, renamed to say CPython 3.10, on PYTHONPATH.
+    let dynload = Command::new("python3")
+        .args(["-c", "import _json, sys; print(_json.__file__ if sys.version_info[:2] != (3, 10) else '')"])
+        .output()
+        .expect("python3");
+    let source = String::from_utf8_lossy(&dynload.stdout).trim().to_owned();
+    if source.is_empty() {
+        eprintln!("skipped: this interpreter is 3.10 or has no _json extension file");
+        return;
+    }
+    let site = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(&source, site.path().join("m.cpython-310-x86_64-linux-gnu.so")).expect("copy extension");
+    let (output, report, _dir) = doctor(|c| {
+        c.env_remove("VIRTUAL_ENV").env("PYTHONPATH", site.path());
+    });
+    let problem = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "extensions.extension-abi-mismatch" && c["finding"].as_str().unwrap().contains("m.cpython-310"))
+        .unwrap_or_else(|| panic!("no ABI mismatch for m.cpython-310: {report:#}"));
+    assert!(matches!(problem["status"].as_str(), Some("warn" | "fail")), "{problem:#}");
+    assert!(problem["fix"].is_string(), "{problem:#}");
+    assert!(stdout(&output).contains("extensions.extension-abi-mismatch"), "{}", stdout(&output));
 }

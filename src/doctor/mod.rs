@@ -12,11 +12,6 @@ pub mod python;
 pub mod render;
 pub mod setup;
 
-// INTEGRATION POINT (issue 4): the extension-module checks (`src/doctor/extensions/`,
-// `check_extensions(&PythonFacts) -> ExtensionReport`) are not in yet. When they land:
-// `pub mod extensions;` here, and in `run_doctor` turn each `ExtensionProblem` into a
-// `extensions.<id>` check plus one ok summary check "N extension modules examined".
-
 use serde::Serialize;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -141,6 +136,7 @@ pub fn run_doctor(options: &DoctorOptions) -> DoctorReport {
     let probed = probe.join().unwrap_or_else(|_| Err("the interpreter probe panicked".to_owned()));
     let facts = probed.as_ref().ok();
     checks.extend(python::checks(&probed));
+    checks.extend(extension_checks(facts));
     checks.extend(setup::gui_check(&env_of(&["DISPLAY", "WAYLAND_DISPLAY", "MPLBACKEND", "QT_QPA_PLATFORM"]), facts));
     let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     checks.push(setup::threads_check(
@@ -154,6 +150,52 @@ pub fn run_doctor(options: &DoctorOptions) -> DoctorReport {
         duration_ms: started.elapsed().as_secs_f64() * 1000.0,
         python: facts.map(|f| f.info.clone()),
     }
+}
+
+/// The extension modules on the interpreter's `sys.path`: one check per problem
+/// (`extensions.<problem id>`, warn: a broken module only hurts when imported), then one
+/// `extensions.examined` summary.
+fn extension_checks(facts: Option<&python::ProbeFacts>) -> Vec<Check> {
+    const SUMMARY: &str = "extensions.examined";
+    let Some(facts) = facts else {
+        return vec![Check::skip(SUMMARY, "skipped: the interpreter could not be examined")];
+    };
+    let python = extensions::PythonFacts {
+        soabi: facts.info.soabi.clone().unwrap_or_default(),
+        ext_suffixes: facts.ext_suffixes.clone(),
+        sys_path: facts.sys_path.iter().map(PathBuf::from).collect(),
+        numpy_version: facts.numpy_version.clone(),
+    };
+    let report = extensions::check_extensions(&python);
+    extension_report_checks(&report)
+}
+
+pub fn extension_report_checks(report: &extensions::ExtensionReport) -> Vec<Check> {
+    let mut checks: Vec<Check> = report
+        .problems
+        .iter()
+        .map(|problem| {
+            let path = problem.path.display().to_string();
+            let finding = if problem.finding.contains(&path) {
+                problem.finding.clone()
+            } else {
+                format!("{path}: {}", problem.finding)
+            };
+            Check::warn(&format!("extensions.{}", problem.id), finding, problem.fix.clone())
+        })
+        .collect();
+    let n = report.examined;
+    checks.push(Check::ok(
+        "extensions.examined",
+        format!(
+            "{n} extension module{} examined in {:.2} s, {} problem{}",
+            if n == 1 { "" } else { "s" },
+            report.elapsed.as_secs_f64(),
+            report.problems.len(),
+            if report.problems.len() == 1 { "" } else { "s" }
+        ),
+    ));
+    checks
 }
 
 fn env_of(names: &[&str]) -> Vec<(String, Option<String>)> {
