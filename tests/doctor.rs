@@ -36,13 +36,26 @@ fn doctor(prepare: impl FnOnce(&mut Command)) -> (Output, Value, tempfile::TempD
     let dir = tempfile::tempdir().expect("tempdir");
     let json = dir.path().join("doctor.json");
     let mut command = Command::new(FAULTLINE);
-    command.arg("doctor").arg("--json").arg(&json).current_dir(dir.path()).env("NO_COLOR", "1");
+    command
+        .arg("doctor")
+        .arg("--json")
+        .arg(&json)
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1");
     prepare(&mut command);
     let output = command.output().expect("run faultline doctor");
     let text = std::fs::read_to_string(&json).unwrap_or_else(|e| {
-        panic!("no JSON ({e}); stdout:\n{}\nstderr:\n{}", stdout(&output), String::from_utf8_lossy(&output.stderr))
+        panic!(
+            "no JSON ({e}); stdout:\n{}\nstderr:\n{}",
+            stdout(&output),
+            String::from_utf8_lossy(&output.stderr)
+        )
     });
-    (output, serde_json::from_str(&text).expect("doctor JSON"), dir)
+    (
+        output,
+        serde_json::from_str(&text).expect("doctor JSON"),
+        dir,
+    )
 }
 
 fn stdout(output: &Output) -> String {
@@ -71,7 +84,11 @@ fn validate(json_file: &Path) {
         .arg(json_file)
         .output()
         .expect("run python3 for jsonschema");
-    assert!(output.status.success(), "schema validation failed:\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "schema validation failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 #[test]
@@ -79,15 +96,27 @@ fn doctor_on_this_machines_python_has_no_failure_and_matches_the_schema() {
     let (output, report, dir) = doctor(|c| {
         c.env_remove("VIRTUAL_ENV");
     });
-    let failures: Vec<&Value> = report["checks"].as_array().unwrap().iter().filter(|c| c["status"] == "fail").collect();
-    assert!(failures.is_empty(), "false failures: {failures:#?}\n{report:#}");
+    let failures: Vec<&Value> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "fail")
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "false failures: {failures:#?}\n{report:#}"
+    );
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
     for id in IDS {
         check(&report, id);
     }
     assert_eq!(report["schema_version"], 1);
     assert!(report["python"]["soabi"].is_string(), "{report:#}");
-    assert!(stdout(&output).starts_with("faultline doctor: 0 failures"), "{}", stdout(&output));
+    assert!(
+        stdout(&output).starts_with("faultline doctor: 0 failures"),
+        "{}",
+        stdout(&output)
+    );
     validate(&dir.path().join("doctor.json"));
 }
 
@@ -97,7 +126,10 @@ fn doctor_warns_when_core_dumps_are_disabled() {
         // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
         unsafe {
             c.pre_exec(|| {
-                let zero = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+                let zero = libc::rlimit {
+                    rlim_cur: 0,
+                    rlim_max: 0,
+                };
                 if libc::setrlimit(libc::RLIMIT_CORE, &zero) != 0 {
                     return Err(std::io::Error::last_os_error());
                 }
@@ -107,20 +139,34 @@ fn doctor_warns_when_core_dumps_are_disabled() {
     });
     let core = check(&report, "capture.core-size");
     assert_eq!(core["status"], "warn", "{core:#}");
-    assert!(core["fix"].as_str().unwrap().contains("faultline run --core-dumps"), "{core:#}");
+    assert!(
+        core["fix"]
+            .as_str()
+            .unwrap()
+            .contains("faultline run --core-dumps"),
+        "{core:#}"
+    );
     let text = stdout(&output);
     assert!(text.contains("warn capture.core-size"), "{text}");
-    assert!(text.contains("fix: use `faultline run --core-dumps`"), "{text}");
+    assert!(
+        text.contains("fix: use `faultline run --core-dumps`"),
+        "{text}"
+    );
 }
 
 #[test]
 fn doctor_warns_about_a_gui_backend_without_display() {
     let (_output, report, _dir) = doctor(|c| {
-        c.env_remove("DISPLAY").env_remove("WAYLAND_DISPLAY").env("MPLBACKEND", "QtAgg");
+        c.env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY")
+            .env("MPLBACKEND", "QtAgg");
     });
     let gui = check(&report, "gui.display");
     assert_eq!(gui["status"], "warn", "{gui:#}");
-    assert!(gui["fix"].as_str().unwrap().contains("--headless"), "{gui:#}");
+    assert!(
+        gui["fix"].as_str().unwrap().contains("--headless"),
+        "{gui:#}"
+    );
 }
 
 #[test]
@@ -128,14 +174,21 @@ fn doctor_strict_and_missing_python_exit_codes() {
     let (output, report, _dir) = doctor(|c| {
         c.arg("--python").arg("/nonexistent/python");
     });
-    assert_eq!(check(&report, "python.version")["status"], "fail", "{report:#}");
+    assert_eq!(
+        check(&report, "python.version")["status"],
+        "fail",
+        "{report:#}"
+    );
     assert_eq!(check(&report, "python.dependencies")["status"], "skip");
     assert!(report["python"].is_null());
     assert_eq!(output.status.code(), Some(1));
     // Core dumps off is a warning: exit 0 without --strict, 1 with it.
     let limit = |c: &mut Command| unsafe {
         c.pre_exec(|| {
-            let zero = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+            let zero = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
             libc::setrlimit(libc::RLIMIT_CORE, &zero);
             Ok(())
         });
@@ -154,7 +207,14 @@ fn doctor_preflight_refuses_to_start_on_a_failure() {
     let dir = tempfile::tempdir().expect("tempdir");
     let marker = dir.path().join("ran");
     let output = Command::new(FAULTLINE)
-        .args(["run", "--preflight", "--python", "/nonexistent/python", "--", "touch"])
+        .args([
+            "run",
+            "--preflight",
+            "--python",
+            "/nonexistent/python",
+            "--",
+            "touch",
+        ])
         .arg(&marker)
         .current_dir(dir.path())
         .env("NO_COLOR", "1")
@@ -162,7 +222,10 @@ fn doctor_preflight_refuses_to_start_on_a_failure() {
         .expect("run faultline");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(!marker.exists(), "the command ran despite the failed pre-flight check");
+    assert!(
+        !marker.exists(),
+        "the command ran despite the failed pre-flight check"
+    );
     assert!(stderr.contains("pre-flight check failed"), "{stderr}");
     assert!(stderr.contains("fail python.version"), "{stderr}");
 }
@@ -178,7 +241,12 @@ fn doctor_preflight_passes_into_the_run() {
         .env_remove("VIRTUAL_ENV")
         .output()
         .expect("run faultline");
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(marker.exists(), "the command did not run");
 }
 
@@ -186,7 +254,10 @@ fn doctor_preflight_passes_into_the_run() {
 fn doctor_names_an_extension_built_for_another_python() {
     // A real extension of this interpreter, renamed to say CPython 3.10, on PYTHONPATH.
     let dynload = Command::new("python3")
-        .args(["-c", "import _json, sys; print(_json.__file__ if sys.version_info[:2] != (3, 10) else '')"])
+        .args([
+            "-c",
+            "import _json, sys; print(_json.__file__ if sys.version_info[:2] != (3, 10) else '')",
+        ])
         .output()
         .expect("python3");
     let source = String::from_utf8_lossy(&dynload.stdout).trim().to_owned();
@@ -195,7 +266,11 @@ fn doctor_names_an_extension_built_for_another_python() {
         return;
     }
     let site = tempfile::tempdir().expect("tempdir");
-    std::fs::copy(&source, site.path().join("m.cpython-310-x86_64-linux-gnu.so")).expect("copy extension");
+    std::fs::copy(
+        &source,
+        site.path().join("m.cpython-310-x86_64-linux-gnu.so"),
+    )
+    .expect("copy extension");
     let (output, report, _dir) = doctor(|c| {
         c.env_remove("VIRTUAL_ENV").env("PYTHONPATH", site.path());
     });
@@ -203,9 +278,19 @@ fn doctor_names_an_extension_built_for_another_python() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|c| c["id"] == "extensions.extension-abi-mismatch" && c["finding"].as_str().unwrap().contains("m.cpython-310"))
+        .find(|c| {
+            c["id"] == "extensions.extension-abi-mismatch"
+                && c["finding"].as_str().unwrap().contains("m.cpython-310")
+        })
         .unwrap_or_else(|| panic!("no ABI mismatch for m.cpython-310: {report:#}"));
-    assert!(matches!(problem["status"].as_str(), Some("warn" | "fail")), "{problem:#}");
+    assert!(
+        matches!(problem["status"].as_str(), Some("warn" | "fail")),
+        "{problem:#}"
+    );
     assert!(problem["fix"].is_string(), "{problem:#}");
-    assert!(stdout(&output).contains("extensions.extension-abi-mismatch"), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("extensions.extension-abi-mismatch"),
+        "{}",
+        stdout(&output)
+    );
 }

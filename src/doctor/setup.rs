@@ -5,12 +5,15 @@ use super::python::ProbeFacts;
 use super::{env_get, Check};
 use std::path::{Path, PathBuf};
 
-const INTERACTIVE_BACKENDS: &[&str] = &["qt5agg", "qtagg", "qt4agg", "tkagg", "gtk3agg", "gtk4agg", "wxagg", "macosx"];
+const INTERACTIVE_BACKENDS: &[&str] = &[
+    "qt5agg", "qtagg", "qt4agg", "tkagg", "gtk3agg", "gtk4agg", "wxagg", "macosx",
+];
 
 /// `env`: DISPLAY, WAYLAND_DISPLAY, MPLBACKEND, QT_QPA_PLATFORM (unset or empty: None).
 pub fn gui_check(env: &[(String, Option<String>)], facts: Option<&ProbeFacts>) -> Option<Check> {
     const ID: &str = "gui.display";
-    const FIX: &str = "use `faultline run --headless` (or set QT_QPA_PLATFORM=offscreen and MPLBACKEND=Agg)";
+    const FIX: &str =
+        "use `faultline run --headless` (or set QT_QPA_PLATFORM=offscreen and MPLBACKEND=Agg)";
     if let Some(display) = env_get(env, "DISPLAY").or(env_get(env, "WAYLAND_DISPLAY")) {
         return Some(Check::ok(ID, format!("display {display} is set")));
     }
@@ -36,7 +39,10 @@ pub fn gui_check(env: &[(String, Option<String>)], facts: Option<&ProbeFacts>) -
             FIX,
         ));
     }
-    Some(Check::ok(ID, "no display, and nothing configured that needs one"))
+    Some(Check::ok(
+        ID,
+        "no display, and nothing configured that needs one",
+    ))
 }
 
 /// `env`: OMP_NUM_THREADS, OPENBLAS_NUM_THREADS, MKL_NUM_THREADS.
@@ -108,7 +114,10 @@ pub fn ini_section(text: &str, section: &str) -> Option<Vec<(String, String)>> {
 }
 
 fn from_pairs(file: &Path, pairs: Vec<(String, String)>) -> PytestConfig {
-    let mut config = PytestConfig { file: file.to_path_buf(), ..PytestConfig::default() };
+    let mut config = PytestConfig {
+        file: file.to_path_buf(),
+        ..PytestConfig::default()
+    };
     for (key, value) in pairs {
         match key.as_str() {
             "addopts" => config.addopts = value,
@@ -131,11 +140,21 @@ fn toml_text(value: &toml::Value) -> String {
 /// The pytest config of one file, if it has one (pytest's own precedence within a folder).
 pub fn parse_pytest_config(name: &str, path: &Path, text: &str) -> Option<PytestConfig> {
     match name {
-        "pytest.ini" | ".pytest.ini" => Some(from_pairs(path, ini_section(text, "pytest").unwrap_or_default())),
+        "pytest.ini" | ".pytest.ini" => Some(from_pairs(
+            path,
+            ini_section(text, "pytest").unwrap_or_default(),
+        )),
         "pyproject.toml" => {
             let doc: toml::Table = text.parse().ok()?;
-            let options = doc.get("tool")?.get("pytest")?.get("ini_options")?.as_table()?;
-            let pairs = options.iter().map(|(k, v)| (k.clone(), toml_text(v))).collect();
+            let options = doc
+                .get("tool")?
+                .get("pytest")?
+                .get("ini_options")?
+                .as_table()?;
+            let pairs = options
+                .iter()
+                .map(|(k, v)| (k.clone(), toml_text(v)))
+                .collect();
             Some(from_pairs(path, pairs))
         }
         "tox.ini" => ini_section(text, "pytest").map(|pairs| from_pairs(path, pairs)),
@@ -147,7 +166,13 @@ pub fn parse_pytest_config(name: &str, path: &Path, text: &str) -> Option<Pytest
 /// pytest's rootdir search: the first folder from `cwd` upwards with a config file.
 pub fn find_pytest_config(cwd: &Path) -> Option<PytestConfig> {
     for dir in cwd.ancestors() {
-        for name in ["pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg"] {
+        for name in [
+            "pytest.ini",
+            ".pytest.ini",
+            "pyproject.toml",
+            "tox.ini",
+            "setup.cfg",
+        ] {
             let path = dir.join(name);
             if let Ok(text) = std::fs::read_to_string(&path) {
                 if let Some(config) = parse_pytest_config(name, &path, &text) {
@@ -169,7 +194,10 @@ pub fn disables_faulthandler(addopts: &str) -> bool {
 pub fn faulthandler_check(config: Option<&PytestConfig>) -> Check {
     const ID: &str = "tests.faulthandler";
     let Some(config) = config else {
-        return Check::ok(ID, "no pytest config: faulthandler is on (pytest's default)");
+        return Check::ok(
+            ID,
+            "no pytest config: faulthandler is on (pytest's default)",
+        );
     };
     if disables_faulthandler(&config.addopts) {
         return Check::warn(
@@ -179,7 +207,13 @@ pub fn faulthandler_check(config: Option<&PytestConfig>) -> Check {
         );
     }
     match &config.faulthandler_timeout {
-        Some(t) => Check::ok(ID, format!("faulthandler on; faulthandler_timeout = {t} dumps tracebacks of slow tests ({})", config.file.display())),
+        Some(t) => Check::ok(
+            ID,
+            format!(
+                "faulthandler on; faulthandler_timeout = {t} dumps tracebacks of slow tests ({})",
+                config.file.display()
+            ),
+        ),
         None => Check::ok(ID, format!("faulthandler on ({})", config.file.display())),
     }
 }
@@ -199,17 +233,26 @@ pub fn timeout_check(config: Option<&PytestConfig>, pytest_timeout: Option<&str>
 
 pub fn test_checks(cwd: &Path, facts: Option<&ProbeFacts>) -> Vec<Check> {
     let pytest = match facts {
-        None => Check::skip("tests.pytest", "skipped: the interpreter could not be examined"),
+        None => Check::skip(
+            "tests.pytest",
+            "skipped: the interpreter could not be examined",
+        ),
         Some(f) => match &f.pytest_version {
             Some(v) => Check::ok("tests.pytest", format!("pytest {v}")),
-            None => Check::skip("tests.pytest", "pytest is not installed for this interpreter"),
+            None => Check::skip(
+                "tests.pytest",
+                "pytest is not installed for this interpreter",
+            ),
         },
     };
     let config = find_pytest_config(cwd);
     vec![
         pytest,
         faulthandler_check(config.as_ref()),
-        timeout_check(config.as_ref(), facts.and_then(|f| f.pytest_timeout_version.as_deref())),
+        timeout_check(
+            config.as_ref(),
+            facts.and_then(|f| f.pytest_timeout_version.as_deref()),
+        ),
     ]
 }
 
@@ -219,7 +262,10 @@ mod tests {
     use crate::doctor::Status;
 
     fn env(pairs: &[(&str, Option<&str>)]) -> Vec<(String, Option<String>)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.map(str::to_string))).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.map(str::to_string)))
+            .collect()
     }
 
     #[test]
@@ -234,9 +280,17 @@ mod tests {
 
     #[test]
     fn threads() {
-        assert_eq!(threads_check(&env(&[("OMP_NUM_THREADS", Some("64"))]), 2).status, Status::Warn);
-        assert_eq!(threads_check(&env(&[("OMP_NUM_THREADS", Some("2"))]), 2).status, Status::Ok);
-        assert!(threads_check(&env(&[("OMP_NUM_THREADS", None)]), 4).finding.contains("unset"));
+        assert_eq!(
+            threads_check(&env(&[("OMP_NUM_THREADS", Some("64"))]), 2).status,
+            Status::Warn
+        );
+        assert_eq!(
+            threads_check(&env(&[("OMP_NUM_THREADS", Some("2"))]), 2).status,
+            Status::Ok
+        );
+        assert!(threads_check(&env(&[("OMP_NUM_THREADS", None)]), 4)
+            .finding
+            .contains("unset"));
     }
 
     #[test]
@@ -250,7 +304,10 @@ mod tests {
         let config = parse_pytest_config("pyproject.toml", Path::new("p"), pyproject).unwrap();
         assert!(disables_faulthandler(&config.addopts));
         assert_eq!(config.faulthandler_timeout.as_deref(), Some("60"));
-        assert!(parse_pytest_config("pyproject.toml", Path::new("p"), "[project]\nname='x'\n").is_none());
+        assert!(
+            parse_pytest_config("pyproject.toml", Path::new("p"), "[project]\nname='x'\n")
+                .is_none()
+        );
         let cfg = "[metadata]\nname = x\n[tool:pytest]\naddopts = -q\n";
         let config = parse_pytest_config("setup.cfg", Path::new("s"), cfg).unwrap();
         assert!(!disables_faulthandler(&config.addopts));
