@@ -4,7 +4,8 @@
 1. Supervision overhead: numpy's own numpy/_core/tests/test_umath.py under pytest, bare vs
    `faultline run`, N alternating pairs; prints each pair and the median wall ratio
    (target <= 1.02).
-2. The memory sampler's own cost on a tree of 50 processes at 10 Hz (target < 1% of a core).
+2. `faultline doctor` wall time on this machine's Python (target < 2 s), and the memory
+   sampler's own cost on a tree of 50 processes at 10 Hz (target < 1% of a core).
 3. Crash capture: runs crash-corpus cases under faultline and prints how long the crashing
    thread was held stopped (`held_ms`, target median <= 20 ms) and how long after the fault
    the report was complete (`report_ready_ms`, target <= 150 ms).
@@ -103,6 +104,16 @@ def sampler_cost():
     print(out.stdout.strip())
 
 
+def doctor_time(faultline, runs=5):
+    times = []
+    for _ in range(runs):
+        t, status = timed([faultline, "doctor"], ROOT)
+        if status not in (0, 1):
+            sys.exit(f"overhead.py: faultline doctor exited {status}")
+        times.append(t)
+    print(f"faultline doctor: median {statistics.median(times):.2f} s over {runs} runs (target < 2 s)")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--faultline", default=str(ROOT / "target" / "release" / "faultline"))
@@ -118,6 +129,7 @@ def main():
     ensure("numpy", "numpy")
     ensure("hypothesis", "hypothesis")  # numpy's test suite imports it
     sampler_cost()
+    doctor_time(faultline)
     capture_times(faultline, Path(args.corpus), args.repeats)
     if not args.skip_overhead:
         overhead(faultline, args.pairs)
