@@ -3,10 +3,10 @@
 //! uninterruptible I/O. Pure: from the thread's scheduler state and merged frames.
 
 use crate::diagnose::frames::{
-    file_basename, is_culprit_candidate, is_interpreter_module, is_user_frame, module_basename, module_stem,
+    file_basename, is_culprit_candidate, is_user_frame, module_stem,
     normalized_name, short_function,
 };
-use crate::diagnose::hang::waits::{blocking_wait, system_run, waits_for_gil, Wait};
+use crate::diagnose::hang::waits::{blocking_wait, is_interpreter_frame, system_run, waits_for_gil, Wait};
 use crate::model::{Frame, FrameKind, Thread};
 
 /// One thread's activity when the tree was stopped.
@@ -53,15 +53,6 @@ pub fn activity(thread: &Thread) -> Activity {
         }
         _ => Activity::Unknown,
     }
-}
-
-fn is_interpreter_frame(frame: &Frame) -> bool {
-    frame.kind == FrameKind::Native
-        && frame
-            .module
-            .as_deref()
-            .map(module_basename)
-            .is_some_and(is_interpreter_module)
 }
 
 /// `MainThread (tid 48213)`, or `tid 48213` for a thread without a name.

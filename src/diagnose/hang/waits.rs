@@ -223,7 +223,8 @@ fn is_system_frame(frame: &Frame) -> bool {
             .is_some_and(is_system_module)
 }
 
-fn is_interpreter_frame(frame: &Frame) -> bool {
+/// A native frame of the interpreter (libpython, the python executable).
+pub(crate) fn is_interpreter_frame(frame: &Frame) -> bool {
     frame.kind == FrameKind::Native
         && frame
             .module
