@@ -9,7 +9,7 @@ use faultline::model::Report;
 use faultline::recorder::Recorder;
 use faultline::runlog::RunLog;
 use faultline::settings::{self, RunSettings};
-use faultline::trace::{self, Rlimit, RunOptions};
+use faultline::trace::{self, RunOptions};
 use faultline::{report, units};
 use std::cell::RefCell;
 use std::io::{IsTerminal, Write};
@@ -76,11 +76,7 @@ pub fn run(args: RunArgs) -> i32 {
     });
     let options = RunOptions {
         envp: Some(child_env.envp().to_vec()),
-        rlimits: child_env
-            .rlimits()
-            .iter()
-            .map(|r| Rlimit { resource: r.resource, soft: r.soft, hard: r.hard })
-            .collect(),
+        rlimits: child_env.rlimits().to_vec(),
         timeout: settings.timeout,
         kill_after: settings.kill_after.unwrap_or(DEFAULT_KILL_AFTER),
         memory: MemoryConfig {

@@ -6,6 +6,7 @@
 //! async-signal-safe: all allocation happens before the fork.
 
 use super::ptrace::{self, Tid};
+use crate::childenv::ChildRlimit;
 use nix::errno::Errno;
 use std::ffi::{CString, OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
@@ -87,21 +88,13 @@ fn cstring(bytes: &[u8]) -> Result<CString, LaunchError> {
 
 /// Forks, seizes and releases the child, which then execs `program` with `argv`.
 /// The child gets the signal mask and dispositions a shell would give it, not ours.
-/// A resource limit the child sets on itself before exec.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rlimit {
-    pub resource: libc::__rlimit_resource_t,
-    pub soft: u64,
-    pub hard: u64,
-}
-
 /// Everything about how the child starts.
 pub struct LaunchSpec<'a> {
     pub program: &'a Path,
     pub argv: &'a [OsString],
     /// The child's whole environment; `None` inherits ours.
     pub envp: Option<&'a [CString]>,
-    pub rlimits: &'a [Rlimit],
+    pub rlimits: &'a [ChildRlimit],
     /// A descriptor the child puts on its fd 2 (and fd 1 when the flag says stdout was the
     /// same object), for keeping the stderr tail.
     pub stderr_redirect: Option<(std::os::fd::RawFd, bool)>,

@@ -12,8 +12,9 @@ mod supervisor;
 mod tasks;
 mod tree;
 
-pub use launch::{resolve_program, LaunchError, Rlimit};
+pub use launch::{resolve_program, LaunchError};
 
+use crate::childenv::ChildRlimit;
 use crate::events::{exit_info, EventSink, RunEvent};
 use crate::memwatch::{LimitEnforcer, MemoryConfig, MemoryWatch, OomCounter};
 use crate::model::{ExitInfo, MemoryReport, TimeoutInfo};
@@ -26,7 +27,7 @@ use std::time::Duration;
 pub struct RunOptions {
     /// The child's whole environment; `None` inherits ours.
     pub envp: Option<Vec<CString>>,
-    pub rlimits: Vec<Rlimit>,
+    pub rlimits: Vec<ChildRlimit>,
     pub timeout: Option<Duration>,
     /// Grace period between SIGTERM and SIGKILL when faultline stops the tree.
     pub kill_after: Duration,
@@ -58,7 +59,7 @@ pub fn run(argv: &[OsString], options: RunOptions, sink: &mut dyn EventSink) -> 
     let mut enforcer = options.memory.limit_bytes.map(LimitEnforcer::prepare);
     let mut rlimits = options.rlimits.clone();
     if let Some(bytes) = enforcer.as_ref().and_then(LimitEnforcer::child_address_space_limit) {
-        rlimits.push(Rlimit { resource: libc::RLIMIT_AS, soft: bytes, hard: bytes });
+        rlimits.push(ChildRlimit { resource: libc::RLIMIT_AS, soft: bytes, hard: bytes });
     }
     let oom_counter = OomCounter::start();
     let on_forked = |pid: i32| {

@@ -109,13 +109,7 @@ fn state_name(stat: &str) -> Option<&'static str> {
 
 pub fn read_cmdline(pid: i32) -> Vec<String> {
     std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|bytes| {
-            bytes
-                .split(|&b| b == 0)
-                .filter(|s| !s.is_empty())
-                .map(|s| String::from_utf8_lossy(s).into_owned())
-                .collect()
-        })
+        .map(|bytes| crate::memwatch::parse_cmdline(&bytes))
         .unwrap_or_default()
 }
 
