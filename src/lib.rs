@@ -21,6 +21,7 @@ pub mod report;
 pub mod runlog;
 pub mod settings;
 pub mod signals;
+pub mod store;
 pub mod system;
 #[cfg(target_os = "linux")]
 pub mod trace;

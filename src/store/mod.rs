@@ -1,0 +1,5 @@
+//! The crash store: every run's report kept, crashes grouped by signature.
+
+mod records;
+
+pub use records::{GroupDetail, GroupSummary, Occurrence, StoredRun};
