@@ -40,7 +40,6 @@ pub struct SignalInfo {
     pub sender_pid: Option<i32>,
 }
 
-
 /// The faulting thread's registers that diagnosis reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Registers {

@@ -11,8 +11,16 @@ use crate::model::Report;
 
 pub const REDACTED: &str = "[redacted]";
 
-const SECRET_ENDINGS: [&str; 8] =
-    ["TOKEN", "SECRET", "PASSWORD", "PASSWD", "APIKEY", "CREDENTIAL", "CREDENTIALS", "AUTH"];
+const SECRET_ENDINGS: [&str; 8] = [
+    "TOKEN",
+    "SECRET",
+    "PASSWORD",
+    "PASSWD",
+    "APIKEY",
+    "CREDENTIAL",
+    "CREDENTIALS",
+    "AUTH",
+];
 
 /// Whether a variable, option or key name names a secret.
 pub fn is_secret_name(name: &str) -> bool {
@@ -114,26 +122,63 @@ mod tests {
 
     #[test]
     fn secret_names() {
-        for name in ["GITHUB_TOKEN", "api-key", "--api-key", "AWS_SECRET_ACCESS_KEY", "db.password", "APIKEY", "passwd", "X-Auth"] {
+        for name in [
+            "GITHUB_TOKEN",
+            "api-key",
+            "--api-key",
+            "AWS_SECRET_ACCESS_KEY",
+            "db.password",
+            "APIKEY",
+            "passwd",
+            "X-Auth",
+        ] {
             assert!(is_secret_name(name), "{name}");
         }
-        for name in ["keyword", "monkey", "PATH", "HOME", "tokenizer", "--verbose"] {
+        for name in [
+            "keyword",
+            "monkey",
+            "PATH",
+            "HOME",
+            "tokenizer",
+            "--verbose",
+        ] {
             assert!(!is_secret_name(name), "{name}");
         }
     }
 
     #[test]
     fn redacts_assignments_and_option_values_in_argv() {
-        let got = redact_argv(&argv(&["env", "GITHUB_TOKEN=abc", "python3", "--api-key", "s3cr3t", "--password=hunter2", "-v", "keyword=x"]));
+        let got = redact_argv(&argv(&[
+            "env",
+            "GITHUB_TOKEN=abc",
+            "python3",
+            "--api-key",
+            "s3cr3t",
+            "--password=hunter2",
+            "-v",
+            "keyword=x",
+        ]));
         assert_eq!(
             got,
-            argv(&["env", "GITHUB_TOKEN=[redacted]", "python3", "--api-key", "[redacted]", "--password=[redacted]", "-v", "keyword=x"])
+            argv(&[
+                "env",
+                "GITHUB_TOKEN=[redacted]",
+                "python3",
+                "--api-key",
+                "[redacted]",
+                "--password=[redacted]",
+                "-v",
+                "keyword=x"
+            ])
         );
     }
 
     #[test]
     fn an_option_followed_by_another_option_hides_nothing() {
-        assert_eq!(redact_argv(&argv(&["--token", "--verbose"])), argv(&["--token", "--verbose"]));
+        assert_eq!(
+            redact_argv(&argv(&["--token", "--verbose"])),
+            argv(&["--token", "--verbose"])
+        );
     }
 
     #[test]
@@ -142,8 +187,17 @@ mod tests {
             redact_text("connecting with DB_PASSWORD=hunter2, user=bob"),
             "connecting with DB_PASSWORD=[redacted], user=bob"
         );
-        assert_eq!(redact_text("api_key: abcdef done"), "api_key: [redacted] done");
-        assert_eq!(redact_text("Fatal Python error: PyThreadState_Get: boom"), "Fatal Python error: PyThreadState_Get: boom");
-        assert_eq!(redact_text("url=http://x?a=1&token=zzz"), "url=http://x?a=1&token=[redacted]");
+        assert_eq!(
+            redact_text("api_key: abcdef done"),
+            "api_key: [redacted] done"
+        );
+        assert_eq!(
+            redact_text("Fatal Python error: PyThreadState_Get: boom"),
+            "Fatal Python error: PyThreadState_Get: boom"
+        );
+        assert_eq!(
+            redact_text("url=http://x?a=1&token=zzz"),
+            "url=http://x?a=1&token=[redacted]"
+        );
     }
 }

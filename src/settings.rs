@@ -4,9 +4,9 @@
 //! with one rule: the command line wins. The keys and value syntax of the files are
 //! documented in `docs/configuration.md`; keep the two in step.
 
-mod values;
 #[cfg(test)]
 mod tests;
+mod values;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -76,15 +76,31 @@ impl RunSettings {
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
     #[error("cannot read {}: {error}", path.display())]
-    Read { path: PathBuf, error: std::io::Error },
+    Read {
+        path: PathBuf,
+        error: std::io::Error,
+    },
     #[error("{}: {message}", path.display())]
     Syntax { path: PathBuf, message: String },
     #[error("{at}: unknown key `{key}`{hint}; the keys are {}", values::KEYS.join(", "))]
-    UnknownKey { at: String, key: String, hint: String },
+    UnknownKey {
+        at: String,
+        key: String,
+        hint: String,
+    },
     #[error("{at}: `{key}` must be {expected}, not {found}")]
-    WrongType { at: String, key: String, expected: &'static str, found: String },
+    WrongType {
+        at: String,
+        key: String,
+        expected: &'static str,
+        found: String,
+    },
     #[error("{at}: `{key}`: {message}")]
-    BadValue { at: String, key: String, message: String },
+    BadValue {
+        at: String,
+        key: String,
+        message: String,
+    },
 }
 
 /// Finds the project's settings: from `start` upward, the first directory holding `faultline.toml`
@@ -94,10 +110,14 @@ pub enum SettingsError {
 /// Paths inside (json, log) are relative to that file's directory. Unknown keys and wrong
 /// types are errors naming the file, the key and what is accepted; durations and sizes accept
 /// the same strings as the CLI ("90s", "1GiB") and plain numbers (seconds / bytes).
-pub fn load_project_settings(start: &Path) -> Result<Option<(RunSettings, PathBuf)>, SettingsError> {
+pub fn load_project_settings(
+    start: &Path,
+) -> Result<Option<(RunSettings, PathBuf)>, SettingsError> {
     // `ancestors()` of a relative path stops at its first component, not at `/`.
-    let start = std::path::absolute(start)
-        .map_err(|error| SettingsError::Read { path: start.to_owned(), error })?;
+    let start = std::path::absolute(start).map_err(|error| SettingsError::Read {
+        path: start.to_owned(),
+        error,
+    })?;
     for dir in start.ancestors() {
         let own = dir.join(FAULTLINE_TOML);
         if own.is_file() {
@@ -118,7 +138,8 @@ pub fn load_project_settings(start: &Path) -> Result<Option<(RunSettings, PathBu
                         found: values::describe_type(ours),
                     });
                 };
-                return values::settings_from_table(ours, &at, false, dir).map(|s| Some((s, pyproject)));
+                return values::settings_from_table(ours, &at, false, dir)
+                    .map(|s| Some((s, pyproject)));
             }
         }
     }
@@ -126,7 +147,13 @@ pub fn load_project_settings(start: &Path) -> Result<Option<(RunSettings, PathBu
 }
 
 fn read_toml(path: &Path) -> Result<toml::Table, SettingsError> {
-    let text = std::fs::read_to_string(path).map_err(|error| SettingsError::Read { path: path.to_owned(), error })?;
+    let text = std::fs::read_to_string(path).map_err(|error| SettingsError::Read {
+        path: path.to_owned(),
+        error,
+    })?;
     text.parse::<toml::Table>()
-        .map_err(|e| SettingsError::Syntax { path: path.to_owned(), message: e.to_string().trim_end().to_owned() })
+        .map_err(|e| SettingsError::Syntax {
+            path: path.to_owned(),
+            message: e.to_string().trim_end().to_owned(),
+        })
 }

@@ -194,7 +194,9 @@ pub fn si_code_name(signo: i32, code: i32) -> Option<String> {
             "CLD_STOPPED",
             "CLD_CONTINUED",
         ],
-        SIGIO => &["POLL_IN", "POLL_OUT", "POLL_MSG", "POLL_ERR", "POLL_PRI", "POLL_HUP"],
+        SIGIO => &[
+            "POLL_IN", "POLL_OUT", "POLL_MSG", "POLL_ERR", "POLL_PRI", "POLL_HUP",
+        ],
         _ => &[],
     };
     let index = usize::try_from(code).ok()?.checked_sub(1)?;
@@ -215,7 +217,16 @@ pub fn is_fatal_by_default(signo: i32) -> bool {
 pub fn dumps_core_by_default(signo: i32) -> bool {
     matches!(
         signo,
-        SIGQUIT | SIGILL | SIGTRAP | SIGABRT | SIGBUS | SIGFPE | SIGSEGV | SIGXCPU | SIGXFSZ | SIGSYS
+        SIGQUIT
+            | SIGILL
+            | SIGTRAP
+            | SIGABRT
+            | SIGBUS
+            | SIGFPE
+            | SIGSEGV
+            | SIGXCPU
+            | SIGXFSZ
+            | SIGSYS
     )
 }
 

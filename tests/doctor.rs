@@ -297,8 +297,16 @@ fn doctor_names_an_extension_built_for_another_python() {
 
 /// Compiles C into a shared object with `cc`, panicking with the compiler's words.
 fn cc(dir: &Path, args: &[&str]) {
-    let output = Command::new("cc").args(args).current_dir(dir).output().expect("run cc");
-    assert!(output.status.success(), "cc {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    let output = Command::new("cc")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run cc");
+    assert!(
+        output.status.success(),
+        "cc {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 /// The doctor check with `id` whose finding mentions `needle`.
@@ -313,7 +321,10 @@ fn problem<'a>(report: &'a Value, id: &str, needle: &str) -> &'a Value {
 
 fn suffix() -> String {
     let out = Command::new("python3")
-        .args(["-c", "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))"])
+        .args([
+            "-c",
+            "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))",
+        ])
         .output()
         .expect("python3");
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
@@ -324,15 +335,26 @@ fn doctor_names_a_needed_library_that_does_not_exist() {
     let site = tempfile::tempdir().expect("tempdir");
     let dir = site.path();
     std::fs::write(dir.join("gone.c"), "int gone(void) { return 1; }\n").unwrap();
-    std::fs::write(dir.join("ext.c"), "int gone(void);\nint use(void) { return gone(); }\n").unwrap();
+    std::fs::write(
+        dir.join("ext.c"),
+        "int gone(void);\nint use(void) { return gone(); }\n",
+    )
+    .unwrap();
     cc(dir, &["-shared", "-fPIC", "-o", "libgone.so", "gone.c"]);
     let ext = format!("needsgone{}", suffix());
-    cc(dir, &["-shared", "-fPIC", "-o", &ext, "ext.c", "-L.", "-lgone"]);
+    cc(
+        dir,
+        &["-shared", "-fPIC", "-o", &ext, "ext.c", "-L.", "-lgone"],
+    );
     std::fs::remove_file(dir.join("libgone.so")).unwrap();
     let (_, report, _dir) = doctor(|c| {
         c.env_remove("VIRTUAL_ENV").env("PYTHONPATH", dir);
     });
-    problem(&report, "extensions.extension-missing-library", "libgone.so");
+    problem(
+        &report,
+        "extensions.extension-missing-library",
+        "libgone.so",
+    );
 }
 
 #[test]
@@ -341,14 +363,62 @@ fn doctor_names_a_symbol_version_newer_than_the_system_has() {
     let dir = site.path();
     // A library whose newer version (FAKE_2.0) the extension links against, then replaced
     // by an older build that only has FAKE_1.0: what a newer glibc build meets on an older system.
-    std::fs::write(dir.join("fake.c"), "int old_api(void) { return 1; }\nint new_api(void) { return 2; }\n").unwrap();
-    std::fs::write(dir.join("new.map"), "FAKE_1.0 { global: old_api; local: *; };\nFAKE_2.0 { global: new_api; } FAKE_1.0;\n").unwrap();
-    std::fs::write(dir.join("old.map"), "FAKE_1.0 { global: old_api; local: *; };\n").unwrap();
-    std::fs::write(dir.join("ext.c"), "int new_api(void);\nint use(void) { return new_api(); }\n").unwrap();
-    cc(dir, &["-shared", "-fPIC", "-Wl,--version-script=new.map", "-o", "libfake.so", "fake.c"]);
+    std::fs::write(
+        dir.join("fake.c"),
+        "int old_api(void) { return 1; }\nint new_api(void) { return 2; }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("new.map"),
+        "FAKE_1.0 { global: old_api; local: *; };\nFAKE_2.0 { global: new_api; } FAKE_1.0;\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("old.map"),
+        "FAKE_1.0 { global: old_api; local: *; };\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("ext.c"),
+        "int new_api(void);\nint use(void) { return new_api(); }\n",
+    )
+    .unwrap();
+    cc(
+        dir,
+        &[
+            "-shared",
+            "-fPIC",
+            "-Wl,--version-script=new.map",
+            "-o",
+            "libfake.so",
+            "fake.c",
+        ],
+    );
     let ext = format!("needsnew{}", suffix());
-    cc(dir, &["-shared", "-fPIC", "-o", &ext, "ext.c", "-L.", "-lfake", "-Wl,-rpath,$ORIGIN"]);
-    cc(dir, &["-shared", "-fPIC", "-Wl,--version-script=old.map", "-o", "libfake.so", "fake.c"]);
+    cc(
+        dir,
+        &[
+            "-shared",
+            "-fPIC",
+            "-o",
+            &ext,
+            "ext.c",
+            "-L.",
+            "-lfake",
+            "-Wl,-rpath,$ORIGIN",
+        ],
+    );
+    cc(
+        dir,
+        &[
+            "-shared",
+            "-fPIC",
+            "-Wl,--version-script=old.map",
+            "-o",
+            "libfake.so",
+            "fake.c",
+        ],
+    );
     let (_, report, _dir) = doctor(|c| {
         c.env_remove("VIRTUAL_ENV").env("PYTHONPATH", dir);
     });
@@ -370,26 +440,59 @@ fn doctor_names_a_module_installed_twice_on_the_path() {
     });
     let found = problem(&report, "extensions.extension-duplicate-module", "twice");
     let text = found.to_string();
-    assert!(text.contains(&first.path().display().to_string()), "names the copy that wins: {text}");
+    assert!(
+        text.contains(&first.path().display().to_string()),
+        "names the copy that wins: {text}"
+    );
 }
 
 #[test]
 fn doctor_examines_the_virtualenv_it_is_pointed_at() {
     let root = tempfile::tempdir().expect("tempdir");
     let venv = root.path().join("venv");
-    let made = Command::new("python3").args(["-m", "venv", "--without-pip"]).arg(&venv).output().expect("python3 -m venv");
-    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let made = Command::new("python3")
+        .args(["-m", "venv", "--without-pip"])
+        .arg(&venv)
+        .output()
+        .expect("python3 -m venv");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
     let site = Command::new(venv.join("bin/python"))
-        .args(["-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"])
+        .args([
+            "-c",
+            "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+        ])
         .output()
         .expect("venv python");
     let site = std::path::PathBuf::from(String::from_utf8_lossy(&site.stdout).trim());
     std::fs::write(site.join("old.c"), "int old(void) { return 3; }\n").unwrap();
-    cc(&site, &["-shared", "-fPIC", "-o", "oldabi.cpython-39-x86_64-linux-gnu.so", "old.c"]);
+    cc(
+        &site,
+        &[
+            "-shared",
+            "-fPIC",
+            "-o",
+            "oldabi.cpython-39-x86_64-linux-gnu.so",
+            "old.c",
+        ],
+    );
     let python = venv.join("bin/python");
     let (_, report, _dir) = doctor(|c| {
         c.arg("--python").arg(&python).env_remove("PYTHONPATH");
     });
-    assert!(check(&report, "python.venv")["finding"].as_str().unwrap().contains("venv"), "{report:#}");
-    problem(&report, "extensions.extension-abi-mismatch", "oldabi.cpython-39");
+    assert!(
+        check(&report, "python.venv")["finding"]
+            .as_str()
+            .unwrap()
+            .contains("venv"),
+        "{report:#}"
+    );
+    problem(
+        &report,
+        "extensions.extension-abi-mismatch",
+        "oldabi.cpython-39",
+    );
 }

@@ -16,12 +16,24 @@ pub struct PrivateTmp {
 impl PrivateTmp {
     pub fn create_in(base: &Path) -> io::Result<PrivateTmp> {
         let context = |e: io::Error| {
-            io::Error::new(e.kind(), format!("cannot create a private temp dir in {}: {e}", base.display()))
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "cannot create a private temp dir in {}: {e}",
+                    base.display()
+                ),
+            )
         };
-        let dir = tempfile::Builder::new().prefix("faultline-").tempdir_in(base).map_err(context)?;
+        let dir = tempfile::Builder::new()
+            .prefix("faultline-")
+            .tempdir_in(base)
+            .map_err(context)?;
         // tempfile already uses 0700; say so explicitly, since other users must not see in.
         fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o700)).map_err(context)?;
-        Ok(PrivateTmp { path: dir.keep(), removed: false })
+        Ok(PrivateTmp {
+            path: dir.keep(),
+            removed: false,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -44,7 +56,10 @@ impl Drop for PrivateTmp {
         if let Err(err) = remove_tree(&self.path) {
             // Drop has no caller to return this to, and a silently leaked private dir
             // (maybe large) is worse than one line on stderr.
-            eprintln!("faultline: warning: could not remove the temp dir {}: {err}", self.path.display());
+            eprintln!(
+                "faultline: warning: could not remove the temp dir {}: {err}",
+                self.path.display()
+            );
         }
     }
 }
@@ -70,9 +85,13 @@ fn remove_tree(path: &Path) -> io::Result<()> {
 /// outside the tree is touched.
 fn make_writable(dir: &Path) {
     let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o700));
-    let Ok(entries) = fs::read_dir(dir) else { return };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
-        let Ok(kind) = entry.file_type() else { continue };
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
         if kind.is_dir() {
             make_writable(&entry.path());
         } else if kind.is_file() {

@@ -22,7 +22,11 @@ fn parse_env(text: &str) -> Result<(String, String), String> {
 }
 
 #[derive(Debug, Parser)]
-#[command(name = "faultline", version, about = "Run a command under ptrace and explain every native crash in its process tree")]
+#[command(
+    name = "faultline",
+    version,
+    about = "Run a command under ptrace and explain every native crash in its process tree"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -151,7 +155,12 @@ pub struct RunArgs {
     pub no_redact: bool,
 
     /// The command to run, after `--`.
-    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
     pub command: Vec<OsString>,
 }
 

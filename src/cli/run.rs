@@ -54,9 +54,14 @@ pub fn run(args: RunArgs) -> i32 {
         },
         None => None,
     };
-    let command: Vec<String> = args.command.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+    let command: Vec<String> = args
+        .command
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     if let Some(log) = &log {
-        log.borrow_mut().run_started(&command, &child_env.describe());
+        log.borrow_mut()
+            .run_started(&command, &child_env.describe());
     }
 
     let log_events = log.clone();
@@ -64,7 +69,11 @@ pub fn run(args: RunArgs) -> i32 {
     let python_record = Rc::clone(&python_seen);
     let mut recorder = Recorder::new(command).on_event(move |event| {
         print_live(event);
-        if let RunEvent::ProcessExec { executable: Some(exe), .. } = event {
+        if let RunEvent::ProcessExec {
+            executable: Some(exe),
+            ..
+        } = event
+        {
             let mut seen = python_record.borrow_mut();
             if seen.is_none() && is_python(exe) {
                 *seen = Some(exe.clone());
@@ -95,7 +104,9 @@ pub fn run(args: RunArgs) -> i32 {
     };
     let mut report = recorder.finish(end, started.elapsed());
     let python = python_seen.borrow().clone();
-    report.system = Some(faultline::system::collect_system(python.as_deref().map(std::path::Path::new)));
+    report.system = Some(faultline::system::collect_system(
+        python.as_deref().map(std::path::Path::new),
+    ));
     if !args.no_redact {
         faultline::redact::redact_report(&mut report);
     }
@@ -104,7 +115,10 @@ pub fn run(args: RunArgs) -> i32 {
     print_terminal_report(&report, args.color);
     if let Some(path) = &settings.json {
         if let Err(err) = write_json(&report, path) {
-            eprintln!("faultline: could not write the JSON report to {}: {err}", path.display());
+            eprintln!(
+                "faultline: could not write the JSON report to {}: {err}",
+                path.display()
+            );
         }
     }
     if let Some(log) = &log {
@@ -118,7 +132,8 @@ fn gather_settings(args: &RunArgs) -> Result<RunSettings, String> {
     let from_file = if args.no_config {
         RunSettings::default()
     } else {
-        let cwd = std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
+        let cwd = std::env::current_dir()
+            .map_err(|e| format!("cannot read the current directory: {e}"))?;
         match settings::load_project_settings(&cwd) {
             Ok(Some((settings, _path))) => settings,
             Ok(None) => RunSettings::default(),
@@ -180,7 +195,9 @@ fn print_terminal_report(report: &Report, color: ColorChoice) {
     let color = match color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
-        ColorChoice::Auto => std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && stderr.is_terminal(),
+        ColorChoice::Auto => {
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && stderr.is_terminal()
+        }
     };
     let style = report::TerminalStyle::new(color);
     let mut out = stderr.lock();
@@ -201,14 +218,21 @@ fn write_json(report: &Report, path: &std::path::Path) -> std::io::Result<()> {
 fn check_json_destination(path: Option<&std::path::Path>) -> Result<(), String> {
     let Some(path) = path else { return Ok(()) };
     if path.is_dir() {
-        return Err(format!("--json {} is a directory; give a file path", path.display()));
+        return Err(format!(
+            "--json {} is a directory; give a file path",
+            path.display()
+        ));
     }
     let parent = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => std::path::Path::new("."),
     };
     if !parent.is_dir() {
-        return Err(format!("--json {}: folder {} does not exist", path.display(), parent.display()));
+        return Err(format!(
+            "--json {}: folder {} does not exist",
+            path.display(),
+            parent.display()
+        ));
     }
     Ok(())
 }

@@ -91,7 +91,9 @@ fn assert_verdict() -> Verdict {
 
 fn abort_detail(message: Option<&str>) -> String {
     match message {
-        Some(m) if m.starts_with("Fatal Python error") => "CPython hit a fatal error and called abort()".into(),
+        Some(m) if m.starts_with("Fatal Python error") => {
+            "CPython hit a fatal error and called abort()".into()
+        }
         Some(m) if m.starts_with("terminate called") => {
             "an uncaught C++ exception reached std::terminate(), which aborts".into()
         }
@@ -106,7 +108,6 @@ fn abort_detail(message: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capture::Capture;
     use crate::diagnose::fixtures::{self, kind_of};
 
     #[test]
@@ -117,15 +118,30 @@ mod tests {
         assert_eq!(kind, CrashKind::Abort);
         assert_eq!(detail, "CPython hit a fatal error and called abort()");
         let heap = |m: &str| classify_abort_message(m).map(|v| v.kind);
-        assert_eq!(heap("corrupted size vs. prev_size"), Some(CrashKind::HeapCorruption));
-        assert_eq!(heap("munmap_chunk(): invalid pointer"), Some(CrashKind::HeapCorruption));
-        assert_eq!(heap("free(): invalid pointer"), Some(CrashKind::HeapCorruption));
+        assert_eq!(
+            heap("corrupted size vs. prev_size"),
+            Some(CrashKind::HeapCorruption)
+        );
+        assert_eq!(
+            heap("munmap_chunk(): invalid pointer"),
+            Some(CrashKind::HeapCorruption)
+        );
+        assert_eq!(
+            heap("free(): invalid pointer"),
+            Some(CrashKind::HeapCorruption)
+        );
         assert_eq!(
             heap("malloc(): unaligned tcache chunk detected"),
             Some(CrashKind::HeapCorruption)
         );
-        assert_eq!(heap("double free or corruption (out)"), Some(CrashKind::DoubleFree));
-        assert_eq!(heap("x.c:3: f: Assertion `p' failed."), Some(CrashKind::Assert));
+        assert_eq!(
+            heap("double free or corruption (out)"),
+            Some(CrashKind::DoubleFree)
+        );
+        assert_eq!(
+            heap("x.c:3: f: Assertion `p' failed."),
+            Some(CrashKind::Assert)
+        );
         assert_eq!(heap("something else"), None);
     }
 

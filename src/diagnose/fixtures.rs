@@ -112,7 +112,12 @@ pub fn python_maps(extension: &str) -> Vec<Mapping> {
         map(STACK_END - 0x21000, STACK_END, "rw-", Some("[stack]")),
         map(0x7ffc_5abf_8000, 0x7ffc_5abf_c000, "r--", Some("[vvar]")),
         map(0x7ffc_5abf_c000, 0x7ffc_5abf_e000, "r-x", Some("[vdso]")),
-        map(0xffff_ffff_ff60_0000, 0xffff_ffff_ff60_1000, "--x", Some("[vsyscall]")),
+        map(
+            0xffff_ffff_ff60_0000,
+            0xffff_ffff_ff60_1000,
+            "--x",
+            Some("[vsyscall]"),
+        ),
     ]
 }
 
@@ -165,7 +170,13 @@ fn main_thread(frames: Vec<Frame>) -> Thread {
     }
 }
 
-fn capture(argv: &[&str], signal: SignalInfo, sp: u64, maps: Vec<Mapping>, threads: Vec<Thread>) -> Capture {
+fn capture(
+    argv: &[&str],
+    signal: SignalInfo,
+    sp: u64,
+    maps: Vec<Mapping>,
+    threads: Vec<Thread>,
+) -> Capture {
     let ip = threads
         .iter()
         .find(|t| t.crashed)
@@ -220,7 +231,11 @@ fn sigabrt_from_self() -> SignalInfo {
 /// glibc's abort(): the frames above the function that called it.
 fn abort_frames() -> Vec<Frame> {
     vec![
-        nat("__pthread_kill_implementation", LIBC, "./nptl/pthread_kill.c:44"),
+        nat(
+            "__pthread_kill_implementation",
+            LIBC,
+            "./nptl/pthread_kill.c:44",
+        ),
         inlined("__pthread_kill_internal", LIBC, "./nptl/pthread_kill.c:78"),
         nat("__GI_raise", LIBC, "../sysdeps/posix/raise.c:26"),
         nat("__GI_abort", LIBC, "./stdlib/abort.c:79"),
@@ -249,7 +264,10 @@ pub fn cext_null_deref() -> Capture {
         python_maps("_pixfmt"),
         vec![main_thread(frames)],
     );
-    c.stderr_tail = vec!["logo.png: 16384 bytes".into(), "depth.raw: 32768 bytes".into()];
+    c.stderr_tail = vec![
+        "logo.png: 16384 bytes".into(),
+        "depth.raw: 32768 bytes".into(),
+    ];
     c
 }
 
@@ -318,7 +336,15 @@ pub fn pytest_null_deref() -> Capture {
         "test_bbox_of_empty_polygon",
     ));
     frames.extend(run_module_tail());
-    let argv = ["python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"];
+    let argv = [
+        "python3",
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "tests",
+    ];
     let mut c = capture(
         &argv,
         segv(1, 0x0),
@@ -388,7 +414,15 @@ pub fn shutdown_static_dtor() -> Capture {
     ];
     frames.extend(events_dtor_frames());
     frames.extend(exit_tail());
-    let argv = ["python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"];
+    let argv = [
+        "python3",
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "tests",
+    ];
     let thread = Thread {
         tid: PID,
         name: None,
@@ -432,7 +466,15 @@ pub fn shutdown_static_dtor_abort() -> Capture {
     ]);
     frames.extend(events_dtor_frames());
     frames.extend(exit_tail());
-    let argv = ["python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"];
+    let argv = [
+        "python3",
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "tests",
+    ];
     let thread = Thread {
         tid: PID,
         name: None,
@@ -465,7 +507,11 @@ pub fn stack_overflow(depth: usize) -> Capture {
     let src = "/work/cases/c-stack-overflow/_tree.c";
     let main = case_file("c-stack-overflow", "main.py");
     let mut frames = vec![
-        nat("__vfprintf_internal", LIBC, "./stdio-common/vfprintf-internal.c:1244"),
+        nat(
+            "__vfprintf_internal",
+            LIBC,
+            "./stdio-common/vfprintf-internal.c:1244",
+        ),
         nat("__vsnprintf_internal", LIBC, "./libio/vsnprintf.c:114"),
         nat("___snprintf_chk", LIBC, "./debug/snprintf_chk.c:38"),
         nat("path_length", &so, &format!("{src}:31")),
@@ -478,7 +524,10 @@ pub fn stack_overflow(depth: usize) -> Capture {
     // The 8 MiB stack is used up: the fault is the first touch below it.
     let mut maps = python_maps("_tree");
     let start = STACK_END - (8 << 20);
-    if let Some(stack) = maps.iter_mut().find(|m| m.path.as_deref() == Some("[stack]")) {
+    if let Some(stack) = maps
+        .iter_mut()
+        .find(|m| m.path.as_deref() == Some("[stack]"))
+    {
         stack.start = start;
     }
     let (fault, sp) = (start - 0x200, start - 0x228);
@@ -502,7 +551,11 @@ fn thread_tail() -> Vec<Frame> {
         nat("thread_run", LIBPY, "./Modules/_threadmodule.c:1124"),
         nat("pythread_wrapper", LIBPY, "Python/thread_pthread.h:241"),
         nat("start_thread", LIBC, "./nptl/pthread_create.c:442"),
-        nat("clone3", LIBC, "../sysdeps/unix/sysv/linux/x86_64/clone3.S:81"),
+        nat(
+            "clone3",
+            LIBC,
+            "../sysdeps/unix/sysv/linux/x86_64/clone3.S:81",
+        ),
     ]
 }
 
@@ -520,12 +573,28 @@ pub fn thread_crash() -> Capture {
     worker.extend([py("process", &main, 9), py("worker", &main, 16)]);
     worker.extend(thread_tail());
     let mut main_frames = vec![
-        nat("__futex_abstimed_wait_common", LIBC, "./nptl/futex-internal.c:57"),
+        nat(
+            "__futex_abstimed_wait_common",
+            LIBC,
+            "./nptl/futex-internal.c:57",
+        ),
         nat("__new_sem_wait_slow64", LIBC, "./nptl/sem_waitcommon.c:183"),
-        nat("PyThread_acquire_lock_timed", LIBPY, "Python/thread_pthread.h:483"),
+        nat(
+            "PyThread_acquire_lock_timed",
+            LIBPY,
+            "Python/thread_pthread.h:483",
+        ),
         nat("acquire_timed", LIBPY, "./Modules/_threadmodule.c:98"),
-        nat("lock_PyThread_acquire_lock", LIBPY, "./Modules/_threadmodule.c:180"),
-        nat("method_vectorcall_VARARGS_KEYWORDS", LIBPY, "Objects/descrobject.c:344"),
+        nat(
+            "lock_PyThread_acquire_lock",
+            LIBPY,
+            "./Modules/_threadmodule.c:180",
+        ),
+        nat(
+            "method_vectorcall_VARARGS_KEYWORDS",
+            LIBPY,
+            "Objects/descrobject.c:344",
+        ),
         py("_wait_for_tstate_lock", &threading, 1132),
         py("join", &threading, 1112),
         py("main", &main, 28),
@@ -578,7 +647,13 @@ pub fn thread_crash() -> Capture {
         map(0x7f3a_2a60_0000, 0x7f3a_2ae0_0000, "rw-", None),
     ]);
     maps.sort_by_key(|m| m.start);
-    capture(&["python3", "main.py"], segv(1, 0x8), 0x7f3a_2adf_ed50, maps, threads)
+    capture(
+        &["python3", "main.py"],
+        segv(1, 0x8),
+        0x7f3a_2adf_ed50,
+        maps,
+        threads,
+    )
 }
 
 /// c-assert: `assert(count > 0)` in `mean` (inlined into `center`) fails.
@@ -608,8 +683,12 @@ pub fn c_assert() -> Capture {
         python_maps("_stats"),
         vec![main_thread(frames)],
     );
-    c.abort_message = Some("python3: /work/cases/c-assert/_stats.c:8: mean: Assertion `count > 0' failed.\n".into());
-    c.stderr_tail = vec!["python3: /work/cases/c-assert/_stats.c:8: mean: Assertion `count > 0' failed.".into()];
+    c.abort_message = Some(
+        "python3: /work/cases/c-assert/_stats.c:8: mean: Assertion `count > 0' failed.\n".into(),
+    );
+    c.stderr_tail = vec![
+        "python3: /work/cases/c-assert/_stats.c:8: mean: Assertion `count > 0' failed.".into(),
+    ];
     c
 }
 
@@ -657,8 +736,16 @@ pub fn use_after_reinit() -> Capture {
             LIBC,
             "../sysdeps/x86_64/multiarch/memset-vec-unaligned-erms.S:328",
         ),
-        nat("Renderer_clear", &so, "/work/cases/use-after-reinit/_gfx.c:98"),
-        nat("method_vectorcall_VARARGS", LIBPY, "Objects/descrobject.c:311"),
+        nat(
+            "Renderer_clear",
+            &so,
+            "/work/cases/use-after-reinit/_gfx.c:98",
+        ),
+        nat(
+            "method_vectorcall_VARARGS",
+            LIBPY,
+            "Objects/descrobject.c:311",
+        ),
     ];
     frames.extend([
         py("draw_frame", &main, 14),
@@ -675,14 +762,21 @@ pub fn use_after_reinit() -> Capture {
         python_maps("_gfx"),
         vec![main_thread(frames)],
     );
-    c.stderr_tail = vec!["frame 1 drawn".into(), "context re-initialised, generation 2".into()];
+    c.stderr_tail = vec![
+        "frame 1 drawn".into(),
+        "context re-initialised, generation 2".into(),
+    ];
     c
 }
 
 /// fpe: `value % buckets` with `buckets == 0`.
 pub fn fpe() -> Capture {
     let main = case_file("fpe", "main.py");
-    let mut frames = vec![nat("bucket_counts", &ext("_histo"), "/work/cases/fpe/_histo.c:19")];
+    let mut frames = vec![nat(
+        "bucket_counts",
+        &ext("_histo"),
+        "/work/cases/fpe/_histo.c:19",
+    )];
     frames.extend(c_call());
     frames.extend([
         py("histogram", &main, 8),
@@ -710,13 +804,29 @@ pub fn ctypes_null() -> Capture {
     let main = case_file("ctypes-null", "main.py");
     let ctypes = ext("_ctypes");
     let mut frames = vec![
-        nat("__strlen_evex", LIBC, "../sysdeps/x86_64/multiarch/strlen-evex.S:77"),
+        nat(
+            "__strlen_evex",
+            LIBC,
+            "../sysdeps/x86_64/multiarch/strlen-evex.S:77",
+        ),
         nat("string_at", &ctypes, "./Modules/_ctypes/_ctypes.c:5633"),
         nat("ffi_call_unix64", "libffi.so.8", "../src/x86/unix64.S:104"),
         nat("ffi_call_int", "libffi.so.8", "../src/x86/ffi64.c:673"),
-        nat("_call_function_pointer", &ctypes, "./Modules/_ctypes/callproc.c:931"),
-        nat("_ctypes_callproc", &ctypes, "./Modules/_ctypes/callproc.c:1262"),
-        nat("PyCFuncPtr_call", &ctypes, "./Modules/_ctypes/_ctypes.c:4201"),
+        nat(
+            "_call_function_pointer",
+            &ctypes,
+            "./Modules/_ctypes/callproc.c:931",
+        ),
+        nat(
+            "_ctypes_callproc",
+            &ctypes,
+            "./Modules/_ctypes/callproc.c:1262",
+        ),
+        nat(
+            "PyCFuncPtr_call",
+            &ctypes,
+            "./Modules/_ctypes/_ctypes.c:4201",
+        ),
         nat("_PyObject_MakeTpCall", LIBPY, "Objects/call.c:214"),
         nat("PyObject_Vectorcall", LIBPY, "Objects/call.c:299"),
         py("string_at", &format!("{STDLIB}/ctypes/__init__.py"), 519),
@@ -810,11 +920,23 @@ pub fn import_crash() -> Capture {
     let boot = "<frozen importlib._bootstrap>";
     let ext_boot = "<frozen importlib._bootstrap_external>";
     let mut frames = vec![
-        nat("PyInit__codec", &ext("_codec"), &format!("{dir}/_codec.c:88")),
-        nat("_PyImport_LoadDynamicModuleWithSpec", LIBPY, "./Python/importdl.c:167"),
+        nat(
+            "PyInit__codec",
+            &ext("_codec"),
+            &format!("{dir}/_codec.c:88"),
+        ),
+        nat(
+            "_PyImport_LoadDynamicModuleWithSpec",
+            LIBPY,
+            "./Python/importdl.c:167",
+        ),
         nat("_imp_create_dynamic_impl", LIBPY, "Python/import.c:2365"),
         nat("_imp_create_dynamic", LIBPY, "Python/clinic/import.c.h:485"),
-        nat("cfunction_vectorcall_FASTCALL", LIBPY, "Objects/methodobject.c:430"),
+        nat(
+            "cfunction_vectorcall_FASTCALL",
+            LIBPY,
+            "Objects/methodobject.c:430",
+        ),
         nat("PyVectorcall_Call", LIBPY, "Objects/call.c:267"),
         py("_call_with_frames_removed", boot, 241),
         py("create_module", ext_boot, 1233),

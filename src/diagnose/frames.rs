@@ -211,7 +211,10 @@ pub fn is_library_source(file: &str) -> bool {
 /// native code outside the runtime, CPython's own extensions and common support libraries.
 pub fn is_user_frame(frame: &Frame) -> bool {
     match frame.kind {
-        FrameKind::Python => frame.file.as_deref().is_some_and(|f| !is_library_python_file(f)),
+        FrameKind::Python => frame
+            .file
+            .as_deref()
+            .is_some_and(|f| !is_library_python_file(f)),
         FrameKind::Native => {
             is_culprit_candidate(frame)
                 && frame
@@ -311,7 +314,9 @@ pub fn normalize_function(name: &str, module: Option<&str>) -> String {
     }
     let name = name.strip_prefix("__GI_").unwrap_or(name);
     let name = match name.strip_prefix("__libc_") {
-        Some(rest @ ("malloc" | "free" | "calloc" | "realloc" | "memalign" | "valloc" | "pvalloc")) => rest,
+        Some(
+            rest @ ("malloc" | "free" | "calloc" | "realloc" | "memalign" | "valloc" | "pvalloc"),
+        ) => rest,
         _ => name,
     };
     strip_cpu_variant(name)
@@ -326,7 +331,9 @@ fn strip_clone_suffixes(mut name: &str) -> &str {
             continue;
         }
         let numeric = !tail.is_empty() && tail.chars().all(|c| c.is_ascii_digit());
-        let after_word = head.rfind('.').is_some_and(|d| CLONE_WORDS.contains(&&head[d + 1..]));
+        let after_word = head
+            .rfind('.')
+            .is_some_and(|d| CLONE_WORDS.contains(&&head[d + 1..]));
         if numeric && after_word {
             name = head;
             continue;
@@ -462,10 +469,21 @@ mod tests {
 
     #[test]
     fn python_executables() {
-        for name in ["python", "python3", "python3.11", "python3.11d", "python3.13t"] {
+        for name in [
+            "python",
+            "python3",
+            "python3.11",
+            "python3.11d",
+            "python3.13t",
+        ] {
             assert!(is_python_executable(name), "{name}");
         }
-        for name in ["pythonista", "python3-config", "ipython", "libpython3.11.so.1.0"] {
+        for name in [
+            "pythonista",
+            "python3-config",
+            "ipython",
+            "libpython3.11.so.1.0",
+        ] {
             assert!(!is_python_executable(name), "{name}");
         }
     }
@@ -496,23 +514,34 @@ mod tests {
         assert!(!is_user_frame(&py(
             "/root/.pyenv/versions/3.11.7/lib/python3.11/threading.py"
         )));
-        assert!(!is_user_frame(&py("/usr/lib/python3/dist-packages/numpy/core/x.py")));
+        assert!(!is_user_frame(&py(
+            "/usr/lib/python3/dist-packages/numpy/core/x.py"
+        )));
         assert!(!is_user_frame(&py(
             "/venv/lib/python3.11/site-packages/_pytest/python.py"
         )));
         assert!(!is_user_frame(&py("<frozen importlib._bootstrap>")));
-        assert!(is_user_frame(&native("bbox", "_geom.cpython-311-x86_64-linux-gnu.so")));
+        assert!(is_user_frame(&native(
+            "bbox",
+            "_geom.cpython-311-x86_64-linux-gnu.so"
+        )));
         assert!(!is_user_frame(&native(
             "string_at",
             "_ctypes.cpython-311-x86_64-linux-gnu.so"
         )));
         assert!(!is_user_frame(&native("ffi_call", "libffi.so.8")));
-        assert!(!is_user_frame(&native("cfunction_call", "libpython3.11.so.1.0")));
+        assert!(!is_user_frame(&native(
+            "cfunction_call",
+            "libpython3.11.so.1.0"
+        )));
     }
 
     #[test]
     fn module_stems_drop_versions_and_tags() {
-        assert_eq!(module_stem("_pixfmt.cpython-311-x86_64-linux-gnu.so"), "_pixfmt");
+        assert_eq!(
+            module_stem("_pixfmt.cpython-311-x86_64-linux-gnu.so"),
+            "_pixfmt"
+        );
         assert_eq!(module_stem("_pixfmt.abi3.so"), "_pixfmt");
         assert_eq!(module_stem("/usr/lib/libc.so.6"), "libc");
         assert_eq!(module_stem("libc-2.36.so"), "libc");
@@ -529,8 +558,14 @@ mod tests {
         let libc = Some("libc.so.6");
         assert_eq!(normalize_function("__strlen_evex", libc), "strlen");
         assert_eq!(normalize_function("__strlen_avx2", libc), "strlen");
-        assert_eq!(normalize_function("__memmove_avx_unaligned_erms", libc), "memmove");
-        assert_eq!(normalize_function("__strcasecmp_l_avx2", libc), "strcasecmp_l");
+        assert_eq!(
+            normalize_function("__memmove_avx_unaligned_erms", libc),
+            "memmove"
+        );
+        assert_eq!(
+            normalize_function("__strcasecmp_l_avx2", libc),
+            "strcasecmp_l"
+        );
         assert_eq!(normalize_function("__GI___libc_free", libc), "free");
         assert_eq!(normalize_function("__GI_raise", libc), "raise");
         assert_eq!(
@@ -539,15 +574,24 @@ mod tests {
         );
         assert_eq!(normalize_function("bbox.cold", Some("_geom.so")), "bbox");
         assert_eq!(normalize_function("walk.isra.0", Some("_t.so")), "walk");
-        assert_eq!(normalize_function("walk.constprop.2.isra.0", Some("_t.so")), "walk");
-        assert_eq!(normalize_function("walk.part.1.cold", Some("_t.so")), "walk");
+        assert_eq!(
+            normalize_function("walk.constprop.2.isra.0", Some("_t.so")),
+            "walk"
+        );
+        assert_eq!(
+            normalize_function("walk.part.1.cold", Some("_t.so")),
+            "walk"
+        );
         assert_eq!(normalize_function("v1.2", Some("_t.so")), "v1.2");
         assert_eq!(
             normalize_function("demo::run::h0123456789abcdef", Some("x.so")),
             "demo::run"
         );
         // A user library's own names are left alone.
-        assert_eq!(normalize_function("__scan_avx2", Some("libfast.so")), "__scan_avx2");
+        assert_eq!(
+            normalize_function("__scan_avx2", Some("libfast.so")),
+            "__scan_avx2"
+        );
     }
 
     #[test]

@@ -29,7 +29,9 @@ mod tests;
 use crate::diagnose::frames::{file_basename, is_culprit_candidate, module_stem, normalized_name};
 use crate::model::{Frame, ProcessSnapshot, Thread};
 pub use activity::{activity, describe, Activity};
-use activity::{native_caller, native_name, native_place, python_place, short_who, waiting_call, who};
+use activity::{
+    native_caller, native_name, native_place, python_place, short_who, waiting_call, who,
+};
 use waits::{Wait, WaitKind};
 
 /// One thing worth saying about a hung tree.
@@ -118,7 +120,10 @@ fn process_findings(snapshot: &ProcessSnapshot, out: &mut Vec<(Rank, HangFinding
                 who(waiter),
                 short_who(holder)
             );
-            out.push((Rank::GilWaiter, p.finding("waiting-for-gil", Some(waiter), text)));
+            out.push((
+                Rank::GilWaiter,
+                p.finding("waiting-for-gil", Some(waiter), text),
+            ));
         }
     }
     for (thread, act) in &p.threads {
@@ -133,13 +138,20 @@ fn process_findings(snapshot: &ProcessSnapshot, out: &mut Vec<(Rank, HangFinding
     }
 }
 
-fn holder_blocked_finding(p: &Process, thread: &Thread, wait: &Wait, waiters: usize) -> HangFinding {
+fn holder_blocked_finding(
+    p: &Process,
+    thread: &Thread,
+    wait: &Wait,
+    waiters: usize,
+) -> HangFinding {
     let frames = &thread.frames;
     let call = waiting_call(frames, wait);
     let from = native_caller(frames, wait)
         .map(|i| format!(" from {}", native_place(frames, i)))
         .unwrap_or_default();
-    let at = python_place(frames).map(|p| format!(" at {p}")).unwrap_or_default();
+    let at = python_place(frames)
+        .map(|p| format!(" at {p}"))
+        .unwrap_or_default();
     let behind = match waiters {
         0 => String::new(),
         1 => "; 1 other thread waits for the GIL".into(),
@@ -186,7 +198,8 @@ fn lock_owner_finding(p: &Process, thread: &Thread, wait: &Wait) -> Option<HangF
     }
     let in_module = |t: &Thread| {
         t.frames.iter().position(|f| {
-            is_culprit_candidate(f) && f.module.as_deref().map(module_stem).as_deref() == Some(module.as_str())
+            is_culprit_candidate(f)
+                && f.module.as_deref().map(module_stem).as_deref() == Some(module.as_str())
         })
     };
     let others: Vec<(&Thread, usize, &Activity)> = p
@@ -212,9 +225,15 @@ fn lock_owner_finding(p: &Process, thread: &Thread, wait: &Wait) -> Option<HangF
     let outer = frames[caller + 1..]
         .iter()
         .take_while(|f| is_culprit_candidate(f))
-        .find(|f| !same_function(f, taker) && f.module.as_deref().map(module_stem).as_deref() == Some(module.as_str()));
+        .find(|f| {
+            !same_function(f, taker)
+                && f.module.as_deref().map(module_stem).as_deref() == Some(module.as_str())
+        });
     let question = match outer {
-        Some(outer) => format!("does `{}` already hold it when it calls `{name}`?", native_name(outer)),
+        Some(outer) => format!(
+            "does `{}` already hold it when it calls `{name}`?",
+            native_name(outer)
+        ),
         None => "was it taken earlier and never released?".into(),
     };
     let text = format!(
@@ -227,7 +246,9 @@ fn lock_owner_finding(p: &Process, thread: &Thread, wait: &Wait) -> Option<HangF
 
 fn running_or_stuck(p: &Process, thread: &Thread, act: &Activity) -> Option<(Rank, HangFinding)> {
     let frames = &thread.frames;
-    let at = python_place(frames).map(|p| format!(" at {p}")).unwrap_or_default();
+    let at = python_place(frames)
+        .map(|p| format!(" at {p}"))
+        .unwrap_or_default();
     let gil = if thread.holds_gil == Some(true) {
         " It holds the GIL, so no other Python thread can run."
     } else {

@@ -4,7 +4,8 @@
 
 use crate::capture::Capture;
 use crate::diagnose::frames::{
-    file_basename, innermost_meaningful, is_culprit_candidate, module_stem, normalized_name, short_function,
+    file_basename, innermost_meaningful, is_culprit_candidate, module_stem, normalized_name,
+    short_function,
 };
 use crate::diagnose::kind::group;
 use crate::diagnose::location::user_python_location;
@@ -62,7 +63,10 @@ impl Facts<'_> {
 }
 
 fn hint(id: &str, text: String) -> Hint {
-    Hint { id: id.into(), text }
+    Hint {
+        id: id.into(),
+        text,
+    }
 }
 
 fn culprit_label(c: &Culprit) -> String {
@@ -114,9 +118,15 @@ fn shutdown_hint(facts: &Facts) -> Option<Hint> {
     };
     let under_exit = frames.iter().filter_map(normalized_name).any(|n| {
         let n = short_function(&n);
-        matches!(n.as_str(), "__run_exit_handlers" | "__cxa_finalize" | "_dl_fini")
+        matches!(
+            n.as_str(),
+            "__run_exit_handlers" | "__cxa_finalize" | "_dl_fini"
+        )
     });
-    let native_user = frames.iter().filter(|f| is_culprit_candidate(f)).collect::<Vec<_>>();
+    let native_user = frames
+        .iter()
+        .filter(|f| is_culprit_candidate(f))
+        .collect::<Vec<_>>();
     if under_exit {
         if let Some(dtor) = native_user
             .iter()
@@ -148,7 +158,10 @@ fn shutdown_hint(facts: &Facts) -> Option<Hint> {
             ));
         }
     }
-    let finalizing = frames.iter().filter_map(normalized_name).any(|n| is_exit_machinery(&n));
+    let finalizing = frames
+        .iter()
+        .filter_map(normalized_name)
+        .any(|n| is_exit_machinery(&n));
     let text = if finalizing {
         format!("{finished}; the crash happened while Python was finalizing (atexit callbacks, __del__ methods, module teardown), so something used there was already torn down")
     } else {
@@ -186,7 +199,8 @@ fn import_hint(facts: &Facts) -> Option<Hint> {
 
 fn kind_hint(facts: &Facts) -> Option<Hint> {
     let who = facts.who();
-    let debug_tools = "`MALLOC_CHECK_=3`, `PYTHONMALLOC=debug` or a build with `-fsanitize=address`";
+    let debug_tools =
+        "`MALLOC_CHECK_=3`, `PYTHONMALLOC=debug` or a build with `-fsanitize=address`";
     match facts.kind {
         CrashKind::NullDeref => Some(null_deref_hint(facts, &who)),
         CrashKind::StackOverflow => Some(stack_overflow_hint(facts)),
@@ -234,7 +248,10 @@ fn kind_hint(facts: &Facts) -> Option<Hint> {
 fn null_deref_hint(facts: &Facts, who: &str) -> Hint {
     let address = facts.capture.signal.fault_address.unwrap_or(0);
     let jumped = facts.capture.registers.is_some_and(|r| r.ip == address);
-    let culprit_module = facts.culprit.and_then(|c| c.module.as_deref()).map(module_stem);
+    let culprit_module = facts
+        .culprit
+        .and_then(|c| c.module.as_deref())
+        .map(module_stem);
     if culprit_module.as_deref() == Some("_ctypes") {
         let caller = user_python_location(facts.frames())
             .map(|p| {
@@ -310,7 +327,11 @@ fn stack_overflow_hint(facts: &Facts) -> Hint {
                 .unwrap_or_else(|| format!("`{}`", r.functions[0]))
         )
     } else {
-        let names: Vec<String> = r.functions.iter().map(|f| format!("`{}`", short_function(f))).collect();
+        let names: Vec<String> = r
+            .functions
+            .iter()
+            .map(|f| format!("`{}`", short_function(f)))
+            .collect();
         format!("{} call each other {times}", names.join(" → "))
     };
     hint(
@@ -343,7 +364,11 @@ fn parse_assertion(message: &str) -> Option<(String, String, String)> {
     let head = message[..start - "Assertion `".len()].trim_end_matches([' ', ':']);
     let (location, function) = head.rsplit_once(": ")?;
     let (file, line) = location.rsplit_once(':')?;
-    Some((expr, function.to_string(), format!("{}:{line}", file_basename(file))))
+    Some((
+        expr,
+        function.to_string(),
+        format!("{}:{line}", file_basename(file)),
+    ))
 }
 
 fn assert_hint(facts: &Facts) -> Hint {
@@ -358,7 +383,9 @@ fn assert_hint(facts: &Facts) -> Hint {
         })
         .unwrap_or_default();
     let text = match facts.message.and_then(parse_assertion) {
-        Some((expr, function, at)) => format!("the C assertion `{expr}` in `{function}` ({at}) failed{caller}"),
+        Some((expr, function, at)) => {
+            format!("the C assertion `{expr}` in `{function}` ({at}) failed{caller}")
+        }
         None => match facts.message {
             Some(m) => format!("an assertion failed: {m}{caller}"),
             None => format!("an assertion failed{caller}"),
@@ -479,7 +506,11 @@ mod tests {
     use crate::diagnose::fixtures;
 
     fn hints_of(c: &Capture) -> Vec<(String, String)> {
-        diagnose(c).hints.into_iter().map(|h| (h.id, h.text)).collect()
+        diagnose(c)
+            .hints
+            .into_iter()
+            .map(|h| (h.id, h.text))
+            .collect()
     }
 
     fn only(c: &Capture, id: &str) -> String {
@@ -542,7 +573,8 @@ mod tests {
         frames.retain(|f| f.is_python() || f.function.as_deref() != Some("_start"));
         let end = frames.iter().rposition(|f| f.is_python()).unwrap();
         frames.truncate(end + 1);
-        assert!(only(&c, "stack-overflow").starts_with("`path_length` in _tree calls itself at least 4,093 times"));
+        assert!(only(&c, "stack-overflow")
+            .starts_with("`path_length` in _tree calls itself at least 4,093 times"));
     }
 
     #[test]
@@ -565,9 +597,8 @@ mod tests {
 
     #[test]
     fn thread_child_fpe_uaf_and_signals() {
-        assert!(
-            only(&fixtures::thread_crash(), "thread").starts_with("the crash happened in thread worker-1 (tid 48214)")
-        );
+        assert!(only(&fixtures::thread_crash(), "thread")
+            .starts_with("the crash happened in thread worker-1 (tid 48214)"));
         assert!(only(&fixtures::mp_child_crash(), "child-process").contains("exit code -11"));
         assert!(only(&fixtures::fpe(), "fpe-division-by-zero")
             .starts_with("`bucket_counts` in _histo divided an integer by zero"));
@@ -589,7 +620,10 @@ mod tests {
         assert!(text.contains("a pytest worker process (pid"), "{text}");
         c.pytest.xdist_worker = Some("gw1".into());
         let text = only(&c, "child-process");
-        assert!(text.starts_with("this was pytest-xdist worker gw1 (pid"), "{text}");
+        assert!(
+            text.starts_with("this was pytest-xdist worker gw1 (pid"),
+            "{text}"
+        );
     }
 
     #[test]

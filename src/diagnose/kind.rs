@@ -30,7 +30,10 @@ impl Verdict {
 /// Classifies a capture. `message` is the crash message (abort message or fatal stderr
 /// line), which decides between the kinds of abort.
 pub fn classify(capture: &Capture, message: Option<&str>) -> Verdict {
-    let frames = capture.crashed_thread().map(|t| t.frames.as_slice()).unwrap_or(&[]);
+    let frames = capture
+        .crashed_thread()
+        .map(|t| t.frames.as_slice())
+        .unwrap_or(&[]);
     let signal = &capture.signal;
     if !signals::is_kernel_fault(signal.code) {
         return sent_signal(capture, frames, message);
@@ -76,7 +79,8 @@ fn sent_signal(capture: &Capture, frames: &[Frame], message: Option<&str>) -> Ve
         _ => "",
     };
     if !signals::is_sent_by_process(signal.code) {
-        let code = signals::si_code_name(signal.signo, signal.code).unwrap_or_else(|| signal.code.to_string());
+        let code = signals::si_code_name(signal.signo, signal.code)
+            .unwrap_or_else(|| signal.code.to_string());
         return Verdict::new(
             CrashKind::SelfSignal,
             format!("{name} came from a timer or notification the process set up itself ({code}), not from a fault"),
@@ -94,11 +98,16 @@ fn sent_signal(capture: &Capture, frames: &[Frame], message: Option<&str>) -> Ve
                 Some(command) => format!("pid {pid} (`{command}`)"),
                 None => format!("pid {pid}"),
             };
-            Verdict::new(CrashKind::ExternalSignal, format!("{name} was sent by {who} with {how}"))
+            Verdict::new(
+                CrashKind::ExternalSignal,
+                format!("{name} was sent by {who} with {how}"),
+            )
         }
         _ => Verdict::new(
             CrashKind::ExternalSignal,
-            format!("{name} was sent with {how} by the kernel or a process outside this PID namespace"),
+            format!(
+                "{name} was sent with {how} by the kernel or a process outside this PID namespace"
+            ),
         ),
     }
 }
@@ -118,13 +127,17 @@ pub fn group(n: usize) -> String {
 
 fn fpe_detail(code: i32) -> String {
     match signals::si_code_name(SIGFPE, code).as_deref() {
-        Some("FPE_INTDIV") => "integer division by zero (or INT_MIN / -1, which x86 traps the same way)".into(),
+        Some("FPE_INTDIV") => {
+            "integer division by zero (or INT_MIN / -1, which x86 traps the same way)".into()
+        }
         Some("FPE_INTOVF") => "integer overflow trap".into(),
         Some("FPE_FLTDIV") => "floating-point division by zero, with FP exceptions unmasked".into(),
         Some("FPE_FLTOVF") => "floating-point overflow, with FP exceptions unmasked".into(),
         Some("FPE_FLTUND") => "floating-point underflow, with FP exceptions unmasked".into(),
         Some("FPE_FLTRES") => "inexact floating-point result, with FP exceptions unmasked".into(),
-        Some("FPE_FLTINV") => "invalid floating-point operation, with FP exceptions unmasked".into(),
+        Some("FPE_FLTINV") => {
+            "invalid floating-point operation, with FP exceptions unmasked".into()
+        }
         Some("FPE_FLTSUB") => "subscript out of range".into(),
         _ => "an arithmetic exception".into(),
     }
@@ -189,7 +202,10 @@ mod tests {
     fn sent_signals() {
         let (kind, detail) = kind_of(&fixtures::external_sigterm());
         assert_eq!(kind, CrashKind::ExternalSignal);
-        assert_eq!(detail, "SIGTERM was sent by pid 1207 (`timeout 30 python3 main.py`) with kill()");
+        assert_eq!(
+            detail,
+            "SIGTERM was sent by pid 1207 (`timeout 30 python3 main.py`) with kill()"
+        );
 
         // os.kill(os.getpid(), SIGSEGV): no abort() in the stack.
         let mut c = fixtures::external_sigterm();

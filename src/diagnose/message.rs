@@ -10,7 +10,11 @@ use crate::capture::Capture;
 
 /// The message of a crash, if the abort message or the stderr tail has one.
 pub fn crash_message(capture: &Capture) -> Option<String> {
-    if let Some(message) = capture.abort_message.as_deref().and_then(clean_abort_message) {
+    if let Some(message) = capture
+        .abort_message
+        .as_deref()
+        .and_then(clean_abort_message)
+    {
         return Some(message);
     }
     fatal_line_in(&capture.stderr_tail)
@@ -45,7 +49,9 @@ fn looks_like_file_line(text: &str) -> bool {
         return false;
     };
     match file_line.rsplit_once(':') {
-        Some((file, line)) => !file.is_empty() && !line.is_empty() && line.chars().all(|c| c.is_ascii_digit()),
+        Some((file, line)) => {
+            !file.is_empty() && !line.is_empty() && line.chars().all(|c| c.is_ascii_digit())
+        }
         None => false,
     }
 }
@@ -86,7 +92,9 @@ fn recognise(line: &str, next: Option<&str>) -> Option<String> {
     if trimmed.starts_with("thread '") && trimmed.contains("' panicked at ") {
         // Rust ≥ 1.73 puts the message on the next line.
         return Some(match next {
-            Some(n) if trimmed.ends_with(':') && !n.is_empty() && !n.starts_with("note:") => format!("{trimmed} {n}"),
+            Some(n) if trimmed.ends_with(':') && !n.is_empty() && !n.starts_with("note:") => {
+                format!("{trimmed} {n}")
+            }
             _ => trimmed.to_string(),
         });
     }
@@ -96,8 +104,9 @@ fn recognise(line: &str, next: Option<&str>) -> Option<String> {
     if trimmed.contains("Assertion `") && trimmed.ends_with("failed.") {
         return clean_abort_message(trimmed);
     }
-    let qt =
-        trimmed.starts_with("ASSERT: \"") || trimmed.starts_with("ASSERT failure in ") || trimmed.starts_with("qFatal");
+    let qt = trimmed.starts_with("ASSERT: \"")
+        || trimmed.starts_with("ASSERT failure in ")
+        || trimmed.starts_with("qFatal");
     if qt {
         return Some(trimmed.to_string());
     }
@@ -207,7 +216,10 @@ mod tests {
             Some("*** stack smashing detected ***: terminated")
         );
         let heap = lines("corrupted size vs. prev_size\n");
-        assert_eq!(fatal_line_in(&heap).as_deref(), Some("corrupted size vs. prev_size"));
+        assert_eq!(
+            fatal_line_in(&heap).as_deref(),
+            Some("corrupted size vs. prev_size")
+        );
     }
 
     #[test]

@@ -44,7 +44,10 @@ pub fn diagnose(capture: &Capture) -> Crash {
         .as_deref()
         .and_then(pytest::parse_current_test);
     let culprit = location::culprit(capture);
-    let crashed_frames = capture.crashed_thread().map(|t| t.frames.as_slice()).unwrap_or(&[]);
+    let crashed_frames = capture
+        .crashed_thread()
+        .map(|t| t.frames.as_slice())
+        .unwrap_or(&[]);
     let recursion = recursion::deepest_recursion(crashed_frames);
     let facts = hints::Facts {
         capture,
@@ -56,7 +59,12 @@ pub fn diagnose(capture: &Capture) -> Crash {
         test: test.as_ref(),
     };
     let hints = hints::hints(&facts);
-    let signature = signature::signature(capture, verdict.kind, recursion.as_ref(), message.as_deref());
+    let signature = signature::signature(
+        capture,
+        verdict.kind,
+        recursion.as_ref(),
+        message.as_deref(),
+    );
     let signal = &capture.signal;
     // si_addr only means an address for a fault the kernel raised; for kill/tgkill the same
     // bytes of siginfo hold the sender's pid and uid.
@@ -64,7 +72,9 @@ pub fn diagnose(capture: &Capture) -> Crash {
         .fault_address
         .filter(|_| signals::is_kernel_fault(signal.code))
         .map(model::hex);
-    let sender_pid = signal.sender_pid.filter(|_| signals::is_sent_by_process(signal.code));
+    let sender_pid = signal
+        .sender_pid
+        .filter(|_| signals::is_sent_by_process(signal.code));
     Crash {
         pid: capture.pid,
         tid: capture.tid,
@@ -114,13 +124,24 @@ mod tests {
         assert_eq!(crash.kind, CrashKind::NullDeref);
         assert_eq!(crash.phase, Phase::Test);
         let test = crash.test.as_ref().expect("test");
-        assert_eq!(test.nodeid, "tests/test_bbox.py::test_bbox_of_empty_polygon");
+        assert_eq!(
+            test.nodeid,
+            "tests/test_bbox.py::test_bbox_of_empty_polygon"
+        );
         assert_eq!(test.when.as_deref(), Some("call"));
-        assert_eq!(crash.python.as_ref().map(|p| p.function.as_str()), Some("bbox"));
-        assert_eq!(crash.culprit.as_ref().and_then(|c| c.function.as_deref()), Some("bbox"));
+        assert_eq!(
+            crash.python.as_ref().map(|p| p.function.as_str()),
+            Some("bbox")
+        );
+        assert_eq!(
+            crash.culprit.as_ref().and_then(|c| c.function.as_deref()),
+            Some("bbox")
+        );
         assert_eq!(crash.thread_name.as_deref(), Some("MainThread"));
         assert_eq!(crash.message, None);
-        assert!(crash.signature.starts_with("SIGSEGV/null-deref/bbox@_geom/"));
+        assert!(crash
+            .signature
+            .starts_with("SIGSEGV/null-deref/bbox@_geom/"));
         assert_eq!(crash.threads.len(), 1);
         assert!(crash.threads[0].crashed);
     }
@@ -187,7 +208,12 @@ mod tests {
                 CrashKind::NullDeref,
                 Phase::Run,
             ),
-            ("c-assert", fixtures::c_assert(), CrashKind::Assert, Phase::Run),
+            (
+                "c-assert",
+                fixtures::c_assert(),
+                CrashKind::Assert,
+                Phase::Run,
+            ),
             (
                 "double-free",
                 fixtures::double_free(),
@@ -201,7 +227,12 @@ mod tests {
                 Phase::Run,
             ),
             ("fpe", fixtures::fpe(), CrashKind::Fpe, Phase::Run),
-            ("ctypes-null", fixtures::ctypes_null(), CrashKind::NullDeref, Phase::Run),
+            (
+                "ctypes-null",
+                fixtures::ctypes_null(),
+                CrashKind::NullDeref,
+                Phase::Run,
+            ),
             (
                 "mp-child-crash",
                 fixtures::mp_child_crash(),
@@ -221,11 +252,9 @@ mod tests {
             Some("/work/cases/c-assert/_stats.c:8: mean: Assertion `count > 0' failed.")
         );
         let abort = diagnose(&fixtures::shutdown_static_dtor_abort());
-        assert!(abort
-            .message
-            .as_deref()
-            .is_some_and(|m| m
-                .starts_with("Fatal Python error: PyThreadState_Get: the function must be called with the GIL held")));
+        assert!(abort.message.as_deref().is_some_and(|m| m.starts_with(
+            "Fatal Python error: PyThreadState_Get: the function must be called with the GIL held"
+        )));
         assert_eq!(
             diagnose(&fixtures::thread_crash()).thread_name.as_deref(),
             Some("worker-1")
@@ -240,7 +269,10 @@ mod tests {
             ("cext-null-deref", fixtures::cext_null_deref()),
             ("pytest-crash-in-suite", fixtures::pytest_null_deref()),
             ("shutdown-static-dtor", fixtures::shutdown_static_dtor()),
-            ("shutdown-static-dtor-abort", fixtures::shutdown_static_dtor_abort()),
+            (
+                "shutdown-static-dtor-abort",
+                fixtures::shutdown_static_dtor_abort(),
+            ),
             ("c-stack-overflow", fixtures::stack_overflow(15_900)),
             ("thread-crash", fixtures::thread_crash()),
             ("c-assert", fixtures::c_assert()),
@@ -270,7 +302,10 @@ mod tests {
         let crash = diagnose(&fixtures::stack_overflow(15_900));
         let frames = &crash.threads[0].frames;
         assert!(frames.len() < 40, "{}", frames.len());
-        let folded = frames.iter().find(|f| f.repeated > 0).expect("a folded run");
+        let folded = frames
+            .iter()
+            .find(|f| f.repeated > 0)
+            .expect("a folded run");
         assert_eq!(folded.function.as_deref(), Some("path_length"));
         assert_eq!(folded.repeated, 15_898);
     }

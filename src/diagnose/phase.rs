@@ -8,7 +8,10 @@ use crate::diagnose::frames::{file_basename, normalized_name, short_function};
 use crate::model::{Frame, FrameKind, Phase};
 
 pub fn phase(capture: &Capture) -> Phase {
-    let frames = capture.crashed_thread().map(|t| t.frames.as_slice()).unwrap_or(&[]);
+    let frames = capture
+        .crashed_thread()
+        .map(|t| t.frames.as_slice())
+        .unwrap_or(&[]);
     if is_shutdown(capture, frames) {
         Phase::Shutdown
     } else if is_import(frames) {
@@ -77,14 +80,17 @@ fn is_import(frames: &[Frame]) -> bool {
     for (i, frame) in frames.iter().enumerate() {
         match frame.kind {
             FrameKind::Native => {
-                let Some(name) = normalized_name(frame) else { continue };
+                let Some(name) = normalized_name(frame) else {
+                    continue;
+                };
                 if is_import_loader(&name) {
                     return true;
                 }
                 if name.starts_with("PyInit_") {
                     let caller = frames.get(i + 1);
                     let called_from_python = caller.is_some_and(|c| {
-                        c.kind == FrameKind::Python || normalized_name(c).is_some_and(|n| is_call_machinery(&n))
+                        c.kind == FrameKind::Python
+                            || normalized_name(c).is_some_and(|n| is_call_machinery(&n))
                     });
                     if !called_from_python {
                         return true;
@@ -126,7 +132,10 @@ fn is_importlib_exec(frame: &Frame) -> bool {
         || (importlib
             && matches!(
                 function,
-                "_call_with_frames_removed" | "_load_unlocked" | "module_from_spec" | "create_module"
+                "_call_with_frames_removed"
+                    | "_load_unlocked"
+                    | "module_from_spec"
+                    | "create_module"
             ))
 }
 
@@ -153,7 +162,10 @@ mod tests {
         assert_eq!(phase(&fixtures::cext_null_deref()), Phase::Run);
         assert_eq!(phase(&fixtures::pytest_null_deref()), Phase::Test);
         assert_eq!(phase(&fixtures::shutdown_static_dtor()), Phase::Shutdown);
-        assert_eq!(phase(&fixtures::shutdown_static_dtor_abort()), Phase::Shutdown);
+        assert_eq!(
+            phase(&fixtures::shutdown_static_dtor_abort()),
+            Phase::Shutdown
+        );
         assert_eq!(phase(&fixtures::stack_overflow(50)), Phase::Run);
         assert_eq!(phase(&fixtures::thread_crash()), Phase::Run);
         assert_eq!(phase(&fixtures::import_crash()), Phase::Import);

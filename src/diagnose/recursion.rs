@@ -39,8 +39,12 @@ impl Recursion {
 /// file), not line or address, which differ between the call sites of one function.
 fn recursion_key(frame: &Frame) -> String {
     match (frame.kind, normalized_name(frame)) {
-        (FrameKind::Python, Some(name)) => format!("py:{name}@{}", frame.file.as_deref().unwrap_or("")),
-        (FrameKind::Native, Some(name)) => format!("c:{name}@{}", frame.module.as_deref().unwrap_or("")),
+        (FrameKind::Python, Some(name)) => {
+            format!("py:{name}@{}", frame.file.as_deref().unwrap_or(""))
+        }
+        (FrameKind::Native, Some(name)) => {
+            format!("c:{name}@{}", frame.module.as_deref().unwrap_or(""))
+        }
         (_, None) => format!("?:{}", frame.address.as_deref().unwrap_or("")),
     }
 }
@@ -113,7 +117,13 @@ pub fn looks_truncated(frames: &[Frame]) -> bool {
     !outermost.is_some_and(|n| {
         matches!(
             n.as_str(),
-            "_start" | "start_thread" | "clone" | "clone3" | "thread_start" | "__clone" | "__clone3"
+            "_start"
+                | "start_thread"
+                | "clone"
+                | "clone3"
+                | "thread_start"
+                | "__clone"
+                | "__clone3"
         ) || n.starts_with("__libc_start")
     })
 }
@@ -150,7 +160,11 @@ pub fn cap_frames(frames: &[Frame]) -> Vec<Frame> {
 }
 
 fn same_frame(a: &Frame, b: &Frame) -> bool {
-    a.kind == b.kind && a.function == b.function && a.module == b.module && a.file == b.file && a.line == b.line
+    a.kind == b.kind
+        && a.function == b.function
+        && a.module == b.module
+        && a.file == b.file
+        && a.line == b.line
 }
 
 /// Folds runs of identical consecutive frames into their first frame (`repeated`).
@@ -159,7 +173,9 @@ pub fn fold_identical_runs(frames: &[Frame]) -> Vec<Frame> {
     for frame in frames {
         match out.last_mut() {
             Some(last) if same_frame(last, frame) && frame.function.is_some() => {
-                last.repeated = last.repeated.saturating_add(frame.repeated.saturating_add(1));
+                last.repeated = last
+                    .repeated
+                    .saturating_add(frame.repeated.saturating_add(1));
             }
             _ => out.push(frame.clone()),
         }
@@ -195,13 +211,21 @@ mod tests {
     use super::*;
 
     fn f(name: &str, line: u32) -> Frame {
-        let mut frame = Frame::native(Some(name.into()), Some("_tree.so".into()), 0x1000 + line as u64);
+        let mut frame = Frame::native(
+            Some(name.into()),
+            Some("_tree.so".into()),
+            0x1000 + line as u64,
+        );
         frame.line = Some(line);
         frame
     }
 
     fn overflow(depth: usize) -> Vec<Frame> {
-        let mut frames = vec![f("__vfprintf_internal", 1), f("snprintf", 2), f("path_length", 31)];
+        let mut frames = vec![
+            f("__vfprintf_internal", 1),
+            f("snprintf", 2),
+            f("path_length", 31),
+        ];
         frames.extend((0..depth - 1).map(|_| f("path_length", 34)));
         frames.extend([f("path_len", 70), f("cfunction_call", 553)]);
         frames

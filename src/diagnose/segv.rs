@@ -4,7 +4,9 @@
 //! malloc internals).
 
 use crate::capture::{Capture, Mapping};
-use crate::diagnose::frames::{is_signal_plumbing, is_system_module, module_basename, normalized_name};
+use crate::diagnose::frames::{
+    is_signal_plumbing, is_system_module, module_basename, normalized_name,
+};
 use crate::diagnose::kind::{group, Verdict};
 use crate::diagnose::memmap::{self, format_size, NULL_ZONE, PAGE, USER_SPACE_END};
 use crate::diagnose::recursion::{deepest_recursion, looks_truncated, Recursion};
@@ -43,7 +45,10 @@ pub(crate) fn segv(capture: &Capture, frames: &[Frame]) -> Verdict {
         if recursion.is_some() {
             return stack_overflow_by_recursion(recursion.as_ref(), looks_truncated(frames));
         }
-        return Verdict::new(CrashKind::WildPointer, "the kernel reported no fault address");
+        return Verdict::new(
+            CrashKind::WildPointer,
+            "the kernel reported no fault address",
+        );
     };
     if let Some(detail) = stack_guard_evidence(capture, address, recursion.is_some()) {
         return Verdict::new(CrashKind::StackOverflow, detail);
@@ -147,7 +152,9 @@ fn stack_guard_evidence(capture: &Capture, address: u64, deep_recursion: bool) -
     }
     if let Some(guard) = mapping {
         if let Some(stack) = memmap::stack_above_guard(&capture.maps, guard) {
-            let sp_near = sp.is_some_and(|sp| sp >= guard.start && sp < stack.end && sp.abs_diff(address) <= NEAR_SP);
+            let sp_near = sp.is_some_and(|sp| {
+                sp >= guard.start && sp < stack.end && sp.abs_diff(address) <= NEAR_SP
+            });
             if sp_near || deep_recursion {
                 let owner = thread_label(capture);
                 return Some(format!(
@@ -222,7 +229,10 @@ fn unmapped(capture: &Capture, address: u64) -> Verdict {
     if address >= USER_SPACE_END {
         return Verdict::new(
             CrashKind::WildPointer,
-            format!("{} is a kernel-space address: not a user pointer", hex(address)),
+            format!(
+                "{} is a kernel-space address: not a user pointer",
+                hex(address)
+            ),
         );
     }
     if capture.maps.is_empty() {
@@ -299,7 +309,9 @@ fn heap_internals(frames: &[Frame]) -> Option<String> {
         if !in_libc {
             return None;
         }
-        let Some(name) = normalized_name(frame) else { continue };
+        let Some(name) = normalized_name(frame) else {
+            continue;
+        };
         if is_signal_plumbing(&name) {
             continue;
         }
@@ -328,13 +340,19 @@ mod tests {
         );
         assert_eq!(kind_of(&fixtures::ctypes_null()).0, CrashKind::NullDeref);
         assert_eq!(kind_of(&fixtures::thread_crash()).0, CrashKind::NullDeref);
-        assert_eq!(kind_of(&fixtures::shutdown_static_dtor()).0, CrashKind::NullDeref);
+        assert_eq!(
+            kind_of(&fixtures::shutdown_static_dtor()).0,
+            CrashKind::NullDeref
+        );
 
         let mut c = fixtures::cext_null_deref();
         c.signal.fault_address = Some(u64::MAX - 7);
         assert_eq!(
             kind_of(&c),
-            (CrashKind::NullDeref, "0xfffffffffffffff8 is 8 bytes before NULL".into())
+            (
+                CrashKind::NullDeref,
+                "0xfffffffffffffff8 is 8 bytes before NULL".into()
+            )
         );
         // A big offset from NULL is still below mmap_min_addr.
         c.signal.fault_address = Some(0x2040);
@@ -377,7 +395,10 @@ mod tests {
         c.registers = None;
         let (kind, detail) = kind_of(&c);
         assert_eq!(kind, CrashKind::StackOverflow);
-        assert_eq!(detail, "the stack is exhausted: 15,900 nested frames of path_length");
+        assert_eq!(
+            detail,
+            "the stack is exhausted: 15,900 nested frames of path_length"
+        );
         // Without recursion, the address alone tells it.
         let mut c = fixtures::stack_overflow(3);
         assert_eq!(kind_of(&c).0, CrashKind::StackOverflow);
@@ -392,7 +413,10 @@ mod tests {
         c.registers.as_mut().unwrap().sp = 0x7f3a_2a60_0010;
         let (kind, detail) = kind_of(&c);
         assert_eq!(kind, CrashKind::StackOverflow);
-        assert!(detail.contains("guard page below thread worker-1's stack"), "{detail}");
+        assert!(
+            detail.contains("guard page below thread worker-1's stack"),
+            "{detail}"
+        );
         // The same ---p page far from sp and with no recursion is not a stack overflow.
         c.registers.as_mut().unwrap().sp = 0x7f3a_2adf_ed50;
         assert_eq!(kind_of(&c).0, CrashKind::WildPointer);
@@ -431,7 +455,10 @@ mod tests {
         c.registers.as_mut().unwrap().ip = 0x55d4_c9e6_0000;
         let (kind, detail) = kind_of(&c);
         assert_eq!(kind, CrashKind::ExecNonCode);
-        assert!(detail.contains("[heap] (rw-), which is not executable"), "{detail}");
+        assert!(
+            detail.contains("[heap] (rw-), which is not executable"),
+            "{detail}"
+        );
     }
 
     #[test]

@@ -23,7 +23,11 @@ pub struct MemoryConfig {
 
 impl Default for MemoryConfig {
     fn default() -> MemoryConfig {
-        MemoryConfig { interval: Duration::from_millis(100), warn_bytes: None, limit_bytes: None }
+        MemoryConfig {
+            interval: Duration::from_millis(100),
+            warn_bytes: None,
+            limit_bytes: None,
+        }
     }
 }
 
@@ -67,7 +71,9 @@ impl MemoryWatch {
         let mut total = 0u64;
         let mut biggest: Option<(i32, u64)> = None;
         for &pid in pids {
-            let Some(rss) = self.reader.rss_bytes(pid) else { continue };
+            let Some(rss) = self.reader.rss_bytes(pid) else {
+                continue;
+            };
             total = total.saturating_add(rss);
             if biggest.is_none_or(|(_, most)| rss > most) {
                 biggest = Some((pid, rss));
@@ -86,7 +92,11 @@ impl MemoryWatch {
             if let Some((pid, rss_bytes)) = biggest {
                 // Read now: by the end of the run the holder may be gone.
                 let argv = self.reader.argv(pid);
-                self.holder = Some(MemoryHolder { pid, rss_bytes, argv });
+                self.holder = Some(MemoryHolder {
+                    pid,
+                    rss_bytes,
+                    argv,
+                });
             }
         }
         self.crossings(total)

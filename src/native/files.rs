@@ -36,7 +36,11 @@ impl ElfCache {
         let Backing::File { path, deleted } = &entry.backing else {
             return None;
         };
-        let key = FileKey { path: path.clone(), dev: entry.dev, inode: entry.inode };
+        let key = FileKey {
+            path: path.clone(),
+            dev: entry.dev,
+            inode: entry.inode,
+        };
         self.files
             .entry(key)
             .or_insert_with(|| {
@@ -78,7 +82,10 @@ fn open_mapped_file(
     path: &Path,
     deleted: bool,
 ) -> Result<(File, PathBuf), NativeError> {
-    let map_file = PathBuf::from(format!("/proc/{pid}/map_files/{:x}-{:x}", entry.start, entry.end));
+    let map_file = PathBuf::from(format!(
+        "/proc/{pid}/map_files/{:x}-{:x}",
+        entry.start, entry.end
+    ));
     let mut candidates = vec![map_file];
     if !deleted {
         let relative = path.strip_prefix("/").unwrap_or(path);
@@ -101,7 +108,8 @@ fn open_mapped_file(
         }
     }
     fallback.ok_or_else(|| {
-        let error = last_error.unwrap_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound));
+        let error =
+            last_error.unwrap_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound));
         NativeError::Open(path.to_path_buf(), error)
     })
 }

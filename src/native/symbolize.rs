@@ -29,7 +29,10 @@ impl FrameSymbolizer {
             .enable_inlined_fns(true)
             .enable_demangling(true)
             .build();
-        FrameSymbolizer { symbolizer, disk_build_ids: HashMap::new() }
+        FrameSymbolizer {
+            symbolizer,
+            disk_build_ids: HashMap::new(),
+        }
     }
 
     pub fn symbolize(&mut self, pcs: &[NormalizedPc], vdso: Option<&ElfInfo>) -> Vec<Frame> {
@@ -53,7 +56,10 @@ impl FrameSymbolizer {
             }
             let offsets: Vec<u64> = indices.iter().map(|&i| lookup_offset(&pcs[i])).collect();
             let source = Source::Elf(Elf::new(object));
-            let Ok(symbols) = self.symbolizer.symbolize(&source, Input::FileOffset(&offsets)) else {
+            let Ok(symbols) = self
+                .symbolizer
+                .symbolize(&source, Input::FileOffset(&offsets))
+            else {
                 continue;
             };
             for (&i, symbolized) in indices.iter().zip(symbols) {
@@ -75,10 +81,12 @@ impl FrameSymbolizer {
             .disk_build_ids
             .entry(object.to_path_buf())
             .or_insert_with(|| read_build_id(object));
-        indices.iter().all(|&i| match (&pcs[i].build_id, on_disk.as_ref()) {
-            (Some(expected), Some(found)) => expected == found,
-            _ => true,
-        })
+        indices
+            .iter()
+            .all(|&i| match (&pcs[i].build_id, on_disk.as_ref()) {
+                (Some(expected), Some(found)) => expected == found,
+                _ => true,
+            })
     }
 }
 
@@ -120,7 +128,11 @@ fn vdso_frame(pc: &NormalizedPc, vdso: &ElfInfo) -> Option<Frame> {
     // The vDSO's file offsets equal its SVMAs: it is one segment loaded at 0.
     let svma = vdso.svma_of_offset(lookup_offset(pc))?;
     let symbol = vdso.symbol_at(svma)?;
-    Some(Frame::native(Some(symbol.name.clone()), module_name(pc), pc.address))
+    Some(Frame::native(
+        Some(symbol.name.clone()),
+        module_name(pc),
+        pc.address,
+    ))
 }
 
 pub fn module_name(pc: &NormalizedPc) -> Option<String> {

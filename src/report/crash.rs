@@ -20,16 +20,28 @@ pub(crate) fn write_crash(
     let style = &config.style;
     writeln!(out, "{}", header(config, crash))?;
     if let Some(detail) = &crash.fault_detail {
-        let code = crash.si_code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default();
+        let code = crash
+            .si_code
+            .as_deref()
+            .map(|c| format!(" ({c})"))
+            .unwrap_or_default();
         // A signal someone sent is not a fault of the CPU: label it for what it is.
-        let label = if sent_by_a_process(crash) { "signal" } else { "fault" };
+        let label = if sent_by_a_process(crash) {
+            "signal"
+        } else {
+            "fault"
+        };
         writeln!(out, "  {label}{code}: {detail}")?;
     }
     if let Some(message) = &crash.message {
         writeln!(out, "  message: {message}")?;
     }
     if let Some(test) = &crash.test {
-        let when = test.when.as_deref().map(|w| format!(" ({w})")).unwrap_or_default();
+        let when = test
+            .when
+            .as_deref()
+            .map(|w| format!(" ({w})"))
+            .unwrap_or_default();
         writeln!(out, "  test: {}{when}", test.nodeid)?;
     }
     writeln!(out, "  phase: {}", phase_text(crash))?;
@@ -100,7 +112,11 @@ pub(crate) fn write_crash(
         };
         writeln!(out, "  stderr ({what}):")?;
         for line in tail {
-            writeln!(out, "    {}", style.paint(Role::Faint, &format!("| {line}")))?;
+            writeln!(
+                out,
+                "    {}",
+                style.paint(Role::Faint, &format!("| {line}"))
+            )?;
         }
     }
     Ok(())
@@ -109,8 +125,13 @@ pub(crate) fn write_crash(
 /// `faultline: SIGSEGV (null-deref) in bbox (_geom.c:53) — pid 123 main, thread MainThread`
 fn header(config: &TerminalConfig, crash: &Crash) -> String {
     let style = &config.style;
-    let what = style.paint(Role::Alarm, &format!("{} ({})", crash.signal, crash.kind.as_str()));
-    let place = location(crash).map(|p| format!(" in {p}")).unwrap_or_default();
+    let what = style.paint(
+        Role::Alarm,
+        &format!("{} ({})", crash.signal, crash.kind.as_str()),
+    );
+    let place = location(crash)
+        .map(|p| format!(" in {p}"))
+        .unwrap_or_default();
     let role = match crash.process {
         ProcessRole::Main => "main",
         ProcessRole::Child => "child",
@@ -130,7 +151,11 @@ fn header(config: &TerminalConfig, crash: &Crash) -> String {
 /// `bbox (_geom.c:53)`: the culprit, else the innermost Python frame, else frame 0.
 fn location(crash: &Crash) -> Option<String> {
     if let Some(c) = &crash.culprit {
-        let function = c.function.as_deref().map(short_function).unwrap_or_else(|| "??".into());
+        let function = c
+            .function
+            .as_deref()
+            .map(short_function)
+            .unwrap_or_else(|| "??".into());
         let place = match (&c.file, c.line, &c.module) {
             (Some(file), Some(line), _) => format!("{}:{line}", file_basename(file)),
             (Some(file), None, _) => file_basename(file).to_string(),
@@ -147,7 +172,10 @@ fn location(crash: &Crash) -> Option<String> {
         .crashed_thread()
         .and_then(|t| crate::diagnose::frames::innermost_meaningful(&t.frames))?;
     let function = frame.function.as_deref().map(short_function)?;
-    Some(format!("{function} ({})", short_place(frame, &Paths::default())))
+    Some(format!(
+        "{function} ({})",
+        short_place(frame, &Paths::default())
+    ))
 }
 
 /// `threading.py:1112 in join ← main.py:28 in main`: where the thread is, and the user
@@ -166,11 +194,18 @@ fn thread_activity(frames: &[Frame], paths: &Paths) -> String {
 }
 
 fn sent_by_a_process(crash: &Crash) -> bool {
-    matches!(crash.si_code.as_deref(), Some("SI_USER" | "SI_TKILL" | "SI_QUEUE"))
+    matches!(
+        crash.si_code.as_deref(),
+        Some("SI_USER" | "SI_TKILL" | "SI_QUEUE")
+    )
 }
 
 fn is_pytest(crash: &Crash) -> bool {
-    crash.test.is_some() || crash.argv.iter().any(|a| a.contains("pytest") || a.contains("py.test"))
+    crash.test.is_some()
+        || crash
+            .argv
+            .iter()
+            .any(|a| a.contains("pytest") || a.contains("py.test"))
 }
 
 fn phase_text(crash: &Crash) -> String {

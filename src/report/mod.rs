@@ -96,7 +96,9 @@ impl TerminalBuilder {
     }
 
     pub fn build(self) -> TerminalReporter {
-        TerminalReporter { config: self.config }
+        TerminalReporter {
+            config: self.config,
+        }
     }
 }
 
@@ -129,7 +131,12 @@ impl TerminalReporter {
 
     /// One crash, as soon as it is known; paths are relative to the configured `cwd`.
     pub fn write_crash(&self, crash: &Crash, out: &mut impl Write) -> io::Result<()> {
-        crash::write_crash(&self.config, crash, &Paths::new(self.config.cwd.as_deref()), out)
+        crash::write_crash(
+            &self.config,
+            crash,
+            &Paths::new(self.config.cwd.as_deref()),
+            out,
+        )
     }
 
     /// The one-line run summary.
@@ -139,8 +146,15 @@ impl TerminalReporter {
 }
 
 /// The whole terminal report with default settings and the given style.
-pub fn render_report(report: &Report, style: &TerminalStyle, out: &mut impl Write) -> io::Result<()> {
-    TerminalBuilder::new().style(*style).build().write_report(report, out)
+pub fn render_report(
+    report: &Report,
+    style: &TerminalStyle,
+    out: &mut impl Write,
+) -> io::Result<()> {
+    TerminalBuilder::new()
+        .style(*style)
+        .build()
+        .write_report(report, out)
 }
 
 /// The JSON report (schema `faultline.report.v1`), pretty-printed, with a final newline.

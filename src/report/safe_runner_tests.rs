@@ -5,8 +5,8 @@
 use crate::diagnose::fixtures::{c_call, nat, py, run_file_tail, LIBC, LIBPY, PID};
 use crate::diagnose::hang::fixtures::{everything_waits, hang_gil, process, thread};
 use crate::model::{
-    ExitInfo, MemoryHolder, MemoryReport, MemoryTrend, Outcome, ProcessRole, ProcessSnapshot, Report, TimeoutInfo,
-    SCHEMA_VERSION,
+    ExitInfo, MemoryHolder, MemoryReport, MemoryTrend, Outcome, ProcessRole, ProcessSnapshot,
+    Report, TimeoutInfo, SCHEMA_VERSION,
 };
 use crate::report::{render_report, TerminalStyle};
 
@@ -79,7 +79,10 @@ fn timeout_with_the_gil_held_across_a_self_deadlock() {
         text.starts_with("faultline: timed out after 10 s — stopped with SIGTERM\n"),
         "{text}"
     );
-    assert!(text.contains("  → log_state ("), "the lock-taker is marked: {text}");
+    assert!(
+        text.contains("  → log_state ("),
+        "the lock-taker is marked: {text}"
+    );
     insta::assert_snapshot!(text);
 }
 
@@ -106,8 +109,16 @@ fn blowup_snapshot() -> Vec<ProcessSnapshot> {
             LIBC,
             "../sysdeps/x86_64/multiarch/memset-vec-unaligned-erms.S:328",
         ),
-        nat("bytearray___init___impl", LIBPY, "Objects/bytearrayobject.c:871"),
-        nat("bytearray___init__", LIBPY, "Objects/clinic/bytearrayobject.c.h:102"),
+        nat(
+            "bytearray___init___impl",
+            LIBPY,
+            "Objects/bytearrayobject.c:871",
+        ),
+        nat(
+            "bytearray___init__",
+            LIBPY,
+            "Objects/clinic/bytearrayobject.c.h:102",
+        ),
         nat("type_call", LIBPY, "Objects/typeobject.c:1112"),
         nat("_PyObject_MakeTpCall", LIBPY, "Objects/call.c:214"),
         py("receive_chunk", main, 12),
@@ -133,7 +144,9 @@ fn oom_at_the_limit_with_a_snapshot() {
     r.memory = Some(m);
     let text = render(&r);
     assert!(
-        text.starts_with("faultline: stopped at the memory limit (1.0 GiB): the tree reached 1.1 GiB\n"),
+        text.starts_with(
+            "faultline: stopped at the memory limit (1.0 GiB): the tree reached 1.1 GiB\n"
+        ),
         "{text}"
     );
     insta::assert_snapshot!(text);
@@ -185,7 +198,10 @@ fn memory_lines() {
         peak_holder: None,
         ..memory(0, None)
     });
-    assert_eq!(render(&r), "faultline: no crash · exit 0 · 1.0 s · 3 processes\n");
+    assert_eq!(
+        render(&r),
+        "faultline: no crash · exit 0 · 1.0 s · 3 processes\n"
+    );
 }
 
 #[test]

@@ -77,8 +77,9 @@ fn write_process(
     let finding = findings.iter().find(|f| f.pid == p.pid && f.tid.is_some());
     let focus = focus_thread(p, finding);
     if let Some(thread) = focus {
-        let marked =
-            finding.is_some_and(|f| f.tid == Some(thread.tid) && NATIVE_FAULT_FINDINGS.contains(&f.id.as_str()));
+        let marked = finding.is_some_and(|f| {
+            f.tid == Some(thread.tid) && NATIVE_FAULT_FINDINGS.contains(&f.id.as_str())
+        });
         write_full(config, thread, marked, paths, out)?;
     }
     let others: Vec<&Thread> = p
@@ -94,7 +95,11 @@ fn write_process(
         writeln!(out, "    {}: {}", thread_label(t), describe(t))?;
     }
     if others.len() > MAX_THREAD_LINES {
-        writeln!(out, "    … {} more threads", others.len() - MAX_THREAD_LINES)?;
+        writeln!(
+            out,
+            "    … {} more threads",
+            others.len() - MAX_THREAD_LINES
+        )?;
     }
     Ok(())
 }
@@ -124,7 +129,11 @@ fn write_full(
         return Ok(());
     }
     writeln!(out, "  stack of thread {label}, innermost first:")?;
-    let culprit = if marked { culprit_in(&thread.frames) } else { None };
+    let culprit = if marked {
+        culprit_in(&thread.frames)
+    } else {
+        None
+    };
     let view = StackView {
         frames: &thread.frames,
         culprit: culprit.as_ref(),

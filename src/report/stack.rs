@@ -2,7 +2,9 @@
 //! culprit always shown, runs of library noise folded into one line, recursion folded into
 //! one frame with a count.
 
-use crate::diagnose::frames::{is_signal_plumbing, is_user_frame, module_basename, normalized_name, short_function};
+use crate::diagnose::frames::{
+    is_signal_plumbing, is_user_frame, module_basename, normalized_name, short_function,
+};
 use crate::diagnose::recursion::is_omission_marker;
 use crate::model::{Culprit, Frame, FrameKind};
 use crate::report::style::{Role, TerminalStyle};
@@ -29,7 +31,11 @@ struct Group<'a> {
 }
 
 fn same(a: &Frame, b: &Frame) -> bool {
-    a.kind == b.kind && a.function == b.function && a.module == b.module && a.file == b.file && a.line == b.line
+    a.kind == b.kind
+        && a.function == b.function
+        && a.module == b.module
+        && a.file == b.file
+        && a.line == b.line
 }
 
 fn groups(frames: &[Frame]) -> Vec<Group<'_>> {
@@ -37,10 +43,17 @@ fn groups(frames: &[Frame]) -> Vec<Group<'_>> {
     for frame in frames {
         let weight = u64::from(frame.repeated) + 1;
         match out.last_mut() {
-            Some(g) if !is_omission_marker(frame) && !is_omission_marker(g.frame) && same(g.frame, frame) => {
+            Some(g)
+                if !is_omission_marker(frame)
+                    && !is_omission_marker(g.frame)
+                    && same(g.frame, frame) =>
+            {
                 g.count += weight
             }
-            _ => out.push(Group { frame, count: weight }),
+            _ => out.push(Group {
+                frame,
+                count: weight,
+            }),
         }
     }
     out
@@ -58,7 +71,8 @@ fn is_culprit(frame: &Frame, culprit: &Culprit) -> bool {
         && frame.function == culprit.function
         && frame.file == culprit.file
         && frame.line == culprit.line
-        && frame.module.as_deref().map(module_basename) == culprit.module.as_deref().map(module_basename)
+        && frame.module.as_deref().map(module_basename)
+            == culprit.module.as_deref().map(module_basename)
 }
 
 /// The lines of a stack, each already indented and styled.
@@ -67,7 +81,9 @@ pub(crate) fn stack_lines(view: &StackView, paths: &Paths, style: &TerminalStyle
     let culprit = view
         .culprit
         .and_then(|c| groups.iter().position(|g| is_culprit(g.frame, c)));
-    let innermost_python = groups.iter().position(|g| g.frame.kind == FrameKind::Python);
+    let innermost_python = groups
+        .iter()
+        .position(|g| g.frame.kind == FrameKind::Python);
     let important: Vec<bool> = (0..groups.len())
         .map(|i| {
             let g = &groups[i];
@@ -110,7 +126,10 @@ pub(crate) fn stack_lines(view: &StackView, paths: &Paths, style: &TerminalStyle
 
 fn group_line(g: &Group, culprit: bool, paths: &Paths, style: &TerminalStyle) -> String {
     if is_omission_marker(g.frame) {
-        let text = format!("      … {} more frames left out", group(u64::from(g.frame.repeated)));
+        let text = format!(
+            "      … {} more frames left out",
+            group(u64::from(g.frame.repeated))
+        );
         return style.paint(Role::Faint, &text);
     }
     let mut text = frame_text(g.frame, paths);
@@ -149,7 +168,10 @@ fn fold_line(run: &[Group], paths: &Paths) -> String {
             modules.push(module);
         }
         if let Some(name) = normalized_name(g.frame).map(|n| short_function(&n)) {
-            if g.frame.kind == FrameKind::Native && LANDMARKS.contains(&name.as_str()) && !landmarks.contains(&name) {
+            if g.frame.kind == FrameKind::Native
+                && LANDMARKS.contains(&name.as_str())
+                && !landmarks.contains(&name)
+            {
                 landmarks.push(name);
             }
         }

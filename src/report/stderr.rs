@@ -22,7 +22,8 @@ fn is_faulthandler_line(line: &str) -> bool {
     }
     let thread = (line.starts_with("Current thread 0x") || line.starts_with("Thread 0x"))
         && line.trim_end().ends_with("(most recent call first):");
-    let frame = line.starts_with("  File \"") && line.contains("\", line ") && !line.contains(", in ");
+    let frame =
+        line.starts_with("  File \"") && line.contains("\", line ") && !line.contains(", in ");
     thread
         || frame
         || line.starts_with("Extension modules: ")
@@ -78,7 +79,10 @@ mod tests {
              \n\
              Extension modules: _geom (total: 1)\n",
         );
-        assert_eq!(shown_tail(&tail, 8), vec!["............".to_string(), NOTE.to_string()]);
+        assert_eq!(
+            shown_tail(&tail, 8),
+            vec!["............".to_string(), NOTE.to_string()]
+        );
     }
 
     #[test]

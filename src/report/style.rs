@@ -81,7 +81,10 @@ mod tests {
     #[test]
     fn painting() {
         assert_eq!(TerminalStyle::plain().paint(Role::Alarm, "x"), "x");
-        assert_eq!(TerminalStyle::new(true).paint(Role::Strong, "x"), "\x1b[1mx\x1b[0m");
+        assert_eq!(
+            TerminalStyle::new(true).paint(Role::Strong, "x"),
+            "\x1b[1mx\x1b[0m"
+        );
         assert_eq!(TerminalStyle::new(true).paint(Role::Strong, ""), "");
     }
 }

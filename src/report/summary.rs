@@ -31,9 +31,17 @@ pub(crate) fn summary_line(report: &Report, style: &TerminalStyle) -> String {
     }
     // 0 only in reports that never counted (an error before launch).
     if report.processes_started > 0 {
-        parts.push(count(report.processes_started as usize, "process", "processes"));
+        parts.push(count(
+            report.processes_started as usize,
+            "process",
+            "processes",
+        ));
     }
-    format!("{} {}", style.paint(Role::Strong, "faultline:"), parts.join(" · "))
+    format!(
+        "{} {}",
+        style.paint(Role::Strong, "faultline:"),
+        parts.join(" · ")
+    )
 }
 
 /// `2 crashes (SIGSEGV null-deref ×2)`: crashes of one signal and kind counted together.
@@ -75,7 +83,9 @@ fn outcome_part(report: &Report) -> Option<String> {
             None => "timed out".into(),
         }),
         Outcome::Oom => Some(match &report.memory {
-            Some(m) if !m.oom_killed.is_empty() && m.snapshot.is_none() => "out of memory (OOM killer)".into(),
+            Some(m) if !m.oom_killed.is_empty() && m.snapshot.is_none() => {
+                "out of memory (OOM killer)".into()
+            }
             Some(m) => match m.limit_bytes {
                 Some(limit) => format!("out of memory (limit {})", size(limit)),
                 None => "out of memory".into(),

@@ -3,7 +3,9 @@
 
 use crate::capture::Capture;
 use crate::diagnose::{diagnose, fixtures};
-use crate::model::{ExitInfo, Outcome, ProcessRole, ProcessSnapshot, Report, TimeoutInfo, SCHEMA_VERSION};
+use crate::model::{
+    ExitInfo, Outcome, ProcessRole, ProcessSnapshot, Report, TimeoutInfo, SCHEMA_VERSION,
+};
 use crate::report::{render_report, write_json, TerminalBuilder, TerminalStyle};
 
 fn report(captures: &[Capture], code: i32, cwd: &str, duration_ms: f64, processes: u32) -> Report {
@@ -117,43 +119,85 @@ fn stack_overflow_of_15900_frames() {
 
 #[test]
 fn thread_crash_with_three_threads() {
-    let r = report(&[fixtures::thread_crash()], 139, "/work/cases/thread-crash", 58.0, 1);
+    let r = report(
+        &[fixtures::thread_crash()],
+        139,
+        "/work/cases/thread-crash",
+        58.0,
+        1,
+    );
     insta::assert_snapshot!(render(&r));
 }
 
 #[test]
 fn assert_with_message() {
-    let r = report(&[fixtures::c_assert()], 134, "/work/cases/c-assert", 52.0, 1);
+    let r = report(
+        &[fixtures::c_assert()],
+        134,
+        "/work/cases/c-assert",
+        52.0,
+        1,
+    );
     insta::assert_snapshot!(render(&r));
 }
 
 #[test]
 fn double_free() {
-    let r = report(&[fixtures::double_free()], 134, "/work/cases/double-free", 45.0, 1);
+    let r = report(
+        &[fixtures::double_free()],
+        134,
+        "/work/cases/double-free",
+        45.0,
+        1,
+    );
     insta::assert_snapshot!(render(&r));
 }
 
 #[test]
 fn ctypes_null_in_libc() {
-    let r = report(&[fixtures::ctypes_null()], 139, "/work/cases/ctypes-null", 44.0, 1);
+    let r = report(
+        &[fixtures::ctypes_null()],
+        139,
+        "/work/cases/ctypes-null",
+        44.0,
+        1,
+    );
     insta::assert_snapshot!(render(&r));
 }
 
 #[test]
 fn child_process_crash() {
-    let r = report(&[fixtures::mp_child_crash()], 1, "/work/cases/mp-child-crash", 92.0, 2);
+    let r = report(
+        &[fixtures::mp_child_crash()],
+        1,
+        "/work/cases/mp-child-crash",
+        92.0,
+        2,
+    );
     insta::assert_snapshot!(render(&r));
 }
 
 #[test]
 fn import_crash_during_collection() {
-    let r = report(&[fixtures::import_crash()], 139, "/work/cases/import-crash", 640.0, 1);
+    let r = report(
+        &[fixtures::import_crash()],
+        139,
+        "/work/cases/import-crash",
+        640.0,
+        1,
+    );
     insta::assert_snapshot!(render(&r));
 }
 
 #[test]
 fn external_sigterm() {
-    let mut r = report(&[fixtures::external_sigterm()], 143, "/work/cases/sleeper", 30_000.0, 1);
+    let mut r = report(
+        &[fixtures::external_sigterm()],
+        143,
+        "/work/cases/sleeper",
+        30_000.0,
+        1,
+    );
     r.exit.core_dumped = false;
     insta::assert_snapshot!(render(&r));
 }
@@ -165,7 +209,11 @@ fn summaries_without_a_crash() {
     let mut killed = report(&[], 143, "/work/cases/x", 5000.0, 1);
     killed.outcome = Outcome::Killed;
     killed.exit.signal = Some("SIGTERM".into());
-    let text = [passed, failed, killed].iter().map(render).collect::<Vec<_>>().join("");
+    let text = [passed, failed, killed]
+        .iter()
+        .map(render)
+        .collect::<Vec<_>>()
+        .join("");
     insta::assert_snapshot!(text, @r"
     faultline: no crash · exit 0 · 1.2 s · 1 process
     faultline: no crash · exit 1 · 1 min 28 s · 3 processes
@@ -258,7 +306,14 @@ fn json_report() {
     let text = String::from_utf8(out).expect("utf-8");
     assert!(text.ends_with("}\n"));
     let value: serde_json::Value = serde_json::from_str(&text).expect("valid json");
-    for key in ["schema_version", "command", "outcome", "exit", "duration_ms", "crashes"] {
+    for key in [
+        "schema_version",
+        "command",
+        "outcome",
+        "exit",
+        "duration_ms",
+        "crashes",
+    ] {
         assert!(value.get(key).is_some(), "missing {key}");
     }
     let crash = &value["crashes"][0];

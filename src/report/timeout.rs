@@ -50,7 +50,10 @@ pub(crate) fn write_timeout(
         writeln!(out, "  … and {} more", findings.len() - MAX_FINDINGS)?;
     }
     if timeout.processes.is_empty() {
-        writeln!(out, "  no stacks could be taken before the tree was stopped")?;
+        writeln!(
+            out,
+            "  no stacks could be taken before the tree was stopped"
+        )?;
     }
     write_processes(config, &timeout.processes, &findings, &|_| None, paths, out)?;
     writeln!(out)

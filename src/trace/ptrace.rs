@@ -15,7 +15,14 @@ pub const SEIZE_OPTIONS: libc::c_int = libc::PTRACE_O_TRACEFORK
 
 fn request(req: libc::c_uint, tid: Tid, addr: usize, data: usize) -> Result<libc::c_long, Errno> {
     // SAFETY: ptrace with plain integer arguments; the kernel validates them.
-    let ret = unsafe { libc::ptrace(req, tid, addr as *mut libc::c_void, data as *mut libc::c_void) };
+    let ret = unsafe {
+        libc::ptrace(
+            req,
+            tid,
+            addr as *mut libc::c_void,
+            data as *mut libc::c_void,
+        )
+    };
     Errno::result(ret)
 }
 
@@ -47,14 +54,24 @@ pub fn detach(tid: Tid, signal: i32) -> Result<(), Errno> {
 /// thread id for exec.
 pub fn event_message(tid: Tid) -> Result<u64, Errno> {
     let mut msg: libc::c_ulong = 0;
-    request(libc::PTRACE_GETEVENTMSG, tid, 0, &mut msg as *mut _ as usize)?;
+    request(
+        libc::PTRACE_GETEVENTMSG,
+        tid,
+        0,
+        &mut msg as *mut _ as usize,
+    )?;
     Ok(msg)
 }
 
 pub fn siginfo(tid: Tid) -> Result<libc::siginfo_t, Errno> {
     // SAFETY: siginfo_t is plain data; the kernel fills it.
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    request(libc::PTRACE_GETSIGINFO, tid, 0, &mut info as *mut _ as usize)?;
+    request(
+        libc::PTRACE_GETSIGINFO,
+        tid,
+        0,
+        &mut info as *mut _ as usize,
+    )?;
     Ok(info)
 }
 

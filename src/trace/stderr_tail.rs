@@ -50,7 +50,9 @@ pub struct Tee {
 impl StderrTail {
     /// Decides how to keep stderr, from what our own fd 2 is.
     pub fn setup() -> StderrTail {
-        let Some(err) = fd_identity(2) else { return StderrTail::Off };
+        let Some(err) = fd_identity(2) else {
+            return StderrTail::Off;
+        };
         // SAFETY: isatty on a valid descriptor number.
         if unsafe { libc::isatty(2) } == 1 {
             return StderrTail::Off;
@@ -68,7 +70,10 @@ impl StderrTail {
     /// The descriptors the child must `dup2` onto 1 and 2 before exec, if any.
     pub fn child_redirect(&self) -> Option<(RawFd, bool)> {
         match self {
-            StderrTail::Tee(tee) => tee.write_end.as_ref().map(|fd| (fd.as_raw_fd(), tee.also_stdout)),
+            StderrTail::Tee(tee) => tee
+                .write_end
+                .as_ref()
+                .map(|fd| (fd.as_raw_fd(), tee.also_stdout)),
             _ => None,
         }
     }
@@ -88,7 +93,11 @@ impl StderrTail {
             StderrTail::File => file_tail(),
             StderrTail::Tee(tee) => {
                 tee.wait_drained(Duration::from_millis(50));
-                let kept = tee.kept.lock().map(|k| k.iter().copied().collect::<Vec<u8>>()).unwrap_or_default();
+                let kept = tee
+                    .kept
+                    .lock()
+                    .map(|k| k.iter().copied().collect::<Vec<u8>>())
+                    .unwrap_or_default();
                 last_lines_of(&kept, TAIL_LINES)
             }
         }
@@ -100,7 +109,8 @@ impl StderrTail {
         if let StderrTail::Tee(tee) = self {
             tee.write_end = None;
             let deadline = Instant::now() + patience;
-            while tee.copier.as_ref().is_some_and(|c| !c.is_finished()) && Instant::now() < deadline {
+            while tee.copier.as_ref().is_some_and(|c| !c.is_finished()) && Instant::now() < deadline
+            {
                 std::thread::sleep(Duration::from_millis(2));
             }
             if let Some(copier) = tee.copier.take() {
@@ -123,7 +133,8 @@ impl Tee {
         // SAFETY: resizing a pipe we own; failure (a lower system limit) leaves the default.
         unsafe { libc::fcntl(fds[1], libc::F_SETPIPE_SZ, PIPE_SIZE) };
         // SAFETY: fresh descriptors we own.
-        let (read_end, write_end) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        let (read_end, write_end) =
+            unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
         let kept = Arc::new(Mutex::new(VecDeque::with_capacity(KEEP_BYTES)));
         let read_fd = read_end.as_raw_fd();
         let shared = Arc::clone(&kept);
@@ -131,7 +142,13 @@ impl Tee {
             .name("stderr-tail".into())
             .spawn(move || copy_and_keep(read_end, shared))
             .ok()?;
-        Some(Tee { read_fd, write_end: Some(write_end), also_stdout, kept, copier: Some(copier) })
+        Some(Tee {
+            read_fd,
+            write_end: Some(write_end),
+            also_stdout,
+            kept,
+            copier: Some(copier),
+        })
     }
 
     fn wait_drained(&self, patience: Duration) {
@@ -149,7 +166,13 @@ fn copy_and_keep(read_end: OwnedFd, kept: Arc<Mutex<VecDeque<u8>>>) {
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         // SAFETY: reading into a valid buffer from a descriptor we own.
-        let n = unsafe { libc::read(read_end.as_raw_fd(), buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
+        let n = unsafe {
+            libc::read(
+                read_end.as_raw_fd(),
+                buf.as_mut_ptr() as *mut libc::c_void,
+                buf.len(),
+            )
+        };
         if n < 0 {
             if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
                 continue;
@@ -203,8 +226,12 @@ fn unread_bytes(fd: RawFd) -> i32 {
 /// The end of a regular-file stderr, read through our own descriptor 2.
 fn file_tail() -> Vec<String> {
     use std::io::{Read, Seek, SeekFrom};
-    let Ok(mut file) = std::fs::File::open("/proc/self/fd/2") else { return Vec::new() };
-    let Ok(len) = file.seek(SeekFrom::End(0)) else { return Vec::new() };
+    let Ok(mut file) = std::fs::File::open("/proc/self/fd/2") else {
+        return Vec::new();
+    };
+    let Ok(len) = file.seek(SeekFrom::End(0)) else {
+        return Vec::new();
+    };
     let start = len.saturating_sub(KEEP_BYTES as u64);
     let mut bytes = Vec::new();
     if file.seek(SeekFrom::Start(start)).is_err() || file.read_to_end(&mut bytes).is_err() {
@@ -246,7 +273,11 @@ fn fd_identity(fd: RawFd) -> Option<FdIdentity> {
     if unsafe { libc::fstat(fd, &mut st) } != 0 {
         return None;
     }
-    Some(FdIdentity { dev: st.st_dev, ino: st.st_ino, mode: st.st_mode })
+    Some(FdIdentity {
+        dev: st.st_dev,
+        ino: st.st_ino,
+        mode: st.st_mode,
+    })
 }
 
 #[cfg(test)]
@@ -256,7 +287,10 @@ mod tests {
     #[test]
     fn keeps_the_last_lines() {
         let text = b"one\ntwo\n\nthree\nFatal Python error: boom\n";
-        assert_eq!(last_lines_of(text, 2), vec!["three", "Fatal Python error: boom"]);
+        assert_eq!(
+            last_lines_of(text, 2),
+            vec!["three", "Fatal Python error: boom"]
+        );
         assert_eq!(last_lines_of(text, 10).len(), 4);
     }
 }

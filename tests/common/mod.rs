@@ -42,16 +42,31 @@ pub fn run_case(name: &str) -> Option<CaseRun> {
     let dir = tempfile::tempdir().expect("scratch dir");
     let work = dir.path().join(name);
     copy_dir(&source, &work);
-    let build = Command::new("./build.sh").current_dir(&work).output().expect("run build.sh");
-    assert!(build.status.success(), "{name}: build failed: {}", String::from_utf8_lossy(&build.stderr));
+    let build = Command::new("./build.sh")
+        .current_dir(&work)
+        .output()
+        .expect("run build.sh");
+    assert!(
+        build.status.success(),
+        "{name}: build failed: {}",
+        String::from_utf8_lossy(&build.stderr)
+    );
     let report_path = dir.path().join("report.json");
-    let mut args: Vec<String> = vec!["run".into(), "--json".into(), report_path.display().to_string()];
+    let mut args: Vec<String> = vec![
+        "run".into(),
+        "--json".into(),
+        report_path.display().to_string(),
+    ];
     if let Some(extra) = expected.get("faultline_args").and_then(|v| v.as_array()) {
         args.extend(extra.iter().filter_map(|v| v.as_str().map(str::to_owned)));
     }
     args.push("--".into());
     args.push("./run.sh".into());
-    let output = Command::new(FAULTLINE).args(&args).current_dir(&work).output().expect("run faultline");
+    let output = Command::new(FAULTLINE)
+        .args(&args)
+        .current_dir(&work)
+        .output()
+        .expect("run faultline");
     let report = read_report(&report_path, &output);
     Some(CaseRun {
         name: name.to_owned(),
@@ -66,7 +81,11 @@ pub fn run_case(name: &str) -> Option<CaseRun> {
 
 pub fn read_report(path: &Path, output: &Output) -> Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| {
-        panic!("no report at {}: {e}; faultline stderr:\n{}", path.display(), String::from_utf8_lossy(&output.stderr))
+        panic!(
+            "no report at {}: {e}; faultline stderr:\n{}",
+            path.display(),
+            String::from_utf8_lossy(&output.stderr)
+        )
     });
     serde_json::from_str(&text).expect("report is JSON")
 }
@@ -94,9 +113,24 @@ fn copy_dir(from: &Path, to: &Path) {
 pub fn faultline(args: &[&str], cwd: &Path) -> (i32, String, Option<Value>) {
     let report = tempfile::NamedTempFile::new().expect("temp file");
     let report_path = report.path().to_owned();
-    let mut all = vec!["run", "--json", report_path.to_str().expect("utf-8 temp path"), "--"];
+    let mut all = vec![
+        "run",
+        "--json",
+        report_path.to_str().expect("utf-8 temp path"),
+        "--",
+    ];
     all.extend_from_slice(args);
-    let output = Command::new(FAULTLINE).args(&all).current_dir(cwd).output().expect("run faultline");
-    let json = std::fs::read_to_string(&report_path).ok().and_then(|t| serde_json::from_str(&t).ok());
-    (output.status.code().unwrap_or(-1), String::from_utf8_lossy(&output.stderr).into_owned(), json)
+    let output = Command::new(FAULTLINE)
+        .args(&all)
+        .current_dir(cwd)
+        .output()
+        .expect("run faultline");
+    let json = std::fs::read_to_string(&report_path)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+        json,
+    )
 }

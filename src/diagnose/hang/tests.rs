@@ -1,6 +1,8 @@
 //! The hang findings on snapshots shaped like real hung trees.
 
-use super::fixtures::{busy_native_loop, everything_waits, hang_gil, process, sleeping, thread, thread_tail};
+use super::fixtures::{
+    busy_native_loop, everything_waits, hang_gil, process, sleeping, thread, thread_tail,
+};
 use super::*;
 use crate::diagnose::fixtures::{c_call, ext, nat, py, run_file_tail, LIBC, PID};
 use crate::model::ProcessRole;
@@ -51,7 +53,8 @@ fn a_function_twice_on_the_stack_is_a_visible_self_deadlock() {
         .find(|f| f.id == "self-deadlock")
         .expect("self-deadlock");
     assert!(
-        f.text.starts_with("`log_state` is on MainThread's stack twice"),
+        f.text
+            .starts_with("`log_state` is on MainThread's stack twice"),
         "{}",
         f.text
     );
@@ -69,18 +72,26 @@ fn a_gil_waiter_inside_the_same_module_is_a_lock_order_inversion() {
         crate::diagnose::fixtures::LIBPY,
         "Python/pystate.c:1719",
     ));
-    frames.push(nat("notify_listener", &so, "/work/cases/hang-gil/_store.c:52"));
+    frames.push(nat(
+        "notify_listener",
+        &so,
+        "/work/cases/hang-gil/_store.c:52",
+    ));
     frames.extend(thread_tail());
     let findings = analyze_hang(&tree);
     assert_eq!(
         ids(&findings),
-        ["lock-while-holding-gil", "gil-lock-inversion", "waiting-for-gil"]
+        [
+            "lock-while-holding-gil",
+            "gil-lock-inversion",
+            "waiting-for-gil"
+        ]
     );
     assert_eq!(findings[1].tid, Some(PID + 1));
     assert!(
-        findings[1]
-            .text
-            .starts_with("heartbeat (tid 48214) waits for the GIL inside _store (notify_listener (_store.c:52))"),
+        findings[1].text.starts_with(
+            "heartbeat (tid 48214) waits for the GIL inside _store (notify_listener (_store.c:52))"
+        ),
         "{}",
         findings[1].text
     );
@@ -104,9 +115,9 @@ fn holding_the_gil_in_a_blocking_read_is_said_too() {
     let findings = analyze_hang(&tree);
     assert_eq!(ids(&findings), ["blocking-while-holding-gil"]);
     assert!(
-        findings[0]
-            .text
-            .contains("waits for I/O (`recv`) from poll_device (_dev.c:12) at read_sensor (main.py:5)"),
+        findings[0].text.contains(
+            "waits for I/O (`recv`) from poll_device (_dev.c:12) at read_sensor (main.py:5)"
+        ),
         "{}",
         findings[0].text
     );
@@ -115,7 +126,10 @@ fn holding_the_gil_in_a_blocking_read_is_said_too() {
 #[test]
 fn a_tree_where_everything_waits_says_what_each_process_waits_on() {
     let findings = analyze_hang(&everything_waits());
-    assert_eq!(ids(&findings), ["all-threads-waiting", "all-threads-waiting"]);
+    assert_eq!(
+        ids(&findings),
+        ["all-threads-waiting", "all-threads-waiting"]
+    );
     assert_eq!((findings[0].pid, findings[0].tid), (PID, Some(PID)));
     assert_eq!(
         findings[0].text,
@@ -137,8 +151,16 @@ fn threads_waiting_on_each_other_are_a_deadlock() {
         let mut f = vec![
             nat("__futex_abstimed_wait_common", LIBC, ""),
             nat("__new_sem_wait_slow64", LIBC, ""),
-            nat("PyThread_acquire_lock_timed", crate::diagnose::fixtures::LIBPY, ""),
-            nat("lock_PyThread_acquire_lock", crate::diagnose::fixtures::LIBPY, ""),
+            nat(
+                "PyThread_acquire_lock_timed",
+                crate::diagnose::fixtures::LIBPY,
+                "",
+            ),
+            nat(
+                "lock_PyThread_acquire_lock",
+                crate::diagnose::fixtures::LIBPY,
+                "",
+            ),
             py("transfer", main, line),
         ];
         f.extend(thread_tail());
@@ -174,7 +196,10 @@ fn threads_waiting_on_each_other_are_a_deadlock() {
 #[test]
 fn a_spinning_extension_and_a_stuck_read() {
     let findings = analyze_hang(&busy_native_loop());
-    assert_eq!(ids(&findings), ["native-busy-loop", "waiting-for-gil", "disk-sleep"]);
+    assert_eq!(
+        ids(&findings),
+        ["native-busy-loop", "waiting-for-gil", "disk-sleep"]
+    );
     assert_eq!(
         findings[0].text,
         "MainThread (tid 48213) was on the CPU in native code, not in any system call: mix_block \
@@ -208,7 +233,9 @@ fn running_python_and_unknown_states() {
         vec![t.clone()],
     )]);
     assert_eq!(ids(&findings), ["python-busy"]);
-    assert!(findings[0].text.contains("was running Python code at spin (main.py:3)"));
+    assert!(findings[0]
+        .text
+        .contains("was running Python code at spin (main.py:3)"));
     // Without a scheduler state nothing is claimed about a thread that is not in a call.
     t.state = None;
     assert!(analyze_hang(&[process(PID, ProcessRole::Main, &["python3"], vec![t])]).is_empty());

@@ -31,7 +31,16 @@ pub fn fixtures() -> &'static Fixtures {
         let lib = out.join("libfault.so");
         let crash = out.join("crash");
         let crash_cpp = out.join("crash_cpp");
-        compile("cc", &[&src.join("libfault.c"), Path::new("-shared"), Path::new("-fPIC"), Path::new("-o"), &lib]);
+        compile(
+            "cc",
+            &[
+                &src.join("libfault.c"),
+                Path::new("-shared"),
+                Path::new("-fPIC"),
+                Path::new("-o"),
+                &lib,
+            ],
+        );
         let rpath = format!("-Wl,-rpath,{}", out.display());
         let libdir = format!("-L{}", out.display());
         compile(
@@ -46,8 +55,16 @@ pub fn fixtures() -> &'static Fixtures {
                 Path::new("-pthread"),
             ],
         );
-        compile("c++", &[&src.join("crash_cpp.cc"), Path::new("-o"), &crash_cpp]);
-        Fixtures { _dir: dir, crash, libfault: lib, crash_cpp }
+        compile(
+            "c++",
+            &[&src.join("crash_cpp.cc"), Path::new("-o"), &crash_cpp],
+        );
+        Fixtures {
+            _dir: dir,
+            crash,
+            libfault: lib,
+            crash_cpp,
+        }
     })
 }
 
@@ -79,7 +96,11 @@ impl Drop for Crashed {
         // Reap every traced thread; the leader reports last.
         loop {
             match waitpid(None, Some(WaitPidFlag::__WALL | WaitPidFlag::__WNOTHREAD)) {
-                Ok(WaitStatus::Exited(pid, _)) | Ok(WaitStatus::Signaled(pid, _, _)) if pid == leader => break,
+                Ok(WaitStatus::Exited(pid, _)) | Ok(WaitStatus::Signaled(pid, _, _))
+                    if pid == leader =>
+                {
+                    break
+                }
                 Ok(_) => continue,
                 Err(_) => break,
             }
@@ -109,7 +130,12 @@ pub fn run_command_until_crash(mut command: Command) -> Crashed {
         pid: pid.as_raw(),
         tid: 0,
         signal: Signal::SIGKILL,
-        regs: Registers { ip: 0, sp: 0, bp: 0, fs_base: 0 },
+        regs: Registers {
+            ip: 0,
+            sp: 0,
+            bp: 0,
+            fs_base: 0,
+        },
     };
     let flags = WaitPidFlag::__WALL | WaitPidFlag::__WNOTHREAD;
     let mut exec_stop_seen = false;
@@ -129,20 +155,35 @@ pub fn run_command_until_crash(mut command: Command) -> Crashed {
             }
             WaitStatus::Stopped(
                 tid,
-                signal @ (Signal::SIGSEGV | Signal::SIGBUS | Signal::SIGABRT | Signal::SIGFPE | Signal::SIGILL),
+                signal @ (Signal::SIGSEGV
+                | Signal::SIGBUS
+                | Signal::SIGABRT
+                | Signal::SIGFPE
+                | Signal::SIGILL),
             ) => {
                 let regs = ptrace::getregs(tid).expect("getregs");
                 crashed.tid = tid.as_raw();
                 crashed.signal = signal;
-                crashed.regs = Registers { ip: regs.rip, sp: regs.rsp, bp: regs.rbp, fs_base: regs.fs_base };
+                crashed.regs = Registers {
+                    ip: regs.rip,
+                    sp: regs.rsp,
+                    bp: regs.rbp,
+                    fs_base: regs.fs_base,
+                };
                 return crashed;
             }
             // A new thread's initial stop: no signal to pass on.
-            WaitStatus::Stopped(tid, Signal::SIGSTOP) if tid != pid => ptrace::cont(tid, None).expect("cont"),
+            WaitStatus::Stopped(tid, Signal::SIGSTOP) if tid != pid => {
+                ptrace::cont(tid, None).expect("cont")
+            }
             WaitStatus::Stopped(tid, signal) => ptrace::cont(tid, signal).expect("cont"),
             WaitStatus::PtraceEvent(tid, _, _) => ptrace::cont(tid, None).expect("cont"),
-            WaitStatus::Exited(p, code) if p == pid => panic!("fixture exited with {code} before crashing"),
-            WaitStatus::Signaled(p, signal, _) if p == pid => panic!("fixture killed by {signal} unseen"),
+            WaitStatus::Exited(p, code) if p == pid => {
+                panic!("fixture exited with {code} before crashing")
+            }
+            WaitStatus::Signaled(p, signal, _) if p == pid => {
+                panic!("fixture killed by {signal} unseen")
+            }
             _ => {}
         }
     }

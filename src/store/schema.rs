@@ -1,0 +1,77 @@
+//! The store's tables and how a store moves from one version to the next.
+//!
+//! Each migration is applied once, in order, inside the transaction that records the new
+//! version, so a store is always at exactly one version. A store written by a newer
+//! faultline (a higher version than [`LATEST`]) is refused rather than misread.
+//!
+//! Timestamps are milliseconds since the Unix epoch (UTC) in 64-bit integers, the same in
+//! both backends. Groups are not a table: they are the crashes that share a signature,
+//! counted when asked, so concurrent writers never update a shared counter.
+
+/// One step forward. `{id}` stands for the backend's auto-increment primary key.
+pub struct Migration {
+    pub version: i64,
+    pub sql: &'static str,
+}
+
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    sql: "
+CREATE TABLE runs (
+    id {id},
+    recorded_at_ms BIGINT NOT NULL,
+    host TEXT,
+    command TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    exit_code INTEGER NOT NULL,
+    report TEXT NOT NULL
+);
+CREATE INDEX runs_recorded_at ON runs (recorded_at_ms);
+CREATE TABLE crashes (
+    id {id},
+    run_id BIGINT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    at_ms BIGINT NOT NULL,
+    signature TEXT NOT NULL,
+    group_id TEXT NOT NULL,
+    signal TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    phase TEXT NOT NULL,
+    culprit_function TEXT,
+    culprit_module TEXT,
+    culprit_file TEXT,
+    culprit_line INTEGER,
+    message TEXT,
+    test TEXT
+);
+CREATE INDEX crashes_signature ON crashes (signature);
+CREATE INDEX crashes_group_id ON crashes (group_id);
+CREATE INDEX crashes_run_id ON crashes (run_id);
+",
+}];
+
+/// The version this build writes and understands.
+pub const LATEST: i64 = 1;
+
+/// The table holding the version (one row).
+pub const VERSION_TABLE: &str =
+    "CREATE TABLE IF NOT EXISTS faultline_schema (version BIGINT NOT NULL)";
+
+/// The migrations still to apply to a store at `current`.
+pub fn pending(current: i64) -> impl Iterator<Item = &'static Migration> {
+    MIGRATIONS.iter().filter(move |m| m.version > current)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_in_order_and_end_at_latest() {
+        let versions: Vec<i64> = MIGRATIONS.iter().map(|m| m.version).collect();
+        assert!(versions.windows(2).all(|w| w[1] == w[0] + 1));
+        assert_eq!(versions.first(), Some(&1));
+        assert_eq!(versions.last(), Some(&LATEST));
+        assert_eq!(pending(0).count(), MIGRATIONS.len());
+        assert_eq!(pending(LATEST).count(), 0);
+    }
+}

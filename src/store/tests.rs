@@ -1,0 +1,239 @@
+//! The store's behaviour, the same on both backends. PostgreSQL tests need a server:
+//! `FAULTLINE_TEST_POSTGRES` names one (a URL whose user may create databases; each test
+//! gets a database of its own). Without it they are skipped with a message, unless
+//! `FAULTLINE_REQUIRE_SERVICES=1` (CI) makes that a failure.
+
+use super::*;
+use crate::diagnose::{diagnose, fixtures};
+use crate::model::{ExitInfo, Outcome, Report, SCHEMA_VERSION};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+fn report(captures: &[crate::capture::Capture]) -> Report {
+    Report {
+        schema_version: SCHEMA_VERSION,
+        faultline_version: "0.1.0".into(),
+        command: vec!["python3".into(), "-m".into(), "pytest".into()],
+        cwd: Some("/work/project".into()),
+        started_at: None,
+        duration_ms: 1200.0,
+        outcome: if captures.is_empty() {
+            Outcome::Passed
+        } else {
+            Outcome::Crashed
+        },
+        exit: ExitInfo {
+            code: if captures.is_empty() { 0 } else { 139 },
+            signal: None,
+            core_dumped: false,
+        },
+        crashes: captures.iter().map(diagnose).collect(),
+        timeout: None,
+        memory: None,
+        system: None,
+        processes_started: 1,
+    }
+}
+
+/// A fresh store per backend: SQLite always, PostgreSQL when a server is configured.
+struct Fresh {
+    location: Location,
+    _dir: Option<tempfile::TempDir>,
+    drop_database: Option<(String, String)>,
+}
+
+impl Drop for Fresh {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = self.drop_database.take() {
+            if let Ok(mut client) = ::postgres::Client::connect(&admin, ::postgres::NoTls) {
+                let _ =
+                    client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            }
+        }
+    }
+}
+
+fn stores() -> Vec<Fresh> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut out = vec![Fresh {
+        location: Location::Sqlite(dir.path().join(".faultline/crashes.sqlite3")),
+        _dir: Some(dir),
+        drop_database: None,
+    }];
+    if let Some(pg) = postgres_store() {
+        out.push(pg);
+    }
+    out
+}
+
+pub(crate) fn postgres_admin_url() -> Option<String> {
+    match std::env::var("FAULTLINE_TEST_POSTGRES") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("FAULTLINE_REQUIRE_SERVICES").as_deref() != Ok("1"),
+                "FAULTLINE_REQUIRE_SERVICES=1 but FAULTLINE_TEST_POSTGRES is not set: source scripts/services.sh"
+            );
+            eprintln!("skipped: the PostgreSQL store tests (set FAULTLINE_TEST_POSTGRES, see scripts/services.sh)");
+            None
+        }
+    }
+}
+
+fn postgres_store() -> Option<Fresh> {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let admin = postgres_admin_url()?;
+    let name = format!(
+        "faultline_unit_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    );
+    let mut client = ::postgres::Client::connect(&admin, ::postgres::NoTls)
+        .expect("connect to FAULTLINE_TEST_POSTGRES");
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .expect("create a test database");
+    let (base, _db) = admin.rsplit_once('/').expect("a URL ending in /database");
+    Some(Fresh {
+        location: Location::Postgres(format!("{base}/{name}")),
+        _dir: None,
+        drop_database: Some((admin.clone(), name)),
+    })
+}
+
+#[test]
+fn the_same_crash_three_times_is_one_group_of_three() {
+    for fresh in stores() {
+        let mut store = Store::open(&fresh.location).unwrap();
+        let crash = report(&[fixtures::pytest_null_deref()]);
+        for _ in 0..3 {
+            store.save(&crash).unwrap();
+        }
+        let saved = store.save(&report(&[fixtures::double_free()])).unwrap();
+        store.save(&report(&[])).unwrap();
+        assert_eq!(saved.run_id, 4, "{:?}", fresh.location);
+        assert_eq!(saved.groups.len(), 1);
+        assert_eq!(saved.groups[0].1, 1);
+
+        let groups = store.groups().unwrap();
+        assert_eq!(groups.len(), 2, "{:?}", fresh.location);
+        // Most recently seen first.
+        assert_eq!(groups[0].kind, "double-free");
+        let null = &groups[1];
+        assert_eq!(null.count, 3);
+        assert_eq!(null.kind, "null-deref");
+        assert_eq!(null.signature, crash.crashes[0].signature);
+        assert_eq!(null.id, group_id(&crash.crashes[0].signature));
+        assert_eq!(
+            null.tests,
+            vec![crash.crashes[0].test.as_ref().unwrap().nodeid.clone()]
+        );
+        assert!(null.culprit_function.is_some());
+        assert!(null.first_seen_ms <= null.last_seen_ms);
+        assert_eq!(store.run_count().unwrap(), 5);
+    }
+}
+
+#[test]
+fn a_group_has_its_occurrences_and_latest_report() {
+    for fresh in stores() {
+        let mut store = Store::open(&fresh.location).unwrap();
+        let crash = report(&[fixtures::pytest_null_deref()]);
+        store.save(&crash).unwrap();
+        store.save(&report(&[])).unwrap();
+        let second = store.save(&crash).unwrap();
+        let id = group_id(&crash.crashes[0].signature).to_owned();
+        let group = store.group(&id[..6]).unwrap();
+        assert_eq!(group.summary.count, 2);
+        assert_eq!(group.occurrences.len(), 2);
+        assert_eq!(group.occurrences[1].run_id, second.run_id);
+        assert_eq!(group.occurrences[0].phase, "test");
+        assert_eq!(group.runs_since_first_seen, 3);
+        assert_eq!(group.latest.id, second.run_id);
+        assert_eq!(group.latest.report, crash);
+    }
+}
+
+#[test]
+fn ids_resolve_to_runs_and_groups() {
+    for fresh in stores() {
+        let mut store = Store::open(&fresh.location).unwrap();
+        assert!(matches!(store.resolve(None), Err(StoreError::Empty)));
+        let crash = report(&[fixtures::fpe()]);
+        let saved = store.save(&crash).unwrap();
+        let id = group_id(&crash.crashes[0].signature).to_owned();
+        assert!(matches!(store.resolve(None).unwrap(), Target::Run(r) if r.id == saved.run_id));
+        assert!(matches!(store.resolve(Some("1")).unwrap(), Target::Run(r) if r.id == 1));
+        assert!(matches!(
+            store.resolve(Some("run:1")).unwrap(),
+            Target::Run(_)
+        ));
+        assert!(
+            matches!(store.resolve(Some(&id)).unwrap(), Target::Group(g) if g.summary.id == id)
+        );
+        assert!(matches!(
+            store.resolve(Some(&format!("group:{}", &id[..4]))).unwrap(),
+            Target::Group(_)
+        ));
+        assert!(matches!(
+            store.resolve(Some("7")),
+            Err(StoreError::NoSuchRun(7))
+        ));
+        assert!(
+            matches!(store.resolve(Some("ffff")), Err(StoreError::NoSuchGroup(_)))
+                || id.starts_with("ffff")
+        );
+        assert!(matches!(
+            store.resolve(Some("xyz")),
+            Err(StoreError::BadId(_))
+        ));
+        assert!(matches!(store.group("ab"), Err(StoreError::BadId(_))));
+    }
+}
+
+#[test]
+fn reopening_keeps_everything_and_does_not_migrate_twice() {
+    for fresh in stores() {
+        Store::open(&fresh.location)
+            .unwrap()
+            .save(&report(&[fixtures::c_assert()]))
+            .unwrap();
+        let mut again = Store::open(&fresh.location).unwrap();
+        assert_eq!(again.groups().unwrap().len(), 1);
+        assert_eq!(again.run_count().unwrap(), 1);
+    }
+}
+
+#[test]
+fn a_store_from_a_newer_faultline_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.sqlite3");
+    Store::open(&Location::Sqlite(path.clone())).unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute("UPDATE faultline_schema SET version = 99", [])
+        .unwrap();
+    drop(conn);
+    let err = Store::open(&Location::Sqlite(path)).err().expect("refused");
+    assert!(matches!(err, StoreError::TooNew { found: 99, .. }));
+    assert!(err.to_string().contains("upgrade faultline"), "{err}");
+}
+
+#[test]
+fn the_default_folder_ignores_itself_in_git() {
+    let dir = tempfile::tempdir().unwrap();
+    Store::open(&Location::default_for(dir.path())).unwrap();
+    let ignore = std::fs::read_to_string(dir.path().join(".faultline/.gitignore")).unwrap();
+    assert!(ignore.lines().any(|l| l == "*"));
+}
+
+#[test]
+fn an_unreachable_postgres_is_a_clear_error() {
+    // Port 9 (discard) on loopback: nothing listens, the connection is refused at once.
+    let err = Store::open(&Location::Postgres("postgres://u:p@127.0.0.1:9/db".into()))
+        .err()
+        .expect("fails");
+    let text = err.to_string();
+    assert!(
+        text.contains("connect") || text.contains("refused"),
+        "{text}"
+    );
+}
