@@ -41,6 +41,8 @@ pub struct RunSettings {
     pub log_max_size: Option<u64>,
     /// Rotated logs kept; the runner's default is 5.
     pub log_keep: Option<u32>,
+    /// The crash store: a SQLite path (made absolute), a `postgres://` URL, or `none`.
+    pub store: Option<String>,
 }
 
 impl RunSettings {
@@ -64,6 +66,7 @@ impl RunSettings {
             log: other.log.or(self.log),
             log_max_size: other.log_max_size.or(self.log_max_size),
             log_keep: other.log_keep.or(self.log_keep),
+            store: other.store.or(self.store),
         }
     }
 }

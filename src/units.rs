@@ -182,9 +182,29 @@ pub fn format_duration(duration: Duration) -> String {
     parts.join(" ")
 }
 
+/// A time stored as milliseconds since the Unix epoch, as people read it:
+/// `2026-11-22 10:41:03 UTC`.
+pub fn format_timestamp_ms(ms: i64) -> String {
+    let Ok(ms) = u64::try_from(ms) else {
+        return format!("{ms} ms");
+    };
+    let time = std::time::UNIX_EPOCH + Duration::from_millis(ms);
+    let text = humantime::format_rfc3339_seconds(time).to_string();
+    format!("{} UTC", text.trim_end_matches('Z').replacen('T', " ", 1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(
+            format_timestamp_ms(1_763_808_063_000),
+            "2025-11-22 10:41:03 UTC"
+        );
+        assert_eq!(format_timestamp_ms(-5), "-5 ms");
+    }
 
     #[test]
     fn sizes_binary_decimal_and_plain() {

@@ -46,6 +46,58 @@ pub enum Command {
     ///
     /// Exit status: 0 when nothing fails, 1 when a check fails (or warns, with --strict).
     Doctor(DoctorArgs),
+
+    /// The crash store: list crash groups, show one, or import JSON reports.
+    ///
+    /// Every `faultline run` stores its report; crashes with the same signature form one
+    /// group. The store is .faultline/crashes.sqlite3 in the project unless --store,
+    /// FAULTLINE_STORE or the `store` setting names another (a path or a postgres:// URL).
+    Crashes(CrashesArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CrashesArgs {
+    #[command(subcommand)]
+    pub action: Option<CrashesAction>,
+
+    /// The store: a SQLite file or a postgres:// URL [default: FAULTLINE_STORE, the `store`
+    /// setting, else .faultline/crashes.sqlite3 in the project].
+    #[arg(long, global = true, value_name = "PATH_OR_URL")]
+    pub store: Option<String>,
+
+    /// Print JSON on stdout instead of the human-readable text.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// When to color the text (NO_COLOR is respected with `auto`).
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+
+    /// Ignore `faultline.toml` and `[tool.faultline]` in pyproject.toml.
+    #[arg(long, global = true)]
+    pub no_config: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CrashesAction {
+    /// List the crash groups, most recently seen first (the default).
+    List,
+    /// One group: its signature, tests, every occurrence, and its latest report.
+    Show {
+        /// The group id (its 12 hex digits, or at least the first 4 of them).
+        id: String,
+    },
+    /// Store JSON reports written by `faultline run --json` (or kept aside when the store
+    /// could not be reached).
+    #[command(arg_required_else_help = true)]
+    Import {
+        /// Report files.
+        #[arg(required = true, value_name = "REPORT")]
+        files: Vec<PathBuf>,
+        /// Store them as they are, without hiding values that look like secrets.
+        #[arg(long)]
+        no_redact: bool,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -148,6 +200,15 @@ pub struct RunArgs {
     /// Ignore `faultline.toml` and `[tool.faultline]` in pyproject.toml.
     #[arg(long)]
     pub no_config: bool,
+
+    /// Keep the report in this crash store: a SQLite file or a postgres:// URL [default:
+    /// FAULTLINE_STORE, the `store` setting, else .faultline/crashes.sqlite3 in the project].
+    #[arg(long, value_name = "PATH_OR_URL", help_heading = "Reports")]
+    pub store: Option<String>,
+
+    /// Do not keep the report in the crash store.
+    #[arg(long, conflicts_with = "store", help_heading = "Reports")]
+    pub no_store: bool,
 
     /// Show secrets in the report: by default values whose names look like TOKEN, SECRET,
     /// PASSWORD or KEY (in argv, stderr lines, messages) are replaced by `[redacted]`.

@@ -3,8 +3,10 @@
 //! 2 usage errors; 125 faultline's own failure before the command started.
 
 mod args;
+mod crashes;
 mod doctor;
 mod run;
+mod store;
 
 use clap::Parser;
 
@@ -27,5 +29,6 @@ pub fn main() -> i32 {
             run::run(run_args)
         }
         args::Command::Doctor(doctor_args) => doctor::doctor(doctor_args),
+        args::Command::Crashes(crashes_args) => crashes::crashes(crashes_args),
     }
 }

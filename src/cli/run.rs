@@ -29,6 +29,14 @@ pub fn run(args: RunArgs) -> i32 {
             return 2;
         }
     };
+    let cwd = std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from("."));
+    // The CLI's --store is already in `settings.store` (the CLI layer wins there); the
+    // environment variable sits between the two layers.
+    let store_location = if args.store.is_some() {
+        super::store::resolve(args.store.as_deref(), args.no_store, None, &cwd)
+    } else {
+        super::store::resolve(None, args.no_store, settings.store.as_deref(), &cwd)
+    };
     if let Err(message) = check_json_destination(settings.json.as_deref()) {
         eprintln!("faultline: {message}");
         return 2;
@@ -124,6 +132,9 @@ pub fn run(args: RunArgs) -> i32 {
     if let Some(log) = &log {
         log.borrow_mut().run_finished(&report);
     }
+    if let Some(location) = &store_location {
+        super::store::keep_report(location, &report, &cwd);
+    }
     report.exit.code
 }
 
@@ -156,6 +167,7 @@ fn gather_settings(args: &RunArgs) -> Result<RunSettings, String> {
         log: args.log.clone(),
         log_max_size: args.log_max_size,
         log_keep: args.log_keep,
+        store: args.store.clone(),
     };
     Ok(from_file.overlay(from_cli))
 }

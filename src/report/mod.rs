@@ -18,6 +18,7 @@
 //! and is left out here.
 
 mod crash;
+mod groups;
 mod memory;
 mod snapshot;
 mod stack;
@@ -37,6 +38,7 @@ use std::io::{self, Write};
 use crate::model::{Crash, Outcome, Report};
 use text::Paths;
 
+pub use groups::{write_group, write_group_list};
 pub use style::TerminalStyle;
 
 /// Settings of the terminal report, frozen by [`TerminalBuilder::build`].

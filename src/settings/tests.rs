@@ -66,6 +66,7 @@ log = "logs/run.log"
 log-max-size = "1MB"
 log-keep = 2
 json = "/abs/report.json"
+store = "crashes/store.db"
 "#,
     );
     let (settings, from) = load(dir.path()).unwrap().unwrap();
@@ -89,8 +90,23 @@ json = "/abs/report.json"
         log: Some(dir.path().join("logs/run.log")),
         log_max_size: Some(1_000_000),
         log_keep: Some(2),
+        store: Some(dir.path().join("crashes/store.db").display().to_string()),
     };
     assert_eq!(settings, expected);
+}
+
+#[test]
+fn store_urls_and_none_are_kept_as_written() {
+    for value in ["postgres://ci@db/crashes", "none"] {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "faultline.toml",
+            &format!("store = \"{value}\"\n"),
+        );
+        let (settings, _) = load(dir.path()).unwrap().unwrap();
+        assert_eq!(settings.store.as_deref(), Some(value));
+    }
 }
 
 #[test]

@@ -9,7 +9,7 @@ use toml::Value;
 
 /// Every key, in the order `docs/configuration.md` documents them; named like the CLI's
 /// long options so that one spelling works in both places.
-pub(super) const KEYS: [&str; 15] = [
+pub(super) const KEYS: [&str; 16] = [
     "timeout",
     "kill-after",
     "memory-interval",
@@ -25,6 +25,7 @@ pub(super) const KEYS: [&str; 15] = [
     "log-max-size",
     "log-keep",
     "json",
+    "store",
 ];
 
 const DURATION: &str =
@@ -34,6 +35,7 @@ const SIZE: &str =
 const BOOL: &str = "true or false";
 const COUNT: &str = "a whole number";
 const PATH: &str = "a path (a string)";
+const STORE: &str = "a SQLite file path, a postgres:// URL, or \"none\" (a string)";
 const ENV_TABLE: &str = "a table of variables, such as env = { OMP_NUM_THREADS = \"4\" }";
 const ENV_VALUE: &str = "a string (or a number)";
 
@@ -66,6 +68,7 @@ pub(super) fn settings_from_table(
             "log-max-size" => s.log_max_size = Some(field.size()?),
             "log-keep" => s.log_keep = Some(field.count(u32::MAX.into())? as u32),
             "json" => s.json = Some(base_dir.join(field.path()?)),
+            "store" => s.store = Some(field.store(base_dir)?),
             _ => {
                 return Err(SettingsError::UnknownKey {
                     at: at.to_owned(),
@@ -100,6 +103,17 @@ impl Field<'_> {
             at: self.at.to_owned(),
             key: self.key.to_owned(),
             message: message.into(),
+        }
+    }
+
+    /// A store location: URLs and `none` as written, a SQLite path relative to the file.
+    fn store(&self, base_dir: &Path) -> Result<String, SettingsError> {
+        let Value::String(text) = self.value else {
+            return Err(self.wrong_type(STORE));
+        };
+        match crate::store::Location::parse(text, base_dir) {
+            Some(crate::store::Location::Sqlite(path)) => Ok(path.display().to_string()),
+            _ => Ok(text.clone()),
         }
     }
 

@@ -93,6 +93,25 @@ pub fn project_root(cwd: &Path) -> PathBuf {
         .unwrap_or(cwd)
 }
 
+/// Creates a store folder; a `.faultline` folder gets a `.gitignore` of its own (`*`) so
+/// that neither the store nor reports kept aside are ever committed by accident.
+pub fn create_store_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    for folder in dir
+        .ancestors()
+        .filter(|d| d.file_name().is_some_and(|name| name == STORE_DIR))
+    {
+        let ignore = folder.join(".gitignore");
+        if !ignore.exists() {
+            std::fs::write(
+                &ignore,
+                "# Created by faultline: the crash store is not for version control.\n*\n",
+            )?;
+        }
+    }
+    Ok(())
+}
+
 /// `postgres://user:secret@host/db` → `postgres://user:[redacted]@host/db`.
 fn without_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {

@@ -22,7 +22,10 @@ pub struct SqliteBackend {
 impl SqliteBackend {
     pub fn open(path: &Path) -> Result<SqliteBackend, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            create_store_dir(dir)?;
+            super::location::create_store_dir(dir).map_err(|error| StoreError::Io {
+                path: dir.to_owned(),
+                error,
+            })?;
         }
         let conn = Connection::open(path)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
@@ -65,33 +68,6 @@ impl SqliteBackend {
         tx.commit()?;
         Ok(())
     }
-}
-
-/// Creates the store's folder; the default `.faultline` folder gets a `.gitignore` of its
-/// own so the store is never committed by accident.
-fn create_store_dir(dir: &Path) -> Result<(), StoreError> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    std::fs::create_dir_all(dir).map_err(|error| StoreError::Io {
-        path: dir.to_owned(),
-        error,
-    })?;
-    if dir
-        .file_name()
-        .is_some_and(|name| name == super::location::STORE_DIR)
-    {
-        let ignore = dir.join(".gitignore");
-        std::fs::write(
-            &ignore,
-            "# Created by faultline: the crash store is not for version control.\n*\n",
-        )
-        .map_err(|error| StoreError::Io {
-            path: ignore,
-            error,
-        })?;
-    }
-    Ok(())
 }
 
 /// `$1` → `?1`: the shared queries use PostgreSQL's placeholders.

@@ -1,0 +1,146 @@
+//! `faultline crashes`: the crash store's groups, one group, or reports imported into it.
+
+use super::args::{ColorChoice, CrashesAction, CrashesArgs};
+use faultline::model::Report;
+use faultline::report::{self, TerminalStyle};
+use faultline::store::Store;
+use serde::Serialize;
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+
+pub fn crashes(args: CrashesArgs) -> i32 {
+    let importing = matches!(args.action, Some(CrashesAction::Import { .. }));
+    let mut store = match super::store::open_named(args.store.as_deref(), args.no_config, importing)
+    {
+        Ok(store) => store,
+        Err(message) => {
+            eprintln!("faultline: {message}");
+            return 2;
+        }
+    };
+    let style = style_for_stdout(args.color);
+    let result = match args.action.unwrap_or(CrashesAction::List) {
+        CrashesAction::List => list(&mut store, args.json, &style),
+        CrashesAction::Show { id } => show(&mut store, &id, args.json, &style),
+        CrashesAction::Import { files, no_redact } => return import(&mut store, &files, no_redact),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(message) => {
+            eprintln!("faultline: {message}");
+            2
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct GroupList<'a> {
+    store: String,
+    runs: u64,
+    groups: &'a [faultline::store::GroupSummary],
+}
+
+fn list(store: &mut Store, json: bool, style: &TerminalStyle) -> Result<(), String> {
+    let where_ = store.location().display();
+    let groups = store.groups().map_err(|e| e.to_string())?;
+    let runs = store.run_count().map_err(|e| e.to_string())?;
+    let mut out = std::io::stdout().lock();
+    let written = if json {
+        write_json(
+            &GroupList {
+                store: where_,
+                runs,
+                groups: &groups,
+            },
+            &mut out,
+        )
+    } else {
+        report::write_group_list(&groups, &where_, runs, style, &mut out)
+    };
+    finish(written, out)
+}
+
+fn show(store: &mut Store, id: &str, json: bool, style: &TerminalStyle) -> Result<(), String> {
+    let group = store.group(id).map_err(|e| e.to_string())?;
+    let mut out = std::io::stdout().lock();
+    let written = if json {
+        write_json(&group, &mut out)
+    } else {
+        report::write_group(&group, style, &mut out)
+    };
+    finish(written, out)
+}
+
+/// Stores each report file; a file that cannot be read or stored is named and skipped.
+fn import(store: &mut Store, files: &[std::path::PathBuf], no_redact: bool) -> i32 {
+    let mut failed = 0;
+    for path in files {
+        match read_report(path) {
+            Ok(mut report) => {
+                if !no_redact {
+                    faultline::redact::redact_report(&mut report);
+                }
+                match store.save(&report) {
+                    Ok(saved) => {
+                        let _ = writeln!(
+                            std::io::stdout(),
+                            "{}: stored as run {}",
+                            path.display(),
+                            saved.run_id
+                        );
+                    }
+                    Err(err) => {
+                        eprintln!("faultline: {}: could not store it: {err}", path.display());
+                        failed += 1;
+                    }
+                }
+            }
+            Err(message) => {
+                eprintln!("faultline: {}: {message}", path.display());
+                failed += 1;
+            }
+        }
+    }
+    if failed > 0 {
+        eprintln!(
+            "faultline: {failed} of {} reports not imported",
+            files.len()
+        );
+        1
+    } else {
+        0
+    }
+}
+
+fn read_report(path: &Path) -> Result<Report, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read it: {e}"))?;
+    serde_json::from_str(&text).map_err(|e| {
+        format!("not a faultline report ({e}); give files written by `faultline run --json`")
+    })
+}
+
+fn write_json(value: &impl Serialize, out: &mut impl Write) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, value)?;
+    writeln!(out)
+}
+
+/// A closed pipe (`| head`) is not an error worth reporting.
+fn finish(written: std::io::Result<()>, mut out: impl Write) -> Result<(), String> {
+    match written.and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(format!("cannot write the output: {e}"))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn style_for_stdout(color: ColorChoice) -> TerminalStyle {
+    TerminalStyle::new(match color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::io::stdout().is_terminal()
+        }
+    })
+}
