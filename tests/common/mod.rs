@@ -39,18 +39,7 @@ pub fn run_case(name: &str) -> Option<CaseRun> {
         .expect("read case.toml")
         .parse()
         .expect("parse case.toml");
-    let dir = tempfile::tempdir().expect("scratch dir");
-    let work = dir.path().join(name);
-    copy_dir(&source, &work);
-    let build = Command::new("./build.sh")
-        .current_dir(&work)
-        .output()
-        .expect("run build.sh");
-    assert!(
-        build.status.success(),
-        "{name}: build failed: {}",
-        String::from_utf8_lossy(&build.stderr)
-    );
+    let (dir, work) = prepare_case(name);
     let report_path = dir.path().join("report.json");
     let mut args: Vec<String> = vec![
         "run".into(),
@@ -77,6 +66,36 @@ pub fn run_case(name: &str) -> Option<CaseRun> {
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         dir,
     })
+}
+
+/// Copies a corpus case to a scratch folder and builds it there; returns the scratch folder
+/// and the case's folder inside it.
+pub fn prepare_case(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let source = corpus_dir().join(name);
+    assert!(
+        source.join("build.sh").is_file(),
+        "corpus case {} not found (set FAULTLINE_CORPUS to the crash-corpus folder)",
+        source.display()
+    );
+    let dir = tempfile::tempdir().expect("scratch dir");
+    let work = dir.path().join(name);
+    copy_dir(&source, &work);
+    rebuild_case(&work);
+    (dir, work)
+}
+
+/// Runs a prepared case's `build.sh` (again), with `CFLAGS`-style changes made by the caller.
+pub fn rebuild_case(work: &Path) {
+    let build = Command::new("./build.sh")
+        .current_dir(work)
+        .output()
+        .expect("run build.sh");
+    assert!(
+        build.status.success(),
+        "{}: build failed: {}",
+        work.display(),
+        String::from_utf8_lossy(&build.stderr)
+    );
 }
 
 pub fn read_report(path: &Path, output: &Output) -> Value {
