@@ -48,6 +48,7 @@ pub fn write_group_list(
             style.paint(Role::Alarm, &format!("{} {}", group.signal, group.kind)),
             plural(group.count, "crash")
         )?;
+        writeln!(out, "    {}", style.paint(Role::Faint, &group.signature))?;
         if let Some(culprit) = culprit(group) {
             writeln!(out, "    in {culprit}")?;
         }
