@@ -1,4 +1,4 @@
-//! Reports for people (the terminal) and for machines (JSON).
+//! Reports for people (the terminal) and for machines (JSON, JUnit XML).
 //!
 //! The terminal reporter is built once (`TerminalBuilder` → frozen `TerminalReporter`) and
 //! writes to any `io::Write`, so tests render into a `Vec<u8>`:
@@ -18,6 +18,7 @@
 //! and is left out here.
 
 mod crash;
+pub mod junit;
 mod memory;
 mod snapshot;
 mod stack;
@@ -37,6 +38,7 @@ use std::io::{self, Write};
 use crate::model::{Crash, Outcome, Report};
 use text::Paths;
 
+pub use junit::write_junit;
 pub use style::TerminalStyle;
 
 /// Settings of the terminal report, frozen by [`TerminalBuilder::build`].

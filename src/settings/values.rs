@@ -9,7 +9,7 @@ use toml::Value;
 
 /// Every key, in the order `docs/configuration.md` documents them; named like the CLI's
 /// long options so that one spelling works in both places.
-pub(super) const KEYS: [&str; 15] = [
+pub(super) const KEYS: [&str; 16] = [
     "timeout",
     "kill-after",
     "memory-interval",
@@ -25,6 +25,7 @@ pub(super) const KEYS: [&str; 15] = [
     "log-max-size",
     "log-keep",
     "json",
+    "junit",
 ];
 
 const DURATION: &str = "a duration: a string such as \"90s\", \"5m\" or \"250ms\", or a number of seconds";
@@ -64,6 +65,7 @@ pub(super) fn settings_from_table(
             "log-max-size" => s.log_max_size = Some(field.size()?),
             "log-keep" => s.log_keep = Some(field.count(u32::MAX.into())? as u32),
             "json" => s.json = Some(base_dir.join(field.path()?)),
+            "junit" => s.junit = Some(base_dir.join(field.path()?)),
             _ => {
                 return Err(SettingsError::UnknownKey {
                     at: at.to_owned(),
