@@ -104,6 +104,9 @@ pub fn run(args: RunArgs) -> i32 {
     // The temp dir goes now, before anything below can fail.
     drop(child_env);
     print_terminal_report(&report, args.color);
+    if std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true") {
+        print_github_annotations(&report);
+    }
     if let Some(path) = &settings.json {
         if let Err(err) = write_atomically(path, |out| report::write_json(&report, out)) {
             eprintln!("faultline: could not write the JSON report to {}: {err}", path.display());
@@ -181,6 +184,18 @@ fn print_live(event: &RunEvent) {
         ),
         _ => {}
     }
+}
+
+/// GitHub reads workflow commands from stdout (its docs: "sent to the runner over stdout").
+/// The command has exited by now, so they never interleave with its output.
+fn print_github_annotations(report: &Report) {
+    let workspace = std::env::var_os("GITHUB_WORKSPACE")
+        .filter(|w| !w.is_empty())
+        .map(std::path::PathBuf::from);
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let _ = report::github::write_annotations(report, workspace.as_deref(), &mut out);
+    let _ = out.flush();
 }
 
 fn print_terminal_report(report: &Report, color: ColorChoice) {

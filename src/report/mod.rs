@@ -1,4 +1,5 @@
-//! Reports for people (the terminal) and for machines (JSON, JUnit XML).
+//! Reports for people (the terminal) and for machines (JSON, JUnit XML, GitHub Actions
+//! annotations).
 //!
 //! The terminal reporter is built once (`TerminalBuilder` → frozen `TerminalReporter`) and
 //! writes to any `io::Write`, so tests render into a `Vec<u8>`:
@@ -18,6 +19,7 @@
 //! and is left out here.
 
 mod crash;
+pub mod github;
 pub mod junit;
 mod memory;
 mod snapshot;
@@ -28,6 +30,8 @@ mod summary;
 mod text;
 mod timeout;
 
+#[cfg(test)]
+mod ci_tests;
 #[cfg(test)]
 mod safe_runner_tests;
 #[cfg(test)]
