@@ -106,7 +106,6 @@ fn abort_detail(message: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capture::Capture;
     use crate::diagnose::fixtures::{self, kind_of};
 
     #[test]

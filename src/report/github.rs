@@ -45,12 +45,21 @@ impl fmt::Display for Annotation {
             }
         }
         props.push(format!("title={}", escape_property(&self.title)));
-        write!(f, "::error {}::{}", props.join(","), escape_data(&self.message))
+        write!(
+            f,
+            "::error {}::{}",
+            props.join(","),
+            escape_data(&self.message)
+        )
     }
 }
 
 /// Writes one line per annotation of `report`.
-pub fn write_annotations(report: &Report, workspace: Option<&Path>, out: &mut impl Write) -> io::Result<()> {
+pub fn write_annotations(
+    report: &Report,
+    workspace: Option<&Path>,
+    out: &mut impl Write,
+) -> io::Result<()> {
     for a in annotations(report, workspace) {
         writeln!(out, "{a}")?;
     }
@@ -64,7 +73,11 @@ pub fn annotations(report: &Report, workspace: Option<&Path>) -> Vec<Annotation>
         workspace,
     };
     let paths = Paths::new(report.cwd.as_deref());
-    let mut out: Vec<Annotation> = report.crashes.iter().map(|c| crash_annotation(c, &places, &paths)).collect();
+    let mut out: Vec<Annotation> = report
+        .crashes
+        .iter()
+        .map(|c| crash_annotation(c, &places, &paths))
+        .collect();
     if let Some(t) = &report.timeout {
         let findings = analyze_hang(&t.processes);
         let mut message = format!(
@@ -76,7 +89,8 @@ pub fn annotations(report: &Report, workspace: Option<&Path>) -> Vec<Annotation>
             message.push('\n');
             message.push_str(&f.text);
         }
-        let (file, line) = snapshot_place(&t.processes, findings.first().and_then(|f| f.tid), &places);
+        let (file, line) =
+            snapshot_place(&t.processes, findings.first().and_then(|f| f.tid), &places);
         out.push(Annotation {
             file,
             line,
@@ -85,7 +99,11 @@ pub fn annotations(report: &Report, workspace: Option<&Path>) -> Vec<Annotation>
         });
     }
     if report.outcome == Outcome::Oom {
-        let snapshot = report.memory.as_ref().and_then(|m| m.snapshot.as_deref()).unwrap_or(&[]);
+        let snapshot = report
+            .memory
+            .as_ref()
+            .and_then(|m| m.snapshot.as_deref())
+            .unwrap_or(&[]);
         let (file, line) = snapshot_place(snapshot, None, &places);
         let limit = report
             .memory
@@ -97,7 +115,10 @@ pub fn annotations(report: &Report, workspace: Option<&Path>) -> Vec<Annotation>
             file,
             line,
             title: format!("faultline: out of memory{limit}"),
-            message: format!("faultline stopped `{}` for its memory use", brief_command(&report.command, 80)),
+            message: format!(
+                "faultline stopped `{}` for its memory use",
+                brief_command(&report.command, 80)
+            ),
         });
     }
     out
@@ -141,7 +162,9 @@ fn crash_annotation(c: &Crash, places: &Places, paths: &Paths) -> Annotation {
         .culprit
         .as_ref()
         .and_then(|k| Some((places.resolve(k.file.as_deref()?), k.line)));
-    let python = c.crashed_thread().and_then(|t| user_python_frame(&t.frames, places));
+    let python = c
+        .crashed_thread()
+        .and_then(|t| user_python_frame(&t.frames, places));
     let (file, line) = [culprit.clone(), python.clone()]
         .into_iter()
         .flatten()
@@ -159,7 +182,11 @@ fn crash_annotation(c: &Crash, places: &Places, paths: &Paths) -> Annotation {
 }
 
 /// The innermost Python frame of the user's code in the finding's thread (else any thread).
-fn snapshot_place(processes: &[ProcessSnapshot], tid: Option<i32>, places: &Places) -> (Option<String>, Option<u32>) {
+fn snapshot_place(
+    processes: &[ProcessSnapshot],
+    tid: Option<i32>,
+    places: &Places,
+) -> (Option<String>, Option<u32>) {
     let threads = || processes.iter().flat_map(|p| p.threads.iter());
     let preferred = tid.and_then(|tid| threads().find(|t| t.tid == tid));
     preferred
@@ -200,7 +227,10 @@ impl Places<'_> {
             (false, Some(cwd)) => Some(cwd.join(path)),
             (false, None) => None,
         };
-        match absolute.zip(self.workspace).and_then(|(abs, ws)| relative_to(&abs, ws)) {
+        match absolute
+            .zip(self.workspace)
+            .and_then(|(abs, ws)| relative_to(&abs, ws))
+        {
             Some(relative) => Place {
                 file: relative,
                 in_workspace: true,
@@ -241,7 +271,9 @@ fn lexical(path: &Path) -> PathBuf {
 
 /// A workflow command's message: `%`, CR and LF escaped.
 pub fn escape_data(text: &str) -> String {
-    text.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 /// A workflow command's property value: as data, plus `:` and `,`.
@@ -274,11 +306,18 @@ mod tests {
             Some("src/_geom.c")
         );
         assert_eq!(
-            relative_to(Path::new("/home/runner/work/app/app/tests/../src/./x.py"), ws).as_deref(),
+            relative_to(
+                Path::new("/home/runner/work/app/app/tests/../src/./x.py"),
+                ws
+            )
+            .as_deref(),
             Some("src/x.py")
         );
         assert_eq!(relative_to(Path::new("/usr/include/stdio.h"), ws), None);
-        assert_eq!(relative_to(Path::new("/home/runner/work/app/app2/x.py"), ws), None);
+        assert_eq!(
+            relative_to(Path::new("/home/runner/work/app/app2/x.py"), ws),
+            None
+        );
     }
 
     #[test]
@@ -287,7 +326,10 @@ mod tests {
             cwd: Some(Path::new("/ws/pkg")),
             workspace: Some(Path::new("/ws")),
         };
-        assert_eq!(places.resolve("tests/test_x.py").file, "pkg/tests/test_x.py");
+        assert_eq!(
+            places.resolve("tests/test_x.py").file,
+            "pkg/tests/test_x.py"
+        );
         assert!(places.resolve("tests/test_x.py").in_workspace);
         assert_eq!(places.resolve("/elsewhere/x.py").file, "/elsewhere/x.py");
         assert!(!places.resolve("/elsewhere/x.py").in_workspace);

@@ -13,7 +13,8 @@
 //! A failure's `type` is the crash kind, its `message` the signal, what the kind means and
 //! the crash's message; its text is the terminal report's section for that crash without
 //! colors (the merged stack of the crashed thread, the culprit, hints). The crashed
-//! process's last stderr lines go to the case's `system-err`.
+//! process's last stderr lines go to the case's `system-err`, without Python's faulthandler
+//! dump (the failure's stack says the same, and more).
 
 use std::io::{self, Write};
 use std::time::Duration;
@@ -21,6 +22,7 @@ use std::time::Duration;
 use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite};
 
 use crate::model::{Crash, Outcome, Phase, Report};
+use crate::report::stderr::shown_tail;
 use crate::report::style::TerminalStyle;
 use crate::report::text::{brief_command, limit_duration, Paths};
 use crate::report::{crash, memory, timeout, TerminalConfig};
@@ -54,14 +56,28 @@ pub fn junit_report(report: &Report) -> quick_junit::Report {
     suite.set_time(duration(report.duration_ms));
     suite.add_properties(properties(report));
 
-    let mut cases: Vec<TestCase> = report.crashes.iter().map(|c| crash_case(&config, report, c, &paths)).collect();
+    let mut cases: Vec<TestCase> = report
+        .crashes
+        .iter()
+        .map(|c| crash_case(&config, report, c, &paths))
+        .collect();
     if let Some(t) = &report.timeout {
         let mut text = Vec::new();
         let _ = timeout::write_timeout(&config, t, &paths, &mut text);
-        let stopped = t.stopped_with.as_deref().map(|s| format!(", stopped with {s}")).unwrap_or_default();
+        let stopped = t
+            .stopped_with
+            .as_deref()
+            .map(|s| format!(", stopped with {s}"))
+            .unwrap_or_default();
         let findings = crate::diagnose::hang::analyze_hang(&t.processes);
-        let first = findings.first().map(|f| format!(": {}", f.text)).unwrap_or_default();
-        let message = format!("timed out after {}{stopped}{first}", limit_duration(t.limit_ms));
+        let first = findings
+            .first()
+            .map(|f| format!(": {}", f.text))
+            .unwrap_or_default();
+        let message = format!(
+            "timed out after {}{stopped}{first}",
+            limit_duration(t.limit_ms)
+        );
         cases.push(failed(
             format!("timeout: {}", brief_command(&report.command, COMMAND_CHARS)),
             SUITE,
@@ -111,7 +127,10 @@ pub fn pytest_names(nodeid: &str) -> (String, String) {
     let mut names: Vec<String> = path.split("::").map(str::to_owned).collect();
     if let Some(file) = names.first_mut() {
         let dotted = file.replace('/', ".");
-        *file = dotted.strip_suffix(".py").map(str::to_owned).unwrap_or(dotted);
+        *file = dotted
+            .strip_suffix(".py")
+            .map(str::to_owned)
+            .unwrap_or(dotted);
     }
     let name = names.pop().unwrap_or_default() + params;
     (names.join("."), name)
@@ -121,9 +140,16 @@ fn crash_case(config: &TerminalConfig, report: &Report, c: &Crash, paths: &Paths
     let (classname, name) = match &c.test {
         Some(test) => pytest_names(&test.nodeid),
         None => {
-            let argv = if c.argv.is_empty() { &report.command } else { &c.argv };
+            let argv = if c.argv.is_empty() {
+                &report.command
+            } else {
+                &c.argv
+            };
             let command = brief_command(argv, COMMAND_CHARS);
-            (SUITE.to_owned(), format!("{}: {command}", phase_words(c.phase)))
+            (
+                SUITE.to_owned(),
+                format!("{}: {command}", phase_words(c.phase)),
+            )
         }
     };
     let mut message = format!("{} ({}): {}", c.signal, c.kind.as_str(), c.kind.describe());
@@ -134,8 +160,10 @@ fn crash_case(config: &TerminalConfig, report: &Report, c: &Crash, paths: &Paths
     let mut text = Vec::new();
     let _ = crash::write_crash(config, c, paths, &mut text);
     let mut case = failed(name, &classname, c.kind.as_str(), message, text);
-    if !c.stderr_tail.is_empty() {
-        case.set_system_err(c.stderr_tail.join("\n") + "\n");
+    // The program's own last lines; faulthandler's dump repeats the stack in the failure.
+    let tail = shown_tail(&c.stderr_tail, usize::MAX);
+    if !tail.is_empty() {
+        case.set_system_err(tail.join("\n") + "\n");
     }
     case
 }
@@ -156,12 +184,27 @@ fn command_case(report: &Report) -> TestCase {
     let code = report.exit.code;
     let status = match report.outcome {
         Outcome::Passed => TestCaseStatus::success(),
-        Outcome::Error => non_success(NonSuccessKind::Error, "error", "faultline could not run the command".into(), None),
+        Outcome::Error => non_success(
+            NonSuccessKind::Error,
+            "error",
+            "faultline could not run the command".into(),
+            None,
+        ),
         Outcome::Killed => {
             let signal = report.exit.signal.as_deref().unwrap_or("a signal");
-            non_success(NonSuccessKind::Failure, "killed", format!("killed by {signal} (exit status {code})"), None)
+            non_success(
+                NonSuccessKind::Failure,
+                "killed",
+                format!("killed by {signal} (exit status {code})"),
+                None,
+            )
         }
-        _ => non_success(NonSuccessKind::Failure, "exit-status", format!("exited with status {code}"), None),
+        _ => non_success(
+            NonSuccessKind::Failure,
+            "exit-status",
+            format!("exited with status {code}"),
+            None,
+        ),
     };
     let mut case = TestCase::new(name, status);
     case.set_classname(SUITE);
@@ -171,12 +214,20 @@ fn command_case(report: &Report) -> TestCase {
 
 fn failed(name: String, classname: &str, ty: &str, message: String, text: Vec<u8>) -> TestCase {
     let text = String::from_utf8_lossy(&text).trim_end().to_owned() + "\n";
-    let mut case = TestCase::new(name, non_success(NonSuccessKind::Failure, ty, message, Some(text)));
+    let mut case = TestCase::new(
+        name,
+        non_success(NonSuccessKind::Failure, ty, message, Some(text)),
+    );
     case.set_classname(classname);
     case
 }
 
-fn non_success(kind: NonSuccessKind, ty: &str, message: String, text: Option<String>) -> TestCaseStatus {
+fn non_success(
+    kind: NonSuccessKind,
+    ty: &str,
+    message: String,
+    text: Option<String>,
+) -> TestCaseStatus {
     let mut status = TestCaseStatus::non_success(kind);
     status.set_type(ty).set_message(message);
     if let Some(text) = text {
@@ -197,7 +248,10 @@ fn properties(report: &Report) -> Vec<Property> {
     if let Some(cwd) = &report.cwd {
         props.push(Property::new("cwd", cwd.as_str()));
     }
-    props.push(Property::new("faultline_version", report.faultline_version.as_str()));
+    props.push(Property::new(
+        "faultline_version",
+        report.faultline_version.as_str(),
+    ));
     props
 }
 
