@@ -9,6 +9,9 @@ if ! command -v g++ >/dev/null 2>&1; then
     apt-get update -qq && apt-get install -y -qq g++ >/dev/null
 fi
 
+# PostgreSQL (crash store) and headless Chromium (HTML report); exports FAULTLINE_TEST_POSTGRES.
+source scripts/services.sh
+
 python3 -m pip install --quiet --disable-pip-version-check -r scripts/test-requirements.txt
 
 cargo build --release --locked

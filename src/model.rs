@@ -202,6 +202,28 @@ impl CrashKind {
             CrashKind::Unknown => "unknown",
         }
     }
+
+    /// What the kind means, in a few words for people (`a null pointer was dereferenced`).
+    pub fn describe(self) -> &'static str {
+        match self {
+            CrashKind::NullDeref => "a null pointer was dereferenced",
+            CrashKind::WildPointer => "an invalid pointer was dereferenced",
+            CrashKind::UseAfterFree => "memory was used after it was freed",
+            CrashKind::WriteToReadonly => "read-only memory was written to",
+            CrashKind::ExecNonCode => "the program jumped to memory that is not code",
+            CrashKind::StackOverflow => "the stack overflowed",
+            CrashKind::DoubleFree => "memory was freed twice",
+            CrashKind::HeapCorruption => "the heap was corrupted",
+            CrashKind::Abort => "the program aborted",
+            CrashKind::Assert => "an assertion failed",
+            CrashKind::Fpe => "an arithmetic error (division by zero)",
+            CrashKind::BusError => "a bus error (misaligned or unmapped file memory)",
+            CrashKind::IllegalInstruction => "an illegal instruction",
+            CrashKind::SelfSignal => "the process signalled itself",
+            CrashKind::ExternalSignal => "another process sent a fatal signal",
+            CrashKind::Unknown => "a fatal signal of unknown cause",
+        }
+    }
 }
 
 /// Where in the life of the program the crash happened.

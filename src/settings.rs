@@ -22,6 +22,8 @@ pub const PYPROJECT_TOML: &str = "pyproject.toml";
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RunSettings {
     pub json: Option<PathBuf>,
+    /// Where to write the JUnit XML report.
+    pub junit: Option<PathBuf>,
     pub timeout: Option<Duration>,
     /// Grace period between SIGTERM and SIGKILL; the runner's default is 5 s.
     pub kill_after: Option<Duration>,
@@ -52,6 +54,7 @@ impl RunSettings {
         env.extend(other.env);
         RunSettings {
             json: other.json.or(self.json),
+            junit: other.junit.or(self.junit),
             timeout: other.timeout.or(self.timeout),
             kill_after: other.kill_after.or(self.kill_after),
             memory_interval: other.memory_interval.or(self.memory_interval),
@@ -110,7 +113,7 @@ pub enum SettingsError {
 /// or a `pyproject.toml` with a `[tool.faultline]` table (faultline.toml wins when both are in
 /// one dir). Returns (settings, path it came from).
 ///
-/// Paths inside (json, log) are relative to that file's directory. Unknown keys and wrong
+/// Paths inside (json, junit, log) are relative to that file's directory. Unknown keys and wrong
 /// types are errors naming the file, the key and what is accepted; durations and sizes accept
 /// the same strings as the CLI ("90s", "1GiB") and plain numbers (seconds / bytes).
 pub fn load_project_settings(

@@ -37,9 +37,11 @@ pub fn run(args: RunArgs) -> i32 {
     } else {
         super::store::resolve(None, args.no_store, settings.store.as_deref(), &cwd)
     };
-    if let Err(message) = check_json_destination(settings.json.as_deref()) {
-        eprintln!("faultline: {message}");
-        return 2;
+    for (flag, path) in [("--json", &settings.json), ("--junit", &settings.junit)] {
+        if let Err(message) = check_destination(flag, path.as_deref()) {
+            eprintln!("faultline: {message}");
+            return 2;
+        }
     }
     let child_env = match ChildEnv::new(&settings) {
         Ok(env) => env,
@@ -121,10 +123,21 @@ pub fn run(args: RunArgs) -> i32 {
     // The temp dir goes now, before anything below can fail.
     drop(child_env);
     print_terminal_report(&report, args.color);
+    if std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true") {
+        print_github_annotations(&report);
+    }
     if let Some(path) = &settings.json {
-        if let Err(err) = write_json(&report, path) {
+        if let Err(err) = write_atomically(path, |out| report::write_json(&report, out)) {
             eprintln!(
                 "faultline: could not write the JSON report to {}: {err}",
+                path.display()
+            );
+        }
+    }
+    if let Some(path) = &settings.junit {
+        if let Err(err) = write_atomically(path, |out| report::write_junit(&report, out)) {
+            eprintln!(
+                "faultline: could not write the JUnit report to {}: {err}",
                 path.display()
             );
         }
@@ -153,6 +166,7 @@ fn gather_settings(args: &RunArgs) -> Result<RunSettings, String> {
     };
     let from_cli = RunSettings {
         json: args.json.clone(),
+        junit: args.junit.clone(),
         timeout: args.timeout,
         kill_after: args.kill_after,
         memory_interval: args.memory_interval,
@@ -202,6 +216,18 @@ fn print_live(event: &RunEvent) {
     }
 }
 
+/// GitHub reads workflow commands from stdout (its docs: "sent to the runner over stdout").
+/// The command has exited by now, so they never interleave with its output.
+fn print_github_annotations(report: &Report) {
+    let workspace = std::env::var_os("GITHUB_WORKSPACE")
+        .filter(|w| !w.is_empty())
+        .map(std::path::PathBuf::from);
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let _ = report::github::write_annotations(report, workspace.as_deref(), &mut out);
+    let _ = out.flush();
+}
+
 fn print_terminal_report(report: &Report, color: ColorChoice) {
     let stderr = std::io::stderr();
     let color = match color {
@@ -217,21 +243,32 @@ fn print_terminal_report(report: &Report, color: ColorChoice) {
     let _ = out.flush();
 }
 
-fn write_json(report: &Report, path: &std::path::Path) -> std::io::Result<()> {
-    // Write beside, then rename: a reader never sees half a report.
-    let tmp = path.with_extension("json.partial");
-    let mut file = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
-    report::write_json(report, &mut file)?;
-    file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-    std::fs::rename(&tmp, path)
+/// Writes beside `path`, then renames: a reader never sees half a report.
+fn write_atomically(
+    path: &std::path::Path,
+    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    let tmp = std::path::PathBuf::from(partial);
+    let result = (|| {
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+        write(&mut file)?;
+        file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }
 
-/// Fails early, before the command runs, when the report could not be written.
-fn check_json_destination(path: Option<&std::path::Path>) -> Result<(), String> {
+/// Fails early, before the command runs, when a report could not be written.
+fn check_destination(flag: &str, path: Option<&std::path::Path>) -> Result<(), String> {
     let Some(path) = path else { return Ok(()) };
     if path.is_dir() {
         return Err(format!(
-            "--json {} is a directory; give a file path",
+            "{flag} {} is a directory; give a file path",
             path.display()
         ));
     }
@@ -241,7 +278,7 @@ fn check_json_destination(path: Option<&std::path::Path>) -> Result<(), String> 
     };
     if !parent.is_dir() {
         return Err(format!(
-            "--json {}: folder {} does not exist",
+            "{flag} {}: folder {} does not exist",
             path.display(),
             parent.display()
         ));

@@ -1,4 +1,5 @@
-//! Reports for people (the terminal) and for machines (JSON).
+//! Reports for people (the terminal) and for machines (JSON, JUnit XML, GitHub Actions
+//! annotations).
 //!
 //! The terminal reporter is built once (`TerminalBuilder` → frozen `TerminalReporter`) and
 //! writes to any `io::Write`, so tests render into a `Vec<u8>`:
@@ -18,7 +19,9 @@
 //! and is left out here.
 
 mod crash;
+pub mod github;
 mod groups;
+pub mod junit;
 mod memory;
 mod snapshot;
 mod stack;
@@ -28,6 +31,8 @@ mod summary;
 mod text;
 mod timeout;
 
+#[cfg(test)]
+mod ci_tests;
 #[cfg(test)]
 mod safe_runner_tests;
 #[cfg(test)]
@@ -39,6 +44,7 @@ use crate::model::{Crash, Outcome, Report};
 use text::Paths;
 
 pub use groups::{write_group, write_group_list};
+pub use junit::write_junit;
 pub use style::TerminalStyle;
 
 /// Settings of the terminal report, frozen by [`TerminalBuilder::build`].

@@ -67,12 +67,14 @@ log-max-size = "1MB"
 log-keep = 2
 json = "/abs/report.json"
 store = "crashes/store.db"
+junit = "out/junit.xml"
 "#,
     );
     let (settings, from) = load(dir.path()).unwrap().unwrap();
     assert_eq!(from, path);
     let expected = RunSettings {
         json: Some(PathBuf::from("/abs/report.json")),
+        junit: Some(dir.path().join("out/junit.xml")),
         timeout: Some(Duration::from_secs(90)),
         kill_after: Some(Duration::from_secs(2)),
         memory_interval: Some(Duration::from_millis(250)),

@@ -9,7 +9,7 @@ use toml::Value;
 
 /// Every key, in the order `docs/configuration.md` documents them; named like the CLI's
 /// long options so that one spelling works in both places.
-pub(super) const KEYS: [&str; 16] = [
+pub(super) const KEYS: [&str; 17] = [
     "timeout",
     "kill-after",
     "memory-interval",
@@ -26,6 +26,7 @@ pub(super) const KEYS: [&str; 16] = [
     "log-keep",
     "json",
     "store",
+    "junit",
 ];
 
 const DURATION: &str =
@@ -69,6 +70,7 @@ pub(super) fn settings_from_table(
             "log-keep" => s.log_keep = Some(field.count(u32::MAX.into())? as u32),
             "json" => s.json = Some(base_dir.join(field.path()?)),
             "store" => s.store = Some(field.store(base_dir)?),
+            "junit" => s.junit = Some(base_dir.join(field.path()?)),
             _ => {
                 return Err(SettingsError::UnknownKey {
                     at: at.to_owned(),
