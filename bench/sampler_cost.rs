@@ -8,9 +8,8 @@ const PROCESSES: usize = 50;
 const SAMPLES: u32 = 1000;
 
 fn main() {
-    let mut children: Vec<Child> = (0..PROCESSES)
-        .filter_map(|_| Command::new("sleep").arg("60").spawn().ok())
-        .collect();
+    let mut children: Vec<Child> =
+        (0..PROCESSES).filter_map(|_| Command::new("sleep").arg("60").spawn().ok()).collect();
     let pids: Vec<i32> = children.iter().map(|c| c.id() as i32).collect();
     let cost = measure_sampling_cost(&pids, SAMPLES);
     for child in &mut children {

@@ -78,21 +78,12 @@ impl ChildEnv {
         } else {
             None
         };
-        let (vars, mut described) = build_vars(
-            std::env::vars_os().collect(),
-            settings,
-            temp.as_ref().map(PrivateTmp::path),
-        );
+        let (vars, mut described) =
+            build_vars(std::env::vars_os().collect(), settings, temp.as_ref().map(PrivateTmp::path));
         let envp = to_envp(&vars)?;
-        let (rlimits, limit_lines) =
-            limits::plan(settings, &limits::CurrentLimits::read()?).map_err(invalid)?;
+        let (rlimits, limit_lines) = limits::plan(settings, &limits::CurrentLimits::read()?).map_err(invalid)?;
         described.extend(limit_lines);
-        Ok(ChildEnv {
-            envp,
-            rlimits,
-            described,
-            temp,
-        })
+        Ok(ChildEnv { envp, rlimits, described, temp })
     }
 
     /// The full environment for execve, as prepared C strings (our env + overrides), built BEFORE fork.
@@ -109,8 +100,7 @@ impl ChildEnv {
     /// Adds a limit from elsewhere (the memory module's RLIMIT_AS).
     pub fn add_rlimit(&mut self, r: ChildRlimit) {
         let value = limits::show_limit(r.resource, r.soft);
-        self.described
-            .push(format!("limit: {} = {value}", resource_name(r.resource)));
+        self.described.push(format!("limit: {} = {value}", resource_name(r.resource)));
         self.rlimits.push(r);
     }
 
@@ -174,15 +164,8 @@ fn build_vars(
             vars.set(key, dir.as_os_str());
         }
         described.push(match keys.is_empty() {
-            false => format!(
-                "isolate-tmp: {}={} (removed after the run)",
-                keys.join("="),
-                dir.display()
-            ),
-            true => format!(
-                "isolate-tmp: {} created, but env sets TMPDIR, TEMP and TMP",
-                dir.display()
-            ),
+            false => format!("isolate-tmp: {}={} (removed after the run)", keys.join("="), dir.display()),
+            true => format!("isolate-tmp: {} created, but env sets TMPDIR, TEMP and TMP", dir.display()),
         });
     }
     if settings.headless == Some(true) {
@@ -191,11 +174,7 @@ fn build_vars(
             vars.set(key, *value);
             applied.push(format!("{key}={value}"));
         }
-        let unset: Vec<&str> = DISPLAY_VARS
-            .iter()
-            .copied()
-            .filter(|k| !user_set(k) && vars.unset(k))
-            .collect();
+        let unset: Vec<&str> = DISPLAY_VARS.iter().copied().filter(|k| !user_set(k) && vars.unset(k)).collect();
         if !unset.is_empty() {
             applied.push(format!("{} unset", unset.join(" and ")));
         }
@@ -221,11 +200,7 @@ fn build_vars(
             .env
             .iter()
             .map(|(key, value)| {
-                let value = if crate::redact::is_secret_name(key) {
-                    crate::redact::REDACTED
-                } else {
-                    value.as_str()
-                };
+                let value = if crate::redact::is_secret_name(key) { crate::redact::REDACTED } else { value.as_str() };
                 format!("{key}={value}")
             })
             .collect();
@@ -250,10 +225,7 @@ fn to_envp(vars: &[(OsString, OsString)]) -> io::Result<Vec<CString>> {
             entry.push(b'=');
             entry.extend_from_slice(value.as_bytes());
             CString::new(entry).map_err(|_| {
-                invalid(format!(
-                    "environment variable {} contains a NUL byte",
-                    OsStr::new(key).to_string_lossy()
-                ))
+                invalid(format!("environment variable {} contains a NUL byte", OsStr::new(key).to_string_lossy()))
             })
         })
         .collect()

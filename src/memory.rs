@@ -49,15 +49,10 @@ pub struct BufferMemory {
 
 impl ReadMemory for BufferMemory {
     fn read_exact_at(&self, address: u64, buf: &mut [u8]) -> io::Result<()> {
-        let start = address
-            .checked_sub(self.base)
-            .ok_or_else(|| io::Error::from(io::ErrorKind::UnexpectedEof))?
-            as usize;
+        let start =
+            address.checked_sub(self.base).ok_or_else(|| io::Error::from(io::ErrorKind::UnexpectedEof))? as usize;
         let end = start + buf.len();
-        let src = self
-            .bytes
-            .get(start..end)
-            .ok_or_else(|| io::Error::from(io::ErrorKind::UnexpectedEof))?;
+        let src = self.bytes.get(start..end).ok_or_else(|| io::Error::from(io::ErrorKind::UnexpectedEof))?;
         buf.copy_from_slice(src);
         Ok(())
     }
@@ -72,9 +67,7 @@ pub struct ProcessMemory {
 #[cfg(target_os = "linux")]
 impl ProcessMemory {
     pub fn new(pid: i32) -> ProcessMemory {
-        ProcessMemory {
-            pid: nix::unistd::Pid::from_raw(pid),
-        }
+        ProcessMemory { pid: nix::unistd::Pid::from_raw(pid) }
     }
 }
 
@@ -84,10 +77,7 @@ impl ReadMemory for ProcessMemory {
         use nix::sys::uio::{process_vm_readv, RemoteIoVec};
         use std::io::IoSliceMut;
         let len = buf.len();
-        let remote = [RemoteIoVec {
-            base: address as usize,
-            len,
-        }];
+        let remote = [RemoteIoVec { base: address as usize, len }];
         let mut local = [IoSliceMut::new(buf)];
         match process_vm_readv(self.pid, &mut local, &remote) {
             Ok(n) if n == len => Ok(()),
@@ -106,10 +96,7 @@ mod tests {
         let mut bytes = vec![0u8; 4096];
         bytes[0..8].copy_from_slice(&0x1122334455667788u64.to_le_bytes());
         bytes[8..14].copy_from_slice(b"hello\0");
-        let mem = BufferMemory {
-            base: 0x1000,
-            bytes,
-        };
+        let mem = BufferMemory { base: 0x1000, bytes };
         assert_eq!(mem.read_u64(0x1000).unwrap(), 0x1122334455667788);
         assert_eq!(mem.read_c_string(0x1008, 100).unwrap(), "hello");
         assert!(mem.read_u64(0x2000).is_err());
@@ -117,10 +104,7 @@ mod tests {
 
     #[test]
     fn c_string_stops_at_max() {
-        let mem = BufferMemory {
-            base: 0,
-            bytes: b"abcdefgh".to_vec(),
-        };
+        let mem = BufferMemory { base: 0, bytes: b"abcdefgh".to_vec() };
         assert_eq!(mem.read_c_string(0, 4).unwrap(), "abcd");
     }
 }

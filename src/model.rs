@@ -87,12 +87,7 @@ impl Frame {
 
     /// A Python frame; `function` may be qualified (`App.draw_frame`): the plain name goes
     /// to `function` and the qualified one to `qualname`.
-    pub fn python(
-        function: String,
-        file: String,
-        line: Option<u32>,
-        module: Option<String>,
-    ) -> Frame {
+    pub fn python(function: String, file: String, line: Option<u32>, module: Option<String>) -> Frame {
         let (plain, qualname) = match function.rsplit_once('.') {
             Some((_, plain)) if !plain.is_empty() => (plain.to_owned(), Some(function)),
             _ => (function, None),
@@ -324,10 +319,7 @@ pub struct Crash {
 
 impl Crash {
     pub fn crashed_thread(&self) -> Option<&Thread> {
-        self.threads
-            .iter()
-            .find(|t| t.crashed)
-            .or_else(|| self.threads.iter().find(|t| t.tid == self.tid))
+        self.threads.iter().find(|t| t.crashed).or_else(|| self.threads.iter().find(|t| t.tid == self.tid))
     }
 }
 

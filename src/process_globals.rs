@@ -98,15 +98,8 @@ struct LoadedModule {
 /// The loaded module whose file matches `wanted`, as found in `maps`.
 fn loaded_module(maps: &[Mapping], wanted: impl Fn(&str) -> bool) -> Option<LoadedModule> {
     let path = maps.iter().filter_map(file_path).find(|p| wanted(p))?;
-    let first = maps
-        .iter()
-        .filter(|m| file_path(m) == Some(path))
-        .min_by_key(|m| m.start)?;
-    Some(LoadedModule {
-        path: path.to_string(),
-        lowest_start: first.start,
-        lowest_end: first.end,
-    })
+    let first = maps.iter().filter(|m| file_path(m) == Some(path)).min_by_key(|m| m.start)?;
+    Some(LoadedModule { path: path.to_string(), lowest_start: first.start, lowest_end: first.end })
 }
 
 /// Opens the module's file as the process sees it: through its root (containers, chroots),
@@ -114,10 +107,7 @@ fn loaded_module(maps: &[Mapping], wanted: impl Fn(&str) -> bool) -> Option<Load
 fn open_module_file(pid: i32, module: &LoadedModule) -> Option<File> {
     let candidates = [
         PathBuf::from(format!("/proc/{pid}/root{}", module.path)),
-        PathBuf::from(format!(
-            "/proc/{pid}/map_files/{:x}-{:x}",
-            module.lowest_start, module.lowest_end
-        )),
+        PathBuf::from(format!("/proc/{pid}/map_files/{:x}-{:x}", module.lowest_start, module.lowest_end)),
         PathBuf::from(&module.path),
     ];
     candidates.iter().find_map(|p| File::open(p).ok())
@@ -147,12 +137,8 @@ fn symbol_in_file(file: File, symbol: &str, tables: Tables) -> Option<(u64, u64)
     // ReadCache reads only the headers and the symbol and string tables, not the whole file.
     let cache = ReadCache::new(file);
     match object::FileKind::parse(&cache).ok()? {
-        object::FileKind::Elf64 => {
-            symbol_in_elf::<elf::FileHeader64<Endianness>>(&cache, symbol, tables)
-        }
-        object::FileKind::Elf32 => {
-            symbol_in_elf::<elf::FileHeader32<Endianness>>(&cache, symbol, tables)
-        }
+        object::FileKind::Elf64 => symbol_in_elf::<elf::FileHeader64<Endianness>>(&cache, symbol, tables),
+        object::FileKind::Elf32 => symbol_in_elf::<elf::FileHeader32<Endianness>>(&cache, symbol, tables),
         _ => None,
     }
 }
@@ -174,27 +160,18 @@ fn symbol_in_elf<Elf: FileHeader<Endian = Endianness>>(
         .unwrap_or(0);
     let sections = header.sections(endian, data).ok()?;
     let value = tables.section_types().iter().find_map(|&kind| {
-        sections
-            .iter()
-            .filter(|s| s.sh_type(endian) == kind)
-            .find_map(|table| {
-                // Each table and its string table are read once, then searched in memory
-                // (ReadCache would otherwise issue one read per symbol name).
-                let symbols: &[Elf::Sym] = table.data_as_array(endian, data).ok()?;
-                let strings = sections
-                    .section(SectionIndex(table.sh_link(endian) as usize))
-                    .ok()?
-                    .data(endian, data)
-                    .ok()?;
-                let strings = StringTable::new(strings, 0, strings.len() as u64);
-                symbols
-                    .iter()
-                    .find(|s| {
-                        !s.is_undefined(endian)
-                            && s.name(endian, strings).ok() == Some(symbol.as_bytes())
-                    })
-                    .map(|s| s.st_value(endian).into())
-            })
+        sections.iter().filter(|s| s.sh_type(endian) == kind).find_map(|table| {
+            // Each table and its string table are read once, then searched in memory
+            // (ReadCache would otherwise issue one read per symbol name).
+            let symbols: &[Elf::Sym] = table.data_as_array(endian, data).ok()?;
+            let strings =
+                sections.section(SectionIndex(table.sh_link(endian) as usize)).ok()?.data(endian, data).ok()?;
+            let strings = StringTable::new(strings, 0, strings.len() as u64);
+            symbols
+                .iter()
+                .find(|s| !s.is_undefined(endian) && s.name(endian, strings).ok() == Some(symbol.as_bytes()))
+                .map(|s| s.st_value(endian).into())
+        })
     })?;
     Some((value, lowest_vaddr & !(PAGE_SIZE - 1)))
 }
@@ -217,13 +194,7 @@ fn find_global_where(
 /// Address of a global symbol of a loaded ELF module in a live process (module chosen by
 /// basename prefix, e.g. `"libc.so"`), from `.dynsym`/`.symtab` plus the load bias from the maps.
 pub fn find_global(pid: i32, maps: &[Mapping], module_prefix: &str, symbol: &str) -> Option<u64> {
-    find_global_where(
-        pid,
-        maps,
-        |p| basename(p).starts_with(module_prefix),
-        symbol,
-        Tables::All,
-    )
+    find_global_where(pid, maps, |p| basename(p).starts_with(module_prefix), symbol, Tables::All)
 }
 
 /// Address of a symbol the process's executable exports (`.dynsym` only, so that a huge
@@ -254,17 +225,11 @@ fn find_libc_global(pid: i32, maps: &[Mapping], names: &[&str]) -> Option<u64> {
     let exe = executable_path(pid, maps);
     let in_executable = |tables: Tables| {
         let exe = exe.as_deref()?;
-        names
-            .iter()
-            .find_map(|name| find_global_where(pid, maps, |p| p == exe, name, tables))
+        names.iter().find_map(|name| find_global_where(pid, maps, |p| p == exe, name, tables))
     };
     in_executable(Tables::Dynamic)
         .or_else(|| {
-            LIBC_PREFIXES.iter().find_map(|prefix| {
-                names
-                    .iter()
-                    .find_map(|name| find_global(pid, maps, prefix, name))
-            })
+            LIBC_PREFIXES.iter().find_map(|prefix| names.iter().find_map(|name| find_global(pid, maps, prefix, name)))
         })
         .or_else(|| in_executable(Tables::All))
 }
@@ -275,12 +240,7 @@ fn find_libc_global(pid: i32, maps: &[Mapping], names: &[&str]) -> Option<u64> {
 /// The live value of environment variables (not `/proc/<pid>/environ`, which is the
 /// environment at exec): follows libc's `__environ` (`char**`) and reads the strings.
 /// Variables not set, or memory that cannot be read, are simply absent from the result.
-pub fn read_live_env(
-    pid: i32,
-    mem: &dyn ReadMemory,
-    maps: &[Mapping],
-    names: &[&str],
-) -> HashMap<String, String> {
+pub fn read_live_env(pid: i32, mem: &dyn ReadMemory, maps: &[Mapping], names: &[&str]) -> HashMap<String, String> {
     match find_libc_global(pid, maps, &["__environ", "environ"]) {
         Some(environ) => env_from_environ(mem, environ, names),
         None => HashMap::new(),
@@ -289,11 +249,7 @@ pub fn read_live_env(
 
 /// Reads the variables `names` from the `char**` stored at `environ_address`.
 /// The first entry of a name wins, as with `getenv`.
-pub fn env_from_environ(
-    mem: &dyn ReadMemory,
-    environ_address: u64,
-    names: &[&str],
-) -> HashMap<String, String> {
+pub fn env_from_environ(mem: &dyn ReadMemory, environ_address: u64, names: &[&str]) -> HashMap<String, String> {
     let mut found = HashMap::new();
     let Ok(array) = mem.read_u64(environ_address) else {
         return found;
@@ -314,9 +270,9 @@ pub fn env_from_environ(
         let Ok(head) = mem.read_c_string(entry, prefix_len) else {
             continue;
         };
-        let Some(name) = names.iter().find(|n| {
-            head.len() > n.len() && head.starts_with(*n) && head.as_bytes()[n.len()] == b'='
-        }) else {
+        let Some(name) =
+            names.iter().find(|n| head.len() > n.len() && head.starts_with(*n) && head.as_bytes()[n.len()] == b'=')
+        else {
             continue;
         };
         if found.contains_key(*name) {
@@ -353,11 +309,7 @@ pub fn abort_message_at(mem: &dyn ReadMemory, address: u64) -> Option<String> {
     }
     // `size` is the whole mmap'd block; it bounds the string when it looks sane.
     let size = mem.read_u32(message).ok()? as usize;
-    let max = if (5..=MAX_ABORT_MESSAGE).contains(&size) {
-        size - 4
-    } else {
-        MAX_ABORT_MESSAGE
-    };
+    let max = if (5..=MAX_ABORT_MESSAGE).contains(&size) { size - 4 } else { MAX_ABORT_MESSAGE };
     let text = mem.read_c_string(message.checked_add(4)?, max).ok()?;
     let text = text.trim_end_matches(['\n', '\r']);
     (!text.is_empty()).then(|| text.to_string())
@@ -435,31 +387,18 @@ garbage line
             "PYTEST_VERSION=8.0.0",
             "PYTEST_CURRENT_TEST=second wins not",
         ]);
-        let env = env_from_environ(
-            &mem,
-            0x1000,
-            &["PYTEST_CURRENT_TEST", "PYTEST_VERSION", "HOME"],
-        );
-        assert_eq!(
-            env.get("PYTEST_CURRENT_TEST").unwrap(),
-            "tests/t.py::test_x (call)"
-        );
+        let env = env_from_environ(&mem, 0x1000, &["PYTEST_CURRENT_TEST", "PYTEST_VERSION", "HOME"]);
+        assert_eq!(env.get("PYTEST_CURRENT_TEST").unwrap(), "tests/t.py::test_x (call)");
         assert_eq!(env.get("PYTEST_VERSION").unwrap(), "8.0.0");
         assert_eq!(env.len(), 2);
     }
 
     #[test]
     fn environ_garbage_gives_nothing_and_no_panic() {
-        let mem = BufferMemory {
-            base: 0x1000,
-            bytes: vec![0xff; 64],
-        };
+        let mem = BufferMemory { base: 0x1000, bytes: vec![0xff; 64] };
         assert!(env_from_environ(&mem, 0x1000, &["A"]).is_empty());
         assert!(env_from_environ(&mem, 0x9000, &["A"]).is_empty());
-        let null = BufferMemory {
-            base: 0x1000,
-            bytes: vec![0; 64],
-        };
+        let null = BufferMemory { base: 0x1000, bytes: vec![0; 64] };
         assert!(env_from_environ(&null, 0x1000, &["A"]).is_empty());
     }
 
@@ -470,23 +409,11 @@ garbage line
         bytes[0..8].copy_from_slice(&0x1100u64.to_le_bytes());
         bytes[0x100..0x104].copy_from_slice(&4096u32.to_le_bytes());
         bytes[0x104..0x104 + text.len()].copy_from_slice(text);
-        let mem = BufferMemory {
-            base: 0x1000,
-            bytes,
-        };
-        assert_eq!(
-            abort_message_at(&mem, 0x1000).as_deref(),
-            Some("free(): double free detected in tcache 2")
-        );
-        let null = BufferMemory {
-            base: 0x1000,
-            bytes: vec![0; 16],
-        };
+        let mem = BufferMemory { base: 0x1000, bytes };
+        assert_eq!(abort_message_at(&mem, 0x1000).as_deref(), Some("free(): double free detected in tcache 2"));
+        let null = BufferMemory { base: 0x1000, bytes: vec![0; 16] };
         assert_eq!(abort_message_at(&null, 0x1000), None);
-        let wild = BufferMemory {
-            base: 0x1000,
-            bytes: vec![0x41; 16],
-        };
+        let wild = BufferMemory { base: 0x1000, bytes: vec![0x41; 16] };
         assert_eq!(abort_message_at(&wild, 0x1000), None);
     }
 
@@ -510,14 +437,7 @@ garbage line
             let src = dir.join(format!("{name}.c"));
             std::fs::write(&src, source).unwrap();
             let exe = dir.join(name);
-            let status = Command::new("cc")
-                .arg("-O0")
-                .args(flags)
-                .arg("-o")
-                .arg(&exe)
-                .arg(&src)
-                .status()
-                .unwrap();
+            let status = Command::new("cc").arg("-O0").args(flags).arg("-o").arg(&exe).arg(&src).status().unwrap();
             assert!(status.success(), "cc failed for {name}");
             exe
         }
@@ -577,25 +497,14 @@ int main(void) {
             let maps = parse_maps(pid).unwrap();
             let mem = ProcessMemory::new(pid);
             let started = Instant::now();
-            let env = read_live_env(
-                pid,
-                &mem,
-                &maps,
-                &["PYTEST_CURRENT_TEST", "PYTEST_VERSION", "NOPE"],
-            );
+            let env = read_live_env(pid, &mem, &maps, &["PYTEST_CURRENT_TEST", "PYTEST_VERSION", "NOPE"]);
             eprintln!("read_live_env took {:?}", started.elapsed());
             let at_exec = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
             kill_and_reap(&mut child);
-            assert_eq!(
-                env.get("PYTEST_CURRENT_TEST").map(String::as_str),
-                Some(expected)
-            );
+            assert_eq!(env.get("PYTEST_CURRENT_TEST").map(String::as_str), Some(expected));
             assert!(!env.contains_key("NOPE"));
             let at_exec = String::from_utf8_lossy(&at_exec);
-            assert!(
-                !at_exec.contains("PYTEST_CURRENT_TEST="),
-                "/proc environ is the exec-time one"
-            );
+            assert!(!at_exec.contains("PYTEST_CURRENT_TEST="), "/proc environ is the exec-time one");
         }
 
         #[test]
@@ -617,16 +526,8 @@ int main(void) {
             let dir = tempfile::tempdir().unwrap();
             let exe = compile_with(dir.path(), "setenv_static", SETENV_C, &["-static"]);
             check_live_env(&exe, "tests/t.py::test_x (call)");
-            let exe = compile_with(
-                dir.path(),
-                "double_free_static",
-                DOUBLE_FREE_C,
-                &["-static"],
-            );
-            assert_eq!(
-                abort_message_of(&exe).as_deref(),
-                Some("free(): double free detected in tcache 2")
-            );
+            let exe = compile_with(dir.path(), "double_free_static", DOUBLE_FREE_C, &["-static"]);
+            assert_eq!(abort_message_of(&exe).as_deref(), Some("free(): double free detected in tcache 2"));
         }
 
         #[test]
@@ -691,25 +592,15 @@ int main(void) {
         fn reads_glibc_abort_messages() {
             let dir = tempfile::tempdir().unwrap();
             let double_free = compile(dir.path(), "double_free", DOUBLE_FREE_C);
-            assert_eq!(
-                abort_message_of(&double_free).as_deref(),
-                Some("free(): double free detected in tcache 2")
-            );
+            assert_eq!(abort_message_of(&double_free).as_deref(), Some("free(): double free detected in tcache 2"));
             let failed_assert = compile(
                 dir.path(),
                 "assert",
                 "#include <assert.h>\nint mean(int count) {\n  assert(count > 0);\n  return 1;\n}\nint main(void){ return mean(0); }\n",
             );
             let message = abort_message_of(&failed_assert).unwrap();
-            assert!(
-                message.ends_with("assert.c:3: mean: Assertion `count > 0' failed."),
-                "{message}"
-            );
-            let plain_abort = compile(
-                dir.path(),
-                "plain_abort",
-                "#include <stdlib.h>\nint main(void){ abort(); }\n",
-            );
+            assert!(message.ends_with("assert.c:3: mean: Assertion `count > 0' failed."), "{message}");
+            let plain_abort = compile(dir.path(), "plain_abort", "#include <stdlib.h>\nint main(void){ abort(); }\n");
             assert_eq!(abort_message_of(&plain_abort), None);
         }
     }

@@ -39,20 +39,12 @@ impl Recorder {
 
     pub fn finish(self, end: RunEnd, duration: Duration) -> Report {
         let outcome = outcome_of(&end, &self.crashes);
-        let RunEnd {
-            exit,
-            processes_started,
-            timeout,
-            memory,
-            ..
-        } = end;
+        let RunEnd { exit, processes_started, timeout, memory, .. } = end;
         Report {
             schema_version: SCHEMA_VERSION,
             faultline_version: env!("CARGO_PKG_VERSION").to_owned(),
             command: self.command,
-            cwd: std::env::current_dir()
-                .ok()
-                .map(|p| p.to_string_lossy().into_owned()),
+            cwd: std::env::current_dir().ok().map(|p| p.to_string_lossy().into_owned()),
             started_at: Some(humantime::format_rfc3339_millis(self.started_at).to_string()),
             duration_ms: duration.as_secs_f64() * 1000.0,
             outcome,
@@ -94,10 +86,7 @@ pub fn outcome_of(end: &RunEnd, crashes: &[Crash]) -> Outcome {
     if end.timeout.is_some() {
         return Outcome::Timeout;
     }
-    let oom_killed = end
-        .memory
-        .as_ref()
-        .is_some_and(|m| !m.oom_killed.is_empty());
+    let oom_killed = end.memory.as_ref().is_some_and(|m| !m.oom_killed.is_empty());
     if end.stopped_for_memory || oom_killed {
         return Outcome::Oom;
     }
@@ -120,11 +109,7 @@ mod tests {
 
     fn end(code: i32, signal: Option<&str>) -> RunEnd {
         RunEnd {
-            exit: ExitInfo {
-                code,
-                signal: signal.map(str::to_owned),
-                core_dumped: false,
-            },
+            exit: ExitInfo { code, signal: signal.map(str::to_owned), core_dumped: false },
             processes_started: 1,
             timeout: None,
             memory: None,
@@ -142,12 +127,8 @@ mod tests {
     #[test]
     fn faultlines_own_stops_come_first() {
         let mut timed_out = end(143, Some("SIGTERM"));
-        timed_out.timeout = Some(TimeoutInfo {
-            limit_ms: 1000.0,
-            processes: Vec::new(),
-            stopped_with: None,
-            findings: Vec::new(),
-        });
+        timed_out.timeout =
+            Some(TimeoutInfo { limit_ms: 1000.0, processes: Vec::new(), stopped_with: None, findings: Vec::new() });
         assert_eq!(outcome_of(&timed_out, &[]), Outcome::Timeout);
         let mut memory = end(137, Some("SIGKILL"));
         memory.stopped_for_memory = true;

@@ -11,16 +11,8 @@ use crate::model::Report;
 
 pub const REDACTED: &str = "[redacted]";
 
-const SECRET_ENDINGS: [&str; 8] = [
-    "TOKEN",
-    "SECRET",
-    "PASSWORD",
-    "PASSWD",
-    "APIKEY",
-    "CREDENTIAL",
-    "CREDENTIALS",
-    "AUTH",
-];
+const SECRET_ENDINGS: [&str; 8] =
+    ["TOKEN", "SECRET", "PASSWORD", "PASSWD", "APIKEY", "CREDENTIAL", "CREDENTIALS", "AUTH"];
 
 /// Whether a variable, option or key name names a secret.
 pub fn is_secret_name(name: &str) -> bool {
@@ -63,9 +55,8 @@ pub fn redact_text(line: &str) -> String {
         let (before, after) = rest.split_at(at);
         let separator = &after[..1];
         let after = &after[1..];
-        let name_start = before
-            .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
-            .map_or(0, |i| i + 1);
+        let name_start =
+            before.rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))).map_or(0, |i| i + 1);
         let name = &before[name_start..];
         out.push_str(before);
         out.push_str(separator);
@@ -134,14 +125,7 @@ mod tests {
         ] {
             assert!(is_secret_name(name), "{name}");
         }
-        for name in [
-            "keyword",
-            "monkey",
-            "PATH",
-            "HOME",
-            "tokenizer",
-            "--verbose",
-        ] {
+        for name in ["keyword", "monkey", "PATH", "HOME", "tokenizer", "--verbose"] {
             assert!(!is_secret_name(name), "{name}");
         }
     }
@@ -175,10 +159,7 @@ mod tests {
 
     #[test]
     fn an_option_followed_by_another_option_hides_nothing() {
-        assert_eq!(
-            redact_argv(&argv(&["--token", "--verbose"])),
-            argv(&["--token", "--verbose"])
-        );
+        assert_eq!(redact_argv(&argv(&["--token", "--verbose"])), argv(&["--token", "--verbose"]));
     }
 
     #[test]
@@ -187,17 +168,11 @@ mod tests {
             redact_text("connecting with DB_PASSWORD=hunter2, user=bob"),
             "connecting with DB_PASSWORD=[redacted], user=bob"
         );
-        assert_eq!(
-            redact_text("api_key: abcdef done"),
-            "api_key: [redacted] done"
-        );
+        assert_eq!(redact_text("api_key: abcdef done"), "api_key: [redacted] done");
         assert_eq!(
             redact_text("Fatal Python error: PyThreadState_Get: boom"),
             "Fatal Python error: PyThreadState_Get: boom"
         );
-        assert_eq!(
-            redact_text("url=http://x?a=1&token=zzz"),
-            "url=http://x?a=1&token=[redacted]"
-        );
+        assert_eq!(redact_text("url=http://x?a=1&token=zzz"), "url=http://x?a=1&token=[redacted]");
     }
 }

@@ -36,13 +36,7 @@ impl RunLog {
             fs::create_dir_all(parent)?;
         }
         let file = open_append(path)?;
-        Ok(RunLog {
-            path: path.to_owned(),
-            file: Some(file),
-            max_size,
-            keep,
-            errors: 0,
-        })
+        Ok(RunLog { path: path.to_owned(), file: Some(file), max_size, keep, errors: 0 })
     }
 
     /// Writes `<time> <text>`, one line (newlines in `text` are escaped).
@@ -103,9 +97,7 @@ impl RunLog {
             self.file = None;
             self.file = Some(open_append(&self.path)?);
         }
-        self.file
-            .as_ref()
-            .ok_or_else(|| io::Error::other("log file not open"))
+        self.file.as_ref().ok_or_else(|| io::Error::other("log file not open"))
     }
 
     /// FILE → FILE.1 → … → FILE.<keep>; the oldest is dropped.

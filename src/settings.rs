@@ -82,31 +82,15 @@ impl RunSettings {
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
     #[error("cannot read {}: {error}", path.display())]
-    Read {
-        path: PathBuf,
-        error: std::io::Error,
-    },
+    Read { path: PathBuf, error: std::io::Error },
     #[error("{}: {message}", path.display())]
     Syntax { path: PathBuf, message: String },
     #[error("{at}: unknown key `{key}`{hint}; the keys are {}", values::KEYS.join(", "))]
-    UnknownKey {
-        at: String,
-        key: String,
-        hint: String,
-    },
+    UnknownKey { at: String, key: String, hint: String },
     #[error("{at}: `{key}` must be {expected}, not {found}")]
-    WrongType {
-        at: String,
-        key: String,
-        expected: &'static str,
-        found: String,
-    },
+    WrongType { at: String, key: String, expected: &'static str, found: String },
     #[error("{at}: `{key}`: {message}")]
-    BadValue {
-        at: String,
-        key: String,
-        message: String,
-    },
+    BadValue { at: String, key: String, message: String },
 }
 
 /// Finds the project's settings: from `start` upward, the first directory holding `faultline.toml`
@@ -116,14 +100,9 @@ pub enum SettingsError {
 /// Paths inside (json, junit, log) are relative to that file's directory. Unknown keys and wrong
 /// types are errors naming the file, the key and what is accepted; durations and sizes accept
 /// the same strings as the CLI ("90s", "1GiB") and plain numbers (seconds / bytes).
-pub fn load_project_settings(
-    start: &Path,
-) -> Result<Option<(RunSettings, PathBuf)>, SettingsError> {
+pub fn load_project_settings(start: &Path) -> Result<Option<(RunSettings, PathBuf)>, SettingsError> {
     // `ancestors()` of a relative path stops at its first component, not at `/`.
-    let start = std::path::absolute(start).map_err(|error| SettingsError::Read {
-        path: start.to_owned(),
-        error,
-    })?;
+    let start = std::path::absolute(start).map_err(|error| SettingsError::Read { path: start.to_owned(), error })?;
     for dir in start.ancestors() {
         let own = dir.join(FAULTLINE_TOML);
         if own.is_file() {
@@ -144,8 +123,7 @@ pub fn load_project_settings(
                         found: values::describe_type(ours),
                     });
                 };
-                return values::settings_from_table(ours, &at, false, dir)
-                    .map(|s| Some((s, pyproject)));
+                return values::settings_from_table(ours, &at, false, dir).map(|s| Some((s, pyproject)));
             }
         }
     }
@@ -153,13 +131,7 @@ pub fn load_project_settings(
 }
 
 fn read_toml(path: &Path) -> Result<toml::Table, SettingsError> {
-    let text = std::fs::read_to_string(path).map_err(|error| SettingsError::Read {
-        path: path.to_owned(),
-        error,
-    })?;
+    let text = std::fs::read_to_string(path).map_err(|error| SettingsError::Read { path: path.to_owned(), error })?;
     text.parse::<toml::Table>()
-        .map_err(|e| SettingsError::Syntax {
-            path: path.to_owned(),
-            message: e.to_string().trim_end().to_owned(),
-        })
+        .map_err(|e| SettingsError::Syntax { path: path.to_owned(), message: e.to_string().trim_end().to_owned() })
 }

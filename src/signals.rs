@@ -149,13 +149,7 @@ pub fn si_code_name(signo: i32, code: i32) -> Option<String> {
             "SEGV_MTESERR",
             "SEGV_CPERR",
         ],
-        SIGBUS => &[
-            "BUS_ADRALN",
-            "BUS_ADRERR",
-            "BUS_OBJERR",
-            "BUS_MCEERR_AR",
-            "BUS_MCEERR_AO",
-        ],
+        SIGBUS => &["BUS_ADRALN", "BUS_ADRERR", "BUS_OBJERR", "BUS_MCEERR_AR", "BUS_MCEERR_AO"],
         SIGFPE => &[
             "FPE_INTDIV",
             "FPE_INTOVF",
@@ -177,26 +171,10 @@ pub fn si_code_name(signo: i32, code: i32) -> Option<String> {
             "ILL_BADSTK",
             "ILL_BADIADDR",
         ],
-        SIGTRAP => &[
-            "TRAP_BRKPT",
-            "TRAP_TRACE",
-            "TRAP_BRANCH",
-            "TRAP_HWBKPT",
-            "TRAP_UNK",
-            "TRAP_PERF",
-        ],
+        SIGTRAP => &["TRAP_BRKPT", "TRAP_TRACE", "TRAP_BRANCH", "TRAP_HWBKPT", "TRAP_UNK", "TRAP_PERF"],
         SIGSYS => &["SYS_SECCOMP", "SYS_USER_DISPATCH"],
-        SIGCHLD => &[
-            "CLD_EXITED",
-            "CLD_KILLED",
-            "CLD_DUMPED",
-            "CLD_TRAPPED",
-            "CLD_STOPPED",
-            "CLD_CONTINUED",
-        ],
-        SIGIO => &[
-            "POLL_IN", "POLL_OUT", "POLL_MSG", "POLL_ERR", "POLL_PRI", "POLL_HUP",
-        ],
+        SIGCHLD => &["CLD_EXITED", "CLD_KILLED", "CLD_DUMPED", "CLD_TRAPPED", "CLD_STOPPED", "CLD_CONTINUED"],
+        SIGIO => &["POLL_IN", "POLL_OUT", "POLL_MSG", "POLL_ERR", "POLL_PRI", "POLL_HUP"],
         _ => &[],
     };
     let index = usize::try_from(code).ok()?.checked_sub(1)?;
@@ -215,19 +193,7 @@ pub fn is_fatal_by_default(signo: i32) -> bool {
 
 /// Whether the default action writes a core file (signal(7): "Core").
 pub fn dumps_core_by_default(signo: i32) -> bool {
-    matches!(
-        signo,
-        SIGQUIT
-            | SIGILL
-            | SIGTRAP
-            | SIGABRT
-            | SIGBUS
-            | SIGFPE
-            | SIGSEGV
-            | SIGXCPU
-            | SIGXFSZ
-            | SIGSYS
-    )
+    matches!(signo, SIGQUIT | SIGILL | SIGTRAP | SIGABRT | SIGBUS | SIGFPE | SIGSEGV | SIGXCPU | SIGXFSZ | SIGSYS)
 }
 
 /// Whether the kernel itself raised the signal because of what the thread did (a fault, a

@@ -20,9 +20,8 @@ pub fn collect_system(python: Option<&Path>) -> SystemInfo {
     // These two files are uname(2)'s nodename and release, without needing `unsafe`.
     let host = read("/proc/sys/kernel/hostname").and_then(|t| non_empty(t.trim()));
     let kernel = read("/proc/sys/kernel/osrelease").and_then(|t| non_empty(t.trim()));
-    let (memory_total_bytes, memory_available_bytes) = read("/proc/meminfo")
-        .map(|t| parse_meminfo(&t))
-        .unwrap_or_default();
+    let (memory_total_bytes, memory_available_bytes) =
+        read("/proc/meminfo").map(|t| parse_meminfo(&t)).unwrap_or_default();
     SystemInfo {
         host,
         kernel,
@@ -50,16 +49,12 @@ pub fn parse_meminfo(text: &str) -> (Option<u64>, Option<u64>) {
 /// The CPU's name from `/proc/cpuinfo`: `model name` on x86; older ARM kernels say
 /// `Processor`, POWER says `cpu`. Modern arm64 kernels give only part numbers: `None`.
 pub fn parse_cpu_model(text: &str) -> Option<String> {
-    ["model name", "Processor", "cpu model", "cpu"]
-        .iter()
-        .find_map(|wanted| {
-            text.lines().find_map(|line| {
-                let (key, value) = line.split_once(':')?;
-                (key.trim() == *wanted)
-                    .then(|| non_empty(value.trim()))
-                    .flatten()
-            })
+    ["model name", "Processor", "cpu model", "cpu"].iter().find_map(|wanted| {
+        text.lines().find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            (key.trim() == *wanted).then(|| non_empty(value.trim())).flatten()
         })
+    })
 }
 
 fn non_empty(text: &str) -> Option<String> {
@@ -91,10 +86,7 @@ fn python_version(python: &Path, timeout: Duration) -> Option<String> {
         let _ = child.kill();
     }
     let status = child.wait().ok()?;
-    status
-        .success()
-        .then(|| output.and_then(|text| parse_python_version(&text)))
-        .flatten()
+    status.success().then(|| output.and_then(|text| parse_python_version(&text))).flatten()
 }
 
 /// `3.12.1` from the interpreter's output, or `None` if it printed something else.
@@ -103,9 +95,7 @@ pub fn parse_python_version(output: &str) -> Option<String> {
     let looks_right = version.len() <= 32
         && version.starts_with(|c: char| c.is_ascii_digit())
         && version.contains('.')
-        && version
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '+');
+        && version.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '+');
     looks_right.then(|| version.to_owned())
 }
 
@@ -122,15 +112,9 @@ Buffers:          345678 kB
 
     #[test]
     fn meminfo_in_bytes() {
-        assert_eq!(
-            parse_meminfo(MEMINFO),
-            (Some(32_768_000 * 1024), Some(20_480_000 * 1024))
-        );
+        assert_eq!(parse_meminfo(MEMINFO), (Some(32_768_000 * 1024), Some(20_480_000 * 1024)));
         // Kernels before 3.14 have no MemAvailable.
-        assert_eq!(
-            parse_meminfo("MemTotal: 1000 kB\nMemFree: 10 kB\n"),
-            (Some(1_024_000), None)
-        );
+        assert_eq!(parse_meminfo("MemTotal: 1000 kB\nMemFree: 10 kB\n"), (Some(1_024_000), None));
         assert_eq!(parse_meminfo(""), (None, None));
     }
 
@@ -139,37 +123,20 @@ Buffers:          345678 kB
         let x86 = "processor\t: 0\nvendor_id\t: GenuineIntel\nmodel\t\t: 85\n\
                    model name\t: Intel(R) Xeon(R) Gold 6148 CPU @ 2.40GHz\nstepping\t: 4\n\n\
                    processor\t: 1\nmodel name\t: Intel(R) Xeon(R) Gold 6148 CPU @ 2.40GHz\n";
-        assert_eq!(
-            parse_cpu_model(x86).as_deref(),
-            Some("Intel(R) Xeon(R) Gold 6148 CPU @ 2.40GHz")
-        );
-        let old_arm =
-            "Processor\t: ARMv7 Processor rev 4 (v7l)\nprocessor\t: 0\nBogoMIPS\t: 38.40\n";
-        assert_eq!(
-            parse_cpu_model(old_arm).as_deref(),
-            Some("ARMv7 Processor rev 4 (v7l)")
-        );
+        assert_eq!(parse_cpu_model(x86).as_deref(), Some("Intel(R) Xeon(R) Gold 6148 CPU @ 2.40GHz"));
+        let old_arm = "Processor\t: ARMv7 Processor rev 4 (v7l)\nprocessor\t: 0\nBogoMIPS\t: 38.40\n";
+        assert_eq!(parse_cpu_model(old_arm).as_deref(), Some("ARMv7 Processor rev 4 (v7l)"));
         let power = "processor\t: 0\ncpu\t\t: POWER9 (architected), altivec supported\nclock\t\t: 2166.000000MHz\n";
-        assert_eq!(
-            parse_cpu_model(power).as_deref(),
-            Some("POWER9 (architected), altivec supported")
-        );
-        let arm64 =
-            "processor\t: 0\nBogoMIPS\t: 50.00\nCPU implementer\t: 0x41\nCPU part\t: 0xd0c\n";
+        assert_eq!(parse_cpu_model(power).as_deref(), Some("POWER9 (architected), altivec supported"));
+        let arm64 = "processor\t: 0\nBogoMIPS\t: 50.00\nCPU implementer\t: 0x41\nCPU part\t: 0xd0c\n";
         assert_eq!(parse_cpu_model(arm64), None);
     }
 
     #[test]
     fn python_versions() {
         assert_eq!(parse_python_version("3.12.1\n").as_deref(), Some("3.12.1"));
-        assert_eq!(
-            parse_python_version("3.13.0rc1\n").as_deref(),
-            Some("3.13.0rc1")
-        );
-        assert_eq!(
-            parse_python_version("Traceback (most recent call last):"),
-            None
-        );
+        assert_eq!(parse_python_version("3.13.0rc1\n").as_deref(), Some("3.13.0rc1"));
+        assert_eq!(parse_python_version("Traceback (most recent call last):"), None);
         assert_eq!(parse_python_version(""), None);
     }
 
@@ -179,9 +146,7 @@ Buffers:          345678 kB
         assert_eq!(info.faultline_version, env!("CARGO_PKG_VERSION"));
         assert!(info.cpu_count.is_some_and(|n| n >= 1));
         assert!(info.kernel.is_some());
-        assert!(info
-            .memory_total_bytes
-            .is_some_and(|total| total >= info.memory_available_bytes.unwrap_or(0)));
+        assert!(info.memory_total_bytes.is_some_and(|total| total >= info.memory_available_bytes.unwrap_or(0)));
         assert_eq!(info.python_version, None);
     }
 
@@ -191,16 +156,9 @@ Buffers:          345678 kB
         let dir = tempfile::tempdir().unwrap();
         let fake = dir.path().join("python3");
         std::fs::write(&fake, "#!/bin/sh\necho 3.11.4\n").unwrap();
-        std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .unwrap();
-        assert_eq!(
-            python_version(&fake, PYTHON_TIMEOUT).as_deref(),
-            Some("3.11.4")
-        );
-        assert_eq!(
-            python_version(&dir.path().join("missing"), PYTHON_TIMEOUT),
-            None
-        );
+        std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        assert_eq!(python_version(&fake, PYTHON_TIMEOUT).as_deref(), Some("3.11.4"));
+        assert_eq!(python_version(&dir.path().join("missing"), PYTHON_TIMEOUT), None);
     }
 
     #[test]
@@ -208,8 +166,7 @@ Buffers:          345678 kB
         let dir = tempfile::tempdir().unwrap();
         let fake = dir.path().join("python3");
         std::fs::write(&fake, "#!/bin/sh\nexec sleep 30\n").unwrap();
-        std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .unwrap();
+        std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
         let started = std::time::Instant::now();
         assert_eq!(python_version(&fake, Duration::from_millis(200)), None);
         assert!(started.elapsed() < Duration::from_secs(10));
@@ -220,8 +177,7 @@ Buffers:          345678 kB
         let dir = tempfile::tempdir().unwrap();
         let fake = dir.path().join("python3");
         std::fs::write(&fake, "#!/bin/sh\necho 3.11.4\nexit 1\n").unwrap();
-        std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .unwrap();
+        std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
         assert_eq!(python_version(&fake, PYTHON_TIMEOUT), None);
     }
 }

@@ -8,8 +8,7 @@ use std::time::Duration;
 /// What a size or duration string may look like, for error messages.
 const SIZE_FORMS: &str = "a size such as 512MiB, 2GiB, 1G or 100MB, or a number of bytes \
      (K/M/G/T and KiB/MiB/GiB/TiB are powers of 1024; KB/MB/GB/TB are powers of 1000)";
-const DURATION_FORMS: &str =
-    "a duration such as 90s, 5m, 1h, 1.5s, 250ms or 1h30m (units: ms, s, m, h, d)";
+const DURATION_FORMS: &str = "a duration such as 90s, 5m, 1h, 1.5s, 250ms or 1h30m (units: ms, s, m, h, d)";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UnitError {
@@ -19,9 +18,7 @@ pub enum UnitError {
     SizeOverflow { text: String },
     #[error("invalid duration {text:?}: expected {DURATION_FORMS}")]
     Duration { text: String },
-    #[error(
-        "duration {text:?} has no unit: write {text}s for seconds or {text}ms for milliseconds"
-    )]
+    #[error("duration {text:?} has no unit: write {text}s for seconds or {text}ms for milliseconds")]
     DurationUnit { text: String },
     #[error("duration {text:?} is too long")]
     DurationOverflow { text: String },
@@ -33,9 +30,7 @@ pub enum UnitError {
 /// written `4G` is almost always meant as 4 GiB; spelled-out decimal units (`100MB`) are
 /// decimal. Case-insensitive; a space before the unit is allowed.
 pub fn parse_size(text: &str) -> Result<u64, UnitError> {
-    let bad = || UnitError::Size {
-        text: text.to_owned(),
-    };
+    let bad = || UnitError::Size { text: text.to_owned() };
     let (number, unit) = split_number(text.trim()).ok_or_else(bad)?;
     let multiplier: u64 = match unit.to_ascii_lowercase().as_str() {
         "" | "b" => 1,
@@ -51,18 +46,12 @@ pub fn parse_size(text: &str) -> Result<u64, UnitError> {
     };
     // Whole numbers stay exact: 2^64-1 bytes would not survive a trip through f64.
     if let Ok(whole) = number.parse::<u64>() {
-        return whole
-            .checked_mul(multiplier)
-            .ok_or_else(|| UnitError::SizeOverflow {
-                text: text.to_owned(),
-            });
+        return whole.checked_mul(multiplier).ok_or_else(|| UnitError::SizeOverflow { text: text.to_owned() });
     }
     let value: f64 = number.parse().map_err(|_| bad())?;
     let bytes = (value * multiplier as f64).round();
     if !bytes.is_finite() || bytes >= u64::MAX as f64 {
-        return Err(UnitError::SizeOverflow {
-            text: text.to_owned(),
-        });
+        return Err(UnitError::SizeOverflow { text: text.to_owned() });
     }
     Ok(bytes as u64)
 }
@@ -72,9 +61,7 @@ pub fn parse_size(text: &str) -> Result<u64, UnitError> {
 /// A bare number is refused (except `0`): `--memory-interval 100` could mean seconds or
 /// milliseconds, and guessing wrong by a factor of 1000 is worse than asking.
 pub fn parse_duration(text: &str) -> Result<Duration, UnitError> {
-    let bad = || UnitError::Duration {
-        text: text.to_owned(),
-    };
+    let bad = || UnitError::Duration { text: text.to_owned() };
     let mut rest = text.trim();
     if rest.is_empty() {
         return Err(bad());
@@ -82,22 +69,16 @@ pub fn parse_duration(text: &str) -> Result<Duration, UnitError> {
     if rest.chars().all(|c| c.is_ascii_digit() || c == '.') {
         return match rest.parse::<f64>() {
             Ok(0.0) => Ok(Duration::ZERO),
-            Ok(_) => Err(UnitError::DurationUnit {
-                text: rest.to_owned(),
-            }),
+            Ok(_) => Err(UnitError::DurationUnit { text: rest.to_owned() }),
             Err(_) => Err(bad()),
         };
     }
     let mut total = 0f64;
     while !rest.is_empty() {
-        let number_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
+        let number_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
         let (number, after) = rest.split_at(number_len);
         let after = after.trim_start();
-        let unit_len = after
-            .find(|c: char| !c.is_ascii_alphabetic() && c != 'µ')
-            .unwrap_or(after.len());
+        let unit_len = after.find(|c: char| !c.is_ascii_alphabetic() && c != 'µ').unwrap_or(after.len());
         let (unit, after) = after.split_at(unit_len);
         let value: f64 = number.parse().map_err(|_| bad())?;
         let seconds_per_unit = match unit.to_ascii_lowercase().as_str() {
@@ -113,16 +94,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, UnitError> {
         total += value * seconds_per_unit;
         rest = after.trim_start();
     }
-    Duration::try_from_secs_f64(total).map_err(|_| UnitError::DurationOverflow {
-        text: text.to_owned(),
-    })
+    Duration::try_from_secs_f64(total).map_err(|_| UnitError::DurationOverflow { text: text.to_owned() })
 }
 
 /// Splits `1.5GiB` into (`1.5`, `GiB`); `None` when there is no number in front.
 fn split_number(text: &str) -> Option<(&str, &str)> {
-    let end = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
+    let end = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
     if end == 0 {
         return None;
     }
@@ -199,10 +176,7 @@ mod tests {
 
     #[test]
     fn timestamps() {
-        assert_eq!(
-            format_timestamp_ms(1_763_808_063_000),
-            "2025-11-22 10:41:03 UTC"
-        );
+        assert_eq!(format_timestamp_ms(1_763_808_063_000), "2025-11-22 10:41:03 UTC");
         assert_eq!(format_timestamp_ms(-5), "-5 ms");
     }
 
@@ -225,15 +199,9 @@ mod tests {
     fn bad_sizes_name_the_accepted_forms() {
         for text in ["", "MiB", "12XB", "-5MiB", "1.2.3G", "ten"] {
             let err = parse_size(text).unwrap_err().to_string();
-            assert!(
-                err.contains("512MiB") && err.contains("powers of 1024"),
-                "{text}: {err}"
-            );
+            assert!(err.contains("512MiB") && err.contains("powers of 1024"), "{text}: {err}");
         }
-        assert!(matches!(
-            parse_size("20000000T"),
-            Err(UnitError::SizeOverflow { .. })
-        ));
+        assert!(matches!(parse_size("20000000T"), Err(UnitError::SizeOverflow { .. })));
     }
 
     #[test]
@@ -251,27 +219,15 @@ mod tests {
 
     #[test]
     fn bad_durations() {
-        assert!(matches!(
-            parse_duration("90"),
-            Err(UnitError::DurationUnit { .. })
-        ));
-        assert!(parse_duration("90")
-            .unwrap_err()
-            .to_string()
-            .contains("90s"));
+        assert!(matches!(parse_duration("90"), Err(UnitError::DurationUnit { .. })));
+        assert!(parse_duration("90").unwrap_err().to_string().contains("90s"));
         for text in ["", "s", "5 fortnights", "-5s", "1..5s", "5s garbage"] {
             let err = parse_duration(text).unwrap_err().to_string();
             assert!(err.contains("90s, 5m, 1h"), "{text}: {err}");
         }
         assert!(parse_duration("1e300d").is_err());
-        assert!(matches!(
-            parse_duration("1e300s"),
-            Err(UnitError::Duration { .. })
-        ));
-        assert!(matches!(
-            parse_duration("99999999999999999999999d"),
-            Err(UnitError::DurationOverflow { .. })
-        ));
+        assert!(matches!(parse_duration("1e300s"), Err(UnitError::Duration { .. })));
+        assert!(matches!(parse_duration("99999999999999999999999d"), Err(UnitError::DurationOverflow { .. })));
     }
 
     #[test]

@@ -27,9 +27,7 @@ fn faultline(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(FAULTLINE);
     command.arg("run").args(args).current_dir(dir);
     // The annotations depend on these; the test must not inherit a CI runner's.
-    command
-        .env_remove("GITHUB_ACTIONS")
-        .env_remove("GITHUB_WORKSPACE");
+    command.env_remove("GITHUB_ACTIONS").env_remove("GITHUB_WORKSPACE");
     command.envs(env.iter().copied());
     command.output().expect("run faultline")
 }
@@ -39,15 +37,9 @@ fn stderr(output: &Output) -> String {
 }
 
 fn read_junit(path: &Path, output: &Output) -> quick_junit::Report {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| {
-        panic!(
-            "no JUnit report at {}: {e}; stderr:\n{}",
-            path.display(),
-            stderr(output)
-        )
-    });
-    quick_junit::Report::deserialize_from_str(&text)
-        .unwrap_or_else(|e| panic!("invalid JUnit XML ({e}):\n{text}"))
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("no JUnit report at {}: {e}; stderr:\n{}", path.display(), stderr(output)));
+    quick_junit::Report::deserialize_from_str(&text).unwrap_or_else(|e| panic!("invalid JUnit XML ({e}):\n{text}"))
 }
 
 #[test]
@@ -73,59 +65,30 @@ fn a_crashing_pytest_test_is_a_failed_case_named_like_pytest_names_it() {
         ],
         &[],
     );
-    assert_eq!(
-        output.status.code(),
-        Some(139),
-        "stderr:\n{}",
-        stderr(&output)
-    );
+    assert_eq!(output.status.code(), Some(139), "stderr:\n{}", stderr(&output));
     let junit = read_junit(&dir.path().join("junit.xml"), &output);
     let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
-            .unwrap();
-    assert_eq!(
-        json["crashes"][0]["test"]["nodeid"],
-        "tests/test_reader.py::TestReader::test_read_header[0]"
-    );
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap()).unwrap();
+    assert_eq!(json["crashes"][0]["test"]["nodeid"], "tests/test_reader.py::TestReader::test_read_header[0]");
 
     assert_eq!(junit.test_suites.len(), 1);
     let suite = &junit.test_suites[0];
     assert_eq!(suite.name.as_str(), "faultline");
     assert_eq!((suite.tests, suite.failures), (1, 1));
-    let property = |name: &str| {
-        suite
-            .properties
-            .iter()
-            .find(|p| p.name.as_str() == name)
-            .map(|p| p.value.as_str().to_owned())
-    };
+    let property =
+        |name: &str| suite.properties.iter().find(|p| p.name.as_str() == name).map(|p| p.value.as_str().to_owned());
     assert_eq!(property("exit_status").as_deref(), Some("139"));
     assert!(property("command").is_some_and(|c| c.contains("pytest")));
 
     let case = &suite.test_cases[0];
-    assert_eq!(
-        case.classname.as_ref().map(|c| c.as_str()),
-        Some("tests.test_reader.TestReader")
-    );
+    assert_eq!(case.classname.as_ref().map(|c| c.as_str()), Some("tests.test_reader.TestReader"));
     assert_eq!(case.name.as_str(), "test_read_header[0]");
-    let TestCaseStatus::NonSuccess {
-        kind,
-        message,
-        ty,
-        description,
-        ..
-    } = &case.status
-    else {
+    let TestCaseStatus::NonSuccess { kind, message, ty, description, .. } = &case.status else {
         panic!("the crashed test passed: {:?}", case.status)
     };
     assert_eq!(*kind, NonSuccessKind::Failure);
     assert_eq!(ty.as_ref().map(|t| t.as_str()), Some("null-deref"));
-    assert!(
-        message
-            .as_ref()
-            .is_some_and(|m| m.as_str().starts_with("SIGSEGV (null-deref)")),
-        "{message:?}"
-    );
+    assert!(message.as_ref().is_some_and(|m| m.as_str().starts_with("SIGSEGV (null-deref)")), "{message:?}");
     let body = description.as_ref().map(|d| d.as_str()).unwrap_or_default();
     assert!(
         body.contains("tests/test_reader.py:12 in TestReader.test_read_header"),
@@ -152,21 +115,11 @@ fn a_clean_run_is_one_passing_case() {
 fn a_missing_junit_folder_fails_before_the_command_runs() {
     let dir = tempfile::tempdir().unwrap();
     let marker = dir.path().join("ran");
-    let output = faultline(
-        dir.path(),
-        &[
-            "--junit",
-            "no/such/dir/junit.xml",
-            "--",
-            "touch",
-            marker.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let output =
+        faultline(dir.path(), &["--junit", "no/such/dir/junit.xml", "--", "touch", marker.to_str().unwrap()], &[]);
     assert_eq!(output.status.code(), Some(2));
     assert!(
-        stderr(&output)
-            .contains("--junit no/such/dir/junit.xml: folder no/such/dir does not exist"),
+        stderr(&output).contains("--junit no/such/dir/junit.xml: folder no/such/dir does not exist"),
         "{}",
         stderr(&output)
     );
@@ -189,25 +142,12 @@ fn github_actions_get_one_error_annotation_per_crash() {
         &["--", "python3", "app/reader.py"],
         &[("GITHUB_ACTIONS", "true"), ("GITHUB_WORKSPACE", ws)],
     );
-    assert_eq!(
-        output.status.code(),
-        Some(139),
-        "stderr:\n{}",
-        stderr(&output)
-    );
+    assert_eq!(output.status.code(), Some(139), "stderr:\n{}", stderr(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let errors: Vec<&str> = stdout
-        .lines()
-        .filter(|l| l.starts_with("::error "))
-        .collect();
+    let errors: Vec<&str> = stdout.lines().filter(|l| l.starts_with("::error ")).collect();
     assert_eq!(errors.len(), 1, "stdout:\n{stdout}");
     let line = errors[0];
-    assert!(
-        line.starts_with(
-            "::error file=app/reader.py,line=5,title=faultline%3A SIGSEGV (null-deref)::"
-        ),
-        "{line}"
-    );
+    assert!(line.starts_with("::error file=app/reader.py,line=5,title=faultline%3A SIGSEGV (null-deref)::"), "{line}");
     assert!(line.contains("%0Astack, innermost first:%0A"), "{line}");
     assert!(line.contains("app/reader.py:5 in read_header"), "{line}");
     assert!(!line.contains('\n') && !line.contains(ws), "{line}");

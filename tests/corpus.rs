@@ -35,21 +35,11 @@ fn check(run: &CaseRun) {
         assert_eq!(outcome, want, "{case}: outcome; stderr:\n{}", run.stderr);
     }
     if let Some(status) = exp.get("exit_status").and_then(|v| v.as_integer()) {
-        assert_eq!(
-            report["exit"]["code"].as_i64(),
-            Some(status),
-            "{case}: report exit code"
-        );
-        assert_eq!(
-            run.status as i64, status,
-            "{case}: faultline's own exit status"
-        );
+        assert_eq!(report["exit"]["code"].as_i64(), Some(status), "{case}: report exit code");
+        assert_eq!(run.status as i64, status, "{case}: faultline's own exit status");
     }
     if exp.get("kind").and_then(|k| k.as_str()) == Some("leak") {
-        assert_eq!(
-            report["memory"]["trend"]["verdict"], "growing",
-            "{case}: memory trend"
-        );
+        assert_eq!(report["memory"]["trend"]["verdict"], "growing", "{case}: memory trend");
     }
     match exp.get("outcome").and_then(|v| v.as_str()) {
         Some("crashed") => check_crash(run),
@@ -73,23 +63,16 @@ fn check_snapshot(run: &CaseRun, processes: &Value) {
         .flat_map(|p| p["threads"].as_array().into_iter().flatten())
         .flat_map(|t| t["frames"].as_array().into_iter().flatten())
         .collect();
-    assert!(
-        !frames.is_empty(),
-        "{case}: no stacks were taken; stderr:\n{}",
-        run.stderr
-    );
+    assert!(!frames.is_empty(), "{case}: no stacks were taken; stderr:\n{}", run.stderr);
     if let Some(function) = exp.get("python_function").and_then(|v| v.as_str()) {
         assert!(
-            frames
-                .iter()
-                .any(|f| f["kind"] == "python" && f["function"] == function),
+            frames.iter().any(|f| f["kind"] == "python" && f["function"] == function),
             "{case}: want {function:?} among the Python frames"
         );
     }
     if let Some(function) = exp.get("native_function").and_then(|v| v.as_str()) {
         assert!(
-            frames.iter().any(|f| f["kind"] == "native"
-                && str_of(f, "function").is_some_and(|n| n.contains(function))),
+            frames.iter().any(|f| f["kind"] == "native" && str_of(f, "function").is_some_and(|n| n.contains(function))),
             "{case}: want {function:?} among the native frames"
         );
     }
@@ -97,23 +80,10 @@ fn check_snapshot(run: &CaseRun, processes: &Value) {
 
 fn check_crash(run: &CaseRun) {
     let (exp, case) = (&run.expected, &run.name);
-    let crashes = run.report["crashes"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    assert!(
-        !crashes.is_empty(),
-        "{case}: no crash captured; stderr:\n{}",
-        run.stderr
-    );
-    let want_role = exp
-        .get("process")
-        .and_then(|v| v.as_str())
-        .unwrap_or("main");
-    let crash = crashes
-        .iter()
-        .find(|c| str_of(c, "process") == Some(want_role))
-        .unwrap_or(&crashes[0]);
+    let crashes = run.report["crashes"].as_array().cloned().unwrap_or_default();
+    assert!(!crashes.is_empty(), "{case}: no crash captured; stderr:\n{}", run.stderr);
+    let want_role = exp.get("process").and_then(|v| v.as_str()).unwrap_or("main");
+    let crash = crashes.iter().find(|c| str_of(c, "process") == Some(want_role)).unwrap_or(&crashes[0]);
     let thread = crash["threads"]
         .as_array()
         .and_then(|ts| ts.iter().find(|t| t["crashed"] == true))
@@ -121,12 +91,7 @@ fn check_crash(run: &CaseRun) {
         .unwrap_or(Value::Null);
     let native: Vec<&Value> = thread["frames"]
         .as_array()
-        .map(|fs| {
-            fs.iter()
-                .filter(|f| f["kind"] == "native")
-                .take(TOP_FRAMES)
-                .collect()
-        })
+        .map(|fs| fs.iter().filter(|f| f["kind"] == "native").take(TOP_FRAMES).collect())
         .unwrap_or_default();
 
     let text = |key: &str| exp.get(key).and_then(|v| v.as_str());
@@ -134,25 +99,15 @@ fn check_crash(run: &CaseRun) {
         assert_eq!(str_of(crash, "signal"), Some(signal), "{case}: signal");
     }
     let kinds: Vec<String> = match exp.get("kind_accept").and_then(|v| v.as_array()) {
-        Some(list) => list
-            .iter()
-            .filter_map(|k| k.as_str().map(str::to_owned))
-            .collect(),
+        Some(list) => list.iter().filter_map(|k| k.as_str().map(str::to_owned)).collect(),
         None => text("kind").map(|k| vec![k.to_owned()]).unwrap_or_default(),
     };
-    let schema_kind = |k: &str| {
-        !matches!(
-            k,
-            "shutdown-crash" | "flaky" | "hang" | "deadlock" | "oom" | "leak" | "clean"
-        )
-    };
+    let schema_kind =
+        |k: &str| !matches!(k, "shutdown-crash" | "flaky" | "hang" | "deadlock" | "oom" | "leak" | "clean");
     let kinds: Vec<String> = kinds.into_iter().filter(|k| schema_kind(k)).collect();
     if !kinds.is_empty() {
         let got = str_of(crash, "kind").unwrap_or_default();
-        assert!(
-            kinds.iter().any(|k| k == got),
-            "{case}: kind {got:?}, want one of {kinds:?}"
-        );
+        assert!(kinds.iter().any(|k| k == got), "{case}: kind {got:?}, want one of {kinds:?}");
     }
     if let Some(si_code) = text("si_code") {
         assert_eq!(str_of(crash, "si_code"), Some(si_code), "{case}: si_code");
@@ -165,19 +120,9 @@ fn check_crash(run: &CaseRun) {
     }
     if let Some(function) = text("python_function") {
         let py = &crash["python"];
-        assert_eq!(
-            str_of(py, "function"),
-            Some(function),
-            "{case}: python function"
-        );
+        assert_eq!(str_of(py, "function"), Some(function), "{case}: python function");
         if let Some(file) = text("python_file") {
-            let got = str_of(py, "file").map(|f| {
-                Path::new(f)
-                    .file_name()
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned()
-            });
+            let got = str_of(py, "file").map(|f| Path::new(f).file_name().unwrap().to_string_lossy().into_owned());
             assert_eq!(got.as_deref(), Some(file), "{case}: python file");
         }
         if let Some(line) = exp.get("python_line").and_then(|v| v.as_integer()) {
@@ -185,63 +130,35 @@ fn check_crash(run: &CaseRun) {
         }
     }
     if let Some(function) = text("native_function") {
-        let names: Vec<&str> = native
-            .iter()
-            .filter_map(|f| str_of(f, "function"))
-            .collect();
+        let names: Vec<&str> = native.iter().filter_map(|f| str_of(f, "function")).collect();
         assert!(
             names.iter().any(|n| n.contains(function)),
             "{case}: want {function:?} in the top native frames, got {names:?}"
         );
     }
     let module_matches = |m: Option<&str>, prefix: &str| {
-        m.and_then(|m| {
-            Path::new(m)
-                .file_name()
-                .map(|b| b.to_string_lossy().starts_with(prefix))
-        })
-        .unwrap_or(false)
+        m.and_then(|m| Path::new(m).file_name().map(|b| b.to_string_lossy().starts_with(prefix))).unwrap_or(false)
     };
     if let Some(module) = text("native_module") {
         assert!(
-            native
-                .iter()
-                .any(|f| module_matches(str_of(f, "module"), module)),
+            native.iter().any(|f| module_matches(str_of(f, "module"), module)),
             "{case}: want a frame in {module}*"
         );
     }
     if let Some(module) = text("culprit_module") {
-        assert!(
-            module_matches(str_of(&crash["culprit"], "module"), module),
-            "{case}: culprit {:?}",
-            crash["culprit"]
-        );
+        assert!(module_matches(str_of(&crash["culprit"], "module"), module), "{case}: culprit {:?}", crash["culprit"]);
     }
     if let Some(nodeid) = text("test_nodeid") {
-        assert_eq!(
-            str_of(&crash["test"], "nodeid"),
-            Some(nodeid),
-            "{case}: test"
-        );
+        assert_eq!(str_of(&crash["test"], "nodeid"), Some(nodeid), "{case}: test");
     }
     if let Some(name) = text("thread_name") {
-        assert_eq!(
-            str_of(crash, "thread_name"),
-            Some(name),
-            "{case}: thread name"
-        );
+        assert_eq!(str_of(crash, "thread_name"), Some(name), "{case}: thread name");
     }
     if let Some(message) = text("message") {
         let got = str_of(crash, "message").unwrap_or_default();
-        assert!(
-            got.contains(message),
-            "{case}: message {got:?} should contain {message:?}"
-        );
+        assert!(got.contains(message), "{case}: message {got:?} should contain {message:?}");
     }
-    assert!(
-        str_of(crash, "signature").is_some_and(|s| !s.is_empty()),
-        "{case}: signature"
-    );
+    assert!(str_of(crash, "signature").is_some_and(|s| !s.is_empty()), "{case}: signature");
 }
 
 #[test]
@@ -316,17 +233,9 @@ fn hang_gil() {
     };
     check(&run);
     // Beyond the corpus: the report names the shape of the hang, for people and machines.
-    assert!(
-        run.stderr.contains("holds the GIL"),
-        "stderr:\n{}",
-        run.stderr
-    );
-    let ids: Vec<&str> = run.report["timeout"]["findings"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|f| f["id"].as_str())
-        .collect();
+    assert!(run.stderr.contains("holds the GIL"), "stderr:\n{}", run.stderr);
+    let ids: Vec<&str> =
+        run.report["timeout"]["findings"].as_array().into_iter().flatten().filter_map(|f| f["id"].as_str()).collect();
     assert!(ids.contains(&"lock-while-holding-gil"), "findings: {ids:?}");
 }
 

@@ -16,8 +16,7 @@ fn script(dir: &Path, name: &str, body: &str) -> String {
     path.to_str().expect("utf-8 path").to_owned()
 }
 
-const CTYPES_CRASH: &str =
-    "import ctypes\n\ndef read_header():\n    return ctypes.string_at(0)\n\nread_header()\n";
+const CTYPES_CRASH: &str = "import ctypes\n\ndef read_header():\n    return ctypes.string_at(0)\n\nread_header()\n";
 
 #[test]
 fn exit_zero_passes_through() {
@@ -45,10 +44,7 @@ fn missing_command_is_a_clear_127() {
     let dir = tempfile::tempdir().unwrap();
     let (status, stderr, _) = faultline(&["no-such-command-for-faultline"], dir.path());
     assert_eq!(status, 127);
-    assert!(
-        stderr.contains("command not found: no-such-command-for-faultline"),
-        "stderr: {stderr}"
-    );
+    assert!(stderr.contains("command not found: no-such-command-for-faultline"), "stderr: {stderr}");
 }
 
 #[test]
@@ -56,10 +52,7 @@ fn crash_in_a_grandchild_after_exec_is_caught() {
     let dir = tempfile::tempdir().unwrap();
     let crash = script(dir.path(), "crash.py", CTYPES_CRASH);
     let inner = format!("python3 {crash}");
-    let (status, _, report) = faultline(
-        &["sh", "-c", &format!("sh -c '{inner}'; exit 4")],
-        dir.path(),
-    );
+    let (status, _, report) = faultline(&["sh", "-c", &format!("sh -c '{inner}'; exit 4")], dir.path());
     let report = report.expect("report");
     assert_eq!(status, 4, "the root's status, not the grandchild's");
     assert_eq!(report["outcome"], "crashed");
@@ -69,10 +62,7 @@ fn crash_in_a_grandchild_after_exec_is_caught() {
     assert_eq!(crash["kind"], "null-deref");
     assert_eq!(crash["python"]["function"], "string_at");
     let frames = crash["threads"][0]["frames"].as_array().unwrap();
-    assert!(
-        frames.iter().any(|f| f["function"] == "read_header"),
-        "user frame in the merged stack"
-    );
+    assert!(frames.iter().any(|f| f["function"] == "read_header"), "user frame in the merged stack");
 }
 
 #[test]
@@ -133,11 +123,7 @@ fn sigterm_to_faultline_reaches_the_child_and_faultline_waits_for_it() {
     send(child.id(), libc::SIGTERM);
     assert_eq!(read_line(&mut child), "cleanup done");
     let status = child.wait().unwrap();
-    assert_eq!(
-        status.code(),
-        Some(0),
-        "faultline exits with the child's own status"
-    );
+    assert_eq!(status.code(), Some(0), "faultline exits with the child's own status");
 }
 
 #[test]
@@ -180,10 +166,7 @@ fn state_of(pid: i32) -> Option<char> {
 #[test]
 fn a_stopped_child_stays_stopped_until_sigcont() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = spawn_faultline(
-        &["sh", "-c", "echo ready; kill -STOP $$; echo resumed"],
-        dir.path(),
-    );
+    let mut child = spawn_faultline(&["sh", "-c", "echo ready; kill -STOP $$; echo resumed"], dir.path());
     assert_eq!(read_line(&mut child), "ready");
     let shell = loop {
         if let Some(&pid) = children_of(child.id()).first() {
@@ -222,25 +205,13 @@ fn deny_ptrace() -> std::io::Result<()> {
             jf: 0,
             k: libc::SECCOMP_RET_ERRNO | libc::EPERM as u32,
         },
-        libc::sock_filter {
-            code: (libc::BPF_RET | libc::BPF_K) as u16,
-            jt: 0,
-            jf: 0,
-            k: libc::SECCOMP_RET_ALLOW,
-        },
+        libc::sock_filter { code: (libc::BPF_RET | libc::BPF_K) as u16, jt: 0, jf: 0, k: libc::SECCOMP_RET_ALLOW },
     ];
-    let program = libc::sock_fprog {
-        len: filter.len() as u16,
-        filter: filter.as_ptr() as *mut _,
-    };
+    let program = libc::sock_fprog { len: filter.len() as u16, filter: filter.as_ptr() as *mut _ };
     // SAFETY: installing a filter on this (pre-exec) child only.
     unsafe {
         if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
-            || libc::prctl(
-                libc::PR_SET_SECCOMP,
-                libc::SECCOMP_MODE_FILTER,
-                &program as *const _ as usize,
-            ) != 0
+            || libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &program as *const _ as usize) != 0
         {
             return Err(std::io::Error::last_os_error());
         }
@@ -263,10 +234,7 @@ fn without_ptrace_the_command_still_runs_and_its_status_passes_through() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(3));
     assert_eq!(String::from_utf8_lossy(&output.stdout), "hello\n");
-    let notices: Vec<&str> = stderr
-        .lines()
-        .filter(|l| l.contains("ptrace is not permitted"))
-        .collect();
+    let notices: Vec<&str> = stderr.lines().filter(|l| l.contains("ptrace is not permitted")).collect();
     assert_eq!(notices.len(), 1, "one line saying so; stderr:\n{stderr}");
 
     let crash = script(dir.path(), "crash.py", CTYPES_CRASH);

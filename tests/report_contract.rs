@@ -18,19 +18,10 @@ fn assert_valid(report: &Value) {
                  schema = json.load(open(sys.argv[1]))\n\
                  jsonschema.Draft202012Validator(schema).validate(json.load(open(sys.argv[2])))\n";
     let out = std::process::Command::new("python3")
-        .args([
-            "-c",
-            check,
-            schema.to_str().unwrap(),
-            report_path.to_str().unwrap(),
-        ])
+        .args(["-c", check, schema.to_str().unwrap(), report_path.to_str().unwrap()])
         .output()
         .expect("run python3");
-    assert!(
-        out.status.success(),
-        "report does not match the schema:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "report does not match the schema:\n{}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[test]
@@ -61,31 +52,14 @@ fn secrets_in_argv_and_stderr_are_redacted_by_default() {
     )
     .unwrap();
     let path = crash.to_str().unwrap();
-    let (status, stderr, report) =
-        faultline(&["python3", path, "--api-token", "s3cr3t"], dir.path());
+    let (status, stderr, report) = faultline(&["python3", path, "--api-token", "s3cr3t"], dir.path());
     assert_eq!(status, 139);
     let report = report.expect("report");
     let text = report.to_string();
-    assert!(
-        !text.contains("s3cr3t") && !text.contains("hunter2"),
-        "secret leaked into the report: {text}"
-    );
+    assert!(!text.contains("s3cr3t") && !text.contains("hunter2"), "secret leaked into the report: {text}");
     assert!(text.contains("[redacted]"));
     // The child's own stderr passes through untouched; faultline's report after it is redacted.
-    let ours = stderr
-        .split_once("faultline: SIGSEGV")
-        .map(|(_, r)| r)
-        .expect("terminal report");
-    assert!(
-        !ours.contains("hunter2") && !ours.contains("s3cr3t"),
-        "terminal report leaked a secret:\n{ours}"
-    );
-    assert_eq!(
-        report["crashes"][0]["argv"]
-            .as_array()
-            .unwrap()
-            .last()
-            .unwrap(),
-        "[redacted]"
-    );
+    let ours = stderr.split_once("faultline: SIGSEGV").map(|(_, r)| r).expect("terminal report");
+    assert!(!ours.contains("hunter2") && !ours.contains("s3cr3t"), "terminal report leaked a secret:\n{ours}");
+    assert_eq!(report["crashes"][0]["argv"].as_array().unwrap().last().unwrap(), "[redacted]");
 }

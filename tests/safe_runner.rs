@@ -28,12 +28,8 @@ fn run(dir: &Path, options: &[&str], command: &[&str]) -> (Output, Value) {
         .current_dir(dir)
         .output()
         .expect("run faultline");
-    let text = std::fs::read_to_string(&report).unwrap_or_else(|e| {
-        panic!(
-            "no report: {e}; stderr:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
+    let text = std::fs::read_to_string(&report)
+        .unwrap_or_else(|e| panic!("no report: {e}; stderr:\n{}", String::from_utf8_lossy(&output.stderr)));
     (output, serde_json::from_str(&text).expect("JSON report"))
 }
 
@@ -69,12 +65,9 @@ fn timeout_inside_native_code_takes_stacks_then_stops_the_tree() {
     assert_eq!(report["timeout"]["limit_ms"], 1000.0);
     assert_eq!(report["timeout"]["stopped_with"], "SIGTERM");
     let frames = all_frames(&report["timeout"]["processes"]);
-    assert!(frames
-        .iter()
-        .any(|f| f["kind"] == "python" && f["function"] == "wait_forever"));
+    assert!(frames.iter().any(|f| f["kind"] == "python" && f["function"] == "wait_forever"));
     assert!(
-        frames.iter().any(|f| f["kind"] == "native"
-            && f["function"].as_str().is_some_and(|n| n.contains("sleep"))),
+        frames.iter().any(|f| f["kind"] == "native" && f["function"].as_str().is_some_and(|n| n.contains("sleep"))),
         "the native sleep is in the stack"
     );
 }
@@ -87,11 +80,7 @@ fn a_child_that_ignores_sigterm_is_killed_after_the_grace_period() {
         "stubborn.py",
         "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nwhile True:\n    time.sleep(0.05)\n",
     );
-    let (output, report) = run(
-        dir.path(),
-        &["--timeout", "500ms", "--kill-after", "500ms"],
-        &["python3", &prog],
-    );
+    let (output, report) = run(dir.path(), &["--timeout", "500ms", "--kill-after", "500ms"], &["python3", &prog]);
     assert_eq!(report["outcome"], "timeout");
     assert_eq!(report["timeout"]["stopped_with"], "SIGKILL");
     assert_eq!(output.status.code(), Some(128 + libc::SIGKILL));
@@ -100,11 +89,7 @@ fn a_child_that_ignores_sigterm_is_killed_after_the_grace_period() {
 #[test]
 fn memory_of_a_tree_of_fifty_processes_is_sampled() {
     let dir = tempfile::tempdir().unwrap();
-    let (output, report) = run(
-        dir.path(),
-        &[],
-        &["sh", "-c", "for i in $(seq 50); do sleep 1 & done; wait"],
-    );
+    let (output, report) = run(dir.path(), &[], &["sh", "-c", "for i in $(seq 50); do sleep 1 & done; wait"]);
     assert_eq!(output.status.code(), Some(0));
     assert!(report["processes_started"].as_u64().unwrap() >= 51);
     let memory = &report["memory"];
@@ -133,18 +118,10 @@ fn max_memory_stops_the_tree_with_the_allocating_stack() {
         // Stopped by the watchdog: the stack says where it was allocating.
         assert!(frames
             .iter()
-            .any(|f| f["kind"] == "python"
-                && (f["function"] == "grab" || f["function"] == "<module>")));
+            .any(|f| f["kind"] == "python" && (f["function"] == "grab" || f["function"] == "<module>")));
     } else {
         // Outrun by one allocation: the hard cap's OOM kill is reported instead.
-        assert!(
-            !report["memory"]["oom_killed"]
-                .as_array()
-                .unwrap()
-                .is_empty(),
-            "{}",
-            report["memory"]
-        );
+        assert!(!report["memory"]["oom_killed"].as_array().unwrap().is_empty(), "{}", report["memory"]);
     }
 }
 
@@ -158,10 +135,7 @@ fn memory_warn_prints_one_line() {
     );
     let (output, report) = run(dir.path(), &["--memory-warn", "50MiB"], &["python3", &prog]);
     assert_eq!(report["outcome"], "passed");
-    let warnings = stderr(&output)
-        .lines()
-        .filter(|l| l.contains("warning: the process tree uses"))
-        .count();
+    let warnings = stderr(&output).lines().filter(|l| l.contains("warning: the process tree uses")).count();
     assert_eq!(warnings, 1, "stderr:\n{}", stderr(&output));
 }
 
@@ -174,11 +148,7 @@ fn a_program_that_allocates_once_then_works_is_flat() {
         "import time\nblock = b'x' * (150 << 20)\nend = time.time() + 2\nwhile time.time() < end:\n    sum(range(1000))\n",
     );
     let (_, report) = run(dir.path(), &[], &["python3", &prog]);
-    assert_eq!(
-        report["memory"]["trend"]["verdict"], "flat",
-        "{}",
-        report["memory"]["trend"]
-    );
+    assert_eq!(report["memory"]["trend"]["verdict"], "flat", "{}", report["memory"]["trend"]);
 }
 
 #[test]
@@ -194,15 +164,8 @@ fn isolate_tmp_gives_a_private_dir_removed_even_after_a_crash() {
     let printed = stdout(&output);
     let dirs: Vec<&str> = printed.split_whitespace().collect();
     assert_eq!(dirs.len(), 3, "{printed}");
-    assert!(
-        dirs.iter().all(|d| *d == dirs[0]),
-        "TMPDIR, TMP and TEMP agree: {printed}"
-    );
-    assert!(
-        dirs[0].contains("faultline-"),
-        "a private dir, not the shared one: {}",
-        dirs[0]
-    );
+    assert!(dirs.iter().all(|d| *d == dirs[0]), "TMPDIR, TMP and TEMP agree: {printed}");
+    assert!(dirs[0].contains("faultline-"), "a private dir, not the shared one: {}", dirs[0]);
     assert!(!Path::new(dirs[0]).exists(), "{} was left behind", dirs[0]);
 }
 
@@ -247,11 +210,7 @@ fn environment_options_reach_the_command() {
         "NOFILE 256 256",
         "CORE True",
     ] {
-        assert!(
-            out.lines().any(|l| l == line),
-            "missing {line:?} in:\n{out}\nstderr:\n{}",
-            stderr(&output)
-        );
+        assert!(out.lines().any(|l| l == line), "missing {line:?} in:\n{out}\nstderr:\n{}", stderr(&output));
     }
 }
 
@@ -271,23 +230,12 @@ fn project_settings_apply_and_the_command_line_wins() {
     let (output, report) = run(dir.path(), &["--timeout", "1s"], &["python3", &prog]);
     assert_eq!(stdout(&output).trim(), "yes offscreen");
     assert_eq!(report["outcome"], "timeout");
-    assert_eq!(
-        report["timeout"]["limit_ms"], 1000.0,
-        "the command line's timeout wins over the file's"
-    );
+    assert_eq!(report["timeout"]["limit_ms"], 1000.0, "the command line's timeout wins over the file's");
 
     std::fs::write(dir.path().join("faultline.toml"), "timeout = \"soon\"\n").unwrap();
-    let output = Command::new(FAULTLINE)
-        .args(["run", "--", "true"])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
+    let output = Command::new(FAULTLINE).args(["run", "--", "true"]).current_dir(dir.path()).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
-    assert!(
-        stderr(&output).contains("timeout"),
-        "the error names the key: {}",
-        stderr(&output)
-    );
+    assert!(stderr(&output).contains("timeout"), "the error names the key: {}", stderr(&output));
 }
 
 #[test]
@@ -297,19 +245,7 @@ fn the_log_records_events_and_rotates() {
     let log_arg = log.to_str().unwrap();
     for _ in 0..6 {
         let output = Command::new(FAULTLINE)
-            .args([
-                "run",
-                "--log",
-                log_arg,
-                "--log-max-size",
-                "600",
-                "--log-keep",
-                "2",
-                "--",
-                "sh",
-                "-c",
-                "exit 3",
-            ])
+            .args(["run", "--log", log_arg, "--log-max-size", "600", "--log-keep", "2", "--", "sh", "-c", "exit 3"])
             .current_dir(dir.path())
             .output()
             .unwrap();
@@ -319,10 +255,7 @@ fn the_log_records_events_and_rotates() {
     assert!(text.contains("exit"), "{text}");
     assert!(dir.path().join("run.log.1").exists());
     assert!(dir.path().join("run.log.2").exists());
-    assert!(
-        !dir.path().join("run.log.3").exists(),
-        "only --log-keep old files are kept"
-    );
+    assert!(!dir.path().join("run.log.3").exists(), "only --log-keep old files are kept");
 }
 
 #[test]
@@ -333,12 +266,7 @@ fn the_report_describes_the_system() {
     assert!(system["cpu_count"].as_u64().unwrap() >= 1);
     assert!(system["memory_total_bytes"].as_u64().unwrap() > 0);
     assert!(system["kernel"].as_str().is_some());
-    assert!(
-        system["python_version"]
-            .as_str()
-            .is_some_and(|v| v.starts_with('3')),
-        "{system}"
-    );
+    assert!(system["python_version"].as_str().is_some_and(|v| v.starts_with('3')), "{system}");
 }
 
 #[test]
@@ -351,14 +279,7 @@ fn a_second_interrupt_kills_the_tree() {
     );
     let report = dir.path().join("r.json");
     let mut child = Command::new(FAULTLINE)
-        .args([
-            "run",
-            "--json",
-            report.to_str().unwrap(),
-            "--",
-            "python3",
-            &prog,
-        ])
+        .args(["run", "--json", report.to_str().unwrap(), "--", "python3", &prog])
         .current_dir(dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -379,11 +300,7 @@ fn a_second_interrupt_kills_the_tree() {
 #[test]
 fn killing_faultline_with_sigkill_takes_the_tree_down() {
     let dir = tempfile::tempdir().unwrap();
-    let prog = script(
-        dir.path(),
-        "sleeper.py",
-        "import time\nprint('ready', flush=True)\ntime.sleep(600)\n",
-    );
+    let prog = script(dir.path(), "sleeper.py", "import time\nprint('ready', flush=True)\ntime.sleep(600)\n");
     let mut child = Command::new(FAULTLINE)
         .args(["run", "--", "python3", &prog])
         .current_dir(dir.path())
@@ -392,31 +309,21 @@ fn killing_faultline_with_sigkill_takes_the_tree_down() {
         .spawn()
         .unwrap();
     wait_for_line(child.stdout.as_mut().unwrap(), "ready");
-    let python: Vec<i32> =
-        std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", child.id()))
-            .unwrap()
-            .split_whitespace()
-            .filter_map(|s| s.parse().ok())
-            .collect();
+    let python: Vec<i32> = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", child.id()))
+        .unwrap()
+        .split_whitespace()
+        .filter_map(|s| s.parse().ok())
+        .collect();
     assert_eq!(python.len(), 1);
     child.kill().unwrap();
     child.wait().unwrap();
     // The kernel kills tracees when their tracer dies (PTRACE_O_EXITKILL). The bound only
     // turns a broken promise into a failure instead of a hung test.
     let give_up = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while std::fs::read_to_string(format!("/proc/{}/stat", python[0])).is_ok_and(|stat| {
-        !stat
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .trim_start()
-            .starts_with('Z')
-    }) {
-        assert!(
-            std::time::Instant::now() < give_up,
-            "pid {} outlived faultline",
-            python[0]
-        );
+    while std::fs::read_to_string(format!("/proc/{}/stat", python[0]))
+        .is_ok_and(|stat| !stat.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+    {
+        assert!(std::time::Instant::now() < give_up, "pid {} outlived faultline", python[0]);
         std::thread::yield_now();
     }
 }

@@ -22,8 +22,7 @@ impl Drop for TestStore {
     fn drop(&mut self) {
         if let Some((admin, name)) = self.postgres.take() {
             if let Ok(mut client) = postgres::Client::connect(&admin, postgres::NoTls) {
-                let _ =
-                    client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+                let _ = client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
             }
         }
     }
@@ -31,11 +30,7 @@ impl Drop for TestStore {
 
 fn sqlite_store() -> TestStore {
     let dir = tempfile::tempdir().unwrap();
-    TestStore {
-        arg: dir.path().join("crashes.sqlite3").display().to_string(),
-        _dir: dir,
-        postgres: None,
-    }
+    TestStore { arg: dir.path().join("crashes.sqlite3").display().to_string(), _dir: dir, postgres: None }
 }
 
 fn postgres_store() -> Option<TestStore> {
@@ -51,28 +46,15 @@ fn postgres_store() -> Option<TestStore> {
             return None;
         }
     };
-    let name = format!(
-        "faultline_it_{}_{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::SeqCst)
-    );
-    let mut client = postgres::Client::connect(&admin, postgres::NoTls)
-        .expect("connect to FAULTLINE_TEST_POSTGRES");
-    client
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .expect("create a test database");
+    let name = format!("faultline_it_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
+    let mut client = postgres::Client::connect(&admin, postgres::NoTls).expect("connect to FAULTLINE_TEST_POSTGRES");
+    client.batch_execute(&format!("CREATE DATABASE {name}")).expect("create a test database");
     let (base, _) = admin.rsplit_once('/').expect("a URL ending in /database");
-    Some(TestStore {
-        arg: format!("{base}/{name}"),
-        _dir: tempfile::tempdir().unwrap(),
-        postgres: Some((admin, name)),
-    })
+    Some(TestStore { arg: format!("{base}/{name}"), _dir: tempfile::tempdir().unwrap(), postgres: Some((admin, name)) })
 }
 
 fn both_stores() -> Vec<TestStore> {
-    std::iter::once(sqlite_store())
-        .chain(postgres_store())
-        .collect()
+    std::iter::once(sqlite_store()).chain(postgres_store()).collect()
 }
 
 fn run_stored(store: &TestStore, cwd: &Path, extra: &[&str], command: &[&str]) -> Output {
@@ -80,33 +62,19 @@ fn run_stored(store: &TestStore, cwd: &Path, extra: &[&str], command: &[&str]) -
     args.extend_from_slice(extra);
     args.push("--");
     args.extend_from_slice(command);
-    Command::new(FAULTLINE)
-        .args(&args)
-        .current_dir(cwd)
-        .output()
-        .expect("run faultline")
+    Command::new(FAULTLINE).args(&args).current_dir(cwd).output().expect("run faultline")
 }
 
 fn crashes_json(store: &TestStore, action: &[&str]) -> Value {
     let mut args = vec!["crashes", "--store", &store.arg, "--json"];
     args.extend_from_slice(action);
-    let out = Command::new(FAULTLINE)
-        .args(&args)
-        .output()
-        .expect("run faultline crashes");
-    assert!(
-        out.status.success(),
-        "faultline {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Command::new(FAULTLINE).args(&args).output().expect("run faultline crashes");
+    assert!(out.status.success(), "faultline {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).expect("JSON on stdout")
 }
 
 fn groups(store: &TestStore) -> Vec<Value> {
-    crashes_json(store, &[])["groups"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
+    crashes_json(store, &[])["groups"].as_array().cloned().unwrap_or_default()
 }
 
 #[test]
@@ -116,12 +84,7 @@ fn one_crash_three_times_is_one_group_and_another_crash_another() {
     for store in both_stores() {
         for _ in 0..3 {
             let out = run_stored(&store, &null_case, &[], &["./run.sh"]);
-            assert_eq!(
-                out.status.code(),
-                Some(139),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            assert_eq!(out.status.code(), Some(139), "{}", String::from_utf8_lossy(&out.stderr));
         }
         let after_three = groups(&store);
         assert_eq!(after_three.len(), 1, "{}: {after_three:#?}", store.arg);
@@ -130,12 +93,7 @@ fn one_crash_three_times_is_one_group_and_another_crash_another() {
         assert_eq!(after_three[0]["culprit_function"], "bytes_per_pixel");
 
         let out = run_stored(&store, &free_case, &[], &["./run.sh"]);
-        assert_eq!(
-            out.status.code(),
-            Some(134),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_eq!(out.status.code(), Some(134), "{}", String::from_utf8_lossy(&out.stderr));
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains("stored as run 4"), "{stderr}");
         let all = groups(&store);
@@ -149,10 +107,7 @@ fn one_crash_three_times_is_one_group_and_another_crash_another() {
         assert_eq!(group["summary"]["id"], id);
         assert_eq!(group["occurrences"].as_array().unwrap().len(), 3);
         assert_eq!(group["runs_since_first_seen"], 4);
-        assert_eq!(
-            group["latest"]["report"]["crashes"][0]["kind"],
-            "null-deref"
-        );
+        assert_eq!(group["latest"]["report"]["crashes"][0]["kind"], "null-deref");
     }
 }
 
@@ -170,27 +125,15 @@ fn the_signature_survives_a_rebuild_that_moves_the_code() {
     let padding = "__attribute__((used)) static volatile int pad_sink;\n\
         __attribute__((used, noinline)) static void padding(int n) {\n"
         .to_owned()
-        + &(0..400)
-            .map(|i| format!("    if (n == {i}) pad_sink = {i} * n;\n"))
-            .collect::<String>()
+        + &(0..400).map(|i| format!("    if (n == {i}) pad_sink = {i} * n;\n")).collect::<String>()
         + "}\n";
-    let at = original
-        .find("static const format_info *find_format")
-        .expect("find_format in the source");
-    std::fs::write(
-        &source,
-        format!("{}{padding}{}", &original[..at], &original[at..]),
-    )
-    .unwrap();
+    let at = original.find("static const format_info *find_format").expect("find_format in the source");
+    std::fs::write(&source, format!("{}{padding}{}", &original[..at], &original[at..])).unwrap();
     // And linked for another base address.
     let build = case.join("build.sh");
     let script = std::fs::read_to_string(&build).unwrap();
     assert!(script.contains(" -shared "), "build.sh links with -shared");
-    std::fs::write(
-        &build,
-        script.replace(" -shared ", " -shared -Wl,-Ttext-segment=0x40000000 "),
-    )
-    .unwrap();
+    std::fs::write(&build, script.replace(" -shared ", " -shared -Wl,-Ttext-segment=0x40000000 ")).unwrap();
     rebuild_case(&case);
     let after = symbol_offset(&case, "bytes_per_pixel");
     assert_ne!(before, after, "the rebuild should move bytes_per_pixel");
@@ -227,15 +170,7 @@ fn ten_runs_writing_at_once_lose_nothing() {
         let children: Vec<_> = (0..10)
             .map(|_| {
                 Command::new(FAULTLINE)
-                    .args([
-                        "run",
-                        "--store",
-                        &store.arg,
-                        "--",
-                        "python3",
-                        "-c",
-                        "import ctypes; ctypes.string_at(0)",
-                    ])
+                    .args(["run", "--store", &store.arg, "--", "python3", "-c", "import ctypes; ctypes.string_at(0)"])
                     .current_dir(dir.path())
                     .stdout(Stdio::null())
                     .stderr(Stdio::piped())
@@ -264,15 +199,7 @@ fn a_writer_killed_mid_write_corrupts_nothing() {
     let store = sqlite_store();
     let report = dir.path().join("report.json");
     let out = Command::new(FAULTLINE)
-        .args([
-            "run",
-            "--no-store",
-            "--json",
-            report.to_str().unwrap(),
-            "--",
-            "python3",
-            "-c",
-        ])
+        .args(["run", "--no-store", "--json", report.to_str().unwrap(), "--", "python3", "-c"])
         .arg("import ctypes; ctypes.string_at(0)")
         .output()
         .unwrap();
@@ -291,21 +218,12 @@ fn a_writer_killed_mid_write_corrupts_nothing() {
         let _ = child.wait();
     }
     let conn = rusqlite::Connection::open(&store.arg).unwrap();
-    let check: String = conn
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
+    let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
     assert_eq!(check, "ok");
-    let runs: i64 = conn
-        .query_row("SELECT COUNT(*) FROM runs", [], |r| r.get(0))
-        .unwrap();
-    let crashes: i64 = conn
-        .query_row("SELECT COUNT(*) FROM crashes", [], |r| r.get(0))
-        .unwrap();
+    let runs: i64 = conn.query_row("SELECT COUNT(*) FROM runs", [], |r| r.get(0)).unwrap();
+    let crashes: i64 = conn.query_row("SELECT COUNT(*) FROM crashes", [], |r| r.get(0)).unwrap();
     assert!(runs > 0, "no import got through in 8 rounds");
-    assert_eq!(
-        runs, crashes,
-        "a run without its crash (or the reverse) was left behind"
-    );
+    assert_eq!(runs, crashes, "a run without its crash (or the reverse) was left behind");
     drop(conn);
     let listing = crashes_json(&store, &[]);
     assert_eq!(listing["groups"][0]["count"].as_i64(), Some(runs));
@@ -317,48 +235,24 @@ fn a_writer_killed_mid_write_corrupts_nothing() {
 fn an_unreachable_store_keeps_the_report_aside() {
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(FAULTLINE)
-        .args([
-            "run",
-            "--store",
-            "postgres://nobody:pw@127.0.0.1:9/none",
-            "--",
-            "python3",
-            "-c",
-        ])
+        .args(["run", "--store", "postgres://nobody:pw@127.0.0.1:9/none", "--", "python3", "-c"])
         .arg("import ctypes; ctypes.string_at(0)")
         .current_dir(dir.path())
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(139), "{stderr}");
-    assert!(
-        stderr.contains(
-            "could not store the report in postgres://nobody:[redacted]@127.0.0.1:9/none"
-        ),
-        "{stderr}"
-    );
-    assert!(
-        !stderr.contains(":pw@"),
-        "the password must not be shown: {stderr}"
-    );
-    let kept: Vec<_> = std::fs::read_dir(dir.path().join(".faultline/unstored"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    assert!(stderr.contains("could not store the report in postgres://nobody:[redacted]@127.0.0.1:9/none"), "{stderr}");
+    assert!(!stderr.contains(":pw@"), "the password must not be shown: {stderr}");
+    let kept: Vec<_> =
+        std::fs::read_dir(dir.path().join(".faultline/unstored")).unwrap().map(|e| e.unwrap().path()).collect();
     assert_eq!(kept.len(), 1, "{kept:?}");
     assert!(dir.path().join(".faultline/.gitignore").is_file());
 
     let store = sqlite_store();
-    let import = Command::new(FAULTLINE)
-        .args(["crashes", "--store", &store.arg, "import"])
-        .arg(&kept[0])
-        .output()
-        .unwrap();
-    assert!(
-        import.status.success(),
-        "{}",
-        String::from_utf8_lossy(&import.stderr)
-    );
+    let import =
+        Command::new(FAULTLINE).args(["crashes", "--store", &store.arg, "import"]).arg(&kept[0]).output().unwrap();
+    assert!(import.status.success(), "{}", String::from_utf8_lossy(&import.stderr));
     assert_eq!(groups(&store)[0]["kind"], "null-deref");
 }
 
@@ -366,12 +260,7 @@ fn an_unreachable_store_keeps_the_report_aside() {
 #[test]
 fn the_store_keeps_secrets_hidden() {
     let dir = tempfile::tempdir().unwrap();
-    let crash = [
-        "python3",
-        "-c",
-        "import ctypes; ctypes.string_at(0)",
-        "API_TOKEN=hunter2-secret",
-    ];
+    let crash = ["python3", "-c", "import ctypes; ctypes.string_at(0)", "API_TOKEN=hunter2-secret"];
     for (flags, shown) in [(&[][..], false), (&["--no-redact"][..], true)] {
         let store = sqlite_store();
         run_stored(&store, dir.path(), flags, &crash);
@@ -388,48 +277,24 @@ fn the_store_keeps_secrets_hidden() {
 fn clear_errors_for_what_users_get_wrong() {
     let dir = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| {
-        let out = Command::new(FAULTLINE)
-            .args(args)
-            .current_dir(dir.path())
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        let out = Command::new(FAULTLINE).args(args).current_dir(dir.path()).output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
     };
     let (code, err) = run(&["crashes"]);
     assert_eq!(code, Some(2));
-    assert!(
-        err.contains("no crash store at .faultline/crashes.sqlite3 yet"),
-        "{err}"
-    );
+    assert!(err.contains("no crash store at .faultline/crashes.sqlite3 yet"), "{err}");
 
     let store = sqlite_store();
-    run_stored(
-        &store,
-        dir.path(),
-        &[],
-        &["python3", "-c", "import ctypes; ctypes.string_at(0)"],
-    );
+    run_stored(&store, dir.path(), &[], &["python3", "-c", "import ctypes; ctypes.string_at(0)"]);
     let (code, err) = run(&["crashes", "--store", &store.arg, "show", "zz"]);
     assert_eq!(code, Some(2));
-    assert!(
-        err.contains("`zz` is not a run number or a group id"),
-        "{err}"
-    );
+    assert!(err.contains("`zz` is not a run number or a group id"), "{err}");
     let (code, err) = run(&["crashes", "--store", &store.arg, "show", "0000000"]);
     assert_eq!(code, Some(2));
     assert!(err.contains("no crash group matches `0000000`"), "{err}");
 
     std::fs::write(dir.path().join("not-a-report.json"), "{\"hello\": 1}").unwrap();
-    let (code, err) = run(&[
-        "crashes",
-        "--store",
-        &store.arg,
-        "import",
-        "not-a-report.json",
-    ]);
+    let (code, err) = run(&["crashes", "--store", &store.arg, "import", "not-a-report.json"]);
     assert_eq!(code, Some(1));
     assert!(err.contains("not a faultline report"), "{err}");
 }

@@ -28,17 +28,12 @@ impl CurrentLimits {
     pub fn read() -> io::Result<CurrentLimits> {
         let limits = read_proc("/proc/self/limits")?;
         let status = read_proc("/proc/self/status")?;
-        let missing =
-            |what: &str| io::Error::other(format!("/proc/self/limits has no {what:?} line"));
+        let missing = |what: &str| io::Error::other(format!("/proc/self/limits has no {what:?} line"));
         Ok(CurrentLimits {
-            core: parse_proc_limit(&limits, "Max core file size")
-                .ok_or_else(|| missing("Max core file size"))?,
-            nofile: parse_proc_limit(&limits, "Max open files")
-                .ok_or_else(|| missing("Max open files"))?,
+            core: parse_proc_limit(&limits, "Max core file size").ok_or_else(|| missing("Max core file size"))?,
+            nofile: parse_proc_limit(&limits, "Max open files").ok_or_else(|| missing("Max open files"))?,
             can_raise_hard: has_capability(&status, CAP_SYS_RESOURCE),
-            nr_open: std::fs::read_to_string("/proc/sys/fs/nr_open")
-                .ok()
-                .and_then(|t| t.trim().parse().ok()),
+            nr_open: std::fs::read_to_string("/proc/sys/fs/nr_open").ok().and_then(|t| t.trim().parse().ok()),
             core_pattern: std::fs::read_to_string("/proc/sys/kernel/core_pattern")
                 .ok()
                 .and_then(|t| remote_core_pattern(&t)),
@@ -47,15 +42,11 @@ impl CurrentLimits {
 }
 
 fn read_proc(path: &str) -> io::Result<String> {
-    std::fs::read_to_string(path)
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot read {path}: {e}")))
+    std::fs::read_to_string(path).map_err(|e| io::Error::new(e.kind(), format!("cannot read {path}: {e}")))
 }
 
 /// The limits to set and one line describing each option, or why `--max-fds` cannot be met.
-pub(super) fn plan(
-    settings: &RunSettings,
-    now: &CurrentLimits,
-) -> Result<(Vec<ChildRlimit>, Vec<String>), String> {
+pub(super) fn plan(settings: &RunSettings, now: &CurrentLimits) -> Result<(Vec<ChildRlimit>, Vec<String>), String> {
     let mut limits = Vec::new();
     let mut described = Vec::new();
     if settings.core_dumps == Some(true) {
@@ -63,44 +54,23 @@ pub(super) fn plan(
         // Raising soft to hard is always allowed. Raising hard needs CAP_SYS_RESOURCE in the
         // initial user namespace, which the capability set cannot tell from a container's
         // own; so the always-allowed step comes first and a refused second step leaves it in place.
-        limits.push(ChildRlimit {
-            resource: libc::RLIMIT_CORE,
-            soft: hard,
-            hard,
-        });
+        limits.push(ChildRlimit { resource: libc::RLIMIT_CORE, soft: hard, hard });
         let target = if hard != RLIM_INFINITY && now.can_raise_hard {
-            limits.push(ChildRlimit {
-                resource: libc::RLIMIT_CORE,
-                soft: RLIM_INFINITY,
-                hard: RLIM_INFINITY,
-            });
+            limits.push(ChildRlimit { resource: libc::RLIMIT_CORE, soft: RLIM_INFINITY, hard: RLIM_INFINITY });
             RLIM_INFINITY
         } else {
             hard
         };
-        let mut line = format!(
-            "core-dumps: core file size limit {} (was {})",
-            show(target),
-            show(soft)
-        );
+        let mut line = format!("core-dumps: core file size limit {} (was {})", show(target), show(soft));
         if let Some(pattern) = &now.core_pattern {
-            line.push_str(&format!(
-                "; cores go where kernel.core_pattern says: {pattern}"
-            ));
+            line.push_str(&format!("; cores go where kernel.core_pattern says: {pattern}"));
         }
         described.push(line);
     }
     if let Some(n) = settings.max_fds {
         check_max_fds(n, now)?;
-        limits.push(ChildRlimit {
-            resource: libc::RLIMIT_NOFILE,
-            soft: n,
-            hard: n,
-        });
-        described.push(format!(
-            "max-fds: open files per process limited to {n} (was {})",
-            show(now.nofile.0)
-        ));
+        limits.push(ChildRlimit { resource: libc::RLIMIT_NOFILE, soft: n, hard: n });
+        described.push(format!("max-fds: open files per process limited to {n} (was {})", show(now.nofile.0)));
     }
     Ok((limits, described))
 }
@@ -138,9 +108,7 @@ fn remote_core_pattern(text: &str) -> Option<String> {
 /// (soft, hard) from `/proc/<pid>/limits` for the row named `name` (`Max open files`);
 /// `unlimited` is RLIM_INFINITY.
 pub fn parse_proc_limit(text: &str, name: &str) -> Option<(u64, u64)> {
-    let row = text
-        .lines()
-        .find_map(|line| line.strip_prefix(name).filter(|rest| rest.starts_with(' ')))?;
+    let row = text.lines().find_map(|line| line.strip_prefix(name).filter(|rest| rest.starts_with(' ')))?;
     let mut fields = row.split_whitespace();
     let mut value = || match fields.next()? {
         "unlimited" => Some(RLIM_INFINITY),

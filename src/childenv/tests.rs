@@ -3,21 +3,14 @@ use super::*;
 use std::os::unix::fs::PermissionsExt;
 
 fn base() -> Vec<(OsString, OsString)> {
-    [
-        ("PATH", "/usr/bin"),
-        ("DISPLAY", ":0"),
-        ("MPLBACKEND", "TkAgg"),
-        ("HOME", "/home/u"),
-    ]
-    .iter()
-    .map(|(k, v)| (OsString::from(k), OsString::from(v)))
-    .collect()
+    [("PATH", "/usr/bin"), ("DISPLAY", ":0"), ("MPLBACKEND", "TkAgg"), ("HOME", "/home/u")]
+        .iter()
+        .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+        .collect()
 }
 
 fn get<'a>(vars: &'a [(OsString, OsString)], key: &str) -> Option<&'a str> {
-    vars.iter()
-        .find(|(k, _)| k == key)
-        .and_then(|(_, v)| v.to_str())
+    vars.iter().find(|(k, _)| k == key).and_then(|(_, v)| v.to_str())
 }
 
 #[test]
@@ -29,17 +22,10 @@ fn nothing_asked_leaves_our_environment_alone() {
 
 #[test]
 fn headless_sets_backends_and_unsets_displays() {
-    let settings = RunSettings {
-        headless: Some(true),
-        ..RunSettings::default()
-    };
+    let settings = RunSettings { headless: Some(true), ..RunSettings::default() };
     let (vars, described) = build_vars(base(), &settings, None);
     assert_eq!(get(&vars, "QT_QPA_PLATFORM"), Some("offscreen"));
-    assert_eq!(
-        get(&vars, "MPLBACKEND"),
-        Some("Agg"),
-        "an inherited value is overridden"
-    );
+    assert_eq!(get(&vars, "MPLBACKEND"), Some("Agg"), "an inherited value is overridden");
     assert_eq!(get(&vars, "SDL_VIDEODRIVER"), Some("dummy"));
     assert_eq!(get(&vars, "SDL_AUDIODRIVER"), Some("dummy"));
     assert_eq!(get(&vars, "PYGAME_HIDE_SUPPORT_PROMPT"), Some("1"));
@@ -48,10 +34,7 @@ fn headless_sets_backends_and_unsets_displays() {
     assert_eq!(get(&vars, "DISPLAY"), None);
     assert_eq!(get(&vars, "PATH"), Some("/usr/bin"));
     assert_eq!(described.len(), 1);
-    assert!(
-        described[0].starts_with("headless: QT_QPA_PLATFORM=offscreen, MPLBACKEND=Agg"),
-        "{described:?}"
-    );
+    assert!(described[0].starts_with("headless: QT_QPA_PLATFORM=offscreen, MPLBACKEND=Agg"), "{described:?}");
     assert!(described[0].ends_with("DISPLAY unset"), "{described:?}");
 }
 
@@ -71,11 +54,7 @@ fn explicit_env_wins_over_headless_and_single_thread() {
     let (vars, described) = build_vars(base(), &settings, None);
     assert_eq!(get(&vars, "MPLBACKEND"), Some("QtAgg"));
     assert_eq!(get(&vars, "DISPLAY"), Some(":1"));
-    assert_eq!(
-        get(&vars, "OMP_NUM_THREADS"),
-        Some("8"),
-        "the later pair wins"
-    );
+    assert_eq!(get(&vars, "OMP_NUM_THREADS"), Some("8"), "the later pair wins");
     assert_eq!(get(&vars, "MKL_NUM_THREADS"), Some("1"));
     assert!(!described[0].contains("MPLBACKEND"), "{described:?}");
     assert!(!described[0].contains("DISPLAY"), "{described:?}");
@@ -84,31 +63,22 @@ fn explicit_env_wins_over_headless_and_single_thread() {
 
 #[test]
 fn single_thread_sets_every_pool_to_one() {
-    let settings = RunSettings {
-        single_thread: Some(true),
-        ..RunSettings::default()
-    };
+    let settings = RunSettings { single_thread: Some(true), ..RunSettings::default() };
     let (vars, described) = build_vars(base(), &settings, None);
     for key in THREAD_VARS {
         assert_eq!(get(&vars, key), Some("1"), "{key}");
     }
     assert_eq!(
         described,
-        [
-            "single-thread: OMP_NUM_THREADS=1, OPENBLAS_NUM_THREADS=1, MKL_NUM_THREADS=1, \
-          NUMEXPR_NUM_THREADS=1, VECLIB_MAXIMUM_THREADS=1, BLIS_NUM_THREADS=1"
-        ]
+        ["single-thread: OMP_NUM_THREADS=1, OPENBLAS_NUM_THREADS=1, MKL_NUM_THREADS=1, \
+          NUMEXPR_NUM_THREADS=1, VECLIB_MAXIMUM_THREADS=1, BLIS_NUM_THREADS=1"]
     );
 }
 
 #[test]
 fn env_pairs_are_added_and_secrets_hidden_in_the_description() {
     let settings = RunSettings {
-        env: vec![
-            ("MODE".into(), "ci".into()),
-            ("API_TOKEN".into(), "hunter2".into()),
-            ("PATH".into(), "/x".into()),
-        ],
+        env: vec![("MODE".into(), "ci".into()), ("API_TOKEN".into(), "hunter2".into()), ("PATH".into(), "/x".into())],
         ..RunSettings::default()
     };
     let (vars, described) = build_vars(base(), &settings, None);
@@ -121,74 +91,41 @@ fn env_pairs_are_added_and_secrets_hidden_in_the_description() {
 
 #[test]
 fn envp_is_key_equals_value() {
-    let vars = vec![
-        (OsString::from("A"), OsString::from("1=2")),
-        (OsString::from("EMPTY"), OsString::new()),
-    ];
+    let vars = vec![(OsString::from("A"), OsString::from("1=2")), (OsString::from("EMPTY"), OsString::new())];
     let envp = to_envp(&vars).unwrap();
-    assert_eq!(
-        envp,
-        [
-            CString::new("A=1=2").unwrap(),
-            CString::new("EMPTY=").unwrap()
-        ]
-    );
+    assert_eq!(envp, [CString::new("A=1=2").unwrap(), CString::new("EMPTY=").unwrap()]);
 }
 
 #[test]
 fn bad_env_names_are_refused() {
     for key in ["", "A=B", "A\0"] {
-        let settings = RunSettings {
-            env: vec![(key.into(), "v".into())],
-            ..RunSettings::default()
-        };
+        let settings = RunSettings { env: vec![(key.into(), "v".into())], ..RunSettings::default() };
         let err = ChildEnv::new(&settings).err().expect(key);
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
         assert!(err.to_string().starts_with("--env: "), "{err}");
     }
-    let settings = RunSettings {
-        env: vec![("A".into(), "x\0y".into())],
-        ..RunSettings::default()
-    };
+    let settings = RunSettings { env: vec![("A".into(), "x\0y".into())], ..RunSettings::default() };
     assert!(ChildEnv::new(&settings).is_err());
 }
 
 #[test]
 fn isolated_tmp_is_private_exported_and_removed_on_drop_with_read_only_contents() {
-    let settings = RunSettings {
-        isolate_tmp: Some(true),
-        ..RunSettings::default()
-    };
+    let settings = RunSettings { isolate_tmp: Some(true), ..RunSettings::default() };
     let env = ChildEnv::new(&settings).unwrap();
     let dir = env.temp_dir().unwrap().to_owned();
-    assert!(dir
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .starts_with("faultline-"));
-    assert_eq!(
-        std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
-        0o700
-    );
+    assert!(dir.file_name().unwrap().to_string_lossy().starts_with("faultline-"));
+    assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
     for key in TMP_VARS {
         let entry = CString::new(format!("{key}={}", dir.display())).unwrap();
         assert!(env.envp().contains(&entry), "{key}");
     }
-    assert!(
-        env.describe()[0].starts_with("isolate-tmp: TMPDIR=TEMP=TMP="),
-        "{:?}",
-        env.describe()
-    );
+    assert!(env.describe()[0].starts_with("isolate-tmp: TMPDIR=TEMP=TMP="), "{:?}", env.describe());
 
     // What a test suite might leave: a read-only file inside a read-only directory.
     let nested = dir.join("fixtures/deeper");
     std::fs::create_dir_all(&nested).unwrap();
     std::fs::write(nested.join("data.bin"), b"x").unwrap();
-    std::fs::set_permissions(
-        nested.join("data.bin"),
-        std::fs::Permissions::from_mode(0o400),
-    )
-    .unwrap();
+    std::fs::set_permissions(nested.join("data.bin"), std::fs::Permissions::from_mode(0o400)).unwrap();
     std::fs::set_permissions(&nested, std::fs::Permissions::from_mode(0o500)).unwrap();
     std::fs::set_permissions(dir.join("fixtures"), std::fs::Permissions::from_mode(0o000)).unwrap();
     std::os::unix::fs::symlink("/etc", dir.join("link-out")).unwrap();
@@ -199,10 +136,7 @@ fn isolated_tmp_is_private_exported_and_removed_on_drop_with_read_only_contents(
 
 #[test]
 fn close_reports_removal() {
-    let settings = RunSettings {
-        isolate_tmp: Some(true),
-        ..RunSettings::default()
-    };
+    let settings = RunSettings { isolate_tmp: Some(true), ..RunSettings::default() };
     let env = ChildEnv::new(&settings).unwrap();
     let dir = env.temp_dir().unwrap().to_owned();
     std::fs::write(dir.join("left.txt"), b"x").unwrap();
@@ -231,18 +165,9 @@ Max address space         unlimited            unlimited            bytes
 
 #[test]
 fn parses_proc_limits() {
-    assert_eq!(
-        parse_proc_limit(LIMITS, "Max core file size"),
-        Some((0, RLIM_INFINITY))
-    );
-    assert_eq!(
-        parse_proc_limit(LIMITS, "Max open files"),
-        Some((1024, 524288))
-    );
-    assert_eq!(
-        parse_proc_limit(LIMITS, "Max stack size"),
-        Some((8388608, RLIM_INFINITY))
-    );
+    assert_eq!(parse_proc_limit(LIMITS, "Max core file size"), Some((0, RLIM_INFINITY)));
+    assert_eq!(parse_proc_limit(LIMITS, "Max open files"), Some((1024, 524288)));
+    assert_eq!(parse_proc_limit(LIMITS, "Max stack size"), Some((8388608, RLIM_INFINITY)));
     assert_eq!(parse_proc_limit(LIMITS, "Max open"), None);
     assert_eq!(parse_proc_limit(LIMITS, "Max file locks"), None);
 }
@@ -250,43 +175,24 @@ fn parses_proc_limits() {
 #[test]
 fn reads_the_effective_capability_mask() {
     let status = "Name:\tcat\nCapInh:\t0000000000000000\nCapPrm:\t000001ffffffffff\nCapEff:\t000001fffeffffff\n";
-    assert!(
-        !has_capability(status, 24),
-        "bit 24 is clear in ...fe ffffff"
-    );
+    assert!(!has_capability(status, 24), "bit 24 is clear in ...fe ffffff");
     assert!(has_capability(status, 21));
     assert!(has_capability("CapEff:\t0000000001000000\n", 24));
     assert!(!has_capability("Name:\tx\n", 24));
 }
 
 fn limits(core: (u64, u64), nofile: (u64, u64), can_raise_hard: bool) -> CurrentLimits {
-    CurrentLimits {
-        core,
-        nofile,
-        can_raise_hard,
-        nr_open: Some(1 << 20),
-        core_pattern: None,
-    }
+    CurrentLimits { core, nofile, can_raise_hard, nr_open: Some(1 << 20), core_pattern: None }
 }
 
 fn core_only() -> RunSettings {
-    RunSettings {
-        core_dumps: Some(true),
-        ..RunSettings::default()
-    }
+    RunSettings { core_dumps: Some(true), ..RunSettings::default() }
 }
 
 #[test]
 fn core_dumps_raise_soft_to_hard() {
     let (set, described) = plan(&core_only(), &limits((0, 4096), (1024, 4096), false)).unwrap();
-    assert_eq!(
-        set,
-        [ChildRlimit {
-            resource: libc::RLIMIT_CORE,
-            soft: 4096,
-            hard: 4096
-        }]
-    );
+    assert_eq!(set, [ChildRlimit { resource: libc::RLIMIT_CORE, soft: 4096, hard: 4096 }]);
     assert_eq!(described, ["core-dumps: core file size limit 4096 (was 0)"]);
 }
 
@@ -296,22 +202,11 @@ fn core_dumps_with_privilege_also_try_unlimited() {
     assert_eq!(
         set,
         [
-            ChildRlimit {
-                resource: libc::RLIMIT_CORE,
-                soft: 4096,
-                hard: 4096
-            },
-            ChildRlimit {
-                resource: libc::RLIMIT_CORE,
-                soft: RLIM_INFINITY,
-                hard: RLIM_INFINITY
-            },
+            ChildRlimit { resource: libc::RLIMIT_CORE, soft: 4096, hard: 4096 },
+            ChildRlimit { resource: libc::RLIMIT_CORE, soft: RLIM_INFINITY, hard: RLIM_INFINITY },
         ]
     );
-    assert_eq!(
-        described,
-        ["core-dumps: core file size limit unlimited (was 0)"]
-    );
+    assert_eq!(described, ["core-dumps: core file size limit unlimited (was 0)"]);
 }
 
 #[test]
@@ -319,67 +214,32 @@ fn core_dumps_mention_a_remote_core_pattern() {
     let mut now = limits((0, RLIM_INFINITY), (1024, 4096), false);
     now.core_pattern = Some("|/usr/lib/systemd/systemd-coredump %P".to_owned());
     let (set, described) = plan(&core_only(), &now).unwrap();
-    assert_eq!(
-        set,
-        [ChildRlimit {
-            resource: libc::RLIMIT_CORE,
-            soft: RLIM_INFINITY,
-            hard: RLIM_INFINITY
-        }]
-    );
+    assert_eq!(set, [ChildRlimit { resource: libc::RLIMIT_CORE, soft: RLIM_INFINITY, hard: RLIM_INFINITY }]);
     assert!(described[0].contains("systemd-coredump"), "{described:?}");
 }
 
 #[test]
 fn max_fds_sets_soft_and_hard() {
-    let settings = RunSettings {
-        max_fds: Some(256),
-        ..RunSettings::default()
-    };
+    let settings = RunSettings { max_fds: Some(256), ..RunSettings::default() };
     let (set, described) = plan(&settings, &limits((0, 0), (1024, 4096), false)).unwrap();
-    assert_eq!(
-        set,
-        [ChildRlimit {
-            resource: libc::RLIMIT_NOFILE,
-            soft: 256,
-            hard: 256
-        }]
-    );
-    assert_eq!(
-        described,
-        ["max-fds: open files per process limited to 256 (was 1024)"]
-    );
+    assert_eq!(set, [ChildRlimit { resource: libc::RLIMIT_NOFILE, soft: 256, hard: 256 }]);
+    assert_eq!(described, ["max-fds: open files per process limited to 256 (was 1024)"]);
     // Above the soft limit but within the hard one is fine without privilege.
-    let settings = RunSettings {
-        max_fds: Some(4096),
-        ..RunSettings::default()
-    };
+    let settings = RunSettings { max_fds: Some(4096), ..RunSettings::default() };
     assert!(plan(&settings, &limits((0, 0), (1024, 4096), false)).is_ok());
 }
 
 #[test]
 fn max_fds_above_the_hard_limit_needs_privilege() {
-    let settings = RunSettings {
-        max_fds: Some(10_000),
-        ..RunSettings::default()
-    };
+    let settings = RunSettings { max_fds: Some(10_000), ..RunSettings::default() };
     let err = plan(&settings, &limits((0, 0), (1024, 4096), false)).unwrap_err();
-    assert!(
-        err.contains("above the hard limit on open files (4096)"),
-        "{err}"
-    );
+    assert!(err.contains("above the hard limit on open files (4096)"), "{err}");
     assert!(err.contains("use at most 4096"), "{err}");
     assert!(plan(&settings, &limits((0, 0), (1024, 4096), true)).is_ok());
-    let settings = RunSettings {
-        max_fds: Some(2 << 20),
-        ..RunSettings::default()
-    };
+    let settings = RunSettings { max_fds: Some(2 << 20), ..RunSettings::default() };
     let err = plan(&settings, &limits((0, 0), (1024, 4096), true)).unwrap_err();
     assert!(err.contains("fs.nr_open"), "{err}");
-    let settings = RunSettings {
-        max_fds: Some(0),
-        ..RunSettings::default()
-    };
+    let settings = RunSettings { max_fds: Some(0), ..RunSettings::default() };
     assert!(plan(&settings, &limits((0, 0), (1024, 4096), true)).is_err());
 }
 
@@ -394,11 +254,7 @@ fn live_limits_are_read_and_core_dumps_planned() {
 #[test]
 fn added_limits_are_kept_in_order_and_described() {
     let mut env = ChildEnv::new(&RunSettings::default()).unwrap();
-    let limit = ChildRlimit {
-        resource: libc::RLIMIT_AS,
-        soft: 2 << 30,
-        hard: 2 << 30,
-    };
+    let limit = ChildRlimit { resource: libc::RLIMIT_AS, soft: 2 << 30, hard: 2 << 30 };
     env.add_rlimit(limit);
     assert_eq!(env.rlimits(), [limit]);
     assert_eq!(env.describe(), ["limit: RLIMIT_AS = 2 GiB"]);

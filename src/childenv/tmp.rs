@@ -16,24 +16,12 @@ pub struct PrivateTmp {
 impl PrivateTmp {
     pub fn create_in(base: &Path) -> io::Result<PrivateTmp> {
         let context = |e: io::Error| {
-            io::Error::new(
-                e.kind(),
-                format!(
-                    "cannot create a private temp dir in {}: {e}",
-                    base.display()
-                ),
-            )
+            io::Error::new(e.kind(), format!("cannot create a private temp dir in {}: {e}", base.display()))
         };
-        let dir = tempfile::Builder::new()
-            .prefix("faultline-")
-            .tempdir_in(base)
-            .map_err(context)?;
+        let dir = tempfile::Builder::new().prefix("faultline-").tempdir_in(base).map_err(context)?;
         // tempfile already uses 0700; say so explicitly, since other users must not see in.
         fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o700)).map_err(context)?;
-        Ok(PrivateTmp {
-            path: dir.keep(),
-            removed: false,
-        })
+        Ok(PrivateTmp { path: dir.keep(), removed: false })
     }
 
     pub fn path(&self) -> &Path {
@@ -56,10 +44,7 @@ impl Drop for PrivateTmp {
         if let Err(err) = remove_tree(&self.path) {
             // Drop has no caller to return this to, and a silently leaked private dir
             // (maybe large) is worse than one line on stderr.
-            eprintln!(
-                "faultline: warning: could not remove the temp dir {}: {err}",
-                self.path.display()
-            );
+            eprintln!("faultline: warning: could not remove the temp dir {}: {err}", self.path.display());
         }
     }
 }

@@ -10,8 +10,7 @@ use std::path::Path;
 
 pub fn crashes(args: CrashesArgs) -> i32 {
     let importing = matches!(args.action, Some(CrashesAction::Import { .. }));
-    let mut store = match super::store::open_named(args.store.as_deref(), args.no_config, importing)
-    {
+    let mut store = match super::store::open_named(args.store.as_deref(), args.no_config, importing) {
         Ok(store) => store,
         Err(message) => {
             eprintln!("faultline: {message}");
@@ -46,14 +45,7 @@ fn list(store: &mut Store, json: bool, style: &TerminalStyle) -> Result<(), Stri
     let runs = store.run_count().map_err(|e| e.to_string())?;
     let mut out = std::io::stdout().lock();
     let written = if json {
-        write_json(
-            &GroupList {
-                store: where_,
-                runs,
-                groups: &groups,
-            },
-            &mut out,
-        )
+        write_json(&GroupList { store: where_, runs, groups: &groups }, &mut out)
     } else {
         report::write_group_list(&groups, &where_, runs, style, &mut out)
     };
@@ -63,11 +55,7 @@ fn list(store: &mut Store, json: bool, style: &TerminalStyle) -> Result<(), Stri
 fn show(store: &mut Store, id: &str, json: bool, style: &TerminalStyle) -> Result<(), String> {
     let group = store.group(id).map_err(|e| e.to_string())?;
     let mut out = std::io::stdout().lock();
-    let written = if json {
-        write_json(&group, &mut out)
-    } else {
-        report::write_group(&group, style, &mut out)
-    };
+    let written = if json { write_json(&group, &mut out) } else { report::write_group(&group, style, &mut out) };
     finish(written, out)
 }
 
@@ -82,12 +70,7 @@ fn import(store: &mut Store, files: &[std::path::PathBuf], no_redact: bool) -> i
                 }
                 match store.save(&report) {
                     Ok(saved) => {
-                        let _ = writeln!(
-                            std::io::stdout(),
-                            "{}: stored as run {}",
-                            path.display(),
-                            saved.run_id
-                        );
+                        let _ = writeln!(std::io::stdout(), "{}: stored as run {}", path.display(), saved.run_id);
                     }
                     Err(err) => {
                         eprintln!("faultline: {}: could not store it: {err}", path.display());
@@ -102,10 +85,7 @@ fn import(store: &mut Store, files: &[std::path::PathBuf], no_redact: bool) -> i
         }
     }
     if failed > 0 {
-        eprintln!(
-            "faultline: {failed} of {} reports not imported",
-            files.len()
-        );
+        eprintln!("faultline: {failed} of {} reports not imported", files.len());
         1
     } else {
         0
@@ -114,9 +94,8 @@ fn import(store: &mut Store, files: &[std::path::PathBuf], no_redact: bool) -> i
 
 fn read_report(path: &Path) -> Result<Report, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read it: {e}"))?;
-    serde_json::from_str(&text).map_err(|e| {
-        format!("not a faultline report ({e}); give files written by `faultline run --json`")
-    })
+    serde_json::from_str(&text)
+        .map_err(|e| format!("not a faultline report ({e}); give files written by `faultline run --json`"))
 }
 
 fn write_json(value: &impl Serialize, out: &mut impl Write) -> std::io::Result<()> {
@@ -127,9 +106,7 @@ fn write_json(value: &impl Serialize, out: &mut impl Write) -> std::io::Result<(
 /// A closed pipe (`| head`) is not an error worth reporting.
 fn finish(written: std::io::Result<()>, mut out: impl Write) -> Result<(), String> {
     match written.and_then(|()| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            Err(format!("cannot write the output: {e}"))
-        }
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(format!("cannot write the output: {e}")),
         _ => Ok(()),
     }
 }
@@ -139,8 +116,7 @@ fn style_for_stdout(color: ColorChoice) -> TerminalStyle {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
         ColorChoice::Auto => {
-            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                && std::io::stdout().is_terminal()
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
         }
     })
 }

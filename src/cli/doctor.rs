@@ -7,12 +7,8 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 
 fn options(python: Option<&Path>) -> Result<DoctorOptions, String> {
-    let cwd =
-        std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
-    Ok(DoctorOptions {
-        python: python.map(Path::to_path_buf),
-        cwd,
-    })
+    let cwd = std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
+    Ok(DoctorOptions { python: python.map(Path::to_path_buf), cwd })
 }
 
 fn style(color: ColorChoice, is_tty: bool) -> TerminalStyle {
@@ -34,10 +30,7 @@ pub fn doctor(args: DoctorArgs) -> i32 {
     if let Some(path) = &args.json {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             if !parent.is_dir() {
-                eprintln!(
-                    "faultline: cannot write --json to {}: no such folder",
-                    path.display()
-                );
+                eprintln!("faultline: cannot write --json to {}: no such folder", path.display());
                 return 2;
             }
         }
@@ -52,10 +45,7 @@ pub fn doctor(args: DoctorArgs) -> i32 {
     }
     if let Some(path) = &args.json {
         if let Err(err) = write_json(&report, path) {
-            eprintln!(
-                "faultline: could not write the JSON result to {}: {err}",
-                path.display()
-            );
+            eprintln!("faultline: could not write the JSON result to {}: {err}", path.display());
             return 2;
         }
     }

@@ -64,14 +64,9 @@ pub fn run(args: RunArgs) -> i32 {
         },
         None => None,
     };
-    let command: Vec<String> = args
-        .command
-        .iter()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
+    let command: Vec<String> = args.command.iter().map(|a| a.to_string_lossy().into_owned()).collect();
     if let Some(log) = &log {
-        log.borrow_mut()
-            .run_started(&command, &child_env.describe());
+        log.borrow_mut().run_started(&command, &child_env.describe());
     }
 
     let log_events = log.clone();
@@ -79,11 +74,7 @@ pub fn run(args: RunArgs) -> i32 {
     let python_record = Rc::clone(&python_seen);
     let mut recorder = Recorder::new(command).on_event(move |event| {
         print_live(event);
-        if let RunEvent::ProcessExec {
-            executable: Some(exe),
-            ..
-        } = event
-        {
+        if let RunEvent::ProcessExec { executable: Some(exe), .. } = event {
             let mut seen = python_record.borrow_mut();
             if seen.is_none() && is_python(exe) {
                 *seen = Some(exe.clone());
@@ -114,9 +105,7 @@ pub fn run(args: RunArgs) -> i32 {
     };
     let mut report = recorder.finish(end, started.elapsed());
     let python = python_seen.borrow().clone();
-    report.system = Some(faultline::system::collect_system(
-        python.as_deref().map(std::path::Path::new),
-    ));
+    report.system = Some(faultline::system::collect_system(python.as_deref().map(std::path::Path::new)));
     if !args.no_redact {
         faultline::redact::redact_report(&mut report);
     }
@@ -128,18 +117,12 @@ pub fn run(args: RunArgs) -> i32 {
     }
     if let Some(path) = &settings.json {
         if let Err(err) = write_atomically(path, |out| report::write_json(&report, out)) {
-            eprintln!(
-                "faultline: could not write the JSON report to {}: {err}",
-                path.display()
-            );
+            eprintln!("faultline: could not write the JSON report to {}: {err}", path.display());
         }
     }
     if let Some(path) = &settings.junit {
         if let Err(err) = write_atomically(path, |out| report::write_junit(&report, out)) {
-            eprintln!(
-                "faultline: could not write the JUnit report to {}: {err}",
-                path.display()
-            );
+            eprintln!("faultline: could not write the JUnit report to {}: {err}", path.display());
         }
     }
     if let Some(log) = &log {
@@ -156,8 +139,7 @@ fn gather_settings(args: &RunArgs) -> Result<RunSettings, String> {
     let from_file = if args.no_config {
         RunSettings::default()
     } else {
-        let cwd = std::env::current_dir()
-            .map_err(|e| format!("cannot read the current directory: {e}"))?;
+        let cwd = std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
         match settings::load_project_settings(&cwd) {
             Ok(Some((settings, _path))) => settings,
             Ok(None) => RunSettings::default(),
@@ -187,9 +169,7 @@ fn gather_settings(args: &RunArgs) -> Result<RunSettings, String> {
 }
 
 fn is_python(executable: &str) -> bool {
-    std::path::Path::new(executable)
-        .file_name()
-        .is_some_and(|name| name.to_string_lossy().starts_with("python"))
+    std::path::Path::new(executable).file_name().is_some_and(|name| name.to_string_lossy().starts_with("python"))
 }
 
 /// Lines worth seeing while the command still runs.
@@ -208,10 +188,9 @@ fn print_live(event: &RunEvent) {
             "faultline: time limit of {} reached: taking stacks, then stopping the command",
             units::format_duration(*limit)
         ),
-        RunEvent::Escalated { signal } => eprintln!(
-            "faultline: the command did not stop in time; sent {}",
-            faultline::signals::signal_name(*signal)
-        ),
+        RunEvent::Escalated { signal } => {
+            eprintln!("faultline: the command did not stop in time; sent {}", faultline::signals::signal_name(*signal))
+        }
         _ => {}
     }
 }
@@ -219,9 +198,7 @@ fn print_live(event: &RunEvent) {
 /// GitHub reads workflow commands from stdout (its docs: "sent to the runner over stdout").
 /// The command has exited by now, so they never interleave with its output.
 fn print_github_annotations(report: &Report) {
-    let workspace = std::env::var_os("GITHUB_WORKSPACE")
-        .filter(|w| !w.is_empty())
-        .map(std::path::PathBuf::from);
+    let workspace = std::env::var_os("GITHUB_WORKSPACE").filter(|w| !w.is_empty()).map(std::path::PathBuf::from);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let _ = report::github::write_annotations(report, workspace.as_deref(), &mut out);
@@ -233,9 +210,7 @@ fn print_terminal_report(report: &Report, color: ColorChoice) {
     let color = match color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && stderr.is_terminal()
-        }
+        ColorChoice::Auto => std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && stderr.is_terminal(),
     };
     let style = report::TerminalStyle::new(color);
     let mut out = stderr.lock();
@@ -267,21 +242,14 @@ fn write_atomically(
 fn check_destination(flag: &str, path: Option<&std::path::Path>) -> Result<(), String> {
     let Some(path) = path else { return Ok(()) };
     if path.is_dir() {
-        return Err(format!(
-            "{flag} {} is a directory; give a file path",
-            path.display()
-        ));
+        return Err(format!("{flag} {} is a directory; give a file path", path.display()));
     }
     let parent = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => std::path::Path::new("."),
     };
     if !parent.is_dir() {
-        return Err(format!(
-            "{flag} {}: folder {} does not exist",
-            path.display(),
-            parent.display()
-        ));
+        return Err(format!("{flag} {}: folder {} does not exist", path.display(), parent.display()));
     }
     Ok(())
 }

@@ -6,26 +6,18 @@ use std::path::Path;
 
 /// The store the layers name: `--store`, `FAULTLINE_STORE`, the project's `store` key, the
 /// default. `None` when turned off (`--no-store`, or `none` in any layer).
-pub fn resolve(
-    cli: Option<&str>,
-    no_store: bool,
-    from_settings: Option<&str>,
-    cwd: &Path,
-) -> Option<Location> {
+pub fn resolve(cli: Option<&str>, no_store: bool, from_settings: Option<&str>, cwd: &Path) -> Option<Location> {
     if no_store {
         return None;
     }
-    let env = std::env::var(location::STORE_ENV)
-        .ok()
-        .filter(|v| !v.trim().is_empty());
+    let env = std::env::var(location::STORE_ENV).ok().filter(|v| !v.trim().is_empty());
     location::resolve(cli, env.as_deref(), from_settings, cwd, None)
 }
 
 /// Opens the store outside a run (`crashes`, `report`): the project's settings are read for
 /// the `store` key unless `--no-config`. A SQLite store must already exist unless `create`.
 pub fn open_named(cli: Option<&str>, no_config: bool, create: bool) -> Result<Store, String> {
-    let cwd =
-        std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
+    let cwd = std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
     let from_settings = if no_config {
         None
     } else {
@@ -33,9 +25,8 @@ pub fn open_named(cli: Option<&str>, no_config: bool, create: bool) -> Result<St
             .map_err(|e| e.to_string())?
             .and_then(|(settings, _)| settings.store)
     };
-    let location = resolve(cli, false, from_settings.as_deref(), &cwd).ok_or_else(|| {
-        "the crash store is turned off (`none`); name one with --store PATH_OR_URL".to_owned()
-    })?;
+    let location = resolve(cli, false, from_settings.as_deref(), &cwd)
+        .ok_or_else(|| "the crash store is turned off (`none`); name one with --store PATH_OR_URL".to_owned())?;
     if let Location::Sqlite(path) = &location {
         if !create && !path.is_file() {
             return Err(format!(
@@ -44,8 +35,7 @@ pub fn open_named(cli: Option<&str>, no_config: bool, create: bool) -> Result<St
             ));
         }
     }
-    Store::open(&location)
-        .map_err(|e| format!("cannot open the crash store {}: {e}", location.display()))
+    Store::open(&location).map_err(|e| format!("cannot open the crash store {}: {e}", location.display()))
 }
 
 /// Keeps the report of a finished run and says where, in one line on stderr. When the
@@ -57,28 +47,15 @@ pub fn keep_report(location: &Location, report: &Report, cwd: &Path) {
             if report.crashes.is_empty() && report.timeout.is_none() && report.exit.code == 0 {
                 return;
             }
-            let mut line = format!(
-                "faultline: stored as run {} in {}",
-                saved.run_id,
-                location.display()
-            );
+            let mut line = format!("faultline: stored as run {} in {}", saved.run_id, location.display());
             for (group, count) in &saved.groups {
-                let times = if *count == 1 {
-                    "first time".to_owned()
-                } else {
-                    format!("{count} times")
-                };
-                line.push_str(&format!(
-                    "; crash group {group} ({times}): faultline crashes show {group}"
-                ));
+                let times = if *count == 1 { "first time".to_owned() } else { format!("{count} times") };
+                line.push_str(&format!("; crash group {group} ({times}): faultline crashes show {group}"));
             }
             eprintln!("{line}");
         }
         Err(err) => {
-            eprintln!(
-                "faultline: could not store the report in {}: {err}",
-                location.display()
-            );
+            eprintln!("faultline: could not store the report in {}: {err}", location.display());
             match write_unstored(report, cwd) {
                 Ok(path) => eprintln!(
                     "faultline: the report is kept in {}; store it later with `faultline crashes import {}`",
@@ -94,10 +71,7 @@ pub fn keep_report(location: &Location, report: &Report, cwd: &Path) {
 fn write_unstored(report: &Report, cwd: &Path) -> std::io::Result<std::path::PathBuf> {
     let dir = Location::unstored_dir(cwd);
     location::create_store_dir(&dir)?;
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0);
+    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
     let path = dir.join(format!("run-{stamp}-{}.json", std::process::id()));
     let tmp = path.with_extension("json.partial");
     let mut file = std::io::BufWriter::new(std::fs::File::create(&tmp)?);

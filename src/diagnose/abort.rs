@@ -25,10 +25,7 @@ pub(crate) fn abort_family(frames: &[Frame], message: Option<&str>) -> Verdict {
     let names: Vec<String> = frames.iter().filter_map(normalized_name).collect();
     let has = |n: &str| names.iter().any(|x| x == n);
     if has("malloc_printerr") {
-        return Verdict::new(
-            CrashKind::HeapCorruption,
-            "glibc's allocator found its bookkeeping damaged and aborted",
-        );
+        return Verdict::new(CrashKind::HeapCorruption, "glibc's allocator found its bookkeeping damaged and aborted");
     }
     if has("__assert_fail") || has("__assert_fail_base") {
         return assert_verdict();
@@ -45,10 +42,7 @@ pub(crate) fn abort_family(frames: &[Frame], message: Option<&str>) -> Verdict {
 /// The kind an abort message names, when it names one.
 pub fn classify_abort_message(text: &str) -> Option<Verdict> {
     if text.contains("double free") {
-        return Some(Verdict::new(
-            CrashKind::DoubleFree,
-            "glibc's free() was handed a block that was already free",
-        ));
+        return Some(Verdict::new(CrashKind::DoubleFree, "glibc's free() was handed a block that was already free"));
     }
     let heap_markers = [
         "corrupted",
@@ -91,9 +85,7 @@ fn assert_verdict() -> Verdict {
 
 fn abort_detail(message: Option<&str>) -> String {
     match message {
-        Some(m) if m.starts_with("Fatal Python error") => {
-            "CPython hit a fatal error and called abort()".into()
-        }
+        Some(m) if m.starts_with("Fatal Python error") => "CPython hit a fatal error and called abort()".into(),
         Some(m) if m.starts_with("terminate called") => {
             "an uncaught C++ exception reached std::terminate(), which aborts".into()
         }
@@ -118,30 +110,12 @@ mod tests {
         assert_eq!(kind, CrashKind::Abort);
         assert_eq!(detail, "CPython hit a fatal error and called abort()");
         let heap = |m: &str| classify_abort_message(m).map(|v| v.kind);
-        assert_eq!(
-            heap("corrupted size vs. prev_size"),
-            Some(CrashKind::HeapCorruption)
-        );
-        assert_eq!(
-            heap("munmap_chunk(): invalid pointer"),
-            Some(CrashKind::HeapCorruption)
-        );
-        assert_eq!(
-            heap("free(): invalid pointer"),
-            Some(CrashKind::HeapCorruption)
-        );
-        assert_eq!(
-            heap("malloc(): unaligned tcache chunk detected"),
-            Some(CrashKind::HeapCorruption)
-        );
-        assert_eq!(
-            heap("double free or corruption (out)"),
-            Some(CrashKind::DoubleFree)
-        );
-        assert_eq!(
-            heap("x.c:3: f: Assertion `p' failed."),
-            Some(CrashKind::Assert)
-        );
+        assert_eq!(heap("corrupted size vs. prev_size"), Some(CrashKind::HeapCorruption));
+        assert_eq!(heap("munmap_chunk(): invalid pointer"), Some(CrashKind::HeapCorruption));
+        assert_eq!(heap("free(): invalid pointer"), Some(CrashKind::HeapCorruption));
+        assert_eq!(heap("malloc(): unaligned tcache chunk detected"), Some(CrashKind::HeapCorruption));
+        assert_eq!(heap("double free or corruption (out)"), Some(CrashKind::DoubleFree));
+        assert_eq!(heap("x.c:3: f: Assertion `p' failed."), Some(CrashKind::Assert));
         assert_eq!(heap("something else"), None);
     }
 

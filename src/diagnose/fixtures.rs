@@ -23,11 +23,7 @@ pub fn kind_of(c: &Capture) -> (crate::model::CrashKind, String) {
 
 /// A native frame; `src` is `file:line` or empty.
 pub fn nat(function: &str, module: &str, src: &str) -> Frame {
-    let mut f = Frame::native(
-        Some(function.into()),
-        Some(module.into()),
-        fake_address(function, module),
-    );
+    let mut f = Frame::native(Some(function.into()), Some(module.into()), fake_address(function, module));
     if let Some((file, line)) = src.rsplit_once(':') {
         f.file = Some(file.into());
         f.line = line.parse().ok();
@@ -56,9 +52,7 @@ fn fake_address(function: &str, module: &str) -> u64 {
     } else {
         0x7f3a_2c1f_1000
     };
-    let hash = function
-        .bytes()
-        .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64));
+    let hash = function.bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64));
     base + (hash % 0xf000)
 }
 
@@ -112,12 +106,7 @@ pub fn python_maps(extension: &str) -> Vec<Mapping> {
         map(STACK_END - 0x21000, STACK_END, "rw-", Some("[stack]")),
         map(0x7ffc_5abf_8000, 0x7ffc_5abf_c000, "r--", Some("[vvar]")),
         map(0x7ffc_5abf_c000, 0x7ffc_5abf_e000, "r-x", Some("[vdso]")),
-        map(
-            0xffff_ffff_ff60_0000,
-            0xffff_ffff_ff60_1000,
-            "--x",
-            Some("[vsyscall]"),
-        ),
+        map(0xffff_ffff_ff60_0000, 0xffff_ffff_ff60_1000, "--x", Some("[vsyscall]")),
     ]
 }
 
@@ -145,11 +134,7 @@ pub fn run_file_tail() -> Vec<Frame> {
         nat("pymain_run_python", LIBPY, "Modules/main.c:601"),
         nat("Py_RunMain", LIBPY, "Modules/main.c:680"),
         nat("Py_BytesMain", LIBPY, "Modules/main.c:734"),
-        nat(
-            "__libc_start_call_main",
-            LIBC,
-            "../sysdeps/nptl/libc_start_call_main.h:58",
-        ),
+        nat("__libc_start_call_main", LIBC, "../sysdeps/nptl/libc_start_call_main.h:58"),
         nat("__libc_start_main_impl", LIBC, "../csu/libc-start.c:360"),
         nat("_start", PYEXE, ""),
     ]
@@ -160,23 +145,10 @@ fn case_file(case: &str, file: &str) -> String {
 }
 
 fn main_thread(frames: Vec<Frame>) -> Thread {
-    Thread {
-        tid: PID,
-        name: Some("MainThread".into()),
-        crashed: true,
-        holds_gil: Some(true),
-        state: None,
-        frames,
-    }
+    Thread { tid: PID, name: Some("MainThread".into()), crashed: true, holds_gil: Some(true), state: None, frames }
 }
 
-fn capture(
-    argv: &[&str],
-    signal: SignalInfo,
-    sp: u64,
-    maps: Vec<Mapping>,
-    threads: Vec<Thread>,
-) -> Capture {
+fn capture(argv: &[&str], signal: SignalInfo, sp: u64, maps: Vec<Mapping>, threads: Vec<Thread>) -> Capture {
     let ip = threads
         .iter()
         .find(|t| t.crashed)
@@ -192,12 +164,7 @@ fn capture(
         executable: Some("/root/.pyenv/versions/3.11.7/bin/python3.11".into()),
         argv: argv.iter().map(|s| s.to_string()).collect(),
         signal,
-        registers: Some(Registers {
-            ip,
-            sp,
-            bp: 0,
-            fs_base: 0x7f3a_2c8e_5740,
-        }),
+        registers: Some(Registers { ip, sp, bp: 0, fs_base: 0x7f3a_2c8e_5740 }),
         maps,
         threads,
         interpreter: InterpreterState::Running,
@@ -211,31 +178,17 @@ fn capture(
 }
 
 pub fn segv(code: i32, address: u64) -> SignalInfo {
-    SignalInfo {
-        signo: 11,
-        code,
-        fault_address: Some(address),
-        sender_pid: None,
-    }
+    SignalInfo { signo: 11, code, fault_address: Some(address), sender_pid: None }
 }
 
 fn sigabrt_from_self() -> SignalInfo {
-    SignalInfo {
-        signo: 6,
-        code: -6,
-        fault_address: None,
-        sender_pid: Some(PID),
-    }
+    SignalInfo { signo: 6, code: -6, fault_address: None, sender_pid: Some(PID) }
 }
 
 /// glibc's abort(): the frames above the function that called it.
 fn abort_frames() -> Vec<Frame> {
     vec![
-        nat(
-            "__pthread_kill_implementation",
-            LIBC,
-            "./nptl/pthread_kill.c:44",
-        ),
+        nat("__pthread_kill_implementation", LIBC, "./nptl/pthread_kill.c:44"),
         inlined("__pthread_kill_internal", LIBC, "./nptl/pthread_kill.c:78"),
         nat("__GI_raise", LIBC, "../sysdeps/posix/raise.c:26"),
         nat("__GI_abort", LIBC, "./stdlib/abort.c:79"),
@@ -245,17 +198,9 @@ fn abort_frames() -> Vec<Frame> {
 /// cext-null-deref: `bytes_per_pixel` reads `f->channels` through NULL (offset 8).
 pub fn cext_null_deref() -> Capture {
     let main = case_file("cext-null-deref", "main.py");
-    let mut frames = vec![nat(
-        "bytes_per_pixel",
-        &ext("_pixfmt"),
-        "/work/cases/cext-null-deref/_pixfmt.c:35",
-    )];
+    let mut frames = vec![nat("bytes_per_pixel", &ext("_pixfmt"), "/work/cases/cext-null-deref/_pixfmt.c:35")];
     frames.extend(c_call());
-    frames.extend([
-        py("buffer_size", &main, 12),
-        py("plan_buffers", &main, 18),
-        py("<module>", &main, 25),
-    ]);
+    frames.extend([py("buffer_size", &main, 12), py("plan_buffers", &main, 18), py("<module>", &main, 25)]);
     frames.extend(run_file_tail());
     let mut c = capture(
         &["python3", "main.py"],
@@ -264,10 +209,7 @@ pub fn cext_null_deref() -> Capture {
         python_maps("_pixfmt"),
         vec![main_thread(frames)],
     );
-    c.stderr_tail = vec![
-        "logo.png: 16384 bytes".into(),
-        "depth.raw: 32768 bytes".into(),
-    ];
+    c.stderr_tail = vec!["logo.png: 16384 bytes".into(), "depth.raw: 32768 bytes".into()];
     c
 }
 
@@ -279,10 +221,7 @@ fn pytest_frames(test_file: &str, test_line: u32, test: &str) -> Vec<Frame> {
         out.push(p("_hookexec", "pluggy/_manager.py", 120));
         out.push(p("__call__", "pluggy/_hooks.py", 512));
     };
-    let mut f = vec![
-        py(test, test_file, test_line),
-        p("pytest_pyfunc_call", "_pytest/python.py", 166),
-    ];
+    let mut f = vec![py(test, test_file, test_line), p("pytest_pyfunc_call", "_pytest/python.py", 166)];
     hook(&mut f);
     f.push(p("runtest", "_pytest/python.py", 1720));
     f.push(p("pytest_runtest_call", "_pytest/runner.py", 179));
@@ -330,28 +269,10 @@ pub fn pytest_null_deref() -> Capture {
     let mut frames = vec![nat("bbox", &ext("_geom"), &format!("{dir}/_geom.c:53"))];
     frames.extend(c_call());
     frames.push(py("bbox", &format!("{dir}/shapes.py"), 14));
-    frames.extend(pytest_frames(
-        &format!("{dir}/tests/test_bbox.py"),
-        14,
-        "test_bbox_of_empty_polygon",
-    ));
+    frames.extend(pytest_frames(&format!("{dir}/tests/test_bbox.py"), 14, "test_bbox_of_empty_polygon"));
     frames.extend(run_module_tail());
-    let argv = [
-        "python3",
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "tests",
-    ];
-    let mut c = capture(
-        &argv,
-        segv(1, 0x0),
-        0x7ffc_5abe_1a40,
-        python_maps("_geom"),
-        vec![main_thread(frames)],
-    );
+    let argv = ["python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"];
+    let mut c = capture(&argv, segv(1, 0x0), 0x7ffc_5abe_1a40, python_maps("_geom"), vec![main_thread(frames)]);
     c.pytest = PytestState {
         current_test: Some("tests/test_bbox.py::test_bbox_of_empty_polygon (call)".into()),
         running_pytest: true,
@@ -381,11 +302,7 @@ fn exit_tail() -> Vec<Frame> {
     vec![
         nat("__run_exit_handlers", LIBC, "./stdlib/exit.c:116"),
         nat("__GI_exit", LIBC, "./stdlib/exit.c:146"),
-        nat(
-            "__libc_start_call_main",
-            LIBC,
-            "../sysdeps/nptl/libc_start_call_main.h:74",
-        ),
+        nat("__libc_start_call_main", LIBC, "../sysdeps/nptl/libc_start_call_main.h:74"),
         nat("__libc_start_main_impl", LIBC, "../csu/libc-start.c:360"),
         nat("_start", PYEXE, ""),
     ]
@@ -414,30 +331,9 @@ pub fn shutdown_static_dtor() -> Capture {
     ];
     frames.extend(events_dtor_frames());
     frames.extend(exit_tail());
-    let argv = [
-        "python3",
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "tests",
-    ];
-    let thread = Thread {
-        tid: PID,
-        name: None,
-        crashed: true,
-        holds_gil: None,
-        state: None,
-        frames,
-    };
-    let mut c = capture(
-        &argv,
-        segv(1, 0x10),
-        0x7ffc_5abe_f8a0,
-        python_maps("_events"),
-        vec![thread],
-    );
+    let argv = ["python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"];
+    let thread = Thread { tid: PID, name: None, crashed: true, holds_gil: None, state: None, frames };
+    let mut c = capture(&argv, segv(1, 0x10), 0x7ffc_5abe_f8a0, python_maps("_events"), vec![thread]);
     c.interpreter = InterpreterState::Unavailable("no interpreter state: finalized".into());
     c.stderr_tail = vec![
         "...                                                                      [100%]".into(),
@@ -455,41 +351,16 @@ pub fn shutdown_static_dtor_abort() -> Capture {
         nat("fatal_error", LIBPY, "Python/pylifecycle.c:2912"),
         nat("_Py_FatalErrorFunc", LIBPY, "Python/pylifecycle.c:2928"),
         nat("_Py_FatalError_TstateNULL", LIBPY, "Python/ceval.c:236"),
-        nat(
-            "_Py_EnsureFuncTstateNotNULL",
-            LIBPY,
-            "Include/internal/pycore_pystate.h:124",
-        ),
+        nat("_Py_EnsureFuncTstateNotNULL", LIBPY, "Include/internal/pycore_pystate.h:124"),
         nat("tupledealloc", LIBPY, "Objects/tupleobject.c:206"),
         nat("code_dealloc", LIBPY, "Objects/codeobject.c:1684"),
         nat("func_dealloc", LIBPY, "Objects/funcobject.c:883"),
     ]);
     frames.extend(events_dtor_frames());
     frames.extend(exit_tail());
-    let argv = [
-        "python3",
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "tests",
-    ];
-    let thread = Thread {
-        tid: PID,
-        name: None,
-        crashed: true,
-        holds_gil: None,
-        state: None,
-        frames,
-    };
-    let mut c = capture(
-        &argv,
-        sigabrt_from_self(),
-        0x7ffc_5abe_f620,
-        python_maps("_events"),
-        vec![thread],
-    );
+    let argv = ["python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"];
+    let thread = Thread { tid: PID, name: None, crashed: true, holds_gil: None, state: None, frames };
+    let mut c = capture(&argv, sigabrt_from_self(), 0x7ffc_5abe_f620, python_maps("_events"), vec![thread]);
     c.interpreter = InterpreterState::Unavailable("no interpreter state: finalized".into());
     c.stderr_tail = vec![
         "3 passed in 0.01s".into(),
@@ -507,11 +378,7 @@ pub fn stack_overflow(depth: usize) -> Capture {
     let src = "/work/cases/c-stack-overflow/_tree.c";
     let main = case_file("c-stack-overflow", "main.py");
     let mut frames = vec![
-        nat(
-            "__vfprintf_internal",
-            LIBC,
-            "./stdio-common/vfprintf-internal.c:1244",
-        ),
+        nat("__vfprintf_internal", LIBC, "./stdio-common/vfprintf-internal.c:1244"),
         nat("__vsnprintf_internal", LIBC, "./libio/vsnprintf.c:114"),
         nat("___snprintf_chk", LIBC, "./debug/snprintf_chk.c:38"),
         nat("path_length", &so, &format!("{src}:31")),
@@ -524,20 +391,11 @@ pub fn stack_overflow(depth: usize) -> Capture {
     // The 8 MiB stack is used up: the fault is the first touch below it.
     let mut maps = python_maps("_tree");
     let start = STACK_END - (8 << 20);
-    if let Some(stack) = maps
-        .iter_mut()
-        .find(|m| m.path.as_deref() == Some("[stack]"))
-    {
+    if let Some(stack) = maps.iter_mut().find(|m| m.path.as_deref() == Some("[stack]")) {
         stack.start = start;
     }
     let (fault, sp) = (start - 0x200, start - 0x228);
-    capture(
-        &["python3", "main.py"],
-        segv(1, fault),
-        sp,
-        maps,
-        vec![main_thread(frames)],
-    )
+    capture(&["python3", "main.py"], segv(1, fault), sp, maps, vec![main_thread(frames)])
 }
 
 /// Frames of a Python thread started with `threading.Thread`, below its target.
@@ -551,11 +409,7 @@ fn thread_tail() -> Vec<Frame> {
         nat("thread_run", LIBPY, "./Modules/_threadmodule.c:1124"),
         nat("pythread_wrapper", LIBPY, "Python/thread_pthread.h:241"),
         nat("start_thread", LIBC, "./nptl/pthread_create.c:442"),
-        nat(
-            "clone3",
-            LIBC,
-            "../sysdeps/unix/sysv/linux/x86_64/clone3.S:81",
-        ),
+        nat("clone3", LIBC, "../sysdeps/unix/sysv/linux/x86_64/clone3.S:81"),
     ]
 }
 
@@ -564,37 +418,17 @@ fn thread_tail() -> Vec<Frame> {
 pub fn thread_crash() -> Capture {
     let main = case_file("thread-crash", "main.py");
     let threading = format!("{STDLIB}/threading.py");
-    let mut worker = vec![nat(
-        "frame_size",
-        &ext("_streams"),
-        "/work/cases/thread-crash/_streams.c:24",
-    )];
+    let mut worker = vec![nat("frame_size", &ext("_streams"), "/work/cases/thread-crash/_streams.c:24")];
     worker.extend(c_call());
     worker.extend([py("process", &main, 9), py("worker", &main, 16)]);
     worker.extend(thread_tail());
     let mut main_frames = vec![
-        nat(
-            "__futex_abstimed_wait_common",
-            LIBC,
-            "./nptl/futex-internal.c:57",
-        ),
+        nat("__futex_abstimed_wait_common", LIBC, "./nptl/futex-internal.c:57"),
         nat("__new_sem_wait_slow64", LIBC, "./nptl/sem_waitcommon.c:183"),
-        nat(
-            "PyThread_acquire_lock_timed",
-            LIBPY,
-            "Python/thread_pthread.h:483",
-        ),
+        nat("PyThread_acquire_lock_timed", LIBPY, "Python/thread_pthread.h:483"),
         nat("acquire_timed", LIBPY, "./Modules/_threadmodule.c:98"),
-        nat(
-            "lock_PyThread_acquire_lock",
-            LIBPY,
-            "./Modules/_threadmodule.c:180",
-        ),
-        nat(
-            "method_vectorcall_VARARGS_KEYWORDS",
-            LIBPY,
-            "Objects/descrobject.c:344",
-        ),
+        nat("lock_PyThread_acquire_lock", LIBPY, "./Modules/_threadmodule.c:180"),
+        nat("method_vectorcall_VARARGS_KEYWORDS", LIBPY, "Objects/descrobject.c:344"),
         py("_wait_for_tstate_lock", &threading, 1132),
         py("join", &threading, 1112),
         py("main", &main, 28),
@@ -602,11 +436,7 @@ pub fn thread_crash() -> Capture {
     ];
     main_frames.extend(run_file_tail());
     let mut heartbeat = vec![
-        nat(
-            "__GI___clock_nanosleep",
-            LIBC,
-            "../sysdeps/unix/sysv/linux/clock_nanosleep.c:78",
-        ),
+        nat("__GI___clock_nanosleep", LIBC, "../sysdeps/unix/sysv/linux/clock_nanosleep.c:78"),
         nat("pysleep", LIBPY, "./Modules/timemodule.c:2159"),
         nat("time_sleep", LIBPY, "./Modules/timemodule.c:383"),
         py("beat", &main, 37),
@@ -647,13 +477,7 @@ pub fn thread_crash() -> Capture {
         map(0x7f3a_2a60_0000, 0x7f3a_2ae0_0000, "rw-", None),
     ]);
     maps.sort_by_key(|m| m.start);
-    capture(
-        &["python3", "main.py"],
-        segv(1, 0x8),
-        0x7f3a_2adf_ed50,
-        maps,
-        threads,
-    )
+    capture(&["python3", "main.py"], segv(1, 0x8), 0x7f3a_2adf_ed50, maps, threads)
 }
 
 /// c-assert: `assert(count > 0)` in `mean` (inlined into `center`) fails.
@@ -683,12 +507,8 @@ pub fn c_assert() -> Capture {
         python_maps("_stats"),
         vec![main_thread(frames)],
     );
-    c.abort_message = Some(
-        "python3: /work/cases/c-assert/_stats.c:8: mean: Assertion `count > 0' failed.\n".into(),
-    );
-    c.stderr_tail = vec![
-        "python3: /work/cases/c-assert/_stats.c:8: mean: Assertion `count > 0' failed.".into(),
-    ];
+    c.abort_message = Some("python3: /work/cases/c-assert/_stats.c:8: mean: Assertion `count > 0' failed.\n".into());
+    c.stderr_tail = vec!["python3: /work/cases/c-assert/_stats.c:8: mean: Assertion `count > 0' failed.".into()];
     c
 }
 
@@ -731,27 +551,11 @@ pub fn use_after_reinit() -> Capture {
     let main = case_file("use-after-reinit", "main.py");
     let so = ext("_gfx");
     let mut frames = vec![
-        nat(
-            "__memset_avx2_unaligned_erms",
-            LIBC,
-            "../sysdeps/x86_64/multiarch/memset-vec-unaligned-erms.S:328",
-        ),
-        nat(
-            "Renderer_clear",
-            &so,
-            "/work/cases/use-after-reinit/_gfx.c:98",
-        ),
-        nat(
-            "method_vectorcall_VARARGS",
-            LIBPY,
-            "Objects/descrobject.c:311",
-        ),
+        nat("__memset_avx2_unaligned_erms", LIBC, "../sysdeps/x86_64/multiarch/memset-vec-unaligned-erms.S:328"),
+        nat("Renderer_clear", &so, "/work/cases/use-after-reinit/_gfx.c:98"),
+        nat("method_vectorcall_VARARGS", LIBPY, "Objects/descrobject.c:311"),
     ];
-    frames.extend([
-        py("draw_frame", &main, 14),
-        py("run", &main, 22),
-        py("<module>", &main, 27),
-    ]);
+    frames.extend([py("draw_frame", &main, 14), py("run", &main, 22), py("<module>", &main, 27)]);
     frames.extend(run_file_tail());
     // The old framebuffer was 0x7f3a2c1e0000..+64 KiB: now a hole above the new one.
     let fault = 0x7f3a_2c1e_0000;
@@ -762,41 +566,19 @@ pub fn use_after_reinit() -> Capture {
         python_maps("_gfx"),
         vec![main_thread(frames)],
     );
-    c.stderr_tail = vec![
-        "frame 1 drawn".into(),
-        "context re-initialised, generation 2".into(),
-    ];
+    c.stderr_tail = vec!["frame 1 drawn".into(), "context re-initialised, generation 2".into()];
     c
 }
 
 /// fpe: `value % buckets` with `buckets == 0`.
 pub fn fpe() -> Capture {
     let main = case_file("fpe", "main.py");
-    let mut frames = vec![nat(
-        "bucket_counts",
-        &ext("_histo"),
-        "/work/cases/fpe/_histo.c:19",
-    )];
+    let mut frames = vec![nat("bucket_counts", &ext("_histo"), "/work/cases/fpe/_histo.c:19")];
     frames.extend(c_call());
-    frames.extend([
-        py("histogram", &main, 8),
-        py("report", &main, 12),
-        py("<module>", &main, 18),
-    ]);
+    frames.extend([py("histogram", &main, 8), py("report", &main, 12), py("<module>", &main, 18)]);
     frames.extend(run_file_tail());
-    let signal = SignalInfo {
-        signo: 8,
-        code: 1,
-        fault_address: Some(0x7f3a_2c1f_1187),
-        sender_pid: None,
-    };
-    capture(
-        &["python3", "main.py"],
-        signal,
-        0x7ffc_5abe_9a00,
-        python_maps("_histo"),
-        vec![main_thread(frames)],
-    )
+    let signal = SignalInfo { signo: 8, code: 1, fault_address: Some(0x7f3a_2c1f_1187), sender_pid: None };
+    capture(&["python3", "main.py"], signal, 0x7ffc_5abe_9a00, python_maps("_histo"), vec![main_thread(frames)])
 }
 
 /// ctypes-null: `ctypes.string_at(0)`; libc's `strlen` faults under `_ctypes`' `string_at`.
@@ -804,29 +586,13 @@ pub fn ctypes_null() -> Capture {
     let main = case_file("ctypes-null", "main.py");
     let ctypes = ext("_ctypes");
     let mut frames = vec![
-        nat(
-            "__strlen_evex",
-            LIBC,
-            "../sysdeps/x86_64/multiarch/strlen-evex.S:77",
-        ),
+        nat("__strlen_evex", LIBC, "../sysdeps/x86_64/multiarch/strlen-evex.S:77"),
         nat("string_at", &ctypes, "./Modules/_ctypes/_ctypes.c:5633"),
         nat("ffi_call_unix64", "libffi.so.8", "../src/x86/unix64.S:104"),
         nat("ffi_call_int", "libffi.so.8", "../src/x86/ffi64.c:673"),
-        nat(
-            "_call_function_pointer",
-            &ctypes,
-            "./Modules/_ctypes/callproc.c:931",
-        ),
-        nat(
-            "_ctypes_callproc",
-            &ctypes,
-            "./Modules/_ctypes/callproc.c:1262",
-        ),
-        nat(
-            "PyCFuncPtr_call",
-            &ctypes,
-            "./Modules/_ctypes/_ctypes.c:4201",
-        ),
+        nat("_call_function_pointer", &ctypes, "./Modules/_ctypes/callproc.c:931"),
+        nat("_ctypes_callproc", &ctypes, "./Modules/_ctypes/callproc.c:1262"),
+        nat("PyCFuncPtr_call", &ctypes, "./Modules/_ctypes/_ctypes.c:4201"),
         nat("_PyObject_MakeTpCall", LIBPY, "Objects/call.c:214"),
         nat("PyObject_Vectorcall", LIBPY, "Objects/call.c:299"),
         py("string_at", &format!("{STDLIB}/ctypes/__init__.py"), 519),
@@ -836,24 +602,14 @@ pub fn ctypes_null() -> Capture {
         py("<module>", &main, 27),
     ];
     frames.extend(run_file_tail());
-    capture(
-        &["python3", "main.py"],
-        segv(1, 0x0),
-        0x7ffc_5abe_9900,
-        python_maps("_ctypes"),
-        vec![main_thread(frames)],
-    )
+    capture(&["python3", "main.py"], segv(1, 0x0), 0x7ffc_5abe_9900, python_maps("_ctypes"), vec![main_thread(frames)])
 }
 
 /// mp-child-crash: a `multiprocessing` child (fork) dereferences a NULL stream slot.
 pub fn mp_child_crash() -> Capture {
     let main = case_file("mp-child-crash", "main.py");
     let mp = |f: &str, file: &str, line| py(f, &format!("{STDLIB}/multiprocessing/{file}"), line);
-    let mut frames = vec![nat(
-        "frame_size",
-        &ext("_streams"),
-        "/work/cases/mp-child-crash/_streams.c:24",
-    )];
+    let mut frames = vec![nat("frame_size", &ext("_streams"), "/work/cases/mp-child-crash/_streams.c:24")];
     frames.extend(c_call());
     frames.extend([
         py("convert", &main, 12),
@@ -886,30 +642,16 @@ pub fn mp_child_crash() -> Capture {
 pub fn external_sigterm() -> Capture {
     let main = case_file("sleeper", "main.py");
     let mut frames = vec![
-        nat(
-            "__GI___clock_nanosleep",
-            LIBC,
-            "../sysdeps/unix/sysv/linux/clock_nanosleep.c:78",
-        ),
+        nat("__GI___clock_nanosleep", LIBC, "../sysdeps/unix/sysv/linux/clock_nanosleep.c:78"),
         nat("pysleep", LIBPY, "./Modules/timemodule.c:2159"),
         nat("time_sleep", LIBPY, "./Modules/timemodule.c:383"),
         py("wait_for_job", &main, 8),
         py("<module>", &main, 12),
     ];
     frames.extend(run_file_tail());
-    let signal = SignalInfo {
-        signo: 15,
-        code: 0,
-        fault_address: None,
-        sender_pid: Some(1207),
-    };
-    let mut c = capture(
-        &["python3", "main.py"],
-        signal,
-        0x7ffc_5abe_9700,
-        python_maps("_none"),
-        vec![main_thread(frames)],
-    );
+    let signal = SignalInfo { signo: 15, code: 0, fault_address: None, sender_pid: Some(1207) };
+    let mut c =
+        capture(&["python3", "main.py"], signal, 0x7ffc_5abe_9700, python_maps("_none"), vec![main_thread(frames)]);
     c.sender_command = Some("timeout 30 python3 main.py".into());
     c
 }
@@ -920,23 +662,11 @@ pub fn import_crash() -> Capture {
     let boot = "<frozen importlib._bootstrap>";
     let ext_boot = "<frozen importlib._bootstrap_external>";
     let mut frames = vec![
-        nat(
-            "PyInit__codec",
-            &ext("_codec"),
-            &format!("{dir}/_codec.c:88"),
-        ),
-        nat(
-            "_PyImport_LoadDynamicModuleWithSpec",
-            LIBPY,
-            "./Python/importdl.c:167",
-        ),
+        nat("PyInit__codec", &ext("_codec"), &format!("{dir}/_codec.c:88")),
+        nat("_PyImport_LoadDynamicModuleWithSpec", LIBPY, "./Python/importdl.c:167"),
         nat("_imp_create_dynamic_impl", LIBPY, "Python/import.c:2365"),
         nat("_imp_create_dynamic", LIBPY, "Python/clinic/import.c.h:485"),
-        nat(
-            "cfunction_vectorcall_FASTCALL",
-            LIBPY,
-            "Objects/methodobject.c:430",
-        ),
+        nat("cfunction_vectorcall_FASTCALL", LIBPY, "Objects/methodobject.c:430"),
         nat("PyVectorcall_Call", LIBPY, "Objects/call.c:267"),
         py("_call_with_frames_removed", boot, 241),
         py("create_module", ext_boot, 1233),
@@ -948,13 +678,7 @@ pub fn import_crash() -> Capture {
     ];
     frames.extend(run_module_tail());
     let argv = ["python3", "-m", "pytest", "tests"];
-    let mut c = capture(
-        &argv,
-        segv(1, 0x18),
-        0x7ffc_5abe_9500,
-        python_maps("_codec"),
-        vec![main_thread(frames)],
-    );
+    let mut c = capture(&argv, segv(1, 0x18), 0x7ffc_5abe_9500, python_maps("_codec"), vec![main_thread(frames)]);
     c.pytest.running_pytest = true;
     c
 }

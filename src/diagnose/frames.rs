@@ -162,11 +162,7 @@ fn is_stdlib_extension(basename: &str) -> bool {
 /// A native frame in the C runtime or the interpreter (not counting frames without module).
 pub fn is_runtime_frame(frame: &Frame) -> bool {
     frame.kind == FrameKind::Native
-        && frame
-            .module
-            .as_deref()
-            .map(module_basename)
-            .is_some_and(|m| is_system_module(m) || is_interpreter_module(m))
+        && frame.module.as_deref().map(module_basename).is_some_and(|m| is_system_module(m) || is_interpreter_module(m))
 }
 
 /// A native frame that may be named as the culprit: it belongs to a known object that is
@@ -202,19 +198,14 @@ fn is_stdlib_path(file: &str) -> bool {
 /// include directory (CPython's `object.h`, libstdc++'s `stl_pair.h`), Rust's standard
 /// library and registry crates. Their inlined frames sit above the user's code.
 pub fn is_library_source(file: &str) -> bool {
-    ["/include/", "/c++/", "/rustc/", "/.cargo/registry/"]
-        .iter()
-        .any(|m| file.contains(m))
+    ["/include/", "/c++/", "/rustc/", "/.cargo/registry/"].iter().any(|m| file.contains(m))
 }
 
 /// The user's own code, for highlighting: Python outside the stdlib and site-packages;
 /// native code outside the runtime, CPython's own extensions and common support libraries.
 pub fn is_user_frame(frame: &Frame) -> bool {
     match frame.kind {
-        FrameKind::Python => frame
-            .file
-            .as_deref()
-            .is_some_and(|f| !is_library_python_file(f)),
+        FrameKind::Python => frame.file.as_deref().is_some_and(|f| !is_library_python_file(f)),
         FrameKind::Native => {
             is_culprit_candidate(frame)
                 && frame
@@ -260,17 +251,7 @@ fn strip_version(name: &str) -> &str {
 }
 
 /// Compiler-generated clone suffixes: `.cold`, `.isra.0`, `.constprop.3`, `.part.1`, ...
-const CLONE_WORDS: &[&str] = &[
-    "cold",
-    "isra",
-    "constprop",
-    "part",
-    "lto_priv",
-    "llvm",
-    "localalias",
-    "clone",
-    "plt",
-];
+const CLONE_WORDS: &[&str] = &["cold", "isra", "constprop", "part", "lto_priv", "llvm", "localalias", "clone", "plt"];
 
 /// glibc's per-CPU implementation tags: `__strlen_evex` is `strlen` on a machine with
 /// AVX-512, `__strlen_avx2` or `__strlen_sse2` elsewhere.
@@ -314,9 +295,7 @@ pub fn normalize_function(name: &str, module: Option<&str>) -> String {
     }
     let name = name.strip_prefix("__GI_").unwrap_or(name);
     let name = match name.strip_prefix("__libc_") {
-        Some(
-            rest @ ("malloc" | "free" | "calloc" | "realloc" | "memalign" | "valloc" | "pvalloc"),
-        ) => rest,
+        Some(rest @ ("malloc" | "free" | "calloc" | "realloc" | "memalign" | "valloc" | "pvalloc")) => rest,
         _ => name,
     };
     strip_cpu_variant(name)
@@ -331,9 +310,7 @@ fn strip_clone_suffixes(mut name: &str) -> &str {
             continue;
         }
         let numeric = !tail.is_empty() && tail.chars().all(|c| c.is_ascii_digit());
-        let after_word = head
-            .rfind('.')
-            .is_some_and(|d| CLONE_WORDS.contains(&&head[d + 1..]));
+        let after_word = head.rfind('.').is_some_and(|d| CLONE_WORDS.contains(&&head[d + 1..]));
         if numeric && after_word {
             name = head;
             continue;
@@ -439,11 +416,7 @@ pub fn normalized_name(frame: &Frame) -> Option<String> {
 
 /// Whether a native frame of this function name appears (normalized) in the stack.
 pub fn has_native_function(frames: &[Frame], wanted: impl Fn(&str) -> bool) -> bool {
-    frames
-        .iter()
-        .filter(|f| f.kind == FrameKind::Native)
-        .filter_map(normalized_name)
-        .any(|n| wanted(&n))
+    frames.iter().filter(|f| f.kind == FrameKind::Native).filter_map(normalized_name).any(|n| wanted(&n))
 }
 
 /// The last path component of a file (`/a/b/main.py` → `main.py`).
@@ -454,9 +427,7 @@ pub fn file_basename(file: &str) -> &str {
 /// The innermost frame that is not signal plumbing and has a name: what was really
 /// running (for an abort, the function that called abort()).
 pub fn innermost_meaningful(frames: &[Frame]) -> Option<&Frame> {
-    frames
-        .iter()
-        .find(|f| normalized_name(f).is_some_and(|n| !is_signal_plumbing(&n)))
+    frames.iter().find(|f| normalized_name(f).is_some_and(|n| !is_signal_plumbing(&n)))
 }
 
 #[cfg(test)]
@@ -469,21 +440,10 @@ mod tests {
 
     #[test]
     fn python_executables() {
-        for name in [
-            "python",
-            "python3",
-            "python3.11",
-            "python3.11d",
-            "python3.13t",
-        ] {
+        for name in ["python", "python3", "python3.11", "python3.11d", "python3.13t"] {
             assert!(is_python_executable(name), "{name}");
         }
-        for name in [
-            "pythonista",
-            "python3-config",
-            "ipython",
-            "libpython3.11.so.1.0",
-        ] {
+        for name in ["pythonista", "python3-config", "ipython", "libpython3.11.so.1.0"] {
             assert!(!is_python_executable(name), "{name}");
         }
     }
@@ -511,37 +471,19 @@ mod tests {
         let py = |file: &str| Frame::python("f".into(), file.into(), Some(1), None);
         assert!(is_user_frame(&py("/work/app/main.py")));
         assert!(is_user_frame(&py("tests/test_bbox.py")));
-        assert!(!is_user_frame(&py(
-            "/root/.pyenv/versions/3.11.7/lib/python3.11/threading.py"
-        )));
-        assert!(!is_user_frame(&py(
-            "/usr/lib/python3/dist-packages/numpy/core/x.py"
-        )));
-        assert!(!is_user_frame(&py(
-            "/venv/lib/python3.11/site-packages/_pytest/python.py"
-        )));
+        assert!(!is_user_frame(&py("/root/.pyenv/versions/3.11.7/lib/python3.11/threading.py")));
+        assert!(!is_user_frame(&py("/usr/lib/python3/dist-packages/numpy/core/x.py")));
+        assert!(!is_user_frame(&py("/venv/lib/python3.11/site-packages/_pytest/python.py")));
         assert!(!is_user_frame(&py("<frozen importlib._bootstrap>")));
-        assert!(is_user_frame(&native(
-            "bbox",
-            "_geom.cpython-311-x86_64-linux-gnu.so"
-        )));
-        assert!(!is_user_frame(&native(
-            "string_at",
-            "_ctypes.cpython-311-x86_64-linux-gnu.so"
-        )));
+        assert!(is_user_frame(&native("bbox", "_geom.cpython-311-x86_64-linux-gnu.so")));
+        assert!(!is_user_frame(&native("string_at", "_ctypes.cpython-311-x86_64-linux-gnu.so")));
         assert!(!is_user_frame(&native("ffi_call", "libffi.so.8")));
-        assert!(!is_user_frame(&native(
-            "cfunction_call",
-            "libpython3.11.so.1.0"
-        )));
+        assert!(!is_user_frame(&native("cfunction_call", "libpython3.11.so.1.0")));
     }
 
     #[test]
     fn module_stems_drop_versions_and_tags() {
-        assert_eq!(
-            module_stem("_pixfmt.cpython-311-x86_64-linux-gnu.so"),
-            "_pixfmt"
-        );
+        assert_eq!(module_stem("_pixfmt.cpython-311-x86_64-linux-gnu.so"), "_pixfmt");
         assert_eq!(module_stem("_pixfmt.abi3.so"), "_pixfmt");
         assert_eq!(module_stem("/usr/lib/libc.so.6"), "libc");
         assert_eq!(module_stem("libc-2.36.so"), "libc");
@@ -558,48 +500,24 @@ mod tests {
         let libc = Some("libc.so.6");
         assert_eq!(normalize_function("__strlen_evex", libc), "strlen");
         assert_eq!(normalize_function("__strlen_avx2", libc), "strlen");
-        assert_eq!(
-            normalize_function("__memmove_avx_unaligned_erms", libc),
-            "memmove"
-        );
-        assert_eq!(
-            normalize_function("__strcasecmp_l_avx2", libc),
-            "strcasecmp_l"
-        );
+        assert_eq!(normalize_function("__memmove_avx_unaligned_erms", libc), "memmove");
+        assert_eq!(normalize_function("__strcasecmp_l_avx2", libc), "strcasecmp_l");
         assert_eq!(normalize_function("__GI___libc_free", libc), "free");
         assert_eq!(normalize_function("__GI_raise", libc), "raise");
-        assert_eq!(
-            normalize_function("__pthread_kill_implementation", libc),
-            "__pthread_kill_implementation"
-        );
+        assert_eq!(normalize_function("__pthread_kill_implementation", libc), "__pthread_kill_implementation");
         assert_eq!(normalize_function("bbox.cold", Some("_geom.so")), "bbox");
         assert_eq!(normalize_function("walk.isra.0", Some("_t.so")), "walk");
-        assert_eq!(
-            normalize_function("walk.constprop.2.isra.0", Some("_t.so")),
-            "walk"
-        );
-        assert_eq!(
-            normalize_function("walk.part.1.cold", Some("_t.so")),
-            "walk"
-        );
+        assert_eq!(normalize_function("walk.constprop.2.isra.0", Some("_t.so")), "walk");
+        assert_eq!(normalize_function("walk.part.1.cold", Some("_t.so")), "walk");
         assert_eq!(normalize_function("v1.2", Some("_t.so")), "v1.2");
-        assert_eq!(
-            normalize_function("demo::run::h0123456789abcdef", Some("x.so")),
-            "demo::run"
-        );
+        assert_eq!(normalize_function("demo::run::h0123456789abcdef", Some("x.so")), "demo::run");
         // A user library's own names are left alone.
-        assert_eq!(
-            normalize_function("__scan_avx2", Some("libfast.so")),
-            "__scan_avx2"
-        );
+        assert_eq!(normalize_function("__scan_avx2", Some("libfast.so")), "__scan_avx2");
     }
 
     #[test]
     fn short_cpp_names() {
-        assert_eq!(
-            short_function("(anonymous namespace)::PyRef::~PyRef()"),
-            "PyRef::~PyRef"
-        );
+        assert_eq!(short_function("(anonymous namespace)::PyRef::~PyRef()"), "PyRef::~PyRef");
         assert_eq!(short_function("std::terminate()"), "std::terminate");
         assert_eq!(short_function("Foo::operator()(int)"), "Foo::operator()");
         assert_eq!(short_function("bbox"), "bbox");

@@ -29,9 +29,7 @@ mod tests;
 use crate::diagnose::frames::{file_basename, is_culprit_candidate, module_stem, normalized_name};
 use crate::model::{Frame, ProcessSnapshot, Thread};
 pub use activity::{activity, describe, Activity};
-use activity::{
-    native_caller, native_name, native_place, python_place, short_who, waiting_call, who,
-};
+use activity::{native_caller, native_name, native_place, python_place, short_who, waiting_call, who};
 use waits::{Wait, WaitKind};
 
 /// One thing worth saying about a hung tree.
@@ -78,52 +76,27 @@ struct Process<'a> {
 
 impl Process<'_> {
     fn finding(&self, id: &str, thread: Option<&Thread>, text: String) -> HangFinding {
-        HangFinding {
-            id: id.into(),
-            pid: self.snapshot.pid,
-            tid: thread.map(|t| t.tid),
-            text,
-        }
+        HangFinding { id: id.into(), pid: self.snapshot.pid, tid: thread.map(|t| t.tid), text }
     }
 }
 
 fn process_findings(snapshot: &ProcessSnapshot, out: &mut Vec<(Rank, HangFinding)>) {
-    let p = Process {
-        snapshot,
-        threads: snapshot.threads.iter().map(|t| (t, activity(t))).collect(),
-    };
+    let p = Process { snapshot, threads: snapshot.threads.iter().map(|t| (t, activity(t))).collect() };
     let holder = p.threads.iter().find(|(t, _)| t.holds_gil == Some(true));
-    let gil_waiters: Vec<&Thread> = p
-        .threads
-        .iter()
-        .filter(|(_, a)| *a == Activity::Gil)
-        .map(|(t, _)| *t)
-        .collect();
+    let gil_waiters: Vec<&Thread> = p.threads.iter().filter(|(_, a)| *a == Activity::Gil).map(|(t, _)| *t).collect();
     let mut holder_blocked = false;
     if let Some((thread, Activity::Blocked(wait))) = holder {
         holder_blocked = true;
-        out.push((
-            Rank::GilHolderBlocked,
-            holder_blocked_finding(&p, thread, wait, gil_waiters.len()),
-        ));
+        out.push((Rank::GilHolderBlocked, holder_blocked_finding(&p, thread, wait, gil_waiters.len())));
         if let Some(f) = lock_owner_finding(&p, thread, wait) {
             out.push((Rank::LockOwner, f));
         }
     }
     if let Some((holder, _)) = holder {
         for waiter in &gil_waiters {
-            let at = python_place(&waiter.frames)
-                .map(|p| format!(" at {p}"))
-                .unwrap_or_default();
-            let text = format!(
-                "{} waits for the GIL{at}, blocked behind {}",
-                who(waiter),
-                short_who(holder)
-            );
-            out.push((
-                Rank::GilWaiter,
-                p.finding("waiting-for-gil", Some(waiter), text),
-            ));
+            let at = python_place(&waiter.frames).map(|p| format!(" at {p}")).unwrap_or_default();
+            let text = format!("{} waits for the GIL{at}, blocked behind {}", who(waiter), short_who(holder));
+            out.push((Rank::GilWaiter, p.finding("waiting-for-gil", Some(waiter), text)));
         }
     }
     for (thread, act) in &p.threads {
@@ -138,20 +111,11 @@ fn process_findings(snapshot: &ProcessSnapshot, out: &mut Vec<(Rank, HangFinding
     }
 }
 
-fn holder_blocked_finding(
-    p: &Process,
-    thread: &Thread,
-    wait: &Wait,
-    waiters: usize,
-) -> HangFinding {
+fn holder_blocked_finding(p: &Process, thread: &Thread, wait: &Wait, waiters: usize) -> HangFinding {
     let frames = &thread.frames;
     let call = waiting_call(frames, wait);
-    let from = native_caller(frames, wait)
-        .map(|i| format!(" from {}", native_place(frames, i)))
-        .unwrap_or_default();
-    let at = python_place(frames)
-        .map(|p| format!(" at {p}"))
-        .unwrap_or_default();
+    let from = native_caller(frames, wait).map(|i| format!(" from {}", native_place(frames, i))).unwrap_or_default();
+    let at = python_place(frames).map(|p| format!(" at {p}")).unwrap_or_default();
     let behind = match waiters {
         0 => String::new(),
         1 => "; 1 other thread waits for the GIL".into(),
@@ -198,8 +162,7 @@ fn lock_owner_finding(p: &Process, thread: &Thread, wait: &Wait) -> Option<HangF
     }
     let in_module = |t: &Thread| {
         t.frames.iter().position(|f| {
-            is_culprit_candidate(f)
-                && f.module.as_deref().map(module_stem).as_deref() == Some(module.as_str())
+            is_culprit_candidate(f) && f.module.as_deref().map(module_stem).as_deref() == Some(module.as_str())
         })
     };
     let others: Vec<(&Thread, usize, &Activity)> = p
@@ -225,15 +188,9 @@ fn lock_owner_finding(p: &Process, thread: &Thread, wait: &Wait) -> Option<HangF
     let outer = frames[caller + 1..]
         .iter()
         .take_while(|f| is_culprit_candidate(f))
-        .find(|f| {
-            !same_function(f, taker)
-                && f.module.as_deref().map(module_stem).as_deref() == Some(module.as_str())
-        });
+        .find(|f| !same_function(f, taker) && f.module.as_deref().map(module_stem).as_deref() == Some(module.as_str()));
     let question = match outer {
-        Some(outer) => format!(
-            "does `{}` already hold it when it calls `{name}`?",
-            native_name(outer)
-        ),
+        Some(outer) => format!("does `{}` already hold it when it calls `{name}`?", native_name(outer)),
         None => "was it taken earlier and never released?".into(),
     };
     let text = format!(
@@ -246,14 +203,8 @@ fn lock_owner_finding(p: &Process, thread: &Thread, wait: &Wait) -> Option<HangF
 
 fn running_or_stuck(p: &Process, thread: &Thread, act: &Activity) -> Option<(Rank, HangFinding)> {
     let frames = &thread.frames;
-    let at = python_place(frames)
-        .map(|p| format!(" at {p}"))
-        .unwrap_or_default();
-    let gil = if thread.holds_gil == Some(true) {
-        " It holds the GIL, so no other Python thread can run."
-    } else {
-        ""
-    };
+    let at = python_place(frames).map(|p| format!(" at {p}")).unwrap_or_default();
+    let gil = if thread.holds_gil == Some(true) { " It holds the GIL, so no other Python thread can run." } else { "" };
     let (rank, id, text) = match act {
         Activity::NativeCode(i) => (
             Rank::Running,
@@ -273,10 +224,7 @@ fn running_or_stuck(p: &Process, thread: &Thread, act: &Activity) -> Option<(Ran
             ),
         ),
         Activity::DiskSleep(wait) => {
-            let call = wait
-                .as_ref()
-                .map(|w| format!(" (`{}`)", waiting_call(frames, w)))
-                .unwrap_or_default();
+            let call = wait.as_ref().map(|w| format!(" (`{}`)", waiting_call(frames, w))).unwrap_or_default();
             (
                 Rank::DiskSleep,
                 "disk-sleep",
@@ -308,11 +256,8 @@ fn all_waiting_finding(p: &Process) -> Option<HangFinding> {
     let mut order: Vec<&Thread> = p.threads.iter().map(|(t, _)| *t).collect();
     order.sort_by_key(|t| t.tid != p.snapshot.pid);
     const SHOWN: usize = 3;
-    let mut listed: Vec<String> = order
-        .iter()
-        .take(SHOWN)
-        .map(|t| format!("{} {}", short_who(t), describe(t)))
-        .collect();
+    let mut listed: Vec<String> =
+        order.iter().take(SHOWN).map(|t| format!("{} {}", short_who(t), describe(t))).collect();
     if order.len() > SHOWN {
         listed.push(format!("{} more threads wait too", order.len() - SHOWN));
     }
@@ -329,10 +274,7 @@ fn all_waiting_finding(p: &Process) -> Option<HangFinding> {
                 outside.push(k.what());
             }
         }
-        format!(
-            "waiting on something outside the process ({}), not on itself",
-            outside.join(", ")
-        )
+        format!("waiting on something outside the process ({}), not on itself", outside.join(", "))
     };
     let main = order.first().copied();
     let count = match p.threads.len() {
@@ -340,27 +282,15 @@ fn all_waiting_finding(p: &Process) -> Option<HangFinding> {
         2 => "both threads are waiting, none running".to_string(),
         n => format!("all {n} threads are waiting, none running"),
     };
-    let text = format!(
-        "pid {} ({}): {count} — {verdict}: {}",
-        p.snapshot.pid,
-        command_line(p.snapshot),
-        listed.join("; ")
-    );
+    let text =
+        format!("pid {} ({}): {count} — {verdict}: {}", p.snapshot.pid, command_line(p.snapshot), listed.join("; "));
     Some(p.finding("all-threads-waiting", main, text))
 }
 
 /// Text with its control characters escaped (`python3 -c "import x\nx.run()"` holds a
 /// newline), so that it stays on one line.
 pub fn one_line(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+    text.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
 }
 
 /// The process's command line, shortened for one line of text.

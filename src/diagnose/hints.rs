@@ -4,8 +4,7 @@
 
 use crate::capture::Capture;
 use crate::diagnose::frames::{
-    file_basename, innermost_meaningful, is_culprit_candidate, module_stem, normalized_name,
-    short_function,
+    file_basename, innermost_meaningful, is_culprit_candidate, module_stem, normalized_name, short_function,
 };
 use crate::diagnose::kind::group;
 use crate::diagnose::location::user_python_location;
@@ -27,10 +26,7 @@ pub struct Facts<'a> {
 
 impl Facts<'_> {
     fn frames(&self) -> &[Frame] {
-        self.capture
-            .crashed_thread()
-            .map(|t| t.frames.as_slice())
-            .unwrap_or(&[])
+        self.capture.crashed_thread().map(|t| t.frames.as_slice()).unwrap_or(&[])
     }
 
     fn signal_name(&self) -> String {
@@ -43,11 +39,7 @@ impl Facts<'_> {
 
     fn is_pytest(&self) -> bool {
         self.capture.pytest.running_pytest
-            || self
-                .capture
-                .argv
-                .iter()
-                .any(|a| a.contains("pytest") || a.contains("py.test"))
+            || self.capture.argv.iter().any(|a| a.contains("pytest") || a.contains("py.test"))
     }
 
     /// "`bytes_per_pixel` in _pixfmt", or a plain description when there is no culprit.
@@ -63,18 +55,11 @@ impl Facts<'_> {
 }
 
 fn hint(id: &str, text: String) -> Hint {
-    Hint {
-        id: id.into(),
-        text,
-    }
+    Hint { id: id.into(), text }
 }
 
 fn culprit_label(c: &Culprit) -> String {
-    let function = c
-        .function
-        .as_deref()
-        .map(short_function)
-        .unwrap_or_else(|| "code".into());
+    let function = c.function.as_deref().map(short_function).unwrap_or_else(|| "code".into());
     match c.module.as_deref() {
         Some(m) => format!("`{function}` in {}", module_stem(m)),
         None => format!("`{function}`"),
@@ -82,9 +67,7 @@ fn culprit_label(c: &Culprit) -> String {
 }
 
 fn frame_label(f: &Frame) -> String {
-    let function = normalized_name(f)
-        .map(|n| short_function(&n))
-        .unwrap_or_else(|| "code".into());
+    let function = normalized_name(f).map(|n| short_function(&n)).unwrap_or_else(|| "code".into());
     match (f.is_python(), f.module.as_deref(), f.file.as_deref()) {
         (true, _, Some(file)) => format!("`{function}` ({})", file_basename(file)),
         (false, Some(m), _) => format!("`{function}` in {}", module_stem(m)),
@@ -111,32 +94,15 @@ fn shutdown_hint(facts: &Facts) -> Option<Hint> {
         return None;
     }
     let frames = facts.frames();
-    let finished = if facts.is_pytest() {
-        "all tests had finished"
-    } else {
-        "the program had finished"
-    };
+    let finished = if facts.is_pytest() { "all tests had finished" } else { "the program had finished" };
     let under_exit = frames.iter().filter_map(normalized_name).any(|n| {
         let n = short_function(&n);
-        matches!(
-            n.as_str(),
-            "__run_exit_handlers" | "__cxa_finalize" | "_dl_fini"
-        )
+        matches!(n.as_str(), "__run_exit_handlers" | "__cxa_finalize" | "_dl_fini")
     });
-    let native_user = frames
-        .iter()
-        .filter(|f| is_culprit_candidate(f))
-        .collect::<Vec<_>>();
+    let native_user = frames.iter().filter(|f| is_culprit_candidate(f)).collect::<Vec<_>>();
     if under_exit {
-        if let Some(dtor) = native_user
-            .iter()
-            .find(|f| f.function.as_deref().is_some_and(|n| n.contains('~')))
-        {
-            let module = dtor
-                .module
-                .as_deref()
-                .map(module_stem)
-                .unwrap_or_else(|| "an extension".into());
+        if let Some(dtor) = native_user.iter().find(|f| f.function.as_deref().is_some_and(|n| n.contains('~'))) {
+            let module = dtor.module.as_deref().map(module_stem).unwrap_or_else(|| "an extension".into());
             return Some(hint(
                 "shutdown-static-destructor",
                 format!(
@@ -145,11 +111,7 @@ fn shutdown_hint(facts: &Facts) -> Option<Hint> {
             ));
         }
         if let Some(handler) = native_user.first() {
-            let module = handler
-                .module
-                .as_deref()
-                .map(module_stem)
-                .unwrap_or_else(|| "an extension".into());
+            let module = handler.module.as_deref().map(module_stem).unwrap_or_else(|| "an extension".into());
             return Some(hint(
                 "shutdown-exit-handler",
                 format!(
@@ -158,10 +120,7 @@ fn shutdown_hint(facts: &Facts) -> Option<Hint> {
             ));
         }
     }
-    let finalizing = frames
-        .iter()
-        .filter_map(normalized_name)
-        .any(|n| is_exit_machinery(&n));
+    let finalizing = frames.iter().filter_map(normalized_name).any(|n| is_exit_machinery(&n));
     let text = if finalizing {
         format!("{finished}; the crash happened while Python was finalizing (atexit callbacks, __del__ methods, module teardown), so something used there was already torn down")
     } else {
@@ -176,18 +135,13 @@ fn import_hint(facts: &Facts) -> Option<Hint> {
     }
     let importer = user_python_location(facts.frames())
         .map(|p| {
-            format!(
-                " (imported from {}:{})",
-                file_basename(&p.file),
-                p.line.map_or("?".into(), |l| l.to_string())
-            )
+            format!(" (imported from {}:{})", file_basename(&p.file), p.line.map_or("?".into(), |l| l.to_string()))
         })
         .unwrap_or_default();
-    let init = facts
-        .culprit
-        .and_then(|c| c.function.as_deref())
-        .and_then(|f| f.strip_prefix("PyInit_"))
-        .map(|module| format!("the crash happened while Python initialised the extension module {module}{importer}"));
+    let init =
+        facts.culprit.and_then(|c| c.function.as_deref()).and_then(|f| f.strip_prefix("PyInit_")).map(|module| {
+            format!("the crash happened while Python initialised the extension module {module}{importer}")
+        });
     let mut text = init.unwrap_or_else(|| {
         format!("the crash happened while a module was being imported{importer}: module-level code runs at import time")
     });
@@ -199,8 +153,7 @@ fn import_hint(facts: &Facts) -> Option<Hint> {
 
 fn kind_hint(facts: &Facts) -> Option<Hint> {
     let who = facts.who();
-    let debug_tools =
-        "`MALLOC_CHECK_=3`, `PYTHONMALLOC=debug` or a build with `-fsanitize=address`";
+    let debug_tools = "`MALLOC_CHECK_=3`, `PYTHONMALLOC=debug` or a build with `-fsanitize=address`";
     match facts.kind {
         CrashKind::NullDeref => Some(null_deref_hint(facts, &who)),
         CrashKind::StackOverflow => Some(stack_overflow_hint(facts)),
@@ -248,10 +201,7 @@ fn kind_hint(facts: &Facts) -> Option<Hint> {
 fn null_deref_hint(facts: &Facts, who: &str) -> Hint {
     let address = facts.capture.signal.fault_address.unwrap_or(0);
     let jumped = facts.capture.registers.is_some_and(|r| r.ip == address);
-    let culprit_module = facts
-        .culprit
-        .and_then(|c| c.module.as_deref())
-        .map(module_stem);
+    let culprit_module = facts.culprit.and_then(|c| c.module.as_deref()).map(module_stem);
     if culprit_module.as_deref() == Some("_ctypes") {
         let caller = user_python_location(facts.frames())
             .map(|p| {
@@ -305,33 +255,18 @@ fn stack_overflow_hint(facts: &Facts) -> Hint {
     let first = frames.get(r.start);
     let depth = group(r.depth);
     if r.python {
-        let name = first
-            .map(frame_label)
-            .unwrap_or_else(|| format!("`{}`", r.functions.join("` → `")));
+        let name = first.map(frame_label).unwrap_or_else(|| format!("`{}`", r.functions.join("` → `")));
         return hint(
             "stack-overflow",
             format!("{name} recursed {depth} deep and exhausted the C stack: sys.setrecursionlimit is higher than the stack allows; bound the recursion or make it iterative"),
         );
     }
     // An unwinder that gave up early only saw part of the recursion.
-    let times = if looks_truncated(frames) {
-        format!("at least {depth} times")
-    } else {
-        format!("{depth} times")
-    };
+    let times = if looks_truncated(frames) { format!("at least {depth} times") } else { format!("{depth} times") };
     let subject = if r.period == 1 {
-        format!(
-            "{} calls itself {times}",
-            first
-                .map(frame_label)
-                .unwrap_or_else(|| format!("`{}`", r.functions[0]))
-        )
+        format!("{} calls itself {times}", first.map(frame_label).unwrap_or_else(|| format!("`{}`", r.functions[0])))
     } else {
-        let names: Vec<String> = r
-            .functions
-            .iter()
-            .map(|f| format!("`{}`", short_function(f)))
-            .collect();
+        let names: Vec<String> = r.functions.iter().map(|f| format!("`{}`", short_function(f))).collect();
         format!("{} call each other {times}", names.join(" → "))
     };
     hint(
@@ -364,22 +299,14 @@ fn parse_assertion(message: &str) -> Option<(String, String, String)> {
     let head = message[..start - "Assertion `".len()].trim_end_matches([' ', ':']);
     let (location, function) = head.rsplit_once(": ")?;
     let (file, line) = location.rsplit_once(':')?;
-    Some((
-        expr,
-        function.to_string(),
-        format!("{}:{line}", file_basename(file)),
-    ))
+    Some((expr, function.to_string(), format!("{}:{line}", file_basename(file))))
 }
 
 fn assert_hint(facts: &Facts) -> Hint {
     let caller = user_python_location(facts.frames())
         .map(|p| {
             let line = p.line.map(|l| format!(":{l}")).unwrap_or_default();
-            format!(
-                "; the Python caller was `{}` ({}{line})",
-                p.function,
-                file_basename(&p.file)
-            )
+            format!("; the Python caller was `{}` ({}{line})", p.function, file_basename(&p.file))
         })
         .unwrap_or_default();
     let text = match facts.message.and_then(parse_assertion) {
@@ -476,10 +403,7 @@ fn child_hint(facts: &Facts) -> Option<Hint> {
     }
     let signo = c.signal.signo;
     if facts.is_pytest() {
-        let test = facts
-            .test
-            .map(|t| format!(" while running {}", t.nodeid))
-            .unwrap_or_default();
+        let test = facts.test.map(|t| format!(" while running {}", t.nodeid)).unwrap_or_default();
         let worker = match &c.pytest.xdist_worker {
             Some(id) => format!("pytest-xdist worker {id} (pid {})", c.pid),
             None => format!("a pytest worker process (pid {})", c.pid),
@@ -506,20 +430,12 @@ mod tests {
     use crate::diagnose::fixtures;
 
     fn hints_of(c: &Capture) -> Vec<(String, String)> {
-        diagnose(c)
-            .hints
-            .into_iter()
-            .map(|h| (h.id, h.text))
-            .collect()
+        diagnose(c).hints.into_iter().map(|h| (h.id, h.text)).collect()
     }
 
     fn only(c: &Capture, id: &str) -> String {
         let hints = hints_of(c);
-        hints
-            .iter()
-            .find(|(i, _)| i == id)
-            .map(|(_, t)| t.clone())
-            .unwrap_or_else(|| panic!("no {id} in {hints:?}"))
+        hints.iter().find(|(i, _)| i == id).map(|(_, t)| t.clone()).unwrap_or_else(|| panic!("no {id} in {hints:?}"))
     }
 
     #[test]
@@ -565,25 +481,18 @@ mod tests {
         let mut c = fixtures::stack_overflow(4_093);
         let frames = &mut c.threads[0].frames;
         let python = frames.iter().position(|f| f.is_python()).unwrap();
-        let last_recursion = frames
-            .iter()
-            .rposition(|f| f.function.as_deref() == Some("path_length"))
-            .unwrap();
+        let last_recursion = frames.iter().rposition(|f| f.function.as_deref() == Some("path_length")).unwrap();
         frames.drain(last_recursion + 1..python);
         frames.retain(|f| f.is_python() || f.function.as_deref() != Some("_start"));
         let end = frames.iter().rposition(|f| f.is_python()).unwrap();
         frames.truncate(end + 1);
-        assert!(only(&c, "stack-overflow")
-            .starts_with("`path_length` in _tree calls itself at least 4,093 times"));
+        assert!(only(&c, "stack-overflow").starts_with("`path_length` in _tree calls itself at least 4,093 times"));
     }
 
     #[test]
     fn heap_hints_suggest_debug_allocators() {
         let text = only(&fixtures::double_free(), "double-free");
-        assert!(
-            text.starts_with("`scratch_release` in _packer freed a block that was already freed"),
-            "{text}"
-        );
+        assert!(text.starts_with("`scratch_release` in _packer freed a block that was already freed"), "{text}");
         assert!(text.contains("MALLOC_CHECK_=3"));
     }
 
@@ -597,8 +506,9 @@ mod tests {
 
     #[test]
     fn thread_child_fpe_uaf_and_signals() {
-        assert!(only(&fixtures::thread_crash(), "thread")
-            .starts_with("the crash happened in thread worker-1 (tid 48214)"));
+        assert!(
+            only(&fixtures::thread_crash(), "thread").starts_with("the crash happened in thread worker-1 (tid 48214)")
+        );
         assert!(only(&fixtures::mp_child_crash(), "child-process").contains("exit code -11"));
         assert!(only(&fixtures::fpe(), "fpe-division-by-zero")
             .starts_with("`bucket_counts` in _histo divided an integer by zero"));
@@ -613,17 +523,11 @@ mod tests {
         let mut c = fixtures::pytest_null_deref();
         c.role = ProcessRole::Child;
         let text = only(&c, "child-process");
-        assert!(
-            text.contains("while running tests/test_bbox.py::test_bbox_of_empty_polygon"),
-            "{text}"
-        );
+        assert!(text.contains("while running tests/test_bbox.py::test_bbox_of_empty_polygon"), "{text}");
         assert!(text.contains("a pytest worker process (pid"), "{text}");
         c.pytest.xdist_worker = Some("gw1".into());
         let text = only(&c, "child-process");
-        assert!(
-            text.starts_with("this was pytest-xdist worker gw1 (pid"),
-            "{text}"
-        );
+        assert!(text.starts_with("this was pytest-xdist worker gw1 (pid"), "{text}");
     }
 
     #[test]

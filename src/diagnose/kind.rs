@@ -20,20 +20,14 @@ pub struct Verdict {
 
 impl Verdict {
     pub(crate) fn new(kind: CrashKind, detail: impl Into<String>) -> Verdict {
-        Verdict {
-            kind,
-            detail: Some(detail.into()),
-        }
+        Verdict { kind, detail: Some(detail.into()) }
     }
 }
 
 /// Classifies a capture. `message` is the crash message (abort message or fatal stderr
 /// line), which decides between the kinds of abort.
 pub fn classify(capture: &Capture, message: Option<&str>) -> Verdict {
-    let frames = capture
-        .crashed_thread()
-        .map(|t| t.frames.as_slice())
-        .unwrap_or(&[]);
+    let frames = capture.crashed_thread().map(|t| t.frames.as_slice()).unwrap_or(&[]);
     let signal = &capture.signal;
     if !signals::is_kernel_fault(signal.code) {
         return sent_signal(capture, frames, message);
@@ -65,9 +59,7 @@ fn sent_signal(capture: &Capture, frames: &[Frame], message: Option<&str>) -> Ve
     let name = signals::signal_name(signal.signo);
     let from_self = signal.sender_pid == Some(capture.pid);
     if signal.signo == SIGABRT && (from_self || signal.sender_pid.is_none()) {
-        let native_known = frames
-            .iter()
-            .any(|f| f.kind == FrameKind::Native && f.function.is_some());
+        let native_known = frames.iter().any(|f| f.kind == FrameKind::Native && f.function.is_some());
         if has_abort_call(frames) || message.is_some() || !native_known {
             return abort_family(frames, message);
         }
@@ -79,8 +71,7 @@ fn sent_signal(capture: &Capture, frames: &[Frame], message: Option<&str>) -> Ve
         _ => "",
     };
     if !signals::is_sent_by_process(signal.code) {
-        let code = signals::si_code_name(signal.signo, signal.code)
-            .unwrap_or_else(|| signal.code.to_string());
+        let code = signals::si_code_name(signal.signo, signal.code).unwrap_or_else(|| signal.code.to_string());
         return Verdict::new(
             CrashKind::SelfSignal,
             format!("{name} came from a timer or notification the process set up itself ({code}), not from a fault"),
@@ -98,16 +89,11 @@ fn sent_signal(capture: &Capture, frames: &[Frame], message: Option<&str>) -> Ve
                 Some(command) => format!("pid {pid} (`{command}`)"),
                 None => format!("pid {pid}"),
             };
-            Verdict::new(
-                CrashKind::ExternalSignal,
-                format!("{name} was sent by {who} with {how}"),
-            )
+            Verdict::new(CrashKind::ExternalSignal, format!("{name} was sent by {who} with {how}"))
         }
         _ => Verdict::new(
             CrashKind::ExternalSignal,
-            format!(
-                "{name} was sent with {how} by the kernel or a process outside this PID namespace"
-            ),
+            format!("{name} was sent with {how} by the kernel or a process outside this PID namespace"),
         ),
     }
 }
@@ -127,28 +113,20 @@ pub fn group(n: usize) -> String {
 
 fn fpe_detail(code: i32) -> String {
     match signals::si_code_name(SIGFPE, code).as_deref() {
-        Some("FPE_INTDIV") => {
-            "integer division by zero (or INT_MIN / -1, which x86 traps the same way)".into()
-        }
+        Some("FPE_INTDIV") => "integer division by zero (or INT_MIN / -1, which x86 traps the same way)".into(),
         Some("FPE_INTOVF") => "integer overflow trap".into(),
         Some("FPE_FLTDIV") => "floating-point division by zero, with FP exceptions unmasked".into(),
         Some("FPE_FLTOVF") => "floating-point overflow, with FP exceptions unmasked".into(),
         Some("FPE_FLTUND") => "floating-point underflow, with FP exceptions unmasked".into(),
         Some("FPE_FLTRES") => "inexact floating-point result, with FP exceptions unmasked".into(),
-        Some("FPE_FLTINV") => {
-            "invalid floating-point operation, with FP exceptions unmasked".into()
-        }
+        Some("FPE_FLTINV") => "invalid floating-point operation, with FP exceptions unmasked".into(),
         Some("FPE_FLTSUB") => "subscript out of range".into(),
         _ => "an arithmetic exception".into(),
     }
 }
 
 fn bus(capture: &Capture) -> Verdict {
-    let address = capture
-        .signal
-        .fault_address
-        .map(hex)
-        .unwrap_or_else(|| "the address".into());
+    let address = capture.signal.fault_address.map(hex).unwrap_or_else(|| "the address".into());
     let detail = match signals::si_code_name(SIGBUS, capture.signal.code).as_deref() {
         Some("BUS_ADRALN") => format!("misaligned access at {address}"),
         Some("BUS_ADRERR") => {
@@ -175,11 +153,7 @@ fn illegal(capture: &Capture) -> Verdict {
         .map(|r| r.ip)
         .or(capture.signal.fault_address)
         .map(|ip| {
-            let module = capture
-                .mapping_at(ip)
-                .map(memmap::describe)
-                .map(|d| format!(" in {d}"))
-                .unwrap_or_default();
+            let module = capture.mapping_at(ip).map(memmap::describe).map(|d| format!(" in {d}")).unwrap_or_default();
             format!(" at {}{module}", hex(ip))
         })
         .unwrap_or_default();
@@ -202,27 +176,14 @@ mod tests {
     fn sent_signals() {
         let (kind, detail) = kind_of(&fixtures::external_sigterm());
         assert_eq!(kind, CrashKind::ExternalSignal);
-        assert_eq!(
-            detail,
-            "SIGTERM was sent by pid 1207 (`timeout 30 python3 main.py`) with kill()"
-        );
+        assert_eq!(detail, "SIGTERM was sent by pid 1207 (`timeout 30 python3 main.py`) with kill()");
 
         // os.kill(os.getpid(), SIGSEGV): no abort() in the stack.
         let mut c = fixtures::external_sigterm();
-        c.signal = SignalInfo {
-            signo: 11,
-            code: signals::SI_USER,
-            fault_address: None,
-            sender_pid: Some(c.pid),
-        };
+        c.signal = SignalInfo { signo: 11, code: signals::SI_USER, fault_address: None, sender_pid: Some(c.pid) };
         assert_eq!(kind_of(&c).0, CrashKind::SelfSignal);
         // raise(SIGABRT) without abort(): self-signal too.
-        c.signal = SignalInfo {
-            signo: 6,
-            code: signals::SI_TKILL,
-            fault_address: None,
-            sender_pid: Some(c.pid),
-        };
+        c.signal = SignalInfo { signo: 6, code: signals::SI_TKILL, fault_address: None, sender_pid: Some(c.pid) };
         assert_eq!(kind_of(&c).0, CrashKind::SelfSignal);
         // SIGABRT from another process.
         c.signal.sender_pid = Some(4242);
@@ -236,40 +197,20 @@ mod tests {
         assert!(detail.starts_with("integer division by zero"));
 
         let mut c = fixtures::fpe();
-        c.signal = SignalInfo {
-            signo: 7,
-            code: 2,
-            fault_address: Some(0x7f3a_2b61_0000),
-            sender_pid: None,
-        };
+        c.signal = SignalInfo { signo: 7, code: 2, fault_address: Some(0x7f3a_2b61_0000), sender_pid: None };
         let (kind, detail) = kind_of(&c);
         assert_eq!(kind, CrashKind::BusError);
         assert!(detail.contains("truncated while mapped"), "{detail}");
 
-        c.signal = SignalInfo {
-            signo: 4,
-            code: 2,
-            fault_address: Some(0x7f3a_2c1f_1100),
-            sender_pid: None,
-        };
+        c.signal = SignalInfo { signo: 4, code: 2, fault_address: Some(0x7f3a_2c1f_1100), sender_pid: None };
         assert_eq!(kind_of(&c).0, CrashKind::IllegalInstruction);
 
-        c.signal = SignalInfo {
-            signo: 31,
-            code: 1,
-            fault_address: None,
-            sender_pid: None,
-        };
+        c.signal = SignalInfo { signo: 31, code: 1, fault_address: None, sender_pid: None };
         let (kind, detail) = kind_of(&c);
         assert_eq!(kind, CrashKind::Unknown);
         assert!(detail.contains("seccomp"));
 
-        c.signal = SignalInfo {
-            signo: 5,
-            code: 1,
-            fault_address: None,
-            sender_pid: None,
-        };
+        c.signal = SignalInfo { signo: 5, code: 1, fault_address: None, sender_pid: None };
         assert_eq!(kind_of(&c).0, CrashKind::Unknown);
     }
 

@@ -14,27 +14,15 @@ pub const PAGE: u64 = 4096;
 
 /// The mappings directly below and above an address that none contains.
 pub fn neighbours(maps: &[Mapping], address: u64) -> (Option<&Mapping>, Option<&Mapping>) {
-    let below = maps
-        .iter()
-        .filter(|m| m.end <= address)
-        .max_by_key(|m| m.end);
-    let above = maps
-        .iter()
-        .filter(|m| m.start > address)
-        .min_by_key(|m| m.start);
+    let below = maps.iter().filter(|m| m.end <= address).max_by_key(|m| m.end);
+    let above = maps.iter().filter(|m| m.start > address).min_by_key(|m| m.start);
     (below, above)
 }
 
 /// `rw-`, `r-x`, `---`.
 pub fn perms(m: &Mapping) -> String {
     let flag = |on: bool, c: char| if on { c } else { '-' };
-    [
-        flag(m.readable, 'r'),
-        flag(m.writable, 'w'),
-        flag(m.executable, 'x'),
-    ]
-    .iter()
-    .collect()
+    [flag(m.readable, 'r'), flag(m.writable, 'w'), flag(m.executable, 'x')].iter().collect()
 }
 
 /// `[heap]`, `libc.so.6`, `anonymous memory`, each with its permissions.
@@ -61,11 +49,7 @@ pub fn describe_pair(a: &Mapping, b: &Mapping) -> String {
 pub fn format_size(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
     if bytes < 1024 {
-        return if bytes == 1 {
-            "1 byte".into()
-        } else {
-            format!("{bytes} bytes")
-        };
+        return if bytes == 1 { "1 byte".into() } else { format!("{bytes} bytes") };
     }
     let mut value = bytes as f64 / 1024.0;
     let mut unit = 0;
@@ -84,8 +68,7 @@ pub fn stack_above_guard<'a>(maps: &'a [Mapping], guard: &Mapping) -> Option<&'a
     if !guard.is_inaccessible() {
         return None;
     }
-    maps.iter()
-        .find(|m| m.start == guard.end && m.readable && m.writable)
+    maps.iter().find(|m| m.start == guard.end && m.readable && m.writable)
 }
 
 /// The main thread's `[stack]` mapping.
@@ -129,10 +112,7 @@ mod tests {
         ];
         let (below, above) = neighbours(&maps, 0x2000_8000);
         assert_eq!(below.map(describe).as_deref(), Some("[heap] (rw-)"));
-        assert_eq!(
-            above.map(describe).as_deref(),
-            Some("anonymous memory (---)")
-        );
+        assert_eq!(above.map(describe).as_deref(), Some("anonymous memory (---)"));
         assert_eq!(describe(&maps[0]), "python3.11 (r-x)");
         assert_eq!(stack_above_guard(&maps, &maps[2]), Some(&maps[3]));
         assert_eq!(stack_above_guard(&maps, &maps[1]), None);

@@ -10,11 +10,7 @@ use crate::capture::Capture;
 
 /// The message of a crash, if the abort message or the stderr tail has one.
 pub fn crash_message(capture: &Capture) -> Option<String> {
-    if let Some(message) = capture
-        .abort_message
-        .as_deref()
-        .and_then(clean_abort_message)
-    {
+    if let Some(message) = capture.abort_message.as_deref().and_then(clean_abort_message) {
         return Some(message);
     }
     fatal_line_in(&capture.stderr_tail)
@@ -27,12 +23,7 @@ fn clean_abort_message(raw: &str) -> Option<String> {
     if text.is_empty() {
         return None;
     }
-    let text = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ");
+    let text = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ");
     if text.contains("Assertion `") {
         if let Some((program, rest)) = text.split_once(": ") {
             if !program.contains(' ') && looks_like_file_line(rest) {
@@ -49,9 +40,7 @@ fn looks_like_file_line(text: &str) -> bool {
         return false;
     };
     match file_line.rsplit_once(':') {
-        Some((file, line)) => {
-            !file.is_empty() && !line.is_empty() && line.chars().all(|c| c.is_ascii_digit())
-        }
+        Some((file, line)) => !file.is_empty() && !line.is_empty() && line.chars().all(|c| c.is_ascii_digit()),
         None => false,
     }
 }
@@ -104,9 +93,8 @@ fn recognise(line: &str, next: Option<&str>) -> Option<String> {
     if trimmed.contains("Assertion `") && trimmed.ends_with("failed.") {
         return clean_abort_message(trimmed);
     }
-    let qt = trimmed.starts_with("ASSERT: \"")
-        || trimmed.starts_with("ASSERT failure in ")
-        || trimmed.starts_with("qFatal");
+    let qt =
+        trimmed.starts_with("ASSERT: \"") || trimmed.starts_with("ASSERT failure in ") || trimmed.starts_with("qFatal");
     if qt {
         return Some(trimmed.to_string());
     }
@@ -154,30 +142,18 @@ mod tests {
     fn abort_message_is_trimmed_and_loses_the_program_name() {
         let mut c = fixtures::c_assert();
         c.abort_message = Some("python3: _stats.c:8: mean: Assertion `count > 0' failed.\n".into());
-        assert_eq!(
-            crash_message(&c).as_deref(),
-            Some("_stats.c:8: mean: Assertion `count > 0' failed.")
-        );
+        assert_eq!(crash_message(&c).as_deref(), Some("_stats.c:8: mean: Assertion `count > 0' failed."));
         c.abort_message = Some("free(): double free detected in tcache 2\n".into());
-        assert_eq!(
-            crash_message(&c).as_deref(),
-            Some("free(): double free detected in tcache 2")
-        );
+        assert_eq!(crash_message(&c).as_deref(), Some("free(): double free detected in tcache 2"));
     }
 
     #[test]
     fn abort_message_wins_over_stderr() {
         let mut c = fixtures::double_free();
         c.stderr_tail = lines("Fatal Python error: _PyMem_DebugRawFree: bad ID\n");
-        assert_eq!(
-            crash_message(&c).as_deref(),
-            Some("free(): double free detected in tcache 2")
-        );
+        assert_eq!(crash_message(&c).as_deref(), Some("free(): double free detected in tcache 2"));
         c.abort_message = Some("  \n".into());
-        assert_eq!(
-            crash_message(&c).as_deref(),
-            Some("Fatal Python error: _PyMem_DebugRawFree: bad ID")
-        );
+        assert_eq!(crash_message(&c).as_deref(), Some("Fatal Python error: _PyMem_DebugRawFree: bad ID"));
     }
 
     #[test]
@@ -206,20 +182,11 @@ mod tests {
             Some("thread 'main' panicked at src/lib.rs:10:5: index out of bounds: the len is 0 but the index is 0")
         );
         let qt = lines("ASSERT: \"index < size()\" in file qlist.h, line 575\n");
-        assert_eq!(
-            fatal_line_in(&qt).as_deref(),
-            Some("ASSERT: \"index < size()\" in file qlist.h, line 575")
-        );
+        assert_eq!(fatal_line_in(&qt).as_deref(), Some("ASSERT: \"index < size()\" in file qlist.h, line 575"));
         let smash = lines("*** stack smashing detected ***: terminated\n");
-        assert_eq!(
-            fatal_line_in(&smash).as_deref(),
-            Some("*** stack smashing detected ***: terminated")
-        );
+        assert_eq!(fatal_line_in(&smash).as_deref(), Some("*** stack smashing detected ***: terminated"));
         let heap = lines("corrupted size vs. prev_size\n");
-        assert_eq!(
-            fatal_line_in(&heap).as_deref(),
-            Some("corrupted size vs. prev_size")
-        );
+        assert_eq!(fatal_line_in(&heap).as_deref(), Some("corrupted size vs. prev_size"));
     }
 
     #[test]

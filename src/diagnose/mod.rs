@@ -38,16 +38,9 @@ pub fn diagnose(capture: &Capture) -> Crash {
     let message = message::crash_message(capture);
     let verdict = kind::classify(capture, message.as_deref());
     let phase = phase::phase(capture);
-    let test = capture
-        .pytest
-        .current_test
-        .as_deref()
-        .and_then(pytest::parse_current_test);
+    let test = capture.pytest.current_test.as_deref().and_then(pytest::parse_current_test);
     let culprit = location::culprit(capture);
-    let crashed_frames = capture
-        .crashed_thread()
-        .map(|t| t.frames.as_slice())
-        .unwrap_or(&[]);
+    let crashed_frames = capture.crashed_thread().map(|t| t.frames.as_slice()).unwrap_or(&[]);
     let recursion = recursion::deepest_recursion(crashed_frames);
     let facts = hints::Facts {
         capture,
@@ -59,22 +52,12 @@ pub fn diagnose(capture: &Capture) -> Crash {
         test: test.as_ref(),
     };
     let hints = hints::hints(&facts);
-    let signature = signature::signature(
-        capture,
-        verdict.kind,
-        recursion.as_ref(),
-        message.as_deref(),
-    );
+    let signature = signature::signature(capture, verdict.kind, recursion.as_ref(), message.as_deref());
     let signal = &capture.signal;
     // si_addr only means an address for a fault the kernel raised; for kill/tgkill the same
     // bytes of siginfo hold the sender's pid and uid.
-    let fault_address = signal
-        .fault_address
-        .filter(|_| signals::is_kernel_fault(signal.code))
-        .map(model::hex);
-    let sender_pid = signal
-        .sender_pid
-        .filter(|_| signals::is_sent_by_process(signal.code));
+    let fault_address = signal.fault_address.filter(|_| signals::is_kernel_fault(signal.code)).map(model::hex);
+    let sender_pid = signal.sender_pid.filter(|_| signals::is_sent_by_process(signal.code));
     Crash {
         pid: capture.pid,
         tid: capture.tid,
@@ -104,10 +87,7 @@ pub fn diagnose(capture: &Capture) -> Crash {
 }
 
 fn capped(thread: &Thread) -> Thread {
-    Thread {
-        frames: recursion::cap_frames(&thread.frames),
-        ..thread.clone()
-    }
+    Thread { frames: recursion::cap_frames(&thread.frames), ..thread.clone() }
 }
 
 #[cfg(test)]
@@ -124,24 +104,13 @@ mod tests {
         assert_eq!(crash.kind, CrashKind::NullDeref);
         assert_eq!(crash.phase, Phase::Test);
         let test = crash.test.as_ref().expect("test");
-        assert_eq!(
-            test.nodeid,
-            "tests/test_bbox.py::test_bbox_of_empty_polygon"
-        );
+        assert_eq!(test.nodeid, "tests/test_bbox.py::test_bbox_of_empty_polygon");
         assert_eq!(test.when.as_deref(), Some("call"));
-        assert_eq!(
-            crash.python.as_ref().map(|p| p.function.as_str()),
-            Some("bbox")
-        );
-        assert_eq!(
-            crash.culprit.as_ref().and_then(|c| c.function.as_deref()),
-            Some("bbox")
-        );
+        assert_eq!(crash.python.as_ref().map(|p| p.function.as_str()), Some("bbox"));
+        assert_eq!(crash.culprit.as_ref().and_then(|c| c.function.as_deref()), Some("bbox"));
         assert_eq!(crash.thread_name.as_deref(), Some("MainThread"));
         assert_eq!(crash.message, None);
-        assert!(crash
-            .signature
-            .starts_with("SIGSEGV/null-deref/bbox@_geom/"));
+        assert!(crash.signature.starts_with("SIGSEGV/null-deref/bbox@_geom/"));
         assert_eq!(crash.threads.len(), 1);
         assert!(crash.threads[0].crashed);
     }
@@ -152,10 +121,7 @@ mod tests {
         c.pytest.current_test = Some("tests/test_x.py::test_lazy_import (call)".into());
         let crash = diagnose(&c);
         assert_eq!(crash.phase, Phase::Import);
-        assert_eq!(
-            crash.test.map(|t| t.nodeid).as_deref(),
-            Some("tests/test_x.py::test_lazy_import")
-        );
+        assert_eq!(crash.test.map(|t| t.nodeid).as_deref(), Some("tests/test_x.py::test_lazy_import"));
     }
 
     #[test]
@@ -172,73 +138,18 @@ mod tests {
     #[test]
     fn corpus_expectations() {
         let cases: Vec<(&str, Capture, CrashKind, Phase)> = vec![
-            (
-                "cext-null-deref",
-                fixtures::cext_null_deref(),
-                CrashKind::NullDeref,
-                Phase::Run,
-            ),
-            (
-                "pytest-crash-in-suite",
-                fixtures::pytest_null_deref(),
-                CrashKind::NullDeref,
-                Phase::Test,
-            ),
-            (
-                "shutdown-static-dtor",
-                fixtures::shutdown_static_dtor(),
-                CrashKind::NullDeref,
-                Phase::Shutdown,
-            ),
-            (
-                "shutdown-static-dtor-abort",
-                fixtures::shutdown_static_dtor_abort(),
-                CrashKind::Abort,
-                Phase::Shutdown,
-            ),
-            (
-                "c-stack-overflow",
-                fixtures::stack_overflow(15_900),
-                CrashKind::StackOverflow,
-                Phase::Run,
-            ),
-            (
-                "thread-crash",
-                fixtures::thread_crash(),
-                CrashKind::NullDeref,
-                Phase::Run,
-            ),
-            (
-                "c-assert",
-                fixtures::c_assert(),
-                CrashKind::Assert,
-                Phase::Run,
-            ),
-            (
-                "double-free",
-                fixtures::double_free(),
-                CrashKind::DoubleFree,
-                Phase::Run,
-            ),
-            (
-                "use-after-reinit",
-                fixtures::use_after_reinit(),
-                CrashKind::UseAfterFree,
-                Phase::Run,
-            ),
+            ("cext-null-deref", fixtures::cext_null_deref(), CrashKind::NullDeref, Phase::Run),
+            ("pytest-crash-in-suite", fixtures::pytest_null_deref(), CrashKind::NullDeref, Phase::Test),
+            ("shutdown-static-dtor", fixtures::shutdown_static_dtor(), CrashKind::NullDeref, Phase::Shutdown),
+            ("shutdown-static-dtor-abort", fixtures::shutdown_static_dtor_abort(), CrashKind::Abort, Phase::Shutdown),
+            ("c-stack-overflow", fixtures::stack_overflow(15_900), CrashKind::StackOverflow, Phase::Run),
+            ("thread-crash", fixtures::thread_crash(), CrashKind::NullDeref, Phase::Run),
+            ("c-assert", fixtures::c_assert(), CrashKind::Assert, Phase::Run),
+            ("double-free", fixtures::double_free(), CrashKind::DoubleFree, Phase::Run),
+            ("use-after-reinit", fixtures::use_after_reinit(), CrashKind::UseAfterFree, Phase::Run),
             ("fpe", fixtures::fpe(), CrashKind::Fpe, Phase::Run),
-            (
-                "ctypes-null",
-                fixtures::ctypes_null(),
-                CrashKind::NullDeref,
-                Phase::Run,
-            ),
-            (
-                "mp-child-crash",
-                fixtures::mp_child_crash(),
-                CrashKind::NullDeref,
-                Phase::Run,
-            ),
+            ("ctypes-null", fixtures::ctypes_null(), CrashKind::NullDeref, Phase::Run),
+            ("mp-child-crash", fixtures::mp_child_crash(), CrashKind::NullDeref, Phase::Run),
         ];
         for (name, capture, kind, phase) in cases {
             let crash = diagnose(&capture);
@@ -252,13 +163,12 @@ mod tests {
             Some("/work/cases/c-assert/_stats.c:8: mean: Assertion `count > 0' failed.")
         );
         let abort = diagnose(&fixtures::shutdown_static_dtor_abort());
-        assert!(abort.message.as_deref().is_some_and(|m| m.starts_with(
-            "Fatal Python error: PyThreadState_Get: the function must be called with the GIL held"
-        )));
-        assert_eq!(
-            diagnose(&fixtures::thread_crash()).thread_name.as_deref(),
-            Some("worker-1")
-        );
+        assert!(abort
+            .message
+            .as_deref()
+            .is_some_and(|m| m
+                .starts_with("Fatal Python error: PyThreadState_Get: the function must be called with the GIL held")));
+        assert_eq!(diagnose(&fixtures::thread_crash()).thread_name.as_deref(), Some("worker-1"));
     }
 
     /// Every corpus-shaped capture's diagnosis, without its threads: the verdicts, details,
@@ -269,10 +179,7 @@ mod tests {
             ("cext-null-deref", fixtures::cext_null_deref()),
             ("pytest-crash-in-suite", fixtures::pytest_null_deref()),
             ("shutdown-static-dtor", fixtures::shutdown_static_dtor()),
-            (
-                "shutdown-static-dtor-abort",
-                fixtures::shutdown_static_dtor_abort(),
-            ),
+            ("shutdown-static-dtor-abort", fixtures::shutdown_static_dtor_abort()),
             ("c-stack-overflow", fixtures::stack_overflow(15_900)),
             ("thread-crash", fixtures::thread_crash()),
             ("c-assert", fixtures::c_assert()),
@@ -302,10 +209,7 @@ mod tests {
         let crash = diagnose(&fixtures::stack_overflow(15_900));
         let frames = &crash.threads[0].frames;
         assert!(frames.len() < 40, "{}", frames.len());
-        let folded = frames
-            .iter()
-            .find(|f| f.repeated > 0)
-            .expect("a folded run");
+        let folded = frames.iter().find(|f| f.repeated > 0).expect("a folded run");
         assert_eq!(folded.function.as_deref(), Some("path_length"));
         assert_eq!(folded.repeated, 15_898);
     }

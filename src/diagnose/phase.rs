@@ -8,10 +8,7 @@ use crate::diagnose::frames::{file_basename, normalized_name, short_function};
 use crate::model::{Frame, FrameKind, Phase};
 
 pub fn phase(capture: &Capture) -> Phase {
-    let frames = capture
-        .crashed_thread()
-        .map(|t| t.frames.as_slice())
-        .unwrap_or(&[]);
+    let frames = capture.crashed_thread().map(|t| t.frames.as_slice()).unwrap_or(&[]);
     if is_shutdown(capture, frames) {
         Phase::Shutdown
     } else if is_import(frames) {
@@ -26,11 +23,7 @@ pub fn phase(capture: &Capture) -> Phase {
 }
 
 fn native_names(frames: &[Frame]) -> impl Iterator<Item = String> + '_ {
-    frames
-        .iter()
-        .filter(|f| f.kind == FrameKind::Native)
-        .filter_map(normalized_name)
-        .map(|n| short_function(&n))
+    frames.iter().filter(|f| f.kind == FrameKind::Native).filter_map(normalized_name).map(|n| short_function(&n))
 }
 
 /// Functions that only run once the program is ending: libc's exit handlers and the
@@ -89,8 +82,7 @@ fn is_import(frames: &[Frame]) -> bool {
                 if name.starts_with("PyInit_") {
                     let caller = frames.get(i + 1);
                     let called_from_python = caller.is_some_and(|c| {
-                        c.kind == FrameKind::Python
-                            || normalized_name(c).is_some_and(|n| is_call_machinery(&n))
+                        c.kind == FrameKind::Python || normalized_name(c).is_some_and(|n| is_call_machinery(&n))
                     });
                     if !called_from_python {
                         return true;
@@ -132,10 +124,7 @@ fn is_importlib_exec(frame: &Frame) -> bool {
         || (importlib
             && matches!(
                 function,
-                "_call_with_frames_removed"
-                    | "_load_unlocked"
-                    | "module_from_spec"
-                    | "create_module"
+                "_call_with_frames_removed" | "_load_unlocked" | "module_from_spec" | "create_module"
             ))
 }
 
@@ -162,10 +151,7 @@ mod tests {
         assert_eq!(phase(&fixtures::cext_null_deref()), Phase::Run);
         assert_eq!(phase(&fixtures::pytest_null_deref()), Phase::Test);
         assert_eq!(phase(&fixtures::shutdown_static_dtor()), Phase::Shutdown);
-        assert_eq!(
-            phase(&fixtures::shutdown_static_dtor_abort()),
-            Phase::Shutdown
-        );
+        assert_eq!(phase(&fixtures::shutdown_static_dtor_abort()), Phase::Shutdown);
         assert_eq!(phase(&fixtures::stack_overflow(50)), Phase::Run);
         assert_eq!(phase(&fixtures::thread_crash()), Phase::Run);
         assert_eq!(phase(&fixtures::import_crash()), Phase::Import);
@@ -189,9 +175,7 @@ mod tests {
         let mut c = fixtures::import_crash();
         c.pytest.current_test = Some("tests/test_x.py::test_lazy (call)".into());
         assert_eq!(phase(&c), Phase::Import);
-        c.threads[0]
-            .frames
-            .push(nat("Py_FinalizeEx", LIBPY, "Python/pylifecycle.c:1800"));
+        c.threads[0].frames.push(nat("Py_FinalizeEx", LIBPY, "Python/pylifecycle.c:1800"));
         assert_eq!(phase(&c), Phase::Shutdown);
     }
 
@@ -219,10 +203,8 @@ mod tests {
     #[test]
     fn startup_before_any_python_frame() {
         let mut c = fixtures::cext_null_deref();
-        c.threads[0].frames = vec![
-            nat("PyInit__custom", &ext("_custom"), "c.c:1"),
-            nat("create_builtin", LIBPY, "Python/import.c:1000"),
-        ];
+        c.threads[0].frames =
+            vec![nat("PyInit__custom", &ext("_custom"), "c.c:1"), nat("create_builtin", LIBPY, "Python/import.c:1000")];
         assert_eq!(phase(&c), Phase::Import);
         c.threads[0].frames = vec![
             nat("_PyUnicode_InitEncodings", LIBPY, ""),

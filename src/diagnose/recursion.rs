@@ -89,10 +89,7 @@ pub fn deepest_recursion(frames: &[Frame]) -> Option<Recursion> {
         frames: covered,
         period,
         depth: covered / period,
-        functions: pattern
-            .iter()
-            .map(|f| normalized_name(f).unwrap_or_else(|| "?".into()))
-            .collect(),
+        functions: pattern.iter().map(|f| normalized_name(f).unwrap_or_else(|| "?".into())).collect(),
         python: pattern.iter().all(|f| f.kind == FrameKind::Python),
     })
 }
@@ -101,30 +98,14 @@ pub fn deepest_recursion(frames: &[Frame]) -> Option<Recursion> {
 /// not where threads begin (`_start`, `__libc_start_main`, `start_thread`, `clone`).
 /// Recursion counts from such a stack are lower bounds.
 pub fn looks_truncated(frames: &[Frame]) -> bool {
-    let native: usize = frames
-        .iter()
-        .filter(|f| f.kind == FrameKind::Native)
-        .map(|f| f.repeated as usize + 1)
-        .sum();
+    let native: usize = frames.iter().filter(|f| f.kind == FrameKind::Native).map(|f| f.repeated as usize + 1).sum();
     if native < DEEP_RECURSION_FRAMES {
         return false;
     }
-    let outermost = frames
-        .iter()
-        .rev()
-        .find(|f| f.kind == FrameKind::Native)
-        .and_then(normalized_name);
+    let outermost = frames.iter().rev().find(|f| f.kind == FrameKind::Native).and_then(normalized_name);
     !outermost.is_some_and(|n| {
-        matches!(
-            n.as_str(),
-            "_start"
-                | "start_thread"
-                | "clone"
-                | "clone3"
-                | "thread_start"
-                | "__clone"
-                | "__clone3"
-        ) || n.starts_with("__libc_start")
+        matches!(n.as_str(), "_start" | "start_thread" | "clone" | "clone3" | "thread_start" | "__clone" | "__clone3")
+            || n.starts_with("__libc_start")
     })
 }
 
@@ -149,10 +130,7 @@ pub fn cap_frames(frames: &[Frame]) -> Vec<Frame> {
     if folded.len() <= CAP_THRESHOLD {
         return folded;
     }
-    let omitted: usize = folded[KEEP_INNER..folded.len() - KEEP_OUTER]
-        .iter()
-        .map(|f| f.repeated as usize + 1)
-        .sum();
+    let omitted: usize = folded[KEEP_INNER..folded.len() - KEEP_OUTER].iter().map(|f| f.repeated as usize + 1).sum();
     let mut capped = folded[..KEEP_INNER].to_vec();
     capped.push(omission_marker(omitted));
     capped.extend_from_slice(&folded[folded.len() - KEEP_OUTER..]);
@@ -160,11 +138,7 @@ pub fn cap_frames(frames: &[Frame]) -> Vec<Frame> {
 }
 
 fn same_frame(a: &Frame, b: &Frame) -> bool {
-    a.kind == b.kind
-        && a.function == b.function
-        && a.module == b.module
-        && a.file == b.file
-        && a.line == b.line
+    a.kind == b.kind && a.function == b.function && a.module == b.module && a.file == b.file && a.line == b.line
 }
 
 /// Folds runs of identical consecutive frames into their first frame (`repeated`).
@@ -173,9 +147,7 @@ pub fn fold_identical_runs(frames: &[Frame]) -> Vec<Frame> {
     for frame in frames {
         match out.last_mut() {
             Some(last) if same_frame(last, frame) && frame.function.is_some() => {
-                last.repeated = last
-                    .repeated
-                    .saturating_add(frame.repeated.saturating_add(1));
+                last.repeated = last.repeated.saturating_add(frame.repeated.saturating_add(1));
             }
             _ => out.push(frame.clone()),
         }
@@ -211,21 +183,13 @@ mod tests {
     use super::*;
 
     fn f(name: &str, line: u32) -> Frame {
-        let mut frame = Frame::native(
-            Some(name.into()),
-            Some("_tree.so".into()),
-            0x1000 + line as u64,
-        );
+        let mut frame = Frame::native(Some(name.into()), Some("_tree.so".into()), 0x1000 + line as u64);
         frame.line = Some(line);
         frame
     }
 
     fn overflow(depth: usize) -> Vec<Frame> {
-        let mut frames = vec![
-            f("__vfprintf_internal", 1),
-            f("snprintf", 2),
-            f("path_length", 31),
-        ];
+        let mut frames = vec![f("__vfprintf_internal", 1), f("snprintf", 2), f("path_length", 31)];
         frames.extend((0..depth - 1).map(|_| f("path_length", 34)));
         frames.extend([f("path_len", 70), f("cfunction_call", 553)]);
         frames
@@ -284,10 +248,7 @@ mod tests {
         assert_eq!(capped.len(), 251);
         assert!(is_omission_marker(&capped[200]));
         assert_eq!(capped[200].repeated, 2750);
-        assert!(!capped
-            .iter()
-            .enumerate()
-            .any(|(i, f)| i != 200 && is_omission_marker(f)));
+        assert!(!capped.iter().enumerate().any(|(i, f)| i != 200 && is_omission_marker(f)));
     }
 
     #[test]

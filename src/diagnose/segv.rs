@@ -4,9 +4,7 @@
 //! malloc internals).
 
 use crate::capture::{Capture, Mapping};
-use crate::diagnose::frames::{
-    is_signal_plumbing, is_system_module, module_basename, normalized_name,
-};
+use crate::diagnose::frames::{is_signal_plumbing, is_system_module, module_basename, normalized_name};
 use crate::diagnose::kind::{group, Verdict};
 use crate::diagnose::memmap::{self, format_size, NULL_ZONE, PAGE, USER_SPACE_END};
 use crate::diagnose::recursion::{deepest_recursion, looks_truncated, Recursion};
@@ -45,10 +43,7 @@ pub(crate) fn segv(capture: &Capture, frames: &[Frame]) -> Verdict {
         if recursion.is_some() {
             return stack_overflow_by_recursion(recursion.as_ref(), looks_truncated(frames));
         }
-        return Verdict::new(
-            CrashKind::WildPointer,
-            "the kernel reported no fault address",
-        );
+        return Verdict::new(CrashKind::WildPointer, "the kernel reported no fault address");
     };
     if let Some(detail) = stack_guard_evidence(capture, address, recursion.is_some()) {
         return Verdict::new(CrashKind::StackOverflow, detail);
@@ -75,20 +70,13 @@ pub(crate) fn segv(capture: &Capture, frames: &[Frame]) -> Verdict {
             Some(m) => format!("in {}, which is not executable", memmap::describe(m)),
             None => "where nothing is mapped".to_string(),
         };
-        return Verdict::new(
-            CrashKind::ExecNonCode,
-            format!("the program jumped to {}, {where_}", hex(address)),
-        );
+        return Verdict::new(CrashKind::ExecNonCode, format!("the program jumped to {}, {where_}", hex(address)));
     }
     match (code, mapping) {
         (signals::SEGV_ACCERR, Some(m)) if m.readable && !m.writable => {
             return Verdict::new(
                 CrashKind::WriteToReadonly,
-                format!(
-                    "{} is in {}: a write to read-only memory",
-                    hex(address),
-                    memmap::describe(m)
-                ),
+                format!("{} is in {}: a write to read-only memory", hex(address), memmap::describe(m)),
             );
         }
         (signals::SEGV_ACCERR, Some(m)) => {
@@ -108,10 +96,7 @@ pub(crate) fn segv(capture: &Capture, frames: &[Frame]) -> Verdict {
             );
         }
         (signals::SEGV_BNDERR, _) => {
-            return Verdict::new(
-                CrashKind::WildPointer,
-                format!("{} failed a hardware bounds check", hex(address)),
-            );
+            return Verdict::new(CrashKind::WildPointer, format!("{} failed a hardware bounds check", hex(address)));
         }
         _ => {}
     }
@@ -152,9 +137,7 @@ fn stack_guard_evidence(capture: &Capture, address: u64, deep_recursion: bool) -
     }
     if let Some(guard) = mapping {
         if let Some(stack) = memmap::stack_above_guard(&capture.maps, guard) {
-            let sp_near = sp.is_some_and(|sp| {
-                sp >= guard.start && sp < stack.end && sp.abs_diff(address) <= NEAR_SP
-            });
+            let sp_near = sp.is_some_and(|sp| sp >= guard.start && sp < stack.end && sp.abs_diff(address) <= NEAR_SP);
             if sp_near || deep_recursion {
                 let owner = thread_label(capture);
                 return Some(format!(
@@ -191,10 +174,7 @@ fn null_detail(address: u64, jumped: bool) -> Option<String> {
         return None;
     }
     if jumped {
-        return Some(format!(
-            "the program jumped to {}: a call through a NULL function pointer",
-            hex(address)
-        ));
+        return Some(format!("the program jumped to {}: a call through a NULL function pointer", hex(address)));
     }
     Some(if address == 0 {
         "0x0 is NULL itself".to_string()
@@ -229,10 +209,7 @@ fn unmapped(capture: &Capture, address: u64) -> Verdict {
     if address >= USER_SPACE_END {
         return Verdict::new(
             CrashKind::WildPointer,
-            format!(
-                "{} is a kernel-space address: not a user pointer",
-                hex(address)
-            ),
+            format!("{} is a kernel-space address: not a user pointer", hex(address)),
         );
     }
     if capture.maps.is_empty() {
@@ -265,11 +242,7 @@ fn unmapped(capture: &Capture, address: u64) -> Verdict {
         ),
         (_, _, Some(near)) => Verdict::new(
             CrashKind::WildPointer,
-            format!(
-                "{} is unmapped: nothing is mapped within {}",
-                hex(address),
-                format_size(near)
-            ),
+            format!("{} is unmapped: nothing is mapped within {}", hex(address), format_size(near)),
         ),
         _ => Verdict::new(CrashKind::WildPointer, format!("{} is unmapped", hex(address))),
     }
@@ -301,11 +274,7 @@ fn heap_internals(frames: &[Frame]) -> Option<String> {
     ];
     for frame in frames {
         let in_libc = frame.kind == FrameKind::Native
-            && frame
-                .module
-                .as_deref()
-                .map(module_basename)
-                .is_none_or(is_system_module);
+            && frame.module.as_deref().map(module_basename).is_none_or(is_system_module);
         if !in_libc {
             return None;
         }
@@ -330,30 +299,15 @@ mod tests {
 
     #[test]
     fn null_dereferences() {
-        assert_eq!(
-            kind_of(&fixtures::cext_null_deref()),
-            (CrashKind::NullDeref, "0x8 is 8 bytes past NULL".into())
-        );
-        assert_eq!(
-            kind_of(&fixtures::pytest_null_deref()),
-            (CrashKind::NullDeref, "0x0 is NULL itself".into())
-        );
+        assert_eq!(kind_of(&fixtures::cext_null_deref()), (CrashKind::NullDeref, "0x8 is 8 bytes past NULL".into()));
+        assert_eq!(kind_of(&fixtures::pytest_null_deref()), (CrashKind::NullDeref, "0x0 is NULL itself".into()));
         assert_eq!(kind_of(&fixtures::ctypes_null()).0, CrashKind::NullDeref);
         assert_eq!(kind_of(&fixtures::thread_crash()).0, CrashKind::NullDeref);
-        assert_eq!(
-            kind_of(&fixtures::shutdown_static_dtor()).0,
-            CrashKind::NullDeref
-        );
+        assert_eq!(kind_of(&fixtures::shutdown_static_dtor()).0, CrashKind::NullDeref);
 
         let mut c = fixtures::cext_null_deref();
         c.signal.fault_address = Some(u64::MAX - 7);
-        assert_eq!(
-            kind_of(&c),
-            (
-                CrashKind::NullDeref,
-                "0xfffffffffffffff8 is 8 bytes before NULL".into()
-            )
-        );
+        assert_eq!(kind_of(&c), (CrashKind::NullDeref, "0xfffffffffffffff8 is 8 bytes before NULL".into()));
         // A big offset from NULL is still below mmap_min_addr.
         c.signal.fault_address = Some(0x2040);
         assert_eq!(kind_of(&c).0, CrashKind::NullDeref);
@@ -372,12 +326,7 @@ mod tests {
     #[test]
     fn general_protection_fault_is_not_a_null_deref() {
         let mut c = fixtures::cext_null_deref();
-        c.signal = SignalInfo {
-            signo: 11,
-            code: signals::SI_KERNEL,
-            fault_address: Some(0),
-            sender_pid: None,
-        };
+        c.signal = SignalInfo { signo: 11, code: signals::SI_KERNEL, fault_address: Some(0), sender_pid: None };
         assert_eq!(kind_of(&c).0, CrashKind::WildPointer);
     }
 
@@ -385,20 +334,14 @@ mod tests {
     fn main_thread_stack_overflow() {
         let (kind, detail) = kind_of(&fixtures::stack_overflow(15_900));
         assert_eq!(kind, CrashKind::StackOverflow);
-        assert!(
-            detail.contains("below the main thread's 8 MiB stack, in the guard gap"),
-            "{detail}"
-        );
+        assert!(detail.contains("below the main thread's 8 MiB stack, in the guard gap"), "{detail}");
         // Without maps and registers, the recursion alone tells it.
         let mut c = fixtures::stack_overflow(15_900);
         c.maps.clear();
         c.registers = None;
         let (kind, detail) = kind_of(&c);
         assert_eq!(kind, CrashKind::StackOverflow);
-        assert_eq!(
-            detail,
-            "the stack is exhausted: 15,900 nested frames of path_length"
-        );
+        assert_eq!(detail, "the stack is exhausted: 15,900 nested frames of path_length");
         // Without recursion, the address alone tells it.
         let mut c = fixtures::stack_overflow(3);
         assert_eq!(kind_of(&c).0, CrashKind::StackOverflow);
@@ -413,10 +356,7 @@ mod tests {
         c.registers.as_mut().unwrap().sp = 0x7f3a_2a60_0010;
         let (kind, detail) = kind_of(&c);
         assert_eq!(kind, CrashKind::StackOverflow);
-        assert!(
-            detail.contains("guard page below thread worker-1's stack"),
-            "{detail}"
-        );
+        assert!(detail.contains("guard page below thread worker-1's stack"), "{detail}");
         // The same ---p page far from sp and with no recursion is not a stack overflow.
         c.registers.as_mut().unwrap().sp = 0x7f3a_2adf_ed50;
         assert_eq!(kind_of(&c).0, CrashKind::WildPointer);
@@ -446,19 +386,13 @@ mod tests {
         c.signal = fixtures::segv(signals::SEGV_ACCERR, 0x7f3a_2c1f_2010);
         let (kind, detail) = kind_of(&c);
         assert_eq!(kind, CrashKind::WriteToReadonly);
-        assert!(
-            detail.contains("_pixfmt.cpython-311-x86_64-linux-gnu.so (r--)"),
-            "{detail}"
-        );
+        assert!(detail.contains("_pixfmt.cpython-311-x86_64-linux-gnu.so (r--)"), "{detail}");
 
         c.signal = fixtures::segv(signals::SEGV_ACCERR, 0x55d4_c9e6_0000);
         c.registers.as_mut().unwrap().ip = 0x55d4_c9e6_0000;
         let (kind, detail) = kind_of(&c);
         assert_eq!(kind, CrashKind::ExecNonCode);
-        assert!(
-            detail.contains("[heap] (rw-), which is not executable"),
-            "{detail}"
-        );
+        assert!(detail.contains("[heap] (rw-), which is not executable"), "{detail}");
     }
 
     #[test]

@@ -36,8 +36,8 @@ use sha2::{Digest, Sha256};
 
 use crate::capture::Capture;
 use crate::diagnose::frames::{
-    file_basename, is_culprit_candidate, is_runtime_frame, is_signal_plumbing, is_user_frame,
-    module_stem, normalized_name, short_function,
+    file_basename, is_culprit_candidate, is_runtime_frame, is_signal_plumbing, is_user_frame, module_stem,
+    normalized_name, short_function,
 };
 use crate::diagnose::recursion::Recursion;
 use crate::model::{CrashKind, Frame, FrameKind};
@@ -54,16 +54,8 @@ struct Entry {
     user: bool,
 }
 
-pub fn signature(
-    capture: &Capture,
-    kind: CrashKind,
-    recursion: Option<&Recursion>,
-    message: Option<&str>,
-) -> String {
-    let frames = capture
-        .crashed_thread()
-        .map(|t| t.frames.as_slice())
-        .unwrap_or(&[]);
+pub fn signature(capture: &Capture, kind: CrashKind, recursion: Option<&Recursion>, message: Option<&str>) -> String {
+    let frames = capture.crashed_thread().map(|t| t.frames.as_slice()).unwrap_or(&[]);
     let signal = signals::signal_name(capture.signal.signo);
     let entries = match recursion.filter(|r| kind == CrashKind::StackOverflow && r.is_deep()) {
         // Where a signal from outside finds the program is not the bug: only the Python
@@ -82,11 +74,7 @@ pub fn signature(
         parts.push(format!("msg:{m}"));
     }
     let digest = Sha256::digest(parts.join("|").as_bytes());
-    let hash: String = digest
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<String>()[..HASH_HEX_DIGITS]
-        .to_string();
+    let hash: String = digest.iter().map(|b| format!("{b:02x}")).collect::<String>()[..HASH_HEX_DIGITS].to_string();
     let label = entries
         .iter()
         .find(|e| e.user)
@@ -98,20 +86,10 @@ pub fn signature(
 }
 
 fn entry(frame: &Frame) -> Entry {
-    let function = normalized_name(frame)
-        .map(|n| short_function(&n))
-        .unwrap_or_else(|| "?".into());
+    let function = normalized_name(frame).map(|n| short_function(&n)).unwrap_or_else(|| "?".into());
     let module = match frame.kind {
-        FrameKind::Native => frame
-            .module
-            .as_deref()
-            .map(module_stem)
-            .unwrap_or_else(|| "?".into()),
-        FrameKind::Python => frame
-            .file
-            .as_deref()
-            .map(|f| file_basename(f).to_string())
-            .unwrap_or_default(),
+        FrameKind::Native => frame.module.as_deref().map(module_stem).unwrap_or_else(|| "?".into()),
+        FrameKind::Python => frame.file.as_deref().map(|f| file_basename(f).to_string()).unwrap_or_default(),
     };
     Entry {
         key: format!("{function}@{module}"),
@@ -164,9 +142,7 @@ fn recursion_entries(frames: &[Frame], r: &Recursion) -> Vec<Entry> {
 
 fn python_entry(frames: &[Frame]) -> Option<Entry> {
     let python = || frames.iter().filter(|f| f.is_python());
-    let frame = python()
-        .find(|f| is_user_frame(f))
-        .or_else(|| python().next())?;
+    let frame = python().find(|f| is_user_frame(f)).or_else(|| python().next())?;
     Some(entry(frame))
 }
 
@@ -177,11 +153,7 @@ fn message_key(kind: CrashKind, message: &str) -> Option<String> {
         CrashKind::Assert => {
             let at = message.find("Assertion")?;
             let head = &message[..at];
-            let function = head
-                .trim_end_matches([' ', ':'])
-                .rsplit(": ")
-                .next()
-                .unwrap_or("");
+            let function = head.trim_end_matches([' ', ':']).rsplit(": ").next().unwrap_or("");
             Some(format!("{function}: {}", &message[at..]))
         }
         CrashKind::Abort => {
@@ -209,13 +181,7 @@ fn readable(function: &str) -> String {
     let tail = parts[parts.len().saturating_sub(2)..].join("::");
     let cleaned: String = tail
         .chars()
-        .map(|c| {
-            if c.is_alphanumeric() || matches!(c, '_' | ':' | '~' | '.' | '-') {
-                c
-            } else {
-                '_'
-            }
-        })
+        .map(|c| if c.is_alphanumeric() || matches!(c, '_' | ':' | '~' | '.' | '-') { c } else { '_' })
         .collect();
     cleaned.chars().take(48).collect()
 }
@@ -230,12 +196,7 @@ mod tests {
         let message = crate::diagnose::message::crash_message(c);
         let kind = crate::diagnose::kind::classify(c, message.as_deref()).kind;
         let frames = &c.crashed_thread().unwrap().frames;
-        signature(
-            c,
-            kind,
-            deepest_recursion(frames).as_ref(),
-            message.as_deref(),
-        )
+        signature(c, kind, deepest_recursion(frames).as_ref(), message.as_deref())
     }
 
     fn shift_addresses(c: &mut Capture, by: u64) {
@@ -257,19 +218,12 @@ mod tests {
     #[test]
     fn readable_prefix_and_hash() {
         let s = sig(&fixtures::cext_null_deref());
-        assert!(
-            s.starts_with("SIGSEGV/null-deref/bytes_per_pixel@_pixfmt/"),
-            "{s}"
-        );
+        assert!(s.starts_with("SIGSEGV/null-deref/bytes_per_pixel@_pixfmt/"), "{s}");
         assert_eq!(s.rsplit('/').next().unwrap().len(), 12);
-        assert!(sig(&fixtures::stack_overflow(15_900))
-            .starts_with("SIGSEGV/stack-overflow/path_length@_tree/"));
+        assert!(sig(&fixtures::stack_overflow(15_900)).starts_with("SIGSEGV/stack-overflow/path_length@_tree/"));
         // `~PyRef` is inlined: only DWARF shows it, so the signature does not rely on it.
         let s = sig(&fixtures::shutdown_static_dtor());
-        assert!(
-            s.starts_with("SIGSEGV/null-deref/unordered_map::~unordered_map@_events/"),
-            "{s}"
-        );
+        assert!(s.starts_with("SIGSEGV/null-deref/unordered_map::~unordered_map@_events/"), "{s}");
         assert!(sig(&fixtures::double_free()).starts_with("SIGABRT/double-free/pack@_packer/"));
         assert!(sig(&fixtures::c_assert()).starts_with("SIGABRT/assert/center@_stats/"));
         assert!(sig(&fixtures::ctypes_null()).starts_with("SIGSEGV/null-deref/string_at@_ctypes/"));
@@ -300,9 +254,7 @@ mod tests {
         let a = fixtures::stack_overflow(15_900);
         let mut b = fixtures::stack_overflow(15_850);
         // This time the guard page is hit in strlen, not vfprintf.
-        b.threads[0]
-            .frames
-            .splice(0..3, [nat("__strlen_evex", LIBC, "strlen-evex.S:77")]);
+        b.threads[0].frames.splice(0..3, [nat("__strlen_evex", LIBC, "strlen-evex.S:77")]);
         assert_eq!(sig(&a), sig(&b));
     }
 
@@ -328,8 +280,7 @@ mod tests {
         assert_ne!(sig(&e), sig(&f));
         // The same assertion after a line edit.
         let mut g = e.clone();
-        g.abort_message =
-            Some("python3: /elsewhere/_stats.c:12: mean: Assertion `count > 0' failed.\n".into());
+        g.abort_message = Some("python3: /elsewhere/_stats.c:12: mean: Assertion `count > 0' failed.\n".into());
         assert_eq!(sig(&e), sig(&g));
     }
 
@@ -346,10 +297,7 @@ mod tests {
     fn external_signals_ignore_the_native_stack() {
         let a = fixtures::external_sigterm();
         let s = sig(&a);
-        assert!(
-            s.starts_with("SIGTERM/external-signal/wait_for_job@main.py/"),
-            "{s}"
-        );
+        assert!(s.starts_with("SIGTERM/external-signal/wait_for_job@main.py/"), "{s}");
         let mut b = a.clone();
         b.threads[0].frames.remove(0);
         assert_eq!(s, sig(&b));
@@ -358,10 +306,7 @@ mod tests {
     #[test]
     fn readable_names() {
         assert_eq!(readable("PyRef::~PyRef"), "PyRef::~PyRef");
-        assert_eq!(
-            readable("std::unordered_map<int, PyRef>::~unordered_map"),
-            "unordered_map::~unordered_map"
-        );
+        assert_eq!(readable("std::unordered_map<int, PyRef>::~unordered_map"), "unordered_map::~unordered_map");
         assert_eq!(readable("operator/"), "operator_");
     }
 }

@@ -27,34 +27,19 @@ pub fn parse_status(status: &str) -> StatusFacts {
 
 /// Yama's `ptrace_scope` (None: no Yama) with the process's status facts and, when it was
 /// tried, the result of actually seizing a child (`Err` holds the error).
-pub fn ptrace_check(
-    yama_scope: Option<&str>,
-    status: StatusFacts,
-    tried: Option<Result<(), String>>,
-) -> Check {
+pub fn ptrace_check(yama_scope: Option<&str>, status: StatusFacts, tried: Option<Result<(), String>>) -> Check {
     const ID: &str = "capture.ptrace";
     let scope: Option<u32> = yama_scope.and_then(|s| s.trim().parse().ok());
-    let seccomp_note = if status.seccomp == Some(2) {
-        ", under a seccomp filter"
-    } else {
-        ""
-    };
+    let seccomp_note = if status.seccomp == Some(2) { ", under a seccomp filter" } else { "" };
     match tried {
         Some(Ok(())) => {
-            let how = scope
-                .map(|n| format!("Yama scope {n}"))
-                .unwrap_or_else(|| "no Yama".to_owned());
-            return Check::ok(
-                ID,
-                format!("ptrace works: seized a test child ({how}{seccomp_note})"),
-            );
+            let how = scope.map(|n| format!("Yama scope {n}")).unwrap_or_else(|| "no Yama".to_owned());
+            return Check::ok(ID, format!("ptrace works: seized a test child ({how}{seccomp_note})"));
         }
         Some(Err(err)) => {
             let why = match scope {
                 Some(3) => "kernel.yama.ptrace_scope = 3".to_owned(),
-                Some(2) if !status.cap_sys_ptrace => {
-                    "kernel.yama.ptrace_scope = 2 without CAP_SYS_PTRACE".to_owned()
-                }
+                Some(2) if !status.cap_sys_ptrace => "kernel.yama.ptrace_scope = 2 without CAP_SYS_PTRACE".to_owned(),
                 _ if status.seccomp == Some(2) => "most likely the seccomp filter".to_owned(),
                 _ => "no Yama or seccomp reason found".to_owned(),
             };
@@ -122,10 +107,10 @@ pub fn core_pattern_check(pattern: Option<&str>) -> Check {
         let program = pipe.split_whitespace().next().unwrap_or("");
         let name = program.rsplit('/').next().unwrap_or(program);
         let finding = if name.contains("systemd-coredump") {
-            "core dumps go to systemd-coredump: list them with `coredumpctl list`, open one with `coredumpctl gdb`".to_owned()
-        } else if name.contains("apport") {
-            "core dumps go to apport: reports land in /var/crash (unpack with `apport-unpack`)"
+            "core dumps go to systemd-coredump: list them with `coredumpctl list`, open one with `coredumpctl gdb`"
                 .to_owned()
+        } else if name.contains("apport") {
+            "core dumps go to apport: reports land in /var/crash (unpack with `apport-unpack`)".to_owned()
         } else {
             format!("core dumps are piped to {program}")
         };
@@ -134,12 +119,7 @@ pub fn core_pattern_check(pattern: Option<&str>) -> Check {
     if pattern.starts_with('/') {
         Check::ok(ID, format!("core dumps are written to {pattern}"))
     } else {
-        Check::ok(
-            ID,
-            format!(
-                "core dumps are written as {pattern:?} in the crashing process's working directory"
-            ),
-        )
+        Check::ok(ID, format!("core dumps are written as {pattern:?} in the crashing process's working directory"))
     }
 }
 
@@ -164,20 +144,14 @@ fn try_ptrace() -> Option<Result<(), String>> {
 
 pub fn checks() -> Vec<Check> {
     let yama = std::fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope").ok();
-    let status = std::fs::read_to_string("/proc/self/status")
-        .map(|s| parse_status(&s))
-        .unwrap_or_default();
+    let status = std::fs::read_to_string("/proc/self/status").map(|s| parse_status(&s)).unwrap_or_default();
     vec![
         ptrace_check(yama.as_deref(), status, try_ptrace()),
         match soft_limit(libc::RLIMIT_CORE) {
             Some(soft) => core_size_check(soft),
             None => Check::skip("capture.core-size", "cannot read RLIMIT_CORE"),
         },
-        core_pattern_check(
-            std::fs::read_to_string("/proc/sys/kernel/core_pattern")
-                .ok()
-                .as_deref(),
-        ),
+        core_pattern_check(std::fs::read_to_string("/proc/sys/kernel/core_pattern").ok().as_deref()),
     ]
 }
 
@@ -189,68 +163,22 @@ mod tests {
     #[test]
     fn status_facts() {
         let text = "Name:\tcat\nCapEff:\t00000000a80425fb\nSeccomp:\t2\n";
-        assert_eq!(
-            parse_status(text),
-            StatusFacts {
-                cap_sys_ptrace: false,
-                seccomp: Some(2)
-            }
-        );
+        assert_eq!(parse_status(text), StatusFacts { cap_sys_ptrace: false, seccomp: Some(2) });
         let root = "CapEff:\t000001ffffffffff\nSeccomp:\t0\n";
         assert!(parse_status(root).cap_sys_ptrace);
     }
 
     #[test]
     fn ptrace_scopes() {
-        let plain = StatusFacts {
-            cap_sys_ptrace: false,
-            seccomp: Some(0),
-        };
+        let plain = StatusFacts { cap_sys_ptrace: false, seccomp: Some(0) };
         assert_eq!(ptrace_check(Some("1\n"), plain, None).status, Status::Ok);
         assert_eq!(ptrace_check(None, plain, None).status, Status::Ok);
         assert_eq!(ptrace_check(Some("2\n"), plain, None).status, Status::Fail);
-        assert_eq!(
-            ptrace_check(
-                Some("2\n"),
-                StatusFacts {
-                    cap_sys_ptrace: true,
-                    ..plain
-                },
-                None
-            )
-            .status,
-            Status::Ok
-        );
+        assert_eq!(ptrace_check(Some("2\n"), StatusFacts { cap_sys_ptrace: true, ..plain }, None).status, Status::Ok);
         assert_eq!(ptrace_check(Some("3\n"), plain, None).status, Status::Fail);
-        assert_eq!(
-            ptrace_check(
-                Some("1"),
-                StatusFacts {
-                    seccomp: Some(2),
-                    ..plain
-                },
-                None
-            )
-            .status,
-            Status::Warn
-        );
-        assert_eq!(
-            ptrace_check(
-                Some("1"),
-                StatusFacts {
-                    seccomp: Some(2),
-                    ..plain
-                },
-                Some(Ok(()))
-            )
-            .status,
-            Status::Ok
-        );
-        let refused = ptrace_check(
-            Some("3"),
-            plain,
-            Some(Err("Operation not permitted".into())),
-        );
+        assert_eq!(ptrace_check(Some("1"), StatusFacts { seccomp: Some(2), ..plain }, None).status, Status::Warn);
+        assert_eq!(ptrace_check(Some("1"), StatusFacts { seccomp: Some(2), ..plain }, Some(Ok(()))).status, Status::Ok);
+        let refused = ptrace_check(Some("3"), plain, Some(Err("Operation not permitted".into())));
         assert_eq!(refused.status, Status::Fail);
         assert!(refused.finding.contains("ptrace_scope = 3"), "{refused:?}");
     }
@@ -259,16 +187,11 @@ mod tests {
     fn cores() {
         assert_eq!(core_size_check(Some(0)).status, Status::Warn);
         assert_eq!(core_size_check(None).status, Status::Ok);
-        let systemd = core_pattern_check(Some(
-            "|/usr/lib/systemd/systemd-coredump %P %u %g %s %t 9223372036854775808 %h\n",
-        ));
+        let systemd =
+            core_pattern_check(Some("|/usr/lib/systemd/systemd-coredump %P %u %g %s %t 9223372036854775808 %h\n"));
         assert!(systemd.finding.contains("coredumpctl"), "{systemd:?}");
-        let apport = core_pattern_check(Some(
-            "|/usr/share/apport/apport -p%p -s%s -c%c -d%d -P%P -u%u -g%g -- %E",
-        ));
+        let apport = core_pattern_check(Some("|/usr/share/apport/apport -p%p -s%s -c%c -d%d -P%P -u%u -g%g -- %E"));
         assert!(apport.finding.contains("/var/crash"));
-        assert!(core_pattern_check(Some("core"))
-            .finding
-            .contains("working directory"));
+        assert!(core_pattern_check(Some("core")).finding.contains("working directory"));
     }
 }

@@ -36,32 +36,18 @@ pub fn memory_check(available: Option<u64>) -> Check {
 
 pub fn disk_check(id: &str, what: &str, path: &Path, free: Option<u64>) -> Check {
     match free {
-        None => Check::skip(
-            id,
-            format!("cannot read free space of {what} {}", path.display()),
-        ),
+        None => Check::skip(id, format!("cannot read free space of {what} {}", path.display())),
         Some(bytes) if bytes < 100 * MIB => Check::fail(
             id,
-            format!(
-                "only {} free on {what} {}",
-                format_size(bytes),
-                path.display()
-            ),
+            format!("only {} free on {what} {}", format_size(bytes), path.display()),
             "free disk space: writes (and core dumps) will fail with ENOSPC",
         ),
         Some(bytes) if bytes < GIB => Check::warn(
             id,
-            format!(
-                "only {} free on {what} {}",
-                format_size(bytes),
-                path.display()
-            ),
+            format!("only {} free on {what} {}", format_size(bytes), path.display()),
             "free disk space: caches, temp files and core dumps may not fit",
         ),
-        Some(bytes) => Check::ok(
-            id,
-            format!("{} free on {what} {}", format_size(bytes), path.display()),
-        ),
+        Some(bytes) => Check::ok(id, format!("{} free on {what} {}", format_size(bytes), path.display())),
     }
 }
 
@@ -110,10 +96,7 @@ pub fn overcommit_check(text: Option<&str>) -> Check {
 
 /// A soft resource limit; `Ok(None)` is unlimited.
 pub(crate) fn soft_limit(resource: libc::__rlimit_resource_t) -> Option<Option<u64>> {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: getrlimit writes into the struct we own.
     let rc = unsafe { libc::getrlimit(resource, &mut limit) };
     if rc != 0 {
@@ -136,18 +119,8 @@ pub fn checks(cwd: &Path) -> Vec<Check> {
     let tmp = std::env::temp_dir();
     vec![
         memory_check(meminfo.as_deref().and_then(parse_mem_available)),
-        disk_check(
-            "machine.disk.cwd",
-            "the working directory",
-            cwd,
-            free_space(cwd),
-        ),
-        disk_check(
-            "machine.disk.tmp",
-            "the temp directory",
-            &tmp,
-            free_space(&tmp),
-        ),
+        disk_check("machine.disk.cwd", "the working directory", cwd, free_space(cwd)),
+        disk_check("machine.disk.tmp", "the temp directory", &tmp, free_space(&tmp)),
         match soft_limit(libc::RLIMIT_NOFILE) {
             Some(soft) => open_files_check(soft),
             None => Check::skip("machine.open-files", "cannot read RLIMIT_NOFILE"),
@@ -156,11 +129,7 @@ pub fn checks(cwd: &Path) -> Vec<Check> {
             Some(soft) => processes_check(soft),
             None => Check::skip("machine.processes", "cannot read RLIMIT_NPROC"),
         },
-        overcommit_check(
-            std::fs::read_to_string("/proc/sys/vm/overcommit_memory")
-                .ok()
-                .as_deref(),
-        ),
+        overcommit_check(std::fs::read_to_string("/proc/sys/vm/overcommit_memory").ok().as_deref()),
     ]
 }
 
@@ -183,10 +152,7 @@ mod tests {
     fn disk_and_limits() {
         let p = Path::new("/x");
         assert_eq!(disk_check("d", "x", p, Some(50 * MIB)).status, Status::Fail);
-        assert_eq!(
-            disk_check("d", "x", p, Some(500 * MIB)).status,
-            Status::Warn
-        );
+        assert_eq!(disk_check("d", "x", p, Some(500 * MIB)).status, Status::Warn);
         assert_eq!(disk_check("d", "x", p, Some(5 * GIB)).status, Status::Ok);
         assert_eq!(open_files_check(Some(256)).status, Status::Warn);
         assert_eq!(open_files_check(None).status, Status::Ok);

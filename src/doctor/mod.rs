@@ -50,36 +50,16 @@ pub struct Check {
 
 impl Check {
     pub fn ok(id: &str, finding: impl Into<String>) -> Check {
-        Check {
-            id: id.to_owned(),
-            status: Status::Ok,
-            finding: finding.into(),
-            fix: None,
-        }
+        Check { id: id.to_owned(), status: Status::Ok, finding: finding.into(), fix: None }
     }
     pub fn skip(id: &str, finding: impl Into<String>) -> Check {
-        Check {
-            id: id.to_owned(),
-            status: Status::Skip,
-            finding: finding.into(),
-            fix: None,
-        }
+        Check { id: id.to_owned(), status: Status::Skip, finding: finding.into(), fix: None }
     }
     pub fn warn(id: &str, finding: impl Into<String>, fix: impl Into<String>) -> Check {
-        Check {
-            id: id.to_owned(),
-            status: Status::Warn,
-            finding: finding.into(),
-            fix: Some(fix.into()),
-        }
+        Check { id: id.to_owned(), status: Status::Warn, finding: finding.into(), fix: Some(fix.into()) }
     }
     pub fn fail(id: &str, finding: impl Into<String>, fix: impl Into<String>) -> Check {
-        Check {
-            id: id.to_owned(),
-            status: Status::Fail,
-            finding: finding.into(),
-            fix: Some(fix.into()),
-        }
+        Check { id: id.to_owned(), status: Status::Fail, finding: finding.into(), fix: Some(fix.into()) }
     }
 }
 
@@ -132,10 +112,7 @@ pub struct DoctorOptions {
 }
 
 /// The interpreter doctor examines: `--python`, else the active virtualenv's, else `python3`.
-pub fn choose_python(
-    explicit: Option<&std::path::Path>,
-    virtual_env: Option<&std::ffi::OsStr>,
-) -> PathBuf {
+pub fn choose_python(explicit: Option<&std::path::Path>, virtual_env: Option<&std::ffi::OsStr>) -> PathBuf {
     if let Some(path) = explicit {
         return path.to_path_buf();
     }
@@ -151,36 +128,18 @@ pub fn choose_python(
 /// Runs every check. Never fails: what cannot be read becomes a `skip` or `fail` check.
 pub fn run_doctor(options: &DoctorOptions) -> DoctorReport {
     let started = Instant::now();
-    let interpreter = choose_python(
-        options.python.as_deref(),
-        std::env::var_os("VIRTUAL_ENV").as_deref(),
-    );
+    let interpreter = choose_python(options.python.as_deref(), std::env::var_os("VIRTUAL_ENV").as_deref());
     // The interpreter is the slow part: start it first, check the machine meanwhile.
     let probe = std::thread::spawn(move || python::probe(&interpreter));
     let mut checks = machine::checks(&options.cwd);
     checks.extend(capture::checks());
-    let probed = probe
-        .join()
-        .unwrap_or_else(|_| Err("the interpreter probe panicked".to_owned()));
+    let probed = probe.join().unwrap_or_else(|_| Err("the interpreter probe panicked".to_owned()));
     let facts = probed.as_ref().ok();
     checks.extend(python::checks(&probed));
     checks.extend(extension_checks(facts));
-    checks.extend(setup::gui_check(
-        &env_of(&[
-            "DISPLAY",
-            "WAYLAND_DISPLAY",
-            "MPLBACKEND",
-            "QT_QPA_PLATFORM",
-        ]),
-        facts,
-    ));
-    let cpus = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
-    checks.push(setup::threads_check(
-        &env_of(&["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"]),
-        cpus,
-    ));
+    checks.extend(setup::gui_check(&env_of(&["DISPLAY", "WAYLAND_DISPLAY", "MPLBACKEND", "QT_QPA_PLATFORM"]), facts));
+    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    checks.push(setup::threads_check(&env_of(&["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"]), cpus));
     checks.extend(setup::test_checks(&options.cwd, facts));
     DoctorReport {
         schema_version: SCHEMA_VERSION,
@@ -196,10 +155,7 @@ pub fn run_doctor(options: &DoctorOptions) -> DoctorReport {
 fn extension_checks(facts: Option<&python::ProbeFacts>) -> Vec<Check> {
     const SUMMARY: &str = "extensions.examined";
     let Some(facts) = facts else {
-        return vec![Check::skip(
-            SUMMARY,
-            "skipped: the interpreter could not be examined",
-        )];
+        return vec![Check::skip(SUMMARY, "skipped: the interpreter could not be examined")];
     };
     let python = extensions::PythonFacts {
         soabi: facts.info.soabi.clone().unwrap_or_default(),
@@ -222,11 +178,7 @@ pub fn extension_report_checks(report: &extensions::ExtensionReport) -> Vec<Chec
             } else {
                 format!("{path}: {}", problem.finding)
             };
-            Check::warn(
-                &format!("extensions.{}", problem.id),
-                finding,
-                problem.fix.clone(),
-            )
+            Check::warn(&format!("extensions.{}", problem.id), finding, problem.fix.clone())
         })
         .collect();
     let n = report.examined;
@@ -244,22 +196,12 @@ pub fn extension_report_checks(report: &extensions::ExtensionReport) -> Vec<Chec
 }
 
 fn env_of(names: &[&str]) -> Vec<(String, Option<String>)> {
-    names
-        .iter()
-        .map(|name| {
-            (
-                (*name).to_owned(),
-                std::env::var(name).ok().filter(|v| !v.is_empty()),
-            )
-        })
-        .collect()
+    names.iter().map(|name| ((*name).to_owned(), std::env::var(name).ok().filter(|v| !v.is_empty()))).collect()
 }
 
 /// Looks a variable up in the list `env_of` made.
 pub(crate) fn env_get<'a>(env: &'a [(String, Option<String>)], name: &str) -> Option<&'a str> {
-    env.iter()
-        .find(|(k, _)| k == name)
-        .and_then(|(_, v)| v.as_deref())
+    env.iter().find(|(k, _)| k == name).and_then(|(_, v)| v.as_deref())
 }
 
 /// The report as JSON.

@@ -112,8 +112,7 @@ pub struct ProbeFacts {
 
 /// Parses the probe script's output.
 pub fn parse_probe(json: &str) -> Result<ProbeFacts, String> {
-    let raw: Raw =
-        serde_json::from_str(json.trim()).map_err(|e| format!("unreadable probe output: {e}"))?;
+    let raw: Raw = serde_json::from_str(json.trim()).map_err(|e| format!("unreadable probe output: {e}"))?;
     Ok(ProbeFacts {
         info: PythonInfo {
             executable: raw.executable,
@@ -158,10 +157,7 @@ pub fn probe(interpreter: &Path) -> Result<ProbeFacts, String> {
     let output = match receive.recv_timeout(PROBE_DEADLINE) {
         Ok(result) => result.map_err(|e| format!("cannot run {}: {e}", interpreter.display()))?,
         Err(_) => {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid as i32),
-                nix::sys::signal::Signal::SIGKILL,
-            );
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL);
             return Err(format!(
                 "{} did not answer within {} s (a hanging sitecustomize or .pth file?)",
                 interpreter.display(),
@@ -171,16 +167,8 @@ pub fn probe(interpreter: &Path) -> Result<ProbeFacts, String> {
     };
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let last = stderr
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("no message");
-        return Err(format!(
-            "{} failed ({}): {last}",
-            interpreter.display(),
-            output.status
-        ));
+        let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message");
+        return Err(format!("{} failed ({}): {last}", interpreter.display(), output.status));
     }
     parse_probe(&String::from_utf8_lossy(&output.stdout))
 }
@@ -203,12 +191,7 @@ pub fn checks(probed: &Result<ProbeFacts, String>) -> Vec<Check> {
         }
     };
     let info = &facts.info;
-    vec![
-        version_check(info),
-        build_check(info),
-        venv_check(info),
-        dependencies_check(&facts.conflicts),
-    ]
+    vec![version_check(info), build_check(info), venv_check(info), dependencies_check(&facts.conflicts)]
 }
 
 pub fn version_check(info: &PythonInfo) -> Check {
@@ -220,10 +203,7 @@ pub fn version_check(info: &PythonInfo) -> Check {
             _ => None,
         }
     };
-    let finding = format!(
-        "{} {} at {}",
-        info.implementation, info.version, info.executable
-    );
+    let finding = format!("{} {} at {}", info.implementation, info.version, info.executable);
     match minor {
         Some(v) if v < (3, 9) => Check::warn(
             ID,
@@ -235,16 +215,8 @@ pub fn version_check(info: &PythonInfo) -> Check {
 }
 
 pub fn build_check(info: &PythonInfo) -> Check {
-    let mut parts = vec![if info.debug {
-        "debug build"
-    } else {
-        "release build"
-    }];
-    parts.push(if info.shared {
-        "shared libpython"
-    } else {
-        "static libpython"
-    });
+    let mut parts = vec![if info.debug { "debug build" } else { "release build" }];
+    parts.push(if info.shared { "shared libpython" } else { "static libpython" });
     if info.gil_disabled {
         parts.push("free-threaded (no GIL): extensions not built for it re-enable the GIL or race");
     }
@@ -256,10 +228,7 @@ pub fn venv_check(info: &PythonInfo) -> Check {
     if info.venv {
         Check::ok("python.venv", format!("virtualenv at {}", info.prefix))
     } else {
-        Check::ok(
-            "python.venv",
-            format!("no virtualenv: packages come from {}", info.prefix),
-        )
+        Check::ok("python.venv", format!("no virtualenv: packages come from {}", info.prefix))
     }
 }
 
@@ -269,11 +238,7 @@ pub fn dependencies_check(conflicts: &[String]) -> Check {
         0 => Check::ok(ID, "no dependency conflicts among installed packages"),
         n => {
             let shown: Vec<&str> = conflicts.iter().take(5).map(String::as_str).collect();
-            let more = if n > 5 {
-                format!("; and {} more", n - 5)
-            } else {
-                String::new()
-            };
+            let more = if n > 5 { format!("; and {} more", n - 5) } else { String::new() };
             Check::warn(
                 ID,
                 format!("{n} dependency conflict{}: {}{more}", if n == 1 { "" } else { "s" }, shown.join("; ")),
@@ -297,10 +262,7 @@ mod tests {
     #[test]
     fn parses_probe_output() {
         let facts = parse_probe(SAMPLE).expect("parse");
-        assert_eq!(
-            facts.info.soabi.as_deref(),
-            Some("cpython-311-x86_64-linux-gnu")
-        );
+        assert_eq!(facts.info.soabi.as_deref(), Some("cpython-311-x86_64-linux-gnu"));
         assert_eq!(facts.numpy_version.as_deref(), Some("2.1.0"));
         assert_eq!(facts.qt_bindings, vec!["pyqt5"]);
         let checks = checks(&Ok(facts));

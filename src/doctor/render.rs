@@ -47,11 +47,8 @@ fn tag(style: &TerminalStyle, status: Status) -> String {
 
 pub fn summary_line(report: &DoctorReport) -> String {
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
-    let python = report
-        .python
-        .as_ref()
-        .map(|p| format!(" · python {} ({})", p.version, p.executable))
-        .unwrap_or_default();
+    let python =
+        report.python.as_ref().map(|p| format!(" · python {} ({})", p.version, p.executable)).unwrap_or_default();
     format!(
         "faultline doctor: {}, {}, {} ok, {} skipped{python} · {:.2} s",
         plural(report.count(Status::Fail), "failure"),
@@ -69,16 +66,8 @@ fn ordered(checks: &[Check]) -> Vec<&Check> {
 }
 
 /// Only the failures, for `run --preflight`.
-pub fn write_failures(
-    report: &DoctorReport,
-    style: &TerminalStyle,
-    out: &mut impl Write,
-) -> io::Result<()> {
-    let failed: Vec<&Check> = report
-        .checks
-        .iter()
-        .filter(|c| c.status == Status::Fail)
-        .collect();
+pub fn write_failures(report: &DoctorReport, style: &TerminalStyle, out: &mut impl Write) -> io::Result<()> {
+    let failed: Vec<&Check> = report.checks.iter().filter(|c| c.status == Status::Fail).collect();
     write_rows(&failed, style, out)
 }
 
@@ -91,35 +80,16 @@ fn write_rows(checks: &[&Check], style: &TerminalStyle, out: &mut impl Write) ->
             writeln!(out)?;
         }
         previous = Some(check.status);
-        writeln!(
-            out,
-            "{} {:<width$}  {}",
-            tag(style, check.status),
-            check.id,
-            check.finding
-        )?;
+        writeln!(out, "{} {:<width$}  {}", tag(style, check.status), check.id, check.finding)?;
         if let Some(fix) = &check.fix {
-            writeln!(
-                out,
-                "     {:<width$}  {} {fix}",
-                "",
-                style.colored(Role::Strong, "fix:")
-            )?;
+            writeln!(out, "     {:<width$}  {} {fix}", "", style.colored(Role::Strong, "fix:"))?;
         }
     }
     Ok(())
 }
 
-pub fn write_table(
-    report: &DoctorReport,
-    style: &TerminalStyle,
-    out: &mut impl Write,
-) -> io::Result<()> {
-    writeln!(
-        out,
-        "{}",
-        style.colored(Role::Strong, &summary_line(report))
-    )?;
+pub fn write_table(report: &DoctorReport, style: &TerminalStyle, out: &mut impl Write) -> io::Result<()> {
+    writeln!(out, "{}", style.colored(Role::Strong, &summary_line(report)))?;
     writeln!(out)?;
     write_rows(&ordered(&report.checks), style, out)
 }
@@ -134,17 +104,9 @@ mod tests {
             schema_version: 1,
             checks: vec![
                 Check::ok("machine.memory", "5 GiB available"),
-                Check::warn(
-                    "capture.core-size",
-                    "core dumps are disabled",
-                    "use `faultline run --core-dumps`",
-                ),
+                Check::warn("capture.core-size", "core dumps are disabled", "use `faultline run --core-dumps`"),
                 Check::skip("tests.pytest", "pytest is not installed"),
-                Check::fail(
-                    "python.version",
-                    "cannot run /nope",
-                    "name one with --python",
-                ),
+                Check::fail("python.version", "cannot run /nope", "name one with --python"),
             ],
             duration_ms: 120.0,
             python: None,

@@ -5,15 +5,12 @@ use super::python::ProbeFacts;
 use super::{env_get, Check};
 use std::path::{Path, PathBuf};
 
-const INTERACTIVE_BACKENDS: &[&str] = &[
-    "qt5agg", "qtagg", "qt4agg", "tkagg", "gtk3agg", "gtk4agg", "wxagg", "macosx",
-];
+const INTERACTIVE_BACKENDS: &[&str] = &["qt5agg", "qtagg", "qt4agg", "tkagg", "gtk3agg", "gtk4agg", "wxagg", "macosx"];
 
 /// `env`: DISPLAY, WAYLAND_DISPLAY, MPLBACKEND, QT_QPA_PLATFORM (unset or empty: None).
 pub fn gui_check(env: &[(String, Option<String>)], facts: Option<&ProbeFacts>) -> Option<Check> {
     const ID: &str = "gui.display";
-    const FIX: &str =
-        "use `faultline run --headless` (or set QT_QPA_PLATFORM=offscreen and MPLBACKEND=Agg)";
+    const FIX: &str = "use `faultline run --headless` (or set QT_QPA_PLATFORM=offscreen and MPLBACKEND=Agg)";
     if let Some(display) = env_get(env, "DISPLAY").or(env_get(env, "WAYLAND_DISPLAY")) {
         return Some(Check::ok(ID, format!("display {display} is set")));
     }
@@ -21,7 +18,9 @@ pub fn gui_check(env: &[(String, Option<String>)], facts: Option<&ProbeFacts>) -
         if INTERACTIVE_BACKENDS.contains(&backend.to_ascii_lowercase().as_str()) {
             return Some(Check::warn(
                 ID,
-                format!("no DISPLAY or WAYLAND_DISPLAY, but MPLBACKEND={backend} needs one: the GUI toolkit will abort"),
+                format!(
+                    "no DISPLAY or WAYLAND_DISPLAY, but MPLBACKEND={backend} needs one: the GUI toolkit will abort"
+                ),
                 FIX,
             ));
         }
@@ -39,10 +38,7 @@ pub fn gui_check(env: &[(String, Option<String>)], facts: Option<&ProbeFacts>) -
             FIX,
         ));
     }
-    Some(Check::ok(
-        ID,
-        "no display, and nothing configured that needs one",
-    ))
+    Some(Check::ok(ID, "no display, and nothing configured that needs one"))
 }
 
 /// `env`: OMP_NUM_THREADS, OPENBLAS_NUM_THREADS, MKL_NUM_THREADS.
@@ -114,10 +110,7 @@ pub fn ini_section(text: &str, section: &str) -> Option<Vec<(String, String)>> {
 }
 
 fn from_pairs(file: &Path, pairs: Vec<(String, String)>) -> PytestConfig {
-    let mut config = PytestConfig {
-        file: file.to_path_buf(),
-        ..PytestConfig::default()
-    };
+    let mut config = PytestConfig { file: file.to_path_buf(), ..PytestConfig::default() };
     for (key, value) in pairs {
         match key.as_str() {
             "addopts" => config.addopts = value,
@@ -140,21 +133,11 @@ fn toml_text(value: &toml::Value) -> String {
 /// The pytest config of one file, if it has one (pytest's own precedence within a folder).
 pub fn parse_pytest_config(name: &str, path: &Path, text: &str) -> Option<PytestConfig> {
     match name {
-        "pytest.ini" | ".pytest.ini" => Some(from_pairs(
-            path,
-            ini_section(text, "pytest").unwrap_or_default(),
-        )),
+        "pytest.ini" | ".pytest.ini" => Some(from_pairs(path, ini_section(text, "pytest").unwrap_or_default())),
         "pyproject.toml" => {
             let doc: toml::Table = text.parse().ok()?;
-            let options = doc
-                .get("tool")?
-                .get("pytest")?
-                .get("ini_options")?
-                .as_table()?;
-            let pairs = options
-                .iter()
-                .map(|(k, v)| (k.clone(), toml_text(v)))
-                .collect();
+            let options = doc.get("tool")?.get("pytest")?.get("ini_options")?.as_table()?;
+            let pairs = options.iter().map(|(k, v)| (k.clone(), toml_text(v))).collect();
             Some(from_pairs(path, pairs))
         }
         "tox.ini" => ini_section(text, "pytest").map(|pairs| from_pairs(path, pairs)),
@@ -166,13 +149,7 @@ pub fn parse_pytest_config(name: &str, path: &Path, text: &str) -> Option<Pytest
 /// pytest's rootdir search: the first folder from `cwd` upwards with a config file.
 pub fn find_pytest_config(cwd: &Path) -> Option<PytestConfig> {
     for dir in cwd.ancestors() {
-        for name in [
-            "pytest.ini",
-            ".pytest.ini",
-            "pyproject.toml",
-            "tox.ini",
-            "setup.cfg",
-        ] {
+        for name in ["pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg"] {
             let path = dir.join(name);
             if let Ok(text) = std::fs::read_to_string(&path) {
                 if let Some(config) = parse_pytest_config(name, &path, &text) {
@@ -186,18 +163,16 @@ pub fn find_pytest_config(cwd: &Path) -> Option<PytestConfig> {
 
 pub fn disables_faulthandler(addopts: &str) -> bool {
     let words: Vec<&str> = addopts.split_whitespace().collect();
-    words.iter().enumerate().any(|(i, w)| {
-        *w == "-pno:faulthandler" || (*w == "-p" && words.get(i + 1) == Some(&"no:faulthandler"))
-    })
+    words
+        .iter()
+        .enumerate()
+        .any(|(i, w)| *w == "-pno:faulthandler" || (*w == "-p" && words.get(i + 1) == Some(&"no:faulthandler")))
 }
 
 pub fn faulthandler_check(config: Option<&PytestConfig>) -> Check {
     const ID: &str = "tests.faulthandler";
     let Some(config) = config else {
-        return Check::ok(
-            ID,
-            "no pytest config: faulthandler is on (pytest's default)",
-        );
+        return Check::ok(ID, "no pytest config: faulthandler is on (pytest's default)");
     };
     if disables_faulthandler(&config.addopts) {
         return Check::warn(
@@ -227,32 +202,26 @@ pub fn timeout_check(config: Option<&PytestConfig>, pytest_timeout: Option<&str>
             format!("timeout = {t} is configured but pytest-timeout is not installed: it has no effect"),
             "install pytest-timeout, or use `faultline run --timeout` for the whole run",
         ),
-        (None, _) => Check::ok(ID, "no per-test timeout configured; `faultline run --timeout` stops a hung run with every thread's stack"),
+        (None, _) => Check::ok(
+            ID,
+            "no per-test timeout configured; `faultline run --timeout` stops a hung run with every thread's stack",
+        ),
     }
 }
 
 pub fn test_checks(cwd: &Path, facts: Option<&ProbeFacts>) -> Vec<Check> {
     let pytest = match facts {
-        None => Check::skip(
-            "tests.pytest",
-            "skipped: the interpreter could not be examined",
-        ),
+        None => Check::skip("tests.pytest", "skipped: the interpreter could not be examined"),
         Some(f) => match &f.pytest_version {
             Some(v) => Check::ok("tests.pytest", format!("pytest {v}")),
-            None => Check::skip(
-                "tests.pytest",
-                "pytest is not installed for this interpreter",
-            ),
+            None => Check::skip("tests.pytest", "pytest is not installed for this interpreter"),
         },
     };
     let config = find_pytest_config(cwd);
     vec![
         pytest,
         faulthandler_check(config.as_ref()),
-        timeout_check(
-            config.as_ref(),
-            facts.and_then(|f| f.pytest_timeout_version.as_deref()),
-        ),
+        timeout_check(config.as_ref(), facts.and_then(|f| f.pytest_timeout_version.as_deref())),
     ]
 }
 
@@ -262,10 +231,7 @@ mod tests {
     use crate::doctor::Status;
 
     fn env(pairs: &[(&str, Option<&str>)]) -> Vec<(String, Option<String>)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.map(str::to_string)))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.map(str::to_string))).collect()
     }
 
     #[test]
@@ -280,17 +246,9 @@ mod tests {
 
     #[test]
     fn threads() {
-        assert_eq!(
-            threads_check(&env(&[("OMP_NUM_THREADS", Some("64"))]), 2).status,
-            Status::Warn
-        );
-        assert_eq!(
-            threads_check(&env(&[("OMP_NUM_THREADS", Some("2"))]), 2).status,
-            Status::Ok
-        );
-        assert!(threads_check(&env(&[("OMP_NUM_THREADS", None)]), 4)
-            .finding
-            .contains("unset"));
+        assert_eq!(threads_check(&env(&[("OMP_NUM_THREADS", Some("64"))]), 2).status, Status::Warn);
+        assert_eq!(threads_check(&env(&[("OMP_NUM_THREADS", Some("2"))]), 2).status, Status::Ok);
+        assert!(threads_check(&env(&[("OMP_NUM_THREADS", None)]), 4).finding.contains("unset"));
     }
 
     #[test]
@@ -304,10 +262,7 @@ mod tests {
         let config = parse_pytest_config("pyproject.toml", Path::new("p"), pyproject).unwrap();
         assert!(disables_faulthandler(&config.addopts));
         assert_eq!(config.faulthandler_timeout.as_deref(), Some("60"));
-        assert!(
-            parse_pytest_config("pyproject.toml", Path::new("p"), "[project]\nname='x'\n")
-                .is_none()
-        );
+        assert!(parse_pytest_config("pyproject.toml", Path::new("p"), "[project]\nname='x'\n").is_none());
         let cfg = "[metadata]\nname = x\n[tool:pytest]\naddopts = -q\n";
         let config = parse_pytest_config("setup.cfg", Path::new("s"), cfg).unwrap();
         assert!(!disables_faulthandler(&config.addopts));

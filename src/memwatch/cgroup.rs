@@ -32,10 +32,7 @@ impl CgroupFs for RealFs {
 
     fn write(&self, path: &Path, value: &str) -> io::Result<()> {
         // One write call: the kernel takes each write to a control file as one command.
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open(path)?
-            .write_all(value.as_bytes())
+        std::fs::OpenOptions::new().write(true).open(path)?.write_all(value.as_bytes())
     }
 
     fn mkdir(&self, path: &Path) -> io::Result<()> {
@@ -75,17 +72,13 @@ fn has_word(text: &str, word: &str) -> bool {
 
 fn pids_in(fs: &dyn CgroupFs, dir: &Path) -> Vec<u32> {
     let text = fs.read(&dir.join("cgroup.procs")).unwrap_or_default();
-    text.split_ascii_whitespace()
-        .filter_map(|p| p.parse().ok())
-        .collect()
+    text.split_ascii_whitespace().filter_map(|p| p.parse().ok()).collect()
 }
 
 /// Moves every process of `from` to `to`; false if any stayed behind.
 fn move_all(fs: &dyn CgroupFs, from: &Path, to: &Path) -> bool {
     let target = to.join("cgroup.procs");
-    pids_in(fs, from)
-        .into_iter()
-        .all(|pid| fs.write(&target, &pid.to_string()).is_ok())
+    pids_in(fs, from).into_iter().all(|pid| fs.write(&target, &pid.to_string()).is_ok())
 }
 
 impl Cgroup {
@@ -123,11 +116,7 @@ impl Cgroup {
                 cgroup.relocate_self(fs, self_pid)?;
             }
         }
-        if !cgroup.make_dir(fs)
-            || fs
-                .write(&cgroup.dir.join("memory.max"), &cap.to_string())
-                .is_err()
-        {
+        if !cgroup.make_dir(fs) || fs.write(&cgroup.dir.join("memory.max"), &cap.to_string()).is_err() {
             let _ = fs.rmdir(&cgroup.dir);
             cgroup.restore_own(fs);
             return None;
@@ -145,18 +134,12 @@ impl Cgroup {
         if !cgroup.make_dir(fs) {
             return None;
         }
-        if fs
-            .write(&cgroup.dir.join("memory.limit_in_bytes"), &cap.to_string())
-            .is_err()
-        {
+        if fs.write(&cgroup.dir.join("memory.limit_in_bytes"), &cap.to_string()).is_err() {
             let _ = fs.rmdir(&cgroup.dir);
             return None;
         }
         // With swap accounting on, cap memory + swap too, or the tree swaps instead of dying.
-        let _ = fs.write(
-            &cgroup.dir.join("memory.memsw.limit_in_bytes"),
-            &cap.to_string(),
-        );
+        let _ = fs.write(&cgroup.dir.join("memory.memsw.limit_in_bytes"), &cap.to_string());
         cgroup.oom_baseline = cgroup.oom_counter(fs);
         Some(cgroup)
     }
@@ -171,18 +154,12 @@ impl Cgroup {
         leaf_name.push("-self");
         let leaf = self.own.join(leaf_name);
         fs.mkdir(&leaf).ok()?;
-        if fs
-            .write(&leaf.join("cgroup.procs"), &self_pid.to_string())
-            .is_err()
-        {
+        if fs.write(&leaf.join("cgroup.procs"), &self_pid.to_string()).is_err() {
             let _ = fs.rmdir(&leaf);
             return None;
         }
         self.relocated = Some(leaf);
-        if fs
-            .write(&self.own.join("cgroup.subtree_control"), "+memory")
-            .is_err()
-        {
+        if fs.write(&self.own.join("cgroup.subtree_control"), "+memory").is_err() {
             self.restore_own(fs);
             return None;
         }
@@ -232,10 +209,7 @@ impl Cgroup {
             Version::V2 => "memory.events",
             Version::V1 => "memory.oom_control",
         };
-        fs.read(&self.dir.join(file))
-            .ok()
-            .and_then(|t| parse_counter(&t, "oom_kill"))
-            .unwrap_or(0)
+        fs.read(&self.dir.join(file)).ok().and_then(|t| parse_counter(&t, "oom_kill")).unwrap_or(0)
     }
 
     /// OOM kills inside the cgroup since it was made.

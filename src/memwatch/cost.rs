@@ -47,25 +47,14 @@ pub fn measure_sampling_cost(pids: &[i32], samples: u32) -> SamplingCost {
     }
     let cpu = thread_cpu_time().saturating_sub(cpu_start);
     let wall = wall_start.elapsed();
-    SamplingCost {
-        processes: pids.len(),
-        samples,
-        cpu_per_sample: cpu / samples,
-        wall_per_sample: wall / samples,
-    }
+    SamplingCost { processes: pids.len(), samples, cpu_per_sample: cpu / samples, wall_per_sample: wall / samples }
 }
 
 fn thread_cpu_time() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: ts is a valid out-pointer; the clock id is a constant the kernel knows.
     if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } != 0 {
         return Duration::ZERO;
     }
-    Duration::new(
-        ts.tv_sec.max(0) as u64,
-        ts.tv_nsec.clamp(0, 999_999_999) as u32,
-    )
+    Duration::new(ts.tv_sec.max(0) as u64, ts.tv_nsec.clamp(0, 999_999_999) as u32)
 }

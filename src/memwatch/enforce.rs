@@ -48,20 +48,12 @@ impl LimitEnforcer {
     /// Picks the best mechanism available for `limit_bytes` (the watchdog's limit).
     pub fn prepare(limit_bytes: u64) -> LimitEnforcer {
         let mechanism = own_cgroup(limit_bytes).map_or(Mechanism::Watchdog, Mechanism::Cgroup);
-        LimitEnforcer {
-            limit: limit_bytes,
-            mechanism,
-            join_failed: AtomicBool::new(false),
-        }
+        LimitEnforcer { limit: limit_bytes, mechanism, join_failed: AtomicBool::new(false) }
     }
 
     /// No cgroup, whatever the machine offers: the watchdog and `RLIMIT_AS`.
     pub fn watchdog_only(limit_bytes: u64) -> LimitEnforcer {
-        LimitEnforcer {
-            limit: limit_bytes,
-            mechanism: Mechanism::Watchdog,
-            join_failed: AtomicBool::new(false),
-        }
+        LimitEnforcer { limit: limit_bytes, mechanism: Mechanism::Watchdog, join_failed: AtomicBool::new(false) }
     }
 
     /// `cgroup v2`, `cgroup v1`, `watchdog + RLIMIT_AS`, or `watchdog` when the tree could
@@ -149,13 +141,6 @@ fn own_cgroup(limit: u64) -> Option<Cgroup> {
         n => format!("faultline-{pid}-{n}"),
     };
     let cap = hard_cap(limit);
-    let v2 = own
-        .v2
-        .as_deref()
-        .and_then(|dir| Cgroup::create_v2(&RealFs, dir, &name, pid, limit, cap));
-    v2.or_else(|| {
-        own.v1_memory
-            .as_deref()
-            .and_then(|dir| Cgroup::create_v1(&RealFs, dir, &name, cap))
-    })
+    let v2 = own.v2.as_deref().and_then(|dir| Cgroup::create_v2(&RealFs, dir, &name, pid, limit, cap));
+    v2.or_else(|| own.v1_memory.as_deref().and_then(|dir| Cgroup::create_v1(&RealFs, dir, &name, cap)))
 }

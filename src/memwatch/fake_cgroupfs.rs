@@ -34,28 +34,11 @@ impl FakeV2 {
     pub(crate) fn new(own: &Path, procs: &[u32]) -> FakeV2 {
         let root = PathBuf::from("/sys/fs/cgroup");
         let mut nodes = BTreeMap::new();
-        let all: BTreeSet<String> = ["cpu", "memory", "pids"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        nodes.insert(
-            root.clone(),
-            Node {
-                controllers: all.clone(),
-                subtree: all.clone(),
-                ..Node::default()
-            },
-        );
-        let own_node = Node {
-            procs: procs.iter().copied().collect(),
-            controllers: all,
-            ..Node::default()
-        };
+        let all: BTreeSet<String> = ["cpu", "memory", "pids"].iter().map(|s| s.to_string()).collect();
+        nodes.insert(root.clone(), Node { controllers: all.clone(), subtree: all.clone(), ..Node::default() });
+        let own_node = Node { procs: procs.iter().copied().collect(), controllers: all, ..Node::default() };
         nodes.insert(own.to_path_buf(), own_node);
-        FakeV2 {
-            root,
-            nodes: Mutex::new(nodes),
-        }
+        FakeV2 { root, nodes: Mutex::new(nodes) }
     }
 
     pub(crate) fn node(&self, path: &Path) -> Option<Node> {
@@ -64,21 +47,13 @@ impl FakeV2 {
 
     pub(crate) fn children(&self, path: &Path) -> Vec<PathBuf> {
         let nodes = self.nodes.lock().expect("lock");
-        nodes
-            .keys()
-            .filter(|p| p.parent() == Some(path))
-            .cloned()
-            .collect()
+        nodes.keys().filter(|p| p.parent() == Some(path)).cloned().collect()
     }
 }
 
 fn split(path: &Path) -> io::Result<(PathBuf, String)> {
     let dir = path.parent().ok_or_else(not_found)?.to_path_buf();
-    let file = path
-        .file_name()
-        .ok_or_else(not_found)?
-        .to_string_lossy()
-        .into_owned();
+    let file = path.file_name().ok_or_else(not_found)?.to_string_lossy().into_owned();
     Ok((dir, file))
 }
 
@@ -119,10 +94,7 @@ impl CgroupFs for FakeV2 {
                 nodes.insert(dir, node);
             }
             "cgroup.procs" => {
-                let pid: u32 = value
-                    .trim()
-                    .parse()
-                    .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+                let pid: u32 = value.trim().parse().map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
                 if !is_root && !node.subtree.is_empty() {
                     return Err(busy());
                 }
@@ -132,12 +104,7 @@ impl CgroupFs for FakeV2 {
                 nodes.get_mut(&dir).ok_or_else(not_found)?.procs.insert(pid);
             }
             other => {
-                let slot = nodes
-                    .get_mut(&dir)
-                    .ok_or_else(not_found)?
-                    .files
-                    .get_mut(other)
-                    .ok_or_else(not_found)?;
+                let slot = nodes.get_mut(&dir).ok_or_else(not_found)?.files.get_mut(other).ok_or_else(not_found)?;
                 *slot = value.to_owned();
             }
         }
@@ -153,26 +120,12 @@ impl CgroupFs for FakeV2 {
         let controllers = nodes.get(parent).ok_or_else(not_found)?.subtree.clone();
         let mut files = BTreeMap::new();
         if controllers.contains("memory") {
-            for (name, value) in [
-                ("memory.max", "max"),
-                ("memory.high", "max"),
-                ("memory.swap.max", "max"),
-            ] {
+            for (name, value) in [("memory.max", "max"), ("memory.high", "max"), ("memory.swap.max", "max")] {
                 files.insert(name.to_owned(), value.to_owned());
             }
-            files.insert(
-                "memory.events".to_owned(),
-                "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n".to_owned(),
-            );
+            files.insert("memory.events".to_owned(), "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n".to_owned());
         }
-        nodes.insert(
-            path.to_path_buf(),
-            Node {
-                controllers,
-                files,
-                ..Node::default()
-            },
-        );
+        nodes.insert(path.to_path_buf(), Node { controllers, files, ..Node::default() });
         Ok(())
     }
 

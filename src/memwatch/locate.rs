@@ -22,18 +22,14 @@ pub(crate) fn locate(mountinfo: &str, proc_cgroup: &str) -> OwnCgroups {
     let mut own = OwnCgroups::default();
     for line in proc_cgroup.lines() {
         let mut fields = line.splitn(3, ':');
-        let (Some(id), Some(controllers), Some(path)) =
-            (fields.next(), fields.next(), fields.next())
-        else {
+        let (Some(id), Some(controllers), Some(path)) = (fields.next(), fields.next(), fields.next()) else {
             continue;
         };
         if id == "0" && controllers.is_empty() {
             let v2 = mounts.iter().filter(|m| m.fs_type == "cgroup2");
             own.v2 = v2.filter_map(|m| dir_in(m, path)).next();
         } else if controllers.split(',').any(|c| c == "memory") {
-            let v1 = mounts
-                .iter()
-                .filter(|m| m.fs_type == "cgroup" && has_option(&m.super_options, "memory"));
+            let v1 = mounts.iter().filter(|m| m.fs_type == "cgroup" && has_option(&m.super_options, "memory"));
             own.v1_memory = v1.filter_map(|m| dir_in(m, path)).next();
         }
     }
@@ -66,9 +62,7 @@ fn unescape(field: &str) -> String {
         let octal = bytes
             .get(i + 1..i + 4)
             .filter(|d| bytes[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)))
-            .and_then(|d| {
-                u8::try_from(d.iter().fold(0u32, |n, c| n * 8 + u32::from(c - b'0'))).ok()
-            });
+            .and_then(|d| u8::try_from(d.iter().fold(0u32, |n, c| n * 8 + u32::from(c - b'0'))).ok());
         match octal {
             Some(byte) => {
                 out.push(byte);
@@ -87,10 +81,7 @@ fn unescape(field: &str) -> String {
 /// our cgroup namespace (`/../..`) is never followed.
 fn dir_in(m: &Mount, path: &str) -> Option<PathBuf> {
     let relative = Path::new(path).strip_prefix(&m.root).ok()?;
-    if relative
-        .components()
-        .any(|c| !matches!(c, Component::Normal(_)))
-    {
+    if relative.components().any(|c| !matches!(c, Component::Normal(_))) {
         return None;
     }
     if relative.as_os_str().is_empty() {
@@ -122,9 +113,7 @@ mod tests {
         let own = locate(HYBRID_MOUNTS, HYBRID_CGROUP);
         assert_eq!(
             own.v1_memory.as_deref(),
-            Some(Path::new(
-                "/sys/fs/cgroup/memory/process_api/0577d0501c3b6ff81b5b0dd783518933"
-            ))
+            Some(Path::new("/sys/fs/cgroup/memory/process_api/0577d0501c3b6ff81b5b0dd783518933"))
         );
         assert_eq!(own.v2.as_deref(), Some(Path::new("/sys/fs/cgroup/unified")));
     }
@@ -133,12 +122,7 @@ mod tests {
     fn pure_v2_machine() {
         let mounts = "29 23 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot\n";
         let own = locate(mounts, "0::/user.slice/user-1000.slice/session-3.scope\n");
-        assert_eq!(
-            own.v2.as_deref(),
-            Some(Path::new(
-                "/sys/fs/cgroup/user.slice/user-1000.slice/session-3.scope"
-            ))
-        );
+        assert_eq!(own.v2.as_deref(), Some(Path::new("/sys/fs/cgroup/user.slice/user-1000.slice/session-3.scope")));
         assert_eq!(own.v1_memory, None);
     }
 
@@ -147,19 +131,10 @@ mod tests {
         // A container that sees only its own part of the hierarchy, mounted at a path with a space.
         let mounts = "50 40 0:32 /docker/abc /sys/fs/my\\040cgroup ro,relatime - cgroup cgroup rw,memory,cpu\n";
         let own = locate(mounts, "5:cpu,memory:/docker/abc/job\n");
-        assert_eq!(
-            own.v1_memory.as_deref(),
-            Some(Path::new("/sys/fs/my cgroup/job"))
-        );
+        assert_eq!(own.v1_memory.as_deref(), Some(Path::new("/sys/fs/my cgroup/job")));
         // Our cgroup is outside what that mount shows.
-        assert_eq!(
-            locate(mounts, "5:cpu,memory:/docker/other\n").v1_memory,
-            None
-        );
-        assert_eq!(
-            locate(mounts, "5:cpu,memory:/docker/abcd\n").v1_memory,
-            None
-        );
+        assert_eq!(locate(mounts, "5:cpu,memory:/docker/other\n").v1_memory, None);
+        assert_eq!(locate(mounts, "5:cpu,memory:/docker/abcd\n").v1_memory, None);
         assert_eq!(unescape("a\\134b\\777\\04"), "a\\b\\777\\04");
     }
 

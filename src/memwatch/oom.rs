@@ -28,9 +28,7 @@ const VMSTAT: &str = "/proc/vmstat";
 
 impl OomCounter {
     pub fn start() -> OomCounter {
-        OomCounter {
-            baseline: read_counter(VMSTAT.as_ref(), "oom_kill"),
-        }
+        OomCounter { baseline: read_counter(VMSTAT.as_ref(), "oom_kill") }
     }
 
     pub fn kills_since_start(&self) -> u64 {
@@ -54,10 +52,7 @@ mod tests {
         assert_eq!(parse_counter(events, "oom"), Some(2));
         let oom_control = "oom_kill_disable 0\nunder_oom 0\noom_kill 7\n";
         assert_eq!(parse_counter(oom_control, "oom_kill"), Some(7));
-        assert_eq!(
-            parse_counter("oom_kill_disable 0\nunder_oom 0\n", "oom_kill"),
-            None
-        );
+        assert_eq!(parse_counter("oom_kill_disable 0\nunder_oom 0\n", "oom_kill"), None);
         assert_eq!(parse_counter("oom_kill x\n", "oom_kill"), None);
     }
 }

@@ -16,10 +16,7 @@ pub fn parse_cmdline(bytes: &[u8]) -> Vec<String> {
     if bytes.is_empty() {
         return Vec::new();
     }
-    bytes
-        .split(|&b| b == 0)
-        .map(|arg| String::from_utf8_lossy(arg).into_owned())
-        .collect()
+    bytes.split(|&b| b == 0).map(|arg| String::from_utf8_lossy(arg).into_owned()).collect()
 }
 
 pub(crate) fn page_size() -> u64 {
@@ -40,11 +37,7 @@ pub(crate) struct ProcReader {
 
 impl ProcReader {
     pub(crate) fn new() -> ProcReader {
-        ProcReader {
-            page_size: page_size(),
-            path: String::with_capacity(32),
-            buf: Vec::with_capacity(256),
-        }
+        ProcReader { page_size: page_size(), path: String::with_capacity(32), buf: Vec::with_capacity(256) }
     }
 
     /// The process's resident memory, or `None` when it is gone (or not ours to read).

@@ -32,31 +32,16 @@ impl Tree {
 
 /// `spawn` returns after the exec succeeded, so each is already `sleep`, not a fork of us.
 fn sleepers(n: usize) -> Tree {
-    Tree(
-        (0..n)
-            .map(|_| {
-                Command::new("sleep")
-                    .arg("30")
-                    .spawn()
-                    .expect("spawn sleep")
-            })
-            .collect(),
-    )
+    Tree((0..n).map(|_| Command::new("sleep").arg("30").spawn().expect("spawn sleep")).collect())
 }
 
 fn python_available() -> bool {
-    Command::new("python3")
-        .arg("-c")
-        .arg("pass")
-        .status()
-        .is_ok_and(|s| s.success())
+    Command::new("python3").arg("-c").arg("pass").status().is_ok_and(|s| s.success())
 }
 
 /// A python process holding `mib` MiB, returned once it says the memory is touched.
 fn python_holding(mib: u64) -> Child {
-    let code = format!(
-        "b = bytearray({mib} << 20)\nprint('ready', flush=True)\nimport sys\nsys.stdin.read()"
-    );
+    let code = format!("b = bytearray({mib} << 20)\nprint('ready', flush=True)\nimport sys\nsys.stdin.read()");
     let mut child = Command::new("python3")
         .args(["-c", &code])
         .stdin(Stdio::piped())
@@ -65,9 +50,7 @@ fn python_holding(mib: u64) -> Child {
         .expect("spawn python3");
     let mut line = String::new();
     let stdout = child.stdout.take().expect("piped stdout");
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("read ready");
+    BufReader::new(stdout).read_line(&mut line).expect("read ready");
     assert_eq!(line.trim(), "ready");
     child
 }
@@ -86,16 +69,10 @@ fn vm_rss(pid: i32) -> u64 {
 
 #[test]
 fn parses_statm_and_cmdline() {
-    assert_eq!(
-        parse_statm_rss_pages("6036 1325 1012 5 0 236 0\n"),
-        Some(1325)
-    );
+    assert_eq!(parse_statm_rss_pages("6036 1325 1012 5 0 236 0\n"), Some(1325));
     assert_eq!(parse_statm_rss_pages("6036\n"), None);
     assert_eq!(parse_statm_rss_pages(""), None);
-    assert_eq!(
-        parse_cmdline(b"python3\0-m\0pytest\0"),
-        ["python3", "-m", "pytest"]
-    );
+    assert_eq!(parse_cmdline(b"python3\0-m\0pytest\0"), ["python3", "-m", "pytest"]);
     assert_eq!(parse_cmdline(b"a\0\0b\0"), ["a", "", "b"]);
     assert!(parse_cmdline(b"").is_empty());
 }
@@ -132,22 +109,11 @@ fn samples_a_tree_of_fifty_processes() {
     assert!(events.is_empty());
     assert_eq!(watch.last_bytes(), expected);
     assert_eq!(watch.peak_bytes(), expected);
-    assert!(
-        expected > 64 * MIB,
-        "the holder alone has 64 MiB: {expected}"
-    );
+    assert!(expected > 64 * MIB, "the holder alone has 64 MiB: {expected}");
     let report = watch.finish(None, Vec::new(), None);
     let holder = report.peak_holder.expect("a holder");
-    assert_eq!(
-        (holder.pid, holder.rss_bytes),
-        (holder_pid, vm_rss(holder_pid))
-    );
-    assert_eq!(
-        holder.argv.first().map(|a| a.contains("python")),
-        Some(true),
-        "{:?}",
-        holder.argv
-    );
+    assert_eq!((holder.pid, holder.rss_bytes), (holder_pid, vm_rss(holder_pid)));
+    assert_eq!(holder.argv.first().map(|a| a.contains("python")), Some(true), "{:?}", holder.argv);
     assert_eq!(holder.argv.get(1).map(String::as_str), Some("-c"));
     assert_eq!(report.samples, vec![(100.0, expected)]);
     assert_eq!(report.trend, None);
@@ -159,29 +125,19 @@ fn samples_a_tree_of_fifty_processes() {
 #[test]
 fn thresholds_are_reported_once_and_sampling_speeds_up_near_the_limit() {
     let me = [std::process::id() as i32];
-    let config = MemoryConfig {
-        interval: Duration::from_millis(100),
-        warn_bytes: Some(1),
-        limit_bytes: Some(2),
-    };
+    let config = MemoryConfig { interval: Duration::from_millis(100), warn_bytes: Some(1), limit_bytes: Some(2) };
     let mut watch = MemoryWatch::new(config);
     assert_eq!(watch.next_interval(), Duration::from_millis(100));
     let events = watch.sample(Duration::ZERO, &me);
     let total = watch.last_bytes();
     assert_eq!(
         events,
-        [
-            SampleEvent::CrossedWarn { tree_bytes: total },
-            SampleEvent::CrossedLimit { tree_bytes: total }
-        ]
+        [SampleEvent::CrossedWarn { tree_bytes: total }, SampleEvent::CrossedLimit { tree_bytes: total }]
     );
     assert_eq!(watch.next_interval(), FAST_INTERVAL);
     assert!(watch.sample(Duration::from_millis(10), &me).is_empty());
 
-    let far = MemoryConfig {
-        limit_bytes: Some(u64::MAX),
-        ..MemoryConfig::default()
-    };
+    let far = MemoryConfig { limit_bytes: Some(u64::MAX), ..MemoryConfig::default() };
     let mut watch = MemoryWatch::new(far);
     assert!(watch.sample(Duration::ZERO, &me).is_empty());
     assert_eq!(watch.next_interval(), Duration::from_millis(100));
@@ -192,10 +148,7 @@ fn an_empty_tree_samples_as_zero() {
     let mut watch = MemoryWatch::new(MemoryConfig::default());
     assert!(watch.sample(Duration::ZERO, &[]).is_empty());
     let report = watch.finish(None, vec![7], Some("cgroup v1".into()));
-    assert_eq!(
-        (report.peak_rss_bytes, report.peak_holder, report.oom_killed),
-        (0, None, vec![7])
-    );
+    assert_eq!((report.peak_rss_bytes, report.peak_holder, report.oom_killed), (0, None, vec![7]));
     assert!(report.samples.is_empty());
     assert_eq!(report.enforcement.as_deref(), Some("cgroup v1"));
 }
@@ -209,18 +162,8 @@ fn limits_leave_room_above_the_watchdog() {
     assert_eq!(address_space_limit(8192 * MIB), 16384 * MIB);
     let watchdog = LimitEnforcer::watchdog_only(512 * MIB);
     assert_eq!(watchdog.describe(), "watchdog + RLIMIT_AS");
-    assert_eq!(
-        watchdog.child_address_space_limit(),
-        Some(512 * MIB + 4096 * MIB)
-    );
-    assert_eq!(
-        (
-            watchdog.oom_kills(),
-            watchdog.cgroup_dir(),
-            watchdog.hard_cap_bytes()
-        ),
-        (0, None, None)
-    );
+    assert_eq!(watchdog.child_address_space_limit(), Some(512 * MIB + 4096 * MIB));
+    assert_eq!((watchdog.oom_kills(), watchdog.cgroup_dir(), watchdog.hard_cap_bytes()), (0, None, None));
     assert!(watchdog.add_process(1).is_ok());
 }
 
@@ -236,40 +179,18 @@ fn cgroup_cap_kills_a_runaway_allocator() {
     let machine_ooms = OomCounter::start();
     let mut enforcer = LimitEnforcer::prepare(limit);
     let Some(dir) = enforcer.cgroup_dir().map(Path::to_path_buf) else {
-        eprintln!(
-            "skipped: no cgroup could be made here; enforcement is {}",
-            enforcer.describe()
-        );
+        eprintln!("skipped: no cgroup could be made here; enforcement is {}", enforcer.describe());
         return;
     };
-    eprintln!(
-        "enforcement: {} at {} (hard cap {:?})",
-        enforcer.describe(),
-        dir.display(),
-        enforcer.hard_cap_bytes()
-    );
+    eprintln!("enforcement: {} at {} (hard cap {:?})", enforcer.describe(), dir.display(), enforcer.hard_cap_bytes());
     assert_eq!(enforcer.child_address_space_limit(), None);
     let code = "import sys\nsys.stdin.readline()\nchunks = []\nwhile True:\n    chunks.append(bytearray(16 << 20))";
-    let mut child = Command::new("python3")
-        .args(["-c", code])
-        .stdin(Stdio::piped())
-        .spawn()
-        .expect("spawn python3");
+    let mut child = Command::new("python3").args(["-c", code]).stdin(Stdio::piped()).spawn().expect("spawn python3");
     let tree = Tree(Vec::new());
-    enforcer
-        .add_process(child.id() as i32)
-        .expect("join the cgroup");
+    enforcer.add_process(child.id() as i32).expect("join the cgroup");
     let procs = std::fs::read_to_string(dir.join("cgroup.procs")).expect("cgroup.procs");
-    assert!(
-        procs.lines().any(|l| l == child.id().to_string()),
-        "{procs}"
-    );
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(b"go\n")
-        .expect("release the allocator");
+    assert!(procs.lines().any(|l| l == child.id().to_string()), "{procs}");
+    child.stdin.take().expect("stdin").write_all(b"go\n").expect("release the allocator");
     let status = child.wait().expect("wait");
     drop(tree);
 
@@ -293,20 +214,13 @@ fn watchdog_catches_a_fast_allocator_before_the_hard_cap() {
     let limit = 512 * MIB;
     let enforcer = LimitEnforcer::prepare(limit);
     let code = "import sys, time\nsys.stdin.readline()\nkeep = []\nwhile True:\n    keep.append(bytearray(50 << 20))\n    time.sleep(0.01)";
-    let mut child = Command::new("python3")
-        .args(["-c", code])
-        .stdin(Stdio::piped())
-        .spawn()
-        .expect("spawn python3");
+    let mut child = Command::new("python3").args(["-c", code]).stdin(Stdio::piped()).spawn().expect("spawn python3");
     let pid = [child.id() as i32];
     let _ = enforcer.add_process(pid[0]);
     let mut stdin = child.stdin.take().expect("stdin");
     stdin.write_all(b"go\n").expect("release the allocator");
     let tree = Tree(vec![child]);
-    let config = MemoryConfig {
-        limit_bytes: Some(limit),
-        ..MemoryConfig::default()
-    };
+    let config = MemoryConfig { limit_bytes: Some(limit), ..MemoryConfig::default() };
     let mut watch = MemoryWatch::new(config);
     let start = std::time::Instant::now();
     let crossed = loop {
@@ -314,10 +228,7 @@ fn watchdog_catches_a_fast_allocator_before_the_hard_cap() {
         if let Some(SampleEvent::CrossedLimit { tree_bytes }) = events.last() {
             break *tree_bytes;
         }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "the limit was never crossed"
-        );
+        assert!(start.elapsed() < Duration::from_secs(20), "the limit was never crossed");
         std::thread::sleep(watch.next_interval());
     };
     drop(tree);
@@ -340,9 +251,7 @@ fn address_space_limit_stops_an_absurd_allocation() {
         eprintln!("skipped: python3 is not available to allocate");
         return;
     }
-    let bytes = LimitEnforcer::watchdog_only(64 * MIB)
-        .child_address_space_limit()
-        .expect("a limit");
+    let bytes = LimitEnforcer::watchdog_only(64 * MIB).child_address_space_limit().expect("a limit");
     let mut command = Command::new("python3");
     command.args(["-c", "import numpy"]).stderr(Stdio::null());
     let numpy_loads = {
@@ -351,25 +260,17 @@ fn address_space_limit_stops_an_absurd_allocation() {
         command.status().is_ok_and(|s| s.success())
     };
     let mut command = Command::new("python3");
-    command
-        .args(["-c", "b = bytearray(16 << 30)"])
-        .stderr(Stdio::piped());
+    command.args(["-c", "b = bytearray(16 << 30)"]).stderr(Stdio::piped());
     // SAFETY: as above.
     unsafe { command.pre_exec(move || set_as(bytes)) };
     let out = command.output().expect("run python3");
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("MemoryError"));
-    eprintln!(
-        "under RLIMIT_AS of {} MiB numpy imports: {numpy_loads}",
-        bytes / MIB
-    );
+    eprintln!("under RLIMIT_AS of {} MiB numpy imports: {numpy_loads}", bytes / MIB);
 }
 
 fn set_as(bytes: u64) -> std::io::Result<()> {
-    let limit = libc::rlimit {
-        rlim_cur: bytes,
-        rlim_max: bytes,
-    };
+    let limit = libc::rlimit { rlim_cur: bytes, rlim_max: bytes };
     // SAFETY: limit is a valid rlimit.
     if unsafe { libc::setrlimit(libc::RLIMIT_AS, &limit) } != 0 {
         return Err(std::io::Error::last_os_error());
@@ -394,23 +295,13 @@ fn v2_shared_cgroup_falls_back_and_leaves_nothing() {
 fn v2_alone_in_our_cgroup_moves_aside_then_restores() {
     let own = Path::new(OWN);
     let fs = FakeV2::new(own, &[4242]);
-    let mut cgroup =
-        Cgroup::create_v2(&fs, own, "faultline-4242", 4242, 64 * MIB, 128 * MIB).expect("a cgroup");
+    let mut cgroup = Cgroup::create_v2(&fs, own, "faultline-4242", 4242, 64 * MIB, 128 * MIB).expect("a cgroup");
     let dir = own.join("faultline-4242");
     assert_eq!(cgroup.dir(), dir);
     let job = fs.node(&dir).expect("job cgroup");
-    assert_eq!(
-        job.files.get("memory.max").map(String::as_str),
-        Some("134217728")
-    );
-    assert_eq!(
-        job.files.get("memory.high").map(String::as_str),
-        Some("67108864")
-    );
-    assert_eq!(
-        job.files.get("memory.swap.max").map(String::as_str),
-        Some("0")
-    );
+    assert_eq!(job.files.get("memory.max").map(String::as_str), Some("134217728"));
+    assert_eq!(job.files.get("memory.high").map(String::as_str), Some("67108864"));
+    assert_eq!(job.files.get("memory.swap.max").map(String::as_str), Some("0"));
     let leaf = fs.node(&own.join("faultline-4242-self")).expect("our leaf");
     assert!(leaf.procs.contains(&4242));
 
@@ -428,15 +319,8 @@ fn v2_alone_in_our_cgroup_moves_aside_then_restores() {
 fn v2_with_the_controller_already_delegated() {
     let own = Path::new(OWN);
     let fs = FakeV2::new(own, &[]);
-    fs.nodes
-        .lock()
-        .expect("lock")
-        .get_mut(own)
-        .expect("own")
-        .subtree
-        .insert("memory".into());
-    let mut cgroup =
-        Cgroup::create_v2(&fs, own, "faultline-4242", 4242, 64 * MIB, 128 * MIB).expect("a cgroup");
+    fs.nodes.lock().expect("lock").get_mut(own).expect("own").subtree.insert("memory".into());
+    let mut cgroup = Cgroup::create_v2(&fs, own, "faultline-4242", 4242, 64 * MIB, 128 * MIB).expect("a cgroup");
     assert_eq!(cgroup.oom_kills(&fs), 0);
     let events = own.join("faultline-4242/memory.events");
     fs.nodes
@@ -445,31 +329,19 @@ fn v2_with_the_controller_already_delegated() {
         .get_mut(events.parent().expect("dir"))
         .expect("job")
         .files
-        .insert(
-            "memory.events".into(),
-            "low 0\nhigh 3\nmax 9\noom 1\noom_kill 1\n".into(),
-        );
+        .insert("memory.events".into(), "low 0\nhigh 3\nmax 9\noom 1\noom_kill 1\n".into());
     assert_eq!(cgroup.oom_kills(&fs), 1);
     cgroup.remove(&fs);
     assert_eq!(cgroup.oom_kills(&fs), 1);
     assert!(fs.children(own).is_empty());
-    assert!(
-        fs.node(own).expect("own").subtree.contains("memory"),
-        "left as found"
-    );
+    assert!(fs.node(own).expect("own").subtree.contains("memory"), "left as found");
 }
 
 #[test]
 fn v2_without_the_memory_controller_is_not_used() {
     let own = Path::new(OWN);
     let fs = FakeV2::new(own, &[4242]);
-    fs.nodes
-        .lock()
-        .expect("lock")
-        .get_mut(own)
-        .expect("own")
-        .controllers
-        .remove("memory");
+    fs.nodes.lock().expect("lock").get_mut(own).expect("own").controllers.remove("memory");
     assert!(Cgroup::create_v2(&fs, own, "faultline-4242", 4242, 64 * MIB, 128 * MIB).is_none());
     assert!(fs.children(own).is_empty());
 }
@@ -477,10 +349,7 @@ fn v2_without_the_memory_controller_is_not_used() {
 /// Samples `code` run by python3 every 100 ms until it exits, as the supervisor would.
 fn watch_python(code: &str) -> crate::model::MemoryReport {
     let start = std::time::Instant::now();
-    let mut child = Command::new("python3")
-        .args(["-c", code])
-        .spawn()
-        .expect("spawn python3");
+    let mut child = Command::new("python3").args(["-c", code]).spawn().expect("spawn python3");
     let mut watch = MemoryWatch::new(MemoryConfig::default());
     let pid = [child.id() as i32];
     while child.try_wait().expect("try_wait").is_none() {
@@ -498,42 +367,22 @@ fn trend_of_real_programs() {
         return;
     }
     // leak-per-cycle's shape: 1 MiB kept per 10 ms cycle, 200 cycles.
-    let leak = "import time\nkeep = []\nfor i in range(200):\n    keep.append(bytearray(1 << 20))\n    time.sleep(0.01)";
+    let leak =
+        "import time\nkeep = []\nfor i in range(200):\n    keep.append(bytearray(1 << 20))\n    time.sleep(0.01)";
     // 200 MB once at start, then 2 s of work that allocates and frees.
     let once = "import time\nb = bytearray(200 << 20)\nend = time.time() + 2\nwhile time.time() < end:\n    x = [0] * 10000\n    time.sleep(0.01)";
     // A step in the middle.
     let step = "import time\ntime.sleep(1.1)\nb = bytearray(200 << 20)\ntime.sleep(1.1)";
     let reports = std::thread::scope(|s| {
-        let handles: Vec<_> = [leak, once, step]
-            .map(|code| s.spawn(move || watch_python(code)))
-            .into_iter()
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("watcher"))
-            .collect::<Vec<_>>()
+        let handles: Vec<_> = [leak, once, step].map(|code| s.spawn(move || watch_python(code))).into_iter().collect();
+        handles.into_iter().map(|h| h.join().expect("watcher")).collect::<Vec<_>>()
     });
-    let verdicts: Vec<_> = reports
-        .iter()
-        .map(|r| r.trend.as_ref().map(|t| t.verdict.clone()))
-        .collect();
+    let verdicts: Vec<_> = reports.iter().map(|r| r.trend.as_ref().map(|t| t.verdict.clone())).collect();
     let shown: Vec<_> = reports
         .iter()
-        .map(|r| {
-            (
-                r.trend.clone(),
-                r.samples
-                    .iter()
-                    .map(|&(t, b)| (t as u64, b / MIB))
-                    .collect::<Vec<_>>(),
-            )
-        })
+        .map(|r| (r.trend.clone(), r.samples.iter().map(|&(t, b)| (t as u64, b / MIB)).collect::<Vec<_>>()))
         .collect();
-    let expected = [
-        Some("growing".to_owned()),
-        Some("flat".to_owned()),
-        Some("flat".to_owned()),
-    ];
+    let expected = [Some("growing".to_owned()), Some("flat".to_owned()), Some("flat".to_owned())];
     assert_eq!(verdicts, expected, "{shown:#?}");
     assert!(reports[0].peak_rss_bytes > 200 * MIB);
 }

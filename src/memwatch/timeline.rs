@@ -22,13 +22,7 @@ impl Timeline {
 
     pub(crate) fn with_max(max: usize) -> Timeline {
         let max = max.max(2);
-        Timeline {
-            points: Vec::with_capacity(max),
-            max,
-            stride: 1,
-            seen: 0,
-            last: None,
-        }
+        Timeline { points: Vec::with_capacity(max), max, stride: 1, seen: 0, last: None }
     }
 
     pub(crate) fn push(&mut self, ms: f64, bytes: u64) {

@@ -38,19 +38,13 @@ pub fn trend(samples: &[(f64, u64)]) -> Option<MemoryTrend> {
     let run_ms = last_ms - first_ms;
     let from = first_ms + STARTUP_MS.min(STARTUP_FRACTION * run_ms);
     let to = last_ms - TEARDOWN_MS.min(TEARDOWN_FRACTION * run_ms);
-    let window: Vec<(f64, f64)> = samples
-        .iter()
-        .filter(|(ms, _)| (from..=to).contains(ms))
-        .map(|&(ms, bytes)| (ms, bytes as f64))
-        .collect();
+    let window: Vec<(f64, f64)> =
+        samples.iter().filter(|(ms, _)| (from..=to).contains(ms)).map(|&(ms, bytes)| (ms, bytes as f64)).collect();
     if window.len() < MIN_FIT_SAMPLES {
         return None;
     }
     let start_ms = window[0].0;
-    let points: Vec<(f64, f64)> = window
-        .iter()
-        .map(|&(ms, y)| ((ms - start_ms) / 1000.0, y))
-        .collect();
+    let points: Vec<(f64, f64)> = window.iter().map(|&(ms, y)| ((ms - start_ms) / 1000.0, y)).collect();
     let fit = fit_line(&points)?;
     let span = points[points.len() - 1].0;
     let rise = fit.b * span;
@@ -85,11 +79,7 @@ fn fit_line(points: &[(f64, f64)]) -> Option<Fit> {
     let b = sty / stt;
     let a = mean_y - b * mean_t;
     // A constant timeline is fitted exactly by the flat line.
-    let r2 = if syy > 0.0 {
-        (sty * sty / (stt * syy)).clamp(0.0, 1.0)
-    } else {
-        1.0
-    };
+    let r2 = if syy > 0.0 { (sty * sty / (stt * syy)).clamp(0.0, 1.0) } else { 1.0 };
     Some(Fit { a, b, r2 })
 }
 
@@ -104,14 +94,9 @@ fn quarters_rise(points: &[(f64, f64)], span: f64, slope: f64) -> bool {
     if sums.iter().any(|&(_, count)| count == 0) {
         return false;
     }
-    let means: Vec<f64> = sums
-        .iter()
-        .map(|&(sum, count)| sum / count as f64)
-        .collect();
+    let means: Vec<f64> = sums.iter().map(|&(sum, count)| sum / count as f64).collect();
     let expected_step = slope * span / 4.0;
-    means
-        .windows(2)
-        .all(|pair| pair[1] - pair[0] >= QUARTER_STEP_FRACTION * expected_step)
+    means.windows(2).all(|pair| pair[1] - pair[0] >= QUARTER_STEP_FRACTION * expected_step)
 }
 
 #[cfg(test)]
@@ -141,11 +126,7 @@ mod tests {
     fn leak_per_cycle_is_growing() {
         // 13 MiB for start-up, then ~1 MiB per 11.5 ms cycle up to 214 MiB at 2.4 s, exit.
         let samples = timeline(2400.0, 100.0, |ms| {
-            let mib = if ms < 100.0 {
-                13.0
-            } else {
-                13.0 + (ms - 100.0) / 2300.0 * 201.0
-            };
+            let mib = if ms < 100.0 { 13.0 } else { 13.0 + (ms - 100.0) / 2300.0 * 201.0 };
             mib * MIB as f64 + noise(ms, 300_000.0)
         });
         let t = trend(&samples).expect("enough samples");
@@ -157,9 +138,7 @@ mod tests {
     #[test]
     fn a_leak_freed_at_tear_down_is_still_growing() {
         // Python frees the leaked objects while finalizing: the last sample shows the drop.
-        let mut samples = timeline(2400.0, 100.0, |ms| {
-            (13.0 + ms / 2400.0 * 200.0) * MIB as f64
-        });
+        let mut samples = timeline(2400.0, 100.0, |ms| (13.0 + ms / 2400.0 * 200.0) * MIB as f64);
         samples.push((2450.0, 13 * MIB));
         let t = trend(&samples).expect("enough samples");
         assert_eq!(t.verdict, "growing", "{t:?}");
@@ -177,11 +156,7 @@ mod tests {
 
     #[test]
     fn a_step_in_the_middle_is_flat() {
-        let samples = timeline(
-            3000.0,
-            100.0,
-            |ms| if ms < 1500.0 { 50.0 } else { 250.0 } * MIB as f64,
-        );
+        let samples = timeline(3000.0, 100.0, |ms| if ms < 1500.0 { 50.0 } else { 250.0 } * MIB as f64);
         let t = trend(&samples).expect("enough samples");
         assert_eq!(t.verdict, "flat", "{t:?}");
         assert!(t.r2 <= 0.76, "a single step cannot fit a line well: {t:?}");
@@ -190,25 +165,18 @@ mod tests {
     #[test]
     fn a_ramp_that_then_plateaus_is_flat() {
         // Grows for the first half (loading a data set), then holds.
-        let samples = timeline(4000.0, 100.0, |ms| {
-            (20.0 + 200.0 * (ms / 2000.0).min(1.0)) * MIB as f64
-        });
+        let samples = timeline(4000.0, 100.0, |ms| (20.0 + 200.0 * (ms / 2000.0).min(1.0)) * MIB as f64);
         let t = trend(&samples).expect("enough samples");
         assert_eq!(t.verdict, "flat", "{t:?}");
     }
 
     #[test]
     fn steady_memory_with_noise_is_flat() {
-        let samples = timeline(10_000.0, 100.0, |ms| {
-            80.0 * MIB as f64 + noise(ms, 2.0 * MIB as f64)
-        });
+        let samples = timeline(10_000.0, 100.0, |ms| 80.0 * MIB as f64 + noise(ms, 2.0 * MIB as f64));
         assert_eq!(trend(&samples).expect("enough samples").verdict, "flat");
         let constant = timeline(2000.0, 100.0, |_| 30.0 * MIB as f64);
         let t = trend(&constant).expect("enough samples");
-        assert_eq!(
-            (t.verdict.as_str(), t.bytes_per_s, t.r2),
-            ("flat", 0.0, 1.0)
-        );
+        assert_eq!((t.verdict.as_str(), t.bytes_per_s, t.r2), ("flat", 0.0, 1.0));
     }
 
     #[test]
@@ -242,11 +210,7 @@ mod tests {
     #[test]
     fn start_up_is_left_out() {
         // A burst of imports in the first 200 ms of a 2 s run, then a plateau. 10% = 200 ms.
-        let samples = timeline(
-            2000.0,
-            50.0,
-            |ms| if ms < 200.0 { 10.0 + ms } else { 400.0 } * MIB as f64,
-        );
+        let samples = timeline(2000.0, 50.0, |ms| if ms < 200.0 { 10.0 + ms } else { 400.0 } * MIB as f64);
         let t = trend(&samples).expect("enough samples");
         // 10 % = 200 ms of start-up and 5 % = 100 ms of tear-down left out.
         assert_eq!((t.verdict.as_str(), t.samples), ("flat", 35));

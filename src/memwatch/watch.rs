@@ -23,11 +23,7 @@ pub struct MemoryConfig {
 
 impl Default for MemoryConfig {
     fn default() -> MemoryConfig {
-        MemoryConfig {
-            interval: Duration::from_millis(100),
-            warn_bytes: None,
-            limit_bytes: None,
-        }
+        MemoryConfig { interval: Duration::from_millis(100), warn_bytes: None, limit_bytes: None }
     }
 }
 
@@ -92,11 +88,7 @@ impl MemoryWatch {
             if let Some((pid, rss_bytes)) = biggest {
                 // Read now: by the end of the run the holder may be gone.
                 let argv = self.reader.argv(pid);
-                self.holder = Some(MemoryHolder {
-                    pid,
-                    rss_bytes,
-                    argv,
-                });
+                self.holder = Some(MemoryHolder { pid, rss_bytes, argv });
             }
         }
         self.crossings(total)

@@ -73,36 +73,22 @@ impl ElfInfo {
         ElfInfo::parse(bytes, true)
     }
 
-    fn parse<'data, R: ReadRef<'data>>(
-        data: R,
-        keep_symbols: bool,
-    ) -> Result<ElfInfo, object::Error> {
+    fn parse<'data, R: ReadRef<'data>>(data: R, keep_symbols: bool) -> Result<ElfInfo, object::Error> {
         let file = object::File::parse(data)?;
         let build_id = file.build_id().ok().flatten().map(<[u8]>::to_vec);
         let loads = file
             .segments()
             .filter_map(|s| {
                 let (offset, file_size) = s.file_range();
-                Some(LoadSegment {
-                    offset,
-                    vaddr: s.address(),
-                    file_size,
-                })
-                .filter(|_| file_size > 0)
+                Some(LoadSegment { offset, vaddr: s.address(), file_size }).filter(|_| file_size > 0)
             })
             .collect();
-        let svma = |name: &str| {
-            file.section_by_name(name)
-                .map(|s| s.address()..s.address().saturating_add(s.size()))
-        };
+        let svma = |name: &str| file.section_by_name(name).map(|s| s.address()..s.address().saturating_add(s.size()));
         let section = |name: &str| {
             let s = file.section_by_name(name)?;
             let bytes = s.uncompressed_data().ok()?;
             let svma = s.address()..s.address().saturating_add(bytes.len() as u64);
-            Some(Section {
-                svma,
-                data: SectionBytes(Arc::from(&*bytes)),
-            })
+            Some(Section { svma, data: SectionBytes(Arc::from(&*bytes)) })
         };
         let eh_frame = section(".eh_frame");
         // .debug_frame is only a fallback for objects without .eh_frame; it can be large.
@@ -110,11 +96,7 @@ impl ElfInfo {
             Some(_) => None,
             None => section(".debug_frame").map(|s| s.data),
         };
-        let symbols = if keep_symbols {
-            image_symbols(&file)
-        } else {
-            Vec::new()
-        };
+        let symbols = if keep_symbols { image_symbols(&file) } else { Vec::new() };
         Ok(ElfInfo {
             build_id,
             loads,
@@ -169,11 +151,7 @@ fn image_symbols<'data, R: ReadRef<'data>>(file: &object::File<'data, R>) -> Vec
         .filter(|s| s.kind() == object::SymbolKind::Text && s.address() != 0)
         .filter_map(|s| {
             let name = s.name().ok()?.to_string();
-            Some(ImageSymbol {
-                svma: s.address(),
-                size: s.size(),
-                name,
-            })
+            Some(ImageSymbol { svma: s.address(), size: s.size(), name })
         })
         .collect()
 }

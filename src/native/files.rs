@@ -36,11 +36,7 @@ impl ElfCache {
         let Backing::File { path, deleted } = &entry.backing else {
             return None;
         };
-        let key = FileKey {
-            path: path.clone(),
-            dev: entry.dev,
-            inode: entry.inode,
-        };
+        let key = FileKey { path: path.clone(), dev: entry.dev, inode: entry.inode };
         self.files
             .entry(key)
             .or_insert_with(|| {
@@ -76,16 +72,8 @@ impl ElfCache {
 /// the file may have been replaced on disk (`map_files` still reaches the mapped one, but
 /// only with CAP_SYS_ADMIN). Without a match (overlay filesystems report other device
 /// numbers) the first file that opens is used, unless the mapped file was deleted.
-fn open_mapped_file(
-    pid: i32,
-    entry: &MapEntry,
-    path: &Path,
-    deleted: bool,
-) -> Result<(File, PathBuf), NativeError> {
-    let map_file = PathBuf::from(format!(
-        "/proc/{pid}/map_files/{:x}-{:x}",
-        entry.start, entry.end
-    ));
+fn open_mapped_file(pid: i32, entry: &MapEntry, path: &Path, deleted: bool) -> Result<(File, PathBuf), NativeError> {
+    let map_file = PathBuf::from(format!("/proc/{pid}/map_files/{:x}-{:x}", entry.start, entry.end));
     let mut candidates = vec![map_file];
     if !deleted {
         let relative = path.strip_prefix("/").unwrap_or(path);
@@ -108,8 +96,7 @@ fn open_mapped_file(
         }
     }
     fallback.ok_or_else(|| {
-        let error =
-            last_error.unwrap_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound));
+        let error = last_error.unwrap_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound));
         NativeError::Open(path.to_path_buf(), error)
     })
 }

@@ -53,18 +53,13 @@ impl Maps {
     pub fn read(pid: i32) -> Result<Maps, NativeError> {
         let process = procfs::process::Process::new(pid).map_err(|e| NativeError::Maps(pid, e))?;
         let maps = process.maps().map_err(|e| NativeError::Maps(pid, e))?;
-        Ok(Maps {
-            entries: maps.into_iter().map(from_procfs).collect(),
-        })
+        Ok(Maps { entries: maps.into_iter().map(from_procfs).collect() })
     }
 
     /// Both list the same executable mappings.
     pub fn same_code(&self, other: &Maps) -> bool {
         let code = |m: &&MapEntry| m.executable;
-        self.entries
-            .iter()
-            .filter(code)
-            .eq(other.entries.iter().filter(code))
+        self.entries.iter().filter(code).eq(other.entries.iter().filter(code))
     }
 
     /// The mapping that holds `address`.
@@ -85,9 +80,7 @@ impl Maps {
             return Some(m);
         }
         let i = self.entries.partition_point(|m| m.end <= sp);
-        self.entries
-            .get(i)
-            .filter(|m| m.readable && m.start > sp && m.start - sp <= STACK_GAP)
+        self.entries.get(i).filter(|m| m.readable && m.start > sp && m.start - sp <= STACK_GAP)
     }
 }
 
@@ -115,14 +108,8 @@ fn from_procfs(m: procfs::process::MemoryMap) -> MapEntry {
 fn file_backing(path: PathBuf) -> Backing {
     const DELETED: &str = " (deleted)";
     match path.to_str().and_then(|s| s.strip_suffix(DELETED)) {
-        Some(stripped) => Backing::File {
-            path: PathBuf::from(stripped),
-            deleted: true,
-        },
-        None => Backing::File {
-            path,
-            deleted: false,
-        },
+        Some(stripped) => Backing::File { path: PathBuf::from(stripped), deleted: true },
+        None => Backing::File { path, deleted: false },
     }
 }
 
@@ -131,16 +118,7 @@ mod tests {
     use super::*;
 
     fn entry(start: u64, end: u64, executable: bool, backing: Backing) -> MapEntry {
-        MapEntry {
-            start,
-            end,
-            readable: true,
-            executable,
-            offset: 0,
-            dev: (0, 0),
-            inode: 0,
-            backing,
-        }
+        MapEntry { start, end, readable: true, executable, offset: 0, dev: (0, 0), inode: 0, backing }
     }
 
     #[test]
@@ -154,28 +132,16 @@ mod tests {
         assert_eq!(maps.find(0x1800).map(|m| m.start), Some(0x1000));
         assert!(maps.find(0x2000).is_none());
         assert!(maps.find_code(0x1050_0000).is_none());
-        assert_eq!(
-            maps.stack_for(0x0fff_fff0).map(|m| m.start),
-            Some(0x1000_0000)
-        );
-        assert!(
-            maps.stack_for(0x3000).is_none(),
-            "too far below any mapping"
-        );
+        assert_eq!(maps.stack_for(0x0fff_fff0).map(|m| m.start), Some(0x1000_0000));
+        assert!(maps.stack_for(0x3000).is_none(), "too far below any mapping");
     }
 
     #[test]
     fn only_executable_mappings_count_as_code_changes() {
         let code = entry(0x1000, 0x2000, true, Backing::Other);
-        let a = Maps {
-            entries: vec![code.clone(), entry(0x5000, 0x6000, false, Backing::Stack)],
-        };
-        let b = Maps {
-            entries: vec![code.clone(), entry(0x4000, 0x6000, false, Backing::Stack)],
-        };
-        let c = Maps {
-            entries: vec![entry(0x1000, 0x3000, true, Backing::Other)],
-        };
+        let a = Maps { entries: vec![code.clone(), entry(0x5000, 0x6000, false, Backing::Stack)] };
+        let b = Maps { entries: vec![code.clone(), entry(0x4000, 0x6000, false, Backing::Stack)] };
+        let c = Maps { entries: vec![entry(0x1000, 0x3000, true, Backing::Other)] };
         assert!(a.same_code(&b));
         assert!(!a.same_code(&c));
     }
@@ -184,10 +150,7 @@ mod tests {
     fn strips_the_deleted_marker() {
         assert_eq!(
             file_backing(PathBuf::from("/tmp/x.so (deleted)")),
-            Backing::File {
-                path: PathBuf::from("/tmp/x.so"),
-                deleted: true
-            }
+            Backing::File { path: PathBuf::from("/tmp/x.so"), deleted: true }
         );
     }
 

@@ -81,17 +81,8 @@ impl NativeStacks {
     /// While the thread is stopped: walk its stack. Returns program counters innermost
     /// first: the first is `regs.ip`, the rest are return addresses. At most `max_frames`.
     /// Never panics; returns what it got so far when unwinding fails.
-    pub fn unwind(
-        &mut self,
-        pid: i32,
-        regs: &Registers,
-        mem: &dyn ReadMemory,
-        max_frames: usize,
-    ) -> Vec<u64> {
-        self.unwind_frames(pid, regs, mem, max_frames)
-            .into_iter()
-            .map(|f| f.address)
-            .collect()
+    pub fn unwind(&mut self, pid: i32, regs: &Registers, mem: &dyn ReadMemory, max_frames: usize) -> Vec<u64> {
+        self.unwind_frames(pid, regs, mem, max_frames).into_iter().map(|f| f.address).collect()
     }
 
     /// Like [`unwind`](Self::unwind), but says which pcs are return addresses: after a
@@ -111,12 +102,7 @@ impl NativeStacks {
             // A stack pointer outside every known mapping: the stack grew since, or it
             // overflowed; only fresh maps tell which.
             Some(p) => p.maps.find_code(regs.ip).is_none() || p.maps.find(regs.sp).is_none(),
-            None => {
-                return vec![FramePc {
-                    address: regs.ip,
-                    is_return_address: false,
-                }]
-            }
+            None => return vec![FramePc { address: regs.ip, is_return_address: false }],
         };
         if stale && !fresh {
             fresh = true;
@@ -124,12 +110,7 @@ impl NativeStacks {
         }
         let frames = self.walk(pid, regs, mem, max_frames);
         // An address in no mapping at all may be code loaded since the maps were read.
-        if fresh
-            || frames
-                .iter()
-                .skip(1)
-                .all(|f| self.knows_address(pid, f.address))
-        {
+        if fresh || frames.iter().skip(1).all(|f| self.knows_address(pid, f.address)) {
             return frames;
         }
         self.process(pid, mem, true);
@@ -139,25 +120,15 @@ impl NativeStacks {
     /// While the process still exists: tie pcs (from [`unwind`](Self::unwind): the first
     /// is the exact ip, the rest return addresses) to their objects.
     pub fn normalize(&mut self, pid: i32, pcs: &[u64]) -> Vec<NormalizedPc> {
-        let frames: Vec<FramePc> = pcs
-            .iter()
-            .enumerate()
-            .map(|(i, &address)| FramePc {
-                address,
-                is_return_address: i > 0,
-            })
-            .collect();
+        let frames: Vec<FramePc> =
+            pcs.iter().enumerate().map(|(i, &address)| FramePc { address, is_return_address: i > 0 }).collect();
         self.normalize_frames(pid, &frames)
     }
 
     pub fn normalize_frames(&mut self, pid: i32, frames: &[FramePc]) -> Vec<NormalizedPc> {
         let mem = ProcessMemory::new(pid);
         let fresh = !self.processes.contains_key(&pid);
-        if !fresh
-            && !frames
-                .iter()
-                .all(|f| self.knows_code(pid, lookup_address(f)))
-        {
+        if !fresh && !frames.iter().all(|f| self.knows_code(pid, lookup_address(f))) {
             self.process(pid, &mem, true);
         } else {
             self.process(pid, &mem, false);
@@ -194,12 +165,7 @@ impl NativeStacks {
     }
 
     /// The module table of `pid`, (re)built from its maps when missing or `reload`.
-    fn process(
-        &mut self,
-        pid: i32,
-        mem: &dyn ReadMemory,
-        reload: bool,
-    ) -> Option<&mut ProcessModules> {
+    fn process(&mut self, pid: i32, mem: &dyn ReadMemory, reload: bool) -> Option<&mut ProcessModules> {
         if reload || !self.processes.contains_key(&pid) {
             match Maps::read(pid) {
                 Ok(maps) => match self.processes.get_mut(&pid) {
@@ -217,32 +183,19 @@ impl NativeStacks {
         self.processes.get_mut(&pid)
     }
 
-    fn walk(
-        &mut self,
-        pid: i32,
-        regs: &Registers,
-        mem: &dyn ReadMemory,
-        max_frames: usize,
-    ) -> Vec<FramePc> {
+    fn walk(&mut self, pid: i32, regs: &Registers, mem: &dyn ReadMemory, max_frames: usize) -> Vec<FramePc> {
         match self.processes.get_mut(&pid) {
             Some(process) => unwind::walk(process, regs, mem, &mut self.stack_buf, max_frames),
-            None => vec![FramePc {
-                address: regs.ip,
-                is_return_address: false,
-            }],
+            None => vec![FramePc { address: regs.ip, is_return_address: false }],
         }
     }
 
     fn knows_address(&self, pid: i32, address: u64) -> bool {
-        self.processes
-            .get(&pid)
-            .is_some_and(|p| p.maps.find(address).is_some())
+        self.processes.get(&pid).is_some_and(|p| p.maps.find(address).is_some())
     }
 
     fn knows_code(&self, pid: i32, address: u64) -> bool {
-        self.processes
-            .get(&pid)
-            .is_some_and(|p| p.maps.find_code(address).is_some())
+        self.processes.get(&pid).is_some_and(|p| p.maps.find_code(address).is_some())
     }
 }
 

@@ -54,12 +54,7 @@ pub struct ProcessModules {
 }
 
 impl ProcessModules {
-    pub fn build(
-        pid: i32,
-        maps: Maps,
-        cache: &mut ElfCache,
-        mem: &dyn ReadMemory,
-    ) -> ProcessModules {
+    pub fn build(pid: i32, maps: Maps, cache: &mut ElfCache, mem: &dyn ReadMemory) -> ProcessModules {
         let mut modules = Vec::new();
         let mut unwinder = NativeUnwinder::new();
         for entry in maps.entries.iter().filter(|m| m.executable) {
@@ -72,54 +67,26 @@ impl ProcessModules {
                     ObjectRef::Vdso => "[vdso]".to_string(),
                 };
                 let range = module.start..module.end;
-                unwinder.add_module(Module::new(
-                    name,
-                    range,
-                    module.base_avma,
-                    info.section_info(),
-                ));
+                unwinder.add_module(Module::new(name, range, module.base_avma, info.section_info()));
             }
             modules.push(module);
         }
-        ProcessModules {
-            maps,
-            modules,
-            unwinder,
-            rules: CacheX86_64::new(),
-            sigreturn: HashMap::new(),
-        }
+        ProcessModules { maps, modules, unwinder, rules: CacheX86_64::new(), sigreturn: HashMap::new() }
     }
 
     pub fn module_at(&self, address: u64) -> Option<&CodeModule> {
         let i = self.modules.partition_point(|m| m.end <= address);
-        self.modules
-            .get(i)
-            .filter(|m| m.start <= address && address < m.end)
+        self.modules.get(i).filter(|m| m.start <= address && address < m.end)
     }
 }
 
-fn code_module(
-    pid: i32,
-    entry: &MapEntry,
-    cache: &mut ElfCache,
-    mem: &dyn ReadMemory,
-) -> Option<CodeModule> {
+fn code_module(pid: i32, entry: &MapEntry, cache: &mut ElfCache, mem: &dyn ReadMemory) -> Option<CodeModule> {
     let (object, info) = match &entry.backing {
         Backing::File { path, .. } => (ObjectRef::File(path.clone()), cache.file(pid, entry)),
         Backing::Vdso => (ObjectRef::Vdso, cache.vdso(entry, mem)),
         _ => return None,
     };
-    let svma = info
-        .as_ref()
-        .and_then(|i| i.svma_of_offset(entry.offset))
-        .unwrap_or(entry.offset);
+    let svma = info.as_ref().and_then(|i| i.svma_of_offset(entry.offset)).unwrap_or(entry.offset);
     let base_avma = entry.start.wrapping_sub(svma);
-    Some(CodeModule {
-        start: entry.start,
-        end: entry.end,
-        offset: entry.offset,
-        object,
-        info,
-        base_avma,
-    })
+    Some(CodeModule { start: entry.start, end: entry.end, offset: entry.offset, object, info, base_avma })
 }

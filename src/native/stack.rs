@@ -30,13 +30,7 @@ impl<'m> StackReader<'m> {
     /// [`rebase`]: StackReader::rebase
     pub fn new(mem: &'m dyn ReadMemory, buf: &'m mut Vec<u8>) -> StackReader<'m> {
         buf.clear();
-        StackReader {
-            mem,
-            base: 0,
-            buf,
-            limit: 0,
-            fallback_reads: 0,
-        }
+        StackReader { mem, base: 0, buf, limit: 0, fallback_reads: 0 }
     }
 
     /// Sets the region to buffer, `(base, limit)`; `base` is usually the stack pointer and
@@ -80,9 +74,7 @@ impl<'m> StackReader<'m> {
     /// and callers fall back to single reads.
     fn grow(&mut self, needed: u64) {
         let have = self.buf.len();
-        let want = (have as u64 + have as u64 / 2)
-            .max(FIRST_CHUNK)
-            .max(needed - self.base);
+        let want = (have as u64 + have as u64 / 2).max(FIRST_CHUNK).max(needed - self.base);
         let new_end = self.base.saturating_add(want).min(self.limit);
         let from = self.buffered_end();
         if new_end <= from {
@@ -103,13 +95,8 @@ mod tests {
     use crate::memory::BufferMemory;
 
     fn memory() -> BufferMemory {
-        let bytes = (0..1024u64)
-            .flat_map(|i| (0x1000 + i * 8).to_le_bytes())
-            .collect();
-        BufferMemory {
-            base: 0x1000,
-            bytes,
-        }
+        let bytes = (0..1024u64).flat_map(|i| (0x1000 + i * 8).to_le_bytes()).collect();
+        BufferMemory { base: 0x1000, bytes }
     }
 
     #[test]

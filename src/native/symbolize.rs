@@ -24,15 +24,9 @@ pub struct FrameSymbolizer {
 
 impl FrameSymbolizer {
     pub fn new() -> FrameSymbolizer {
-        let symbolizer = Symbolizer::builder()
-            .enable_code_info(true)
-            .enable_inlined_fns(true)
-            .enable_demangling(true)
-            .build();
-        FrameSymbolizer {
-            symbolizer,
-            disk_build_ids: HashMap::new(),
-        }
+        let symbolizer =
+            Symbolizer::builder().enable_code_info(true).enable_inlined_fns(true).enable_demangling(true).build();
+        FrameSymbolizer { symbolizer, disk_build_ids: HashMap::new() }
     }
 
     pub fn symbolize(&mut self, pcs: &[NormalizedPc], vdso: Option<&ElfInfo>) -> Vec<Frame> {
@@ -56,10 +50,7 @@ impl FrameSymbolizer {
             }
             let offsets: Vec<u64> = indices.iter().map(|&i| lookup_offset(&pcs[i])).collect();
             let source = Source::Elf(Elf::new(object));
-            let Ok(symbols) = self
-                .symbolizer
-                .symbolize(&source, Input::FileOffset(&offsets))
-            else {
+            let Ok(symbols) = self.symbolizer.symbolize(&source, Input::FileOffset(&offsets)) else {
                 continue;
             };
             for (&i, symbolized) in indices.iter().zip(symbols) {
@@ -70,23 +61,16 @@ impl FrameSymbolizer {
         }
         pcs.iter()
             .zip(resolved)
-            .flat_map(|(pc, frames)| {
-                frames.unwrap_or_else(|| vec![Frame::native(None, module_name(pc), pc.address)])
-            })
+            .flat_map(|(pc, frames)| frames.unwrap_or_else(|| vec![Frame::native(None, module_name(pc), pc.address)]))
             .collect()
     }
 
     fn build_id_matches(&mut self, object: &Path, indices: &[usize], pcs: &[NormalizedPc]) -> bool {
-        let on_disk = self
-            .disk_build_ids
-            .entry(object.to_path_buf())
-            .or_insert_with(|| read_build_id(object));
-        indices
-            .iter()
-            .all(|&i| match (&pcs[i].build_id, on_disk.as_ref()) {
-                (Some(expected), Some(found)) => expected == found,
-                _ => true,
-            })
+        let on_disk = self.disk_build_ids.entry(object.to_path_buf()).or_insert_with(|| read_build_id(object));
+        indices.iter().all(|&i| match (&pcs[i].build_id, on_disk.as_ref()) {
+            (Some(expected), Some(found)) => expected == found,
+            _ => true,
+        })
     }
 }
 
@@ -128,11 +112,7 @@ fn vdso_frame(pc: &NormalizedPc, vdso: &ElfInfo) -> Option<Frame> {
     // The vDSO's file offsets equal its SVMAs: it is one segment loaded at 0.
     let svma = vdso.svma_of_offset(lookup_offset(pc))?;
     let symbol = vdso.symbol_at(svma)?;
-    Some(Frame::native(
-        Some(symbol.name.clone()),
-        module_name(pc),
-        pc.address,
-    ))
+    Some(Frame::native(Some(symbol.name.clone()), module_name(pc), pc.address))
 }
 
 pub fn module_name(pc: &NormalizedPc) -> Option<String> {

@@ -36,10 +36,7 @@ pub fn walk(
     let mut stack = StackReader::new(mem, stack_buf);
     stack.rebase(stack_region(process, regs.sp));
     let mut uregs = UnwindRegsX86_64::new(regs.ip, regs.sp, regs.bp);
-    frames.push(FramePc {
-        address: regs.ip,
-        is_return_address: false,
-    });
+    frames.push(FramePc { address: regs.ip, is_return_address: false });
     let mut address = FrameAddress::InstructionPointer(regs.ip);
 
     // A call through a bad pointer leaves ip outside any code: the caller's return address
@@ -47,10 +44,7 @@ pub fn walk(
     if process.maps.find_code(regs.ip).is_none() {
         match return_from_non_code(process, &mut stack, &mut uregs) {
             Some((ra, next)) => {
-                frames.push(FramePc {
-                    address: ra,
-                    is_return_address: true,
-                });
+                frames.push(FramePc { address: ra, is_return_address: true });
                 address = next;
             }
             None => return frames,
@@ -59,22 +53,14 @@ pub fn walk(
 
     while frames.len() < max_frames {
         let mut read_stack = |addr: u64| stack.read_u64(addr);
-        let ra = match process.unwinder.unwind_frame(
-            address,
-            &mut uregs,
-            &mut process.rules,
-            &mut read_stack,
-        ) {
+        let ra = match process.unwinder.unwind_frame(address, &mut uregs, &mut process.rules, &mut read_stack) {
             Ok(Some(ra)) if ra != 0 => ra,
             _ => break,
         };
         if is_sigreturn(process, mem, ra) {
             // The handler returns into the trampoline; the interrupted context is saved in
             // the ucontext right above the return address (at the handler's CFA).
-            frames.push(FramePc {
-                address: ra,
-                is_return_address: false,
-            });
+            frames.push(FramePc { address: ra, is_return_address: false });
             let Some(ip) = restore_signal_context(&mut uregs, &mut read_stack) else {
                 break;
             };
@@ -83,18 +69,12 @@ pub fn walk(
                 stack.rebase(stack_region(process, uregs.sp()));
             }
             if frames.len() < max_frames {
-                frames.push(FramePc {
-                    address: ip,
-                    is_return_address: false,
-                });
+                frames.push(FramePc { address: ip, is_return_address: false });
             }
             address = FrameAddress::InstructionPointer(ip);
             continue;
         }
-        frames.push(FramePc {
-            address: ra,
-            is_return_address: true,
-        });
+        frames.push(FramePc { address: ra, is_return_address: true });
         let Some(next) = FrameAddress::from_return_address(ra) else {
             break;
         };

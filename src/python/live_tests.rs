@@ -8,10 +8,7 @@ use std::time::{Duration, Instant};
 
 /// The real interpreter behind pyenv's `python3` shell shim.
 fn python() -> PathBuf {
-    let out = Command::new("python3")
-        .args(["-c", "import sys; print(sys.executable)"])
-        .output()
-        .expect("python3 runs");
+    let out = Command::new("python3").args(["-c", "import sys; print(sys.executable)"]).output().expect("python3 runs");
     PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
 }
 
@@ -30,11 +27,7 @@ fn wait_stopped(pid: i32) {
 }
 
 fn stop(pid: i32) {
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGSTOP,
-    )
-    .unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGSTOP).unwrap();
     wait_stopped(pid);
 }
 
@@ -66,11 +59,7 @@ t.join()
 
 #[test]
 fn reads_every_thread_of_a_stopped_python_process() {
-    let mut child = Command::new(python())
-        .args(["-c", THREADS_SCRIPT])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = Command::new(python()).args(["-c", THREADS_SCRIPT]).stdout(Stdio::piped()).spawn().unwrap();
     let stdout = child.stdout.take().unwrap();
     let child = Reaped(child);
     let pid = child.0.id() as i32;
@@ -88,39 +77,17 @@ fn reads_every_thread_of_a_stopped_python_process() {
     eprintln!("second read_python_stacks took {:?}", again.elapsed());
 
     assert_eq!(threads.len(), 2, "{threads:#?}");
-    let main = threads
-        .iter()
-        .find(|t| t.name.as_deref() == Some("MainThread"))
-        .expect("MainThread");
-    let worker = threads
-        .iter()
-        .find(|t| t.name.as_deref() == Some("worker-1"))
-        .expect("worker-1");
+    let main = threads.iter().find(|t| t.name.as_deref() == Some("MainThread")).expect("MainThread");
+    let worker = threads.iter().find(|t| t.name.as_deref() == Some("worker-1")).expect("worker-1");
 
-    assert_eq!(
-        main.frames.last().map(|f| f.function.as_str()),
-        Some("<module>")
-    );
-    assert_eq!(
-        main.frames.last().map(|f| f.file.as_str()),
-        Some("<string>")
-    );
+    assert_eq!(main.frames.last().map(|f| f.function.as_str()), Some("<module>"));
+    assert_eq!(main.frames.last().map(|f| f.file.as_str()), Some("<string>"));
     let worker_functions: Vec<&str> = worker.frames.iter().map(|f| f.function.as_str()).collect();
-    assert_eq!(
-        worker_functions[..2],
-        ["deep_work", "worker"],
-        "{worker_functions:?}"
-    );
-    assert!(worker_functions
-        .iter()
-        .any(|f| f.ends_with("_bootstrap_inner")));
+    assert_eq!(worker_functions[..2], ["deep_work", "worker"], "{worker_functions:?}");
+    assert!(worker_functions.iter().any(|f| f.ends_with("_bootstrap_inner")));
     let deep_work = &worker.frames[0];
     assert!(matches!(deep_work.line, Some(6) | Some(7)), "{deep_work:?}");
-    let run = worker
-        .frames
-        .iter()
-        .find(|f| f.function.ends_with("Thread.run"))
-        .expect("Thread.run");
+    let run = worker.frames.iter().find(|f| f.function.ends_with("Thread.run")).expect("Thread.run");
     assert_eq!(run.module.as_deref(), Some("threading"));
     // `run` is called from C (the thread bootstrap): an entry frame on 3.11+.
     assert!(worker.frames.last().unwrap().is_entry);
@@ -131,10 +98,7 @@ fn reads_every_thread_of_a_stopped_python_process() {
         .collect();
     assert_eq!(main.os_tid, Some(pid));
     let worker_tid = worker.os_tid.expect("3.11 records the native thread id");
-    assert!(
-        tasks.contains(&worker_tid) && worker_tid != pid,
-        "{worker_tid} in {tasks:?}"
-    );
+    assert!(tasks.contains(&worker_tid) && worker_tid != pid, "{worker_tid} in {tasks:?}");
     assert_ne!(main.thread_id, worker.thread_id);
     assert!(threads.iter().filter(|t| t.holds_gil).count() <= 1);
 
@@ -160,12 +124,7 @@ libc.__cxa_atexit(stop, ctypes.c_void_p(int(signal.SIGSTOP)), None)
 
 #[test]
 fn a_finalized_interpreter_is_an_error_and_comes_back_quickly() {
-    let child = Reaped(
-        Command::new(python())
-            .args(["-c", FINALIZED_SCRIPT])
-            .spawn()
-            .unwrap(),
-    );
+    let child = Reaped(Command::new(python()).args(["-c", FINALIZED_SCRIPT]).spawn().unwrap());
     let pid = child.0.id() as i32;
     wait_stopped(pid);
 
@@ -185,10 +144,7 @@ fn a_process_that_is_not_python_is_not_python() {
     let child = Reaped(Command::new("sleep").arg("60").spawn().unwrap());
     let pid = child.0.id() as i32;
     stop(pid);
-    assert!(matches!(
-        read_python_stacks(pid),
-        Err(PythonError::NotPython)
-    ));
+    assert!(matches!(read_python_stacks(pid), Err(PythonError::NotPython)));
 }
 
 #[test]

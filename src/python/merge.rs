@@ -23,11 +23,7 @@ pub fn merge(native: &[Frame], python: &[PyFrameInfo]) -> Vec<Frame> {
     for (index, unit) in units.iter().enumerate() {
         let frames = &native[unit.clone()];
         let inner = index.checked_sub(1).map(|i| &native[units[i].clone()]);
-        let group = if runs_python(frames, inner) {
-            groups.next()
-        } else {
-            None
-        };
+        let group = if runs_python(frames, inner) { groups.next() } else { None };
         match group {
             Some(group) => {
                 merged.extend(group.iter().map(python_frame));
@@ -50,12 +46,7 @@ pub fn merge(native: &[Frame], python: &[PyFrameInfo]) -> Vec<Frame> {
 }
 
 fn python_frame(frame: &PyFrameInfo) -> Frame {
-    Frame::python(
-        frame.function.clone(),
-        frame.file.clone(),
-        frame.line,
-        frame.module.clone(),
-    )
+    Frame::python(frame.function.clone(), frame.file.clone(), frame.line, frame.module.clone())
 }
 
 /// Splits Python frames (innermost first) into the runs that one eval frame each executes:
@@ -82,10 +73,7 @@ fn physical_frames(native: &[Frame]) -> Vec<Range<usize>> {
     let mut start = 0;
     for index in 0..native.len() {
         let frame = &native[index];
-        let joins_next = frame.inlined
-            && native
-                .get(index + 1)
-                .is_some_and(|next| next.address == frame.address);
+        let joins_next = frame.inlined && native.get(index + 1).is_some_and(|next| next.address == frame.address);
         if !joins_next {
             units.push(start..index + 1);
             start = index + 1;
@@ -99,18 +87,14 @@ fn physical_frames(native: &[Frame]) -> Vec<Range<usize>> {
 /// `_PyEval_EvalFrameDefault`; counting both would give one Python group too many.
 fn runs_python(frames: &[Frame], inner: Option<&[Frame]>) -> bool {
     let names = |fs: &[Frame]| -> Vec<String> {
-        fs.iter()
-            .filter_map(|f| f.function.as_deref())
-            .map(|n| base_name(n).to_string())
-            .collect()
+        fs.iter().filter_map(|f| f.function.as_deref()).map(|n| base_name(n).to_string()).collect()
     };
     let own = names(frames);
     if own.iter().any(|n| n == "_PyEval_EvalFrameDefault") {
         return true;
     }
     if own.iter().any(|n| n == "PyEval_EvalFrameEx") {
-        let wraps_default =
-            inner.is_some_and(|f| names(f).iter().any(|n| n == "_PyEval_EvalFrameDefault"));
+        let wraps_default = inner.is_some_and(|f| names(f).iter().any(|n| n == "_PyEval_EvalFrameDefault"));
         return !wraps_default;
     }
     false
@@ -125,10 +109,7 @@ fn base_name(name: &str) -> &str {
 
 /// True for the native function names of CPython's eval loop (any compiler suffix).
 pub fn is_eval_function(name: &str) -> bool {
-    matches!(
-        base_name(name),
-        "_PyEval_EvalFrameDefault" | "PyEval_EvalFrameEx"
-    )
+    matches!(base_name(name), "_PyEval_EvalFrameDefault" | "PyEval_EvalFrameEx")
 }
 
 #[cfg(test)]
@@ -137,18 +118,11 @@ mod tests {
     use crate::model::FrameKind;
 
     fn native(name: &str, address: u64) -> Frame {
-        Frame::native(
-            Some(name.to_string()),
-            Some("libpython3.11.so.1.0".into()),
-            address,
-        )
+        Frame::native(Some(name.to_string()), Some("libpython3.11.so.1.0".into()), address)
     }
 
     fn inlined(name: &str, address: u64) -> Frame {
-        Frame {
-            inlined: true,
-            ..native(name, address)
-        }
+        Frame { inlined: true, ..native(name, address) }
     }
 
     fn py(function: &str, is_entry: bool) -> PyFrameInfo {
@@ -191,12 +165,7 @@ mod tests {
             native("PyEval_EvalCode", 0x60),
             native("main", 0x70),
         ];
-        let python = vec![
-            py("inner", false),
-            py("middle", true),
-            py("helper", false),
-            py("<module>", true),
-        ];
+        let python = vec![py("inner", false), py("middle", true), py("helper", false), py("<module>", true)];
         assert_eq!(
             names(&merge(&native, &python)),
             [
@@ -218,10 +187,7 @@ mod tests {
     fn python_frames_carry_file_line_and_module() {
         let merged = merge(&[native(EVAL, 0x30)], &[py("f", true)]);
         assert_eq!(merged.len(), 1);
-        assert_eq!(
-            merged[0],
-            Frame::python("f".into(), "/src/f.py".into(), Some(10), Some("f".into()))
-        );
+        assert_eq!(merged[0], Frame::python("f".into(), "/src/f.py".into(), Some(10), Some("f".into())));
     }
 
     #[test]
@@ -248,12 +214,7 @@ mod tests {
         let python = vec![py("f", true)];
         assert_eq!(
             names(&merge(&native, &python)),
-            [
-                "PyObject_Vectorcall",
-                "py:f",
-                "_PyEval_EvalFrame",
-                "_PyEval_Vector"
-            ]
+            ["PyObject_Vectorcall", "py:f", "_PyEval_EvalFrame", "_PyEval_Vector"]
         );
     }
 
@@ -275,13 +236,7 @@ mod tests {
         let python = vec![py("deep_work", true), py("<module>", true)];
         assert_eq!(
             names(&merge(&native, &python)),
-            [
-                "time_sleep",
-                "py:deep_work",
-                "function_code_fastcall",
-                "py:<module>",
-                "main"
-            ]
+            ["time_sleep", "py:deep_work", "function_code_fastcall", "py:<module>", "main"]
         );
     }
 
@@ -293,24 +248,14 @@ mod tests {
             native("PyEval_EvalCodeEx", 0x40),
         ];
         let python = vec![py("f", true), py("<module>", true)];
-        assert_eq!(
-            names(&merge(&native, &python)),
-            ["py:f", "py:<module>", "PyEval_EvalCodeEx"]
-        );
+        assert_eq!(names(&merge(&native, &python)), ["py:f", "py:<module>", "PyEval_EvalCodeEx"]);
     }
 
     #[test]
     fn eval_frame_ex_wrapping_the_default_loop_is_not_counted_twice() {
-        let native = vec![
-            native(EVAL, 0x30),
-            native("PyEval_EvalFrameEx", 0x50),
-            native("legacy_embedder", 0x60),
-        ];
+        let native = vec![native(EVAL, 0x30), native("PyEval_EvalFrameEx", 0x50), native("legacy_embedder", 0x60)];
         let python = vec![py("f", true)];
-        assert_eq!(
-            names(&merge(&native, &python)),
-            ["py:f", "PyEval_EvalFrameEx", "legacy_embedder"]
-        );
+        assert_eq!(names(&merge(&native, &python)), ["py:f", "PyEval_EvalFrameEx", "legacy_embedder"]);
     }
 
     #[test]
@@ -322,23 +267,10 @@ mod tests {
             native("_PyEval_Vector", 0x40),
             native("PyObject_Call", 0x50),
         ];
-        let python = vec![
-            py("a", true),
-            py("b", false),
-            py("c", true),
-            py("<module>", true),
-        ];
+        let python = vec![py("a", true), py("b", false), py("c", true), py("<module>", true)];
         assert_eq!(
             names(&merge(&native, &python)),
-            [
-                "crash_here",
-                "py:a",
-                "py:b",
-                "py:c",
-                "py:<module>",
-                "_PyEval_Vector",
-                "PyObject_Call"
-            ]
+            ["crash_here", "py:a", "py:b", "py:c", "py:<module>", "_PyEval_Vector", "PyObject_Call"]
         );
     }
 
@@ -346,10 +278,7 @@ mod tests {
     fn without_eval_frames_python_frames_follow_the_native_ones() {
         let native = vec![native("crash_here", 0x10), native("ext_call", 0x20)];
         let python = vec![py("f", true), py("<module>", true)];
-        assert_eq!(
-            names(&merge(&native, &python)),
-            ["crash_here", "ext_call", "py:f", "py:<module>"]
-        );
+        assert_eq!(names(&merge(&native, &python)), ["crash_here", "ext_call", "py:f", "py:<module>"]);
     }
 
     #[test]
@@ -360,12 +289,7 @@ mod tests {
 
     #[test]
     fn more_eval_frames_than_python_groups_keeps_the_extra_eval_frames() {
-        let native = vec![
-            native(EVAL, 0x30),
-            native("x", 0x40),
-            native(EVAL, 0x31),
-            native("main", 0x70),
-        ];
+        let native = vec![native(EVAL, 0x30), native("x", 0x40), native(EVAL, 0x31), native("main", 0x70)];
         let python = vec![py("f", true)];
         assert_eq!(names(&merge(&native, &python)), ["py:f", "x", EVAL, "main"]);
     }
@@ -410,9 +334,7 @@ mod tests {
                     _ => native(&format!("n{i}"), 0x1000 + i),
                 })
                 .collect();
-            let python: Vec<PyFrameInfo> = (0..next(8))
-                .map(|i| py(&format!("p{i}"), next(2) == 0))
-                .collect();
+            let python: Vec<PyFrameInfo> = (0..next(8)).map(|i| py(&format!("p{i}"), next(2) == 0)).collect();
             let merged = merge(&native, &python);
 
             let py_out: Vec<_> = merged.iter().filter(|f| f.is_python()).collect();
@@ -421,10 +343,8 @@ mod tests {
                 assert_eq!(out.function.as_deref(), Some(input.function.as_str()));
             }
             let kept_native: Vec<_> = merged.iter().filter(|f| !f.is_python()).collect();
-            let plain: Vec<_> = native
-                .iter()
-                .filter(|f| f.function.as_deref().is_some_and(|n| n.starts_with('n')))
-                .collect();
+            let plain: Vec<_> =
+                native.iter().filter(|f| f.function.as_deref().is_some_and(|n| n.starts_with('n'))).collect();
             let kept_plain: Vec<_> = kept_native
                 .iter()
                 .filter(|f| f.function.as_deref().is_some_and(|n| n.starts_with('n')))

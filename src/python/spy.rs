@@ -12,9 +12,8 @@ use crate::process_globals;
 /// Reads every Python thread of a process that the caller already holds stopped under
 /// ptrace. Never attaches or stops anything itself (py-spy's `AlreadyLocked`).
 pub fn read_python_stacks(pid: i32) -> Result<Vec<PythonThread>, PythonError> {
-    let maps = process_globals::parse_maps(pid).map_err(|e| {
-        PythonError::NoInterpreter(format!("cannot read the memory maps of {pid}: {e}"))
-    })?;
+    let maps = process_globals::parse_maps(pid)
+        .map_err(|e| PythonError::NoInterpreter(format!("cannot read the memory maps of {pid}: {e}")))?;
     if !looks_like_python(pid, &maps) {
         return Err(PythonError::NotPython);
     }
@@ -28,16 +27,13 @@ pub fn read_python_stacks(pid: i32) -> Result<Vec<PythonThread>, PythonError> {
     };
     // py-spy walks raw interpreter memory; a crashed process can hold anything, so a panic
     // in there is one more way of not finding an interpreter.
-    let traces = catch_unwind(AssertUnwindSafe(|| {
-        PythonSpy::new(pid, &config).and_then(|mut spy| spy.get_stack_traces())
-    }))
-    .map_err(|_| PythonError::NoInterpreter("py-spy panicked reading the interpreter".into()))?
-    .map_err(|e| PythonError::NoInterpreter(format!("{e:#}")))?;
+    let traces =
+        catch_unwind(AssertUnwindSafe(|| PythonSpy::new(pid, &config).and_then(|mut spy| spy.get_stack_traces())))
+            .map_err(|_| PythonError::NoInterpreter("py-spy panicked reading the interpreter".into()))?
+            .map_err(|e| PythonError::NoInterpreter(format!("{e:#}")))?;
     if traces.is_empty() {
         // Thread states are gone while the runtime lingers: finalization has begun.
-        return Err(PythonError::NoInterpreter(
-            "the interpreter has no thread states".into(),
-        ));
+        return Err(PythonError::NoInterpreter("the interpreter has no thread states".into()));
     }
     Ok(traces.into_iter().map(thread_from_trace).collect())
 }
@@ -45,10 +41,7 @@ pub fn read_python_stacks(pid: i32) -> Result<Vec<PythonThread>, PythonError> {
 fn thread_from_trace(trace: StackTrace) -> PythonThread {
     PythonThread {
         thread_id: trace.thread_id,
-        os_tid: trace
-            .os_thread_id
-            .and_then(|t| i32::try_from(t).ok())
-            .filter(|&t| t > 0),
+        os_tid: trace.os_thread_id.and_then(|t| i32::try_from(t).ok()).filter(|&t| t > 0),
         name: trace.thread_name,
         holds_gil: trace.owns_gil,
         frames: trace.frames.into_iter().map(frame_from_py_spy).collect(),
@@ -71,10 +64,7 @@ fn frame_from_py_spy(frame: py_spy::Frame) -> PyFrameInfo {
 /// `importlib._bootstrap`; py-spy's short file name (the path under the outermost directory
 /// with an `__init__.py`) `json/decoder.py` → `json.decoder`, `pkg/__init__.py` → `pkg`.
 pub(super) fn module_name(short_filename: Option<&str>, filename: &str) -> Option<String> {
-    if let Some(frozen) = filename
-        .strip_prefix("<frozen ")
-        .and_then(|f| f.strip_suffix('>'))
-    {
+    if let Some(frozen) = filename.strip_prefix("<frozen ").and_then(|f| f.strip_suffix('>')) {
         return Some(frozen.to_string());
     }
     let path = short_filename?.strip_suffix(".py")?;
@@ -82,16 +72,12 @@ pub(super) fn module_name(short_filename: Option<&str>, filename: &str) -> Optio
     if parts.len() > 1 && parts.last() == Some(&"__init__") {
         parts.pop();
     }
-    parts
-        .iter()
-        .all(|p| is_identifier(p))
-        .then(|| parts.join("."))
+    parts.iter().all(|p| is_identifier(p)).then(|| parts.join("."))
 }
 
 fn is_identifier(part: &str) -> bool {
     let mut chars = part.chars();
-    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
-        && chars.all(|c| c.is_alphanumeric() || c == '_')
+    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_') && chars.all(|c| c.is_alphanumeric() || c == '_')
 }
 
 #[cfg(test)]
@@ -100,22 +86,10 @@ mod tests {
 
     #[test]
     fn derives_module_names() {
-        assert_eq!(
-            module_name(Some("threading.py"), "/usr/lib/python3.11/threading.py").as_deref(),
-            Some("threading")
-        );
-        assert_eq!(
-            module_name(Some("json/decoder.py"), "/x/json/decoder.py").as_deref(),
-            Some("json.decoder")
-        );
-        assert_eq!(
-            module_name(Some("pkg/__init__.py"), "/x/pkg/__init__.py").as_deref(),
-            Some("pkg")
-        );
-        assert_eq!(
-            module_name(None, "<frozen importlib._bootstrap>").as_deref(),
-            Some("importlib._bootstrap")
-        );
+        assert_eq!(module_name(Some("threading.py"), "/usr/lib/python3.11/threading.py").as_deref(), Some("threading"));
+        assert_eq!(module_name(Some("json/decoder.py"), "/x/json/decoder.py").as_deref(), Some("json.decoder"));
+        assert_eq!(module_name(Some("pkg/__init__.py"), "/x/pkg/__init__.py").as_deref(), Some("pkg"));
+        assert_eq!(module_name(None, "<frozen importlib._bootstrap>").as_deref(), Some("importlib._bootstrap"));
         assert_eq!(module_name(Some("<string>"), "<string>"), None);
         assert_eq!(module_name(Some("my-script.py"), "/tmp/my-script.py"), None);
         assert_eq!(module_name(Some("mod.pyx"), "/tmp/mod.pyx"), None);

@@ -44,34 +44,20 @@ fn annotations(report: &Report, workspace: &str) -> String {
 }
 
 fn crash_in_test() -> Report {
-    let mut r = base(
-        "/work/cases/pytest-crash-in-suite",
-        Outcome::Crashed,
-        139,
-        &["python3", "-m", "pytest", "tests"],
-    );
+    let mut r = base("/work/cases/pytest-crash-in-suite", Outcome::Crashed, 139, &["python3", "-m", "pytest", "tests"]);
     r.crashes = vec![diagnose(&fixtures::pytest_null_deref())];
     r
 }
 
 fn crash_at_shutdown() -> Report {
-    let mut r = base(
-        "/work/cases/shutdown-static-dtor",
-        Outcome::Crashed,
-        139,
-        &["python3", "-m", "pytest", "-q", "tests"],
-    );
+    let mut r =
+        base("/work/cases/shutdown-static-dtor", Outcome::Crashed, 139, &["python3", "-m", "pytest", "-q", "tests"]);
     r.crashes = vec![diagnose(&fixtures::shutdown_static_dtor())];
     r
 }
 
 fn timeout() -> Report {
-    let mut r = base(
-        "/work/cases/hang-gil",
-        Outcome::Timeout,
-        143,
-        &["python3", "main.py"],
-    );
+    let mut r = base("/work/cases/hang-gil", Outcome::Timeout, 143, &["python3", "main.py"]);
     r.timeout = Some(TimeoutInfo {
         limit_ms: 10_000.0,
         processes: hang_gil(),
@@ -84,34 +70,19 @@ fn timeout() -> Report {
 #[test]
 fn pytest_names_like_junitxml() {
     let n = |id: &str| pytest_names(id);
-    assert_eq!(
-        n("tests/test_x.py::TestA::test_b[p]"),
-        ("tests.test_x.TestA".into(), "test_b[p]".into())
-    );
+    assert_eq!(n("tests/test_x.py::TestA::test_b[p]"), ("tests.test_x.TestA".into(), "test_b[p]".into()));
     assert_eq!(n("test_y.py::test_c"), ("test_y".into(), "test_c".into()));
-    assert_eq!(
-        n("tests/test_x.py::test_d[a/b::c.py]"),
-        ("tests.test_x".into(), "test_d[a/b::c.py]".into())
-    );
-    assert_eq!(
-        n("tests/test_doc.txt"),
-        ("".into(), "tests.test_doc.txt".into())
-    );
+    assert_eq!(n("tests/test_x.py::test_d[a/b::c.py]"), ("tests.test_x".into(), "test_d[a/b::c.py]".into()));
+    assert_eq!(n("tests/test_doc.txt"), ("".into(), "tests.test_doc.txt".into()));
 }
 
 #[test]
 fn junit_crash_in_a_test() {
     let r = crash_in_test();
     let text = xml(&r);
-    let test = r.crashes[0]
-        .test
-        .as_ref()
-        .expect("fixture crashes in a test");
+    let test = r.crashes[0].test.as_ref().expect("fixture crashes in a test");
     let (classname, name) = pytest_names(&test.nodeid);
-    assert!(
-        text.contains(&format!("classname=\"{classname}\"")),
-        "{text}"
-    );
+    assert!(text.contains(&format!("classname=\"{classname}\"")), "{text}");
     assert!(text.contains(&format!("name=\"{name}\"")), "{text}");
     insta::assert_snapshot!(text);
 }
@@ -120,10 +91,7 @@ fn junit_crash_in_a_test() {
 fn junit_crash_outside_any_test() {
     let text = xml(&crash_at_shutdown());
     assert!(text.contains("classname=\"faultline\""), "{text}");
-    assert!(
-        text.contains("crash at interpreter shutdown: python3 -m pytest"),
-        "{text}"
-    );
+    assert!(text.contains("crash at interpreter shutdown: python3 -m pytest"), "{text}");
     insta::assert_snapshot!(text);
 }
 
@@ -134,12 +102,7 @@ fn junit_timeout() {
 
 #[test]
 fn junit_memory_stop() {
-    let mut r = base(
-        "/work/cases/memory-blowup",
-        Outcome::Oom,
-        143,
-        &["python3", "blowup.py"],
-    );
+    let mut r = base("/work/cases/memory-blowup", Outcome::Oom, 143, &["python3", "blowup.py"]);
     r.memory = Some(MemoryReport {
         peak_rss_bytes: 1_100 << 20,
         limit_bytes: Some(1 << 30),
@@ -153,35 +116,16 @@ fn junit_memory_stop() {
     });
     let text = xml(&r);
     assert!(text.contains("type=\"memory-limit\""), "{text}");
-    assert!(
-        text.contains("message=\"stopped at the memory limit (1.0 GiB)"),
-        "{text}"
-    );
+    assert!(text.contains("message=\"stopped at the memory limit (1.0 GiB)"), "{text}");
 }
 
 #[test]
 fn junit_clean_and_failing_runs() {
-    let passed = xml(&base(
-        "/src/app",
-        Outcome::Passed,
-        0,
-        &["python3", "-m", "pytest"],
-    ));
-    assert!(
-        passed.contains("tests=\"1\"") && passed.contains("failures=\"0\""),
-        "{passed}"
-    );
+    let passed = xml(&base("/src/app", Outcome::Passed, 0, &["python3", "-m", "pytest"]));
+    assert!(passed.contains("tests=\"1\"") && passed.contains("failures=\"0\""), "{passed}");
     insta::assert_snapshot!(passed);
-    let failed = xml(&base(
-        "/src/app",
-        Outcome::Failed,
-        1,
-        &["python3", "-m", "pytest"],
-    ));
-    assert!(
-        failed.contains("<failure message=\"exited with status 1\" type=\"exit-status\""),
-        "{failed}"
-    );
+    let failed = xml(&base("/src/app", Outcome::Failed, 1, &["python3", "-m", "pytest"]));
+    assert!(failed.contains("<failure message=\"exited with status 1\" type=\"exit-status\""), "{failed}");
 }
 
 #[test]
@@ -198,10 +142,7 @@ fn junit_two_crashes_are_two_cases() {
 #[test]
 fn github_crash_in_a_test() {
     let text = annotations(&crash_in_test(), "/work/cases");
-    assert!(
-        text.starts_with("::error file=pytest-crash-in-suite/"),
-        "{text}"
-    );
+    assert!(text.starts_with("::error file=pytest-crash-in-suite/"), "{text}");
     insta::assert_snapshot!(text);
 }
 
@@ -214,8 +155,5 @@ fn github_crash_outside_any_test_and_timeout() {
 
 #[test]
 fn github_clean_run_has_no_annotations() {
-    assert_eq!(
-        annotations(&base("/src", Outcome::Passed, 0, &["true"]), "/src"),
-        ""
-    );
+    assert_eq!(annotations(&base("/src", Outcome::Passed, 0, &["true"]), "/src"), "");
 }

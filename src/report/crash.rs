@@ -20,28 +20,16 @@ pub(crate) fn write_crash(
     let style = &config.style;
     writeln!(out, "{}", header(config, crash))?;
     if let Some(detail) = &crash.fault_detail {
-        let code = crash
-            .si_code
-            .as_deref()
-            .map(|c| format!(" ({c})"))
-            .unwrap_or_default();
+        let code = crash.si_code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default();
         // A signal someone sent is not a fault of the CPU: label it for what it is.
-        let label = if sent_by_a_process(crash) {
-            "signal"
-        } else {
-            "fault"
-        };
+        let label = if sent_by_a_process(crash) { "signal" } else { "fault" };
         writeln!(out, "  {label}{code}: {detail}")?;
     }
     if let Some(message) = &crash.message {
         writeln!(out, "  message: {message}")?;
     }
     if let Some(test) = &crash.test {
-        let when = test
-            .when
-            .as_deref()
-            .map(|w| format!(" ({w})"))
-            .unwrap_or_default();
+        let when = test.when.as_deref().map(|w| format!(" ({w})")).unwrap_or_default();
         writeln!(out, "  test: {}{when}", test.nodeid)?;
     }
     writeln!(out, "  phase: {}", phase_text(crash))?;
@@ -58,31 +46,20 @@ pub(crate) fn write_crash(
             writeln!(out, "  no stack was captured for {who}")?;
         } else {
             writeln!(out, "  stack of {who}, innermost first:")?;
-            let view = StackView {
-                frames: &thread.frames,
-                culprit: crash.culprit.as_ref(),
-            };
+            let view = StackView { frames: &thread.frames, culprit: crash.culprit.as_ref() };
             for line in stack_lines(&view, paths, style) {
                 writeln!(out, "{line}")?;
             }
         }
     }
 
-    let others: Vec<_> = crash
-        .threads
-        .iter()
-        .filter(|t| Some(t.tid) != crashed.map(|c| c.tid))
-        .collect();
+    let others: Vec<_> = crash.threads.iter().filter(|t| Some(t.tid) != crashed.map(|c| c.tid)).collect();
     if !others.is_empty() {
         writeln!(out)?;
         writeln!(out, "  other threads:")?;
         for t in others {
             let name = t.name.clone().unwrap_or_else(|| "(unnamed)".into());
-            let gil = if t.holds_gil == Some(true) {
-                ", holds the GIL"
-            } else {
-                ""
-            };
+            let gil = if t.holds_gil == Some(true) { ", holds the GIL" } else { "" };
             let doing = thread_activity(&t.frames, paths);
             writeln!(out, "    {name} (tid {}{gil}): {doing}", t.tid)?;
         }
@@ -95,28 +72,16 @@ pub(crate) fn write_crash(
         }
     }
     if config.show_signature {
-        writeln!(
-            out,
-            "  {}",
-            style.paint(Role::Faint, &format!("signature: {}", crash.signature))
-        )?;
+        writeln!(out, "  {}", style.paint(Role::Faint, &format!("signature: {}", crash.signature)))?;
     }
 
     let tail = shown_tail(&crash.stderr_tail, config.stderr_lines);
     if !tail.is_empty() {
         writeln!(out)?;
-        let what = if tail.len() == 1 {
-            "last line".to_string()
-        } else {
-            format!("last {} lines", tail.len())
-        };
+        let what = if tail.len() == 1 { "last line".to_string() } else { format!("last {} lines", tail.len()) };
         writeln!(out, "  stderr ({what}):")?;
         for line in tail {
-            writeln!(
-                out,
-                "    {}",
-                style.paint(Role::Faint, &format!("| {line}"))
-            )?;
+            writeln!(out, "    {}", style.paint(Role::Faint, &format!("| {line}")))?;
         }
     }
     Ok(())
@@ -125,13 +90,8 @@ pub(crate) fn write_crash(
 /// `faultline: SIGSEGV (null-deref) in bbox (_geom.c:53) — pid 123 main, thread MainThread`
 fn header(config: &TerminalConfig, crash: &Crash) -> String {
     let style = &config.style;
-    let what = style.paint(
-        Role::Alarm,
-        &format!("{} ({})", crash.signal, crash.kind.as_str()),
-    );
-    let place = location(crash)
-        .map(|p| format!(" in {p}"))
-        .unwrap_or_default();
+    let what = style.paint(Role::Alarm, &format!("{} ({})", crash.signal, crash.kind.as_str()));
+    let place = location(crash).map(|p| format!(" in {p}")).unwrap_or_default();
     let role = match crash.process {
         ProcessRole::Main => "main",
         ProcessRole::Child => "child",
@@ -141,21 +101,13 @@ fn header(config: &TerminalConfig, crash: &Crash) -> String {
         None if crash.tid == crash.pid => "main thread".into(),
         None => format!("tid {}", crash.tid),
     };
-    format!(
-        "{} {what}{place} — pid {} {role}, {thread}",
-        style.paint(Role::Strong, "faultline:"),
-        crash.pid
-    )
+    format!("{} {what}{place} — pid {} {role}, {thread}", style.paint(Role::Strong, "faultline:"), crash.pid)
 }
 
 /// `bbox (_geom.c:53)`: the culprit, else the innermost Python frame, else frame 0.
 fn location(crash: &Crash) -> Option<String> {
     if let Some(c) = &crash.culprit {
-        let function = c
-            .function
-            .as_deref()
-            .map(short_function)
-            .unwrap_or_else(|| "??".into());
+        let function = c.function.as_deref().map(short_function).unwrap_or_else(|| "??".into());
         let place = match (&c.file, c.line, &c.module) {
             (Some(file), Some(line), _) => format!("{}:{line}", file_basename(file)),
             (Some(file), None, _) => file_basename(file).to_string(),
@@ -168,14 +120,9 @@ fn location(crash: &Crash) -> Option<String> {
         let line = p.line.map(|l| format!(":{l}")).unwrap_or_default();
         return Some(format!("{} ({}{line})", p.function, file_basename(&p.file)));
     }
-    let frame = crash
-        .crashed_thread()
-        .and_then(|t| crate::diagnose::frames::innermost_meaningful(&t.frames))?;
+    let frame = crash.crashed_thread().and_then(|t| crate::diagnose::frames::innermost_meaningful(&t.frames))?;
     let function = frame.function.as_deref().map(short_function)?;
-    Some(format!(
-        "{function} ({})",
-        short_place(frame, &Paths::default())
-    ))
+    Some(format!("{function} ({})", short_place(frame, &Paths::default())))
 }
 
 /// `threading.py:1112 in join ← main.py:28 in main`: where the thread is, and the user
@@ -194,28 +141,18 @@ fn thread_activity(frames: &[Frame], paths: &Paths) -> String {
 }
 
 fn sent_by_a_process(crash: &Crash) -> bool {
-    matches!(
-        crash.si_code.as_deref(),
-        Some("SI_USER" | "SI_TKILL" | "SI_QUEUE")
-    )
+    matches!(crash.si_code.as_deref(), Some("SI_USER" | "SI_TKILL" | "SI_QUEUE"))
 }
 
 fn is_pytest(crash: &Crash) -> bool {
-    crash.test.is_some()
-        || crash
-            .argv
-            .iter()
-            .any(|a| a.contains("pytest") || a.contains("py.test"))
+    crash.test.is_some() || crash.argv.iter().any(|a| a.contains("pytest") || a.contains("py.test"))
 }
 
 fn phase_text(crash: &Crash) -> String {
     match crash.phase {
         Phase::Shutdown => {
-            let after = if is_pytest(crash) {
-                "after all tests had finished"
-            } else {
-                "after the program had finished"
-            };
+            let after =
+                if is_pytest(crash) { "after all tests had finished" } else { "after the program had finished" };
             format!("shutdown — the crash happened at interpreter shutdown, {after}")
         }
         Phase::Import => "import — while a module was being imported".into(),

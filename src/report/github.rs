@@ -45,21 +45,12 @@ impl fmt::Display for Annotation {
             }
         }
         props.push(format!("title={}", escape_property(&self.title)));
-        write!(
-            f,
-            "::error {}::{}",
-            props.join(","),
-            escape_data(&self.message)
-        )
+        write!(f, "::error {}::{}", props.join(","), escape_data(&self.message))
     }
 }
 
 /// Writes one line per annotation of `report`.
-pub fn write_annotations(
-    report: &Report,
-    workspace: Option<&Path>,
-    out: &mut impl Write,
-) -> io::Result<()> {
+pub fn write_annotations(report: &Report, workspace: Option<&Path>, out: &mut impl Write) -> io::Result<()> {
     for a in annotations(report, workspace) {
         writeln!(out, "{a}")?;
     }
@@ -68,29 +59,18 @@ pub fn write_annotations(
 
 /// The annotations of a run: one per crash, one for a timeout, one for a memory stop.
 pub fn annotations(report: &Report, workspace: Option<&Path>) -> Vec<Annotation> {
-    let places = Places {
-        cwd: report.cwd.as_deref().map(Path::new),
-        workspace,
-    };
+    let places = Places { cwd: report.cwd.as_deref().map(Path::new), workspace };
     let paths = Paths::new(report.cwd.as_deref());
-    let mut out: Vec<Annotation> = report
-        .crashes
-        .iter()
-        .map(|c| crash_annotation(c, &places, &paths))
-        .collect();
+    let mut out: Vec<Annotation> = report.crashes.iter().map(|c| crash_annotation(c, &places, &paths)).collect();
     if let Some(t) = &report.timeout {
         let findings = analyze_hang(&t.processes);
-        let mut message = format!(
-            "faultline stopped `{}` after {}",
-            brief_command(&report.command, 80),
-            limit_duration(t.limit_ms)
-        );
+        let mut message =
+            format!("faultline stopped `{}` after {}", brief_command(&report.command, 80), limit_duration(t.limit_ms));
         for f in findings.iter().take(3) {
             message.push('\n');
             message.push_str(&f.text);
         }
-        let (file, line) =
-            snapshot_place(&t.processes, findings.first().and_then(|f| f.tid), &places);
+        let (file, line) = snapshot_place(&t.processes, findings.first().and_then(|f| f.tid), &places);
         out.push(Annotation {
             file,
             line,
@@ -99,11 +79,7 @@ pub fn annotations(report: &Report, workspace: Option<&Path>) -> Vec<Annotation>
         });
     }
     if report.outcome == Outcome::Oom {
-        let snapshot = report
-            .memory
-            .as_ref()
-            .and_then(|m| m.snapshot.as_deref())
-            .unwrap_or(&[]);
+        let snapshot = report.memory.as_ref().and_then(|m| m.snapshot.as_deref()).unwrap_or(&[]);
         let (file, line) = snapshot_place(snapshot, None, &places);
         let limit = report
             .memory
@@ -115,10 +91,7 @@ pub fn annotations(report: &Report, workspace: Option<&Path>) -> Vec<Annotation>
             file,
             line,
             title: format!("faultline: out of memory{limit}"),
-            message: format!(
-                "faultline stopped `{}` for its memory use",
-                brief_command(&report.command, 80)
-            ),
+            message: format!("faultline stopped `{}` for its memory use", brief_command(&report.command, 80)),
         });
     }
     out
@@ -140,10 +113,7 @@ fn crash_annotation(c: &Crash, places: &Places, paths: &Paths) -> Annotation {
         None => message.push_str(&format!("\nphase: {}", c.phase.as_str())),
     }
     if let Some(thread) = c.crashed_thread() {
-        let view = StackView {
-            frames: &thread.frames,
-            culprit: c.culprit.as_ref(),
-        };
+        let view = StackView { frames: &thread.frames, culprit: c.culprit.as_ref() };
         let lines = stack_lines(&view, paths, &TerminalStyle::plain());
         if !lines.is_empty() {
             message.push_str("\nstack, innermost first:");
@@ -158,13 +128,8 @@ fn crash_annotation(c: &Crash, places: &Places, paths: &Paths) -> Annotation {
     }
     // The culprit's line, unless only the user's Python frame is in the repository (a
     // culprit in a system library's sources cannot be annotated on GitHub).
-    let culprit = c
-        .culprit
-        .as_ref()
-        .and_then(|k| Some((places.resolve(k.file.as_deref()?), k.line)));
-    let python = c
-        .crashed_thread()
-        .and_then(|t| user_python_frame(&t.frames, places));
+    let culprit = c.culprit.as_ref().and_then(|k| Some((places.resolve(k.file.as_deref()?), k.line)));
+    let python = c.crashed_thread().and_then(|t| user_python_frame(&t.frames, places));
     let (file, line) = [culprit.clone(), python.clone()]
         .into_iter()
         .flatten()
@@ -173,20 +138,11 @@ fn crash_annotation(c: &Crash, places: &Places, paths: &Paths) -> Annotation {
         .or(python)
         .map(|(place, line)| (Some(place.file), line))
         .unwrap_or_default();
-    Annotation {
-        file,
-        line,
-        title,
-        message,
-    }
+    Annotation { file, line, title, message }
 }
 
 /// The innermost Python frame of the user's code in the finding's thread (else any thread).
-fn snapshot_place(
-    processes: &[ProcessSnapshot],
-    tid: Option<i32>,
-    places: &Places,
-) -> (Option<String>, Option<u32>) {
+fn snapshot_place(processes: &[ProcessSnapshot], tid: Option<i32>, places: &Places) -> (Option<String>, Option<u32>) {
     let threads = || processes.iter().flat_map(|p| p.threads.iter());
     let preferred = tid.and_then(|tid| threads().find(|t| t.tid == tid));
     preferred
@@ -227,18 +183,9 @@ impl Places<'_> {
             (false, Some(cwd)) => Some(cwd.join(path)),
             (false, None) => None,
         };
-        match absolute
-            .zip(self.workspace)
-            .and_then(|(abs, ws)| relative_to(&abs, ws))
-        {
-            Some(relative) => Place {
-                file: relative,
-                in_workspace: true,
-            },
-            None => Place {
-                file: file.to_owned(),
-                in_workspace: false,
-            },
+        match absolute.zip(self.workspace).and_then(|(abs, ws)| relative_to(&abs, ws)) {
+            Some(relative) => Place { file: relative, in_workspace: true },
+            None => Place { file: file.to_owned(), in_workspace: false },
         }
     }
 }
@@ -271,9 +218,7 @@ fn lexical(path: &Path) -> PathBuf {
 
 /// A workflow command's message: `%`, CR and LF escaped.
 pub fn escape_data(text: &str) -> String {
-    text.replace('%', "%25")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A")
+    text.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
 }
 
 /// A workflow command's property value: as data, plus `:` and `,`.
@@ -292,62 +237,35 @@ mod tests {
 
     #[test]
     fn properties_also_escape_colons_and_commas() {
-        assert_eq!(
-            escape_property("tests/t.py::test_x[a,b] 5%\n"),
-            "tests/t.py%3A%3Atest_x[a%2Cb] 5%25%0A"
-        );
+        assert_eq!(escape_property("tests/t.py::test_x[a,b] 5%\n"), "tests/t.py%3A%3Atest_x[a%2Cb] 5%25%0A");
     }
 
     #[test]
     fn paths_inside_the_workspace_become_relative() {
         let ws = Path::new("/home/runner/work/app/app");
+        assert_eq!(relative_to(Path::new("/home/runner/work/app/app/src/_geom.c"), ws).as_deref(), Some("src/_geom.c"));
         assert_eq!(
-            relative_to(Path::new("/home/runner/work/app/app/src/_geom.c"), ws).as_deref(),
-            Some("src/_geom.c")
-        );
-        assert_eq!(
-            relative_to(
-                Path::new("/home/runner/work/app/app/tests/../src/./x.py"),
-                ws
-            )
-            .as_deref(),
+            relative_to(Path::new("/home/runner/work/app/app/tests/../src/./x.py"), ws).as_deref(),
             Some("src/x.py")
         );
         assert_eq!(relative_to(Path::new("/usr/include/stdio.h"), ws), None);
-        assert_eq!(
-            relative_to(Path::new("/home/runner/work/app/app2/x.py"), ws),
-            None
-        );
+        assert_eq!(relative_to(Path::new("/home/runner/work/app/app2/x.py"), ws), None);
     }
 
     #[test]
     fn relative_files_resolve_from_the_cwd() {
-        let places = Places {
-            cwd: Some(Path::new("/ws/pkg")),
-            workspace: Some(Path::new("/ws")),
-        };
-        assert_eq!(
-            places.resolve("tests/test_x.py").file,
-            "pkg/tests/test_x.py"
-        );
+        let places = Places { cwd: Some(Path::new("/ws/pkg")), workspace: Some(Path::new("/ws")) };
+        assert_eq!(places.resolve("tests/test_x.py").file, "pkg/tests/test_x.py");
         assert!(places.resolve("tests/test_x.py").in_workspace);
         assert_eq!(places.resolve("/elsewhere/x.py").file, "/elsewhere/x.py");
         assert!(!places.resolve("/elsewhere/x.py").in_workspace);
-        let outside = Places {
-            cwd: Some(Path::new("/tmp")),
-            workspace: Some(Path::new("/ws")),
-        };
+        let outside = Places { cwd: Some(Path::new("/tmp")), workspace: Some(Path::new("/ws")) };
         assert_eq!(outside.resolve("_geom.c").file, "_geom.c");
     }
 
     #[test]
     fn an_annotation_without_a_file_has_only_a_title() {
-        let a = Annotation {
-            file: None,
-            line: Some(3),
-            title: "timed out after 10 s".into(),
-            message: "a\nb".into(),
-        };
+        let a = Annotation { file: None, line: Some(3), title: "timed out after 10 s".into(), message: "a\nb".into() };
         assert_eq!(a.to_string(), "::error title=timed out after 10 s::a%0Ab");
     }
 }

@@ -62,18 +62,9 @@ pub fn write_group_list(
             format_timestamp_ms(group.last_seen_ms)
         )?;
         if !group.tests.is_empty() {
-            let shown: Vec<&str> = group
-                .tests
-                .iter()
-                .take(TESTS_SHOWN)
-                .map(String::as_str)
-                .collect();
+            let shown: Vec<&str> = group.tests.iter().take(TESTS_SHOWN).map(String::as_str).collect();
             let more = group.tests.len().saturating_sub(TESTS_SHOWN);
-            let more = if more > 0 {
-                format!(" and {more} more")
-            } else {
-                String::new()
-            };
+            let more = if more > 0 { format!(" and {more} more") } else { String::new() };
             writeln!(out, "    tests: {}{more}", shown.join(", "))?;
         }
     }
@@ -81,16 +72,15 @@ pub fn write_group_list(
     writeln!(
         out,
         "{}",
-        style.paint(Role::Faint, "`faultline crashes show ID` shows a group; `faultline report --html FILE ID` makes a page of it.")
+        style.paint(
+            Role::Faint,
+            "`faultline crashes show ID` shows a group; `faultline report --html FILE ID` makes a page of it."
+        )
     )
 }
 
 /// `faultline crashes show ID`: the group, where and when it happened, then its latest report.
-pub fn write_group(
-    group: &GroupDetail,
-    style: &TerminalStyle,
-    out: &mut impl Write,
-) -> io::Result<()> {
+pub fn write_group(group: &GroupDetail, style: &TerminalStyle, out: &mut impl Write) -> io::Result<()> {
     let g = &group.summary;
     writeln!(
         out,
@@ -118,35 +108,18 @@ pub fn write_group(
     row(out, "first seen", &format_timestamp_ms(g.first_seen_ms))?;
     row(out, "last seen", &format_timestamp_ms(g.last_seen_ms))?;
     for (i, test) in g.tests.iter().enumerate() {
-        let times = group
-            .occurrences
-            .iter()
-            .filter(|o| o.test.as_deref() == Some(test.as_str()))
-            .count() as u64;
-        row(
-            out,
-            if i == 0 { "tests" } else { "" },
-            &format!("{test} ({})", plural(times, "time")),
-        )?;
+        let times = group.occurrences.iter().filter(|o| o.test.as_deref() == Some(test.as_str())).count() as u64;
+        row(out, if i == 0 { "tests" } else { "" }, &format!("{test} ({})", plural(times, "time")))?;
     }
 
     writeln!(out)?;
     writeln!(out, "{}", style.paint(Role::Strong, "Occurrences:"))?;
     let hidden = group.occurrences.len().saturating_sub(OCCURRENCES_SHOWN);
     if hidden > 0 {
-        writeln!(
-            out,
-            "  {}",
-            style.paint(Role::Faint, &format!("({hidden} earlier not shown)"))
-        )?;
+        writeln!(out, "  {}", style.paint(Role::Faint, &format!("({hidden} earlier not shown)")))?;
     }
     for o in group.occurrences.iter().skip(hidden) {
-        let mut line = format!(
-            "  run {:<6} {}  {:<8}",
-            o.run_id,
-            format_timestamp_ms(o.at_ms),
-            o.phase
-        );
+        let mut line = format!("  run {:<6} {}  {:<8}", o.run_id, format_timestamp_ms(o.at_ms), o.phase);
         if let Some(host) = &o.host {
             line.push_str(&format!(" on {host}"));
         }
@@ -158,27 +131,16 @@ pub fn write_group(
 
     writeln!(out)?;
     let latest = &group.latest;
-    let host = latest
-        .host
-        .as_deref()
-        .map(|h| format!(" on {h}"))
-        .unwrap_or_default();
+    let host = latest.host.as_deref().map(|h| format!(" on {h}")).unwrap_or_default();
     writeln!(
         out,
         "{}",
         style.paint(
             Role::Strong,
-            &format!(
-                "Latest report (run {}, {}{host}):",
-                latest.id,
-                format_timestamp_ms(latest.recorded_at_ms)
-            )
+            &format!("Latest report (run {}, {}{host}):", latest.id, format_timestamp_ms(latest.recorded_at_ms))
         )
     )?;
-    TerminalBuilder::new()
-        .style(*style)
-        .build()
-        .write_report(&latest.report, out)
+    TerminalBuilder::new().style(*style).build().write_report(&latest.report, out)
 }
 
 /// `draw_frame at src/draw.c:42 (_draw.so)`, from what the group knows of its culprit.
@@ -266,29 +228,15 @@ mod tests {
             ),
             abort,
         ];
-        let text = render(|out| {
-            write_group_list(
-                &groups,
-                ".faultline/crashes.sqlite3",
-                12,
-                &TerminalStyle::plain(),
-                out,
-            )
-        });
+        let text =
+            render(|out| write_group_list(&groups, ".faultline/crashes.sqlite3", 12, &TerminalStyle::plain(), out));
         insta::assert_snapshot!(text);
     }
 
     #[test]
     fn empty_store() {
-        let text = render(|out| {
-            write_group_list(
-                &[],
-                "postgres://ci:[redacted]@db/crashes",
-                3,
-                &TerminalStyle::plain(),
-                out,
-            )
-        });
+        let text =
+            render(|out| write_group_list(&[], "postgres://ci:[redacted]@db/crashes", 3, &TerminalStyle::plain(), out));
         assert_eq!(text, "Crash store postgres://ci:[redacted]@db/crashes: 0 groups, 0 crashes in 3 runs\nNo crashes recorded yet.\n");
     }
 
@@ -304,11 +252,7 @@ mod tests {
             started_at: None,
             duration_ms: 420.0,
             outcome: Outcome::Crashed,
-            exit: ExitInfo {
-                code: 139,
-                signal: Some("SIGSEGV".into()),
-                core_dumped: true,
-            },
+            exit: ExitInfo { code: 139, signal: Some("SIGSEGV".into()), core_dumped: true },
             crashes: vec![crash],
             timeout: None,
             memory: None,
@@ -319,14 +263,7 @@ mod tests {
             .map(|i| Occurrence {
                 run_id: 3 + i,
                 at_ms: T0 + i * DAY / 10,
-                host: Some(
-                    if i % 2 == 0 {
-                        "ci-runner-1"
-                    } else {
-                        "ci-runner-2"
-                    }
-                    .into(),
-                ),
+                host: Some(if i % 2 == 0 { "ci-runner-1" } else { "ci-runner-2" }.into()),
                 test: Some(test.clone()),
                 phase: "test".into(),
             })
@@ -335,12 +272,7 @@ mod tests {
             summary: summary("1a2b3c4d5e6f", "null-deref", 23, &[&test]),
             occurrences,
             runs_since_first_seen: 40,
-            latest: StoredRun {
-                id: 25,
-                recorded_at_ms: T0 + 2 * DAY,
-                host: Some("ci-runner-1".into()),
-                report,
-            },
+            latest: StoredRun { id: 25, recorded_at_ms: T0 + 2 * DAY, host: Some("ci-runner-1".into()), report },
         };
         let text = render(|out| write_group(&group, &TerminalStyle::plain(), out));
         insta::assert_snapshot!(text);

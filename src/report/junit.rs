@@ -35,19 +35,12 @@ const COMMAND_CHARS: usize = 80;
 
 /// Writes the JUnit XML report of `report`.
 pub fn write_junit(report: &Report, out: &mut impl Write) -> io::Result<()> {
-    junit_report(report)
-        .serialize(&mut *out)
-        .map_err(|e| io::Error::other(e.to_string()))
+    junit_report(report).serialize(&mut *out).map_err(|e| io::Error::other(e.to_string()))
 }
 
 /// The JUnit document of `report`, as `quick_junit` types.
 pub fn junit_report(report: &Report) -> quick_junit::Report {
-    let config = TerminalConfig {
-        style: TerminalStyle::plain(),
-        stderr_lines: 0,
-        show_signature: true,
-        cwd: None,
-    };
+    let config = TerminalConfig { style: TerminalStyle::plain(), stderr_lines: 0, show_signature: true, cwd: None };
     let paths = Paths::new(report.cwd.as_deref());
     let mut suite = TestSuite::new(SUITE);
     if let Some(at) = started_at(report) {
@@ -56,28 +49,14 @@ pub fn junit_report(report: &Report) -> quick_junit::Report {
     suite.set_time(duration(report.duration_ms));
     suite.add_properties(properties(report));
 
-    let mut cases: Vec<TestCase> = report
-        .crashes
-        .iter()
-        .map(|c| crash_case(&config, report, c, &paths))
-        .collect();
+    let mut cases: Vec<TestCase> = report.crashes.iter().map(|c| crash_case(&config, report, c, &paths)).collect();
     if let Some(t) = &report.timeout {
         let mut text = Vec::new();
         let _ = timeout::write_timeout(&config, t, &paths, &mut text);
-        let stopped = t
-            .stopped_with
-            .as_deref()
-            .map(|s| format!(", stopped with {s}"))
-            .unwrap_or_default();
+        let stopped = t.stopped_with.as_deref().map(|s| format!(", stopped with {s}")).unwrap_or_default();
         let findings = crate::diagnose::hang::analyze_hang(&t.processes);
-        let first = findings
-            .first()
-            .map(|f| format!(": {}", f.text))
-            .unwrap_or_default();
-        let message = format!(
-            "timed out after {}{stopped}{first}",
-            limit_duration(t.limit_ms)
-        );
+        let first = findings.first().map(|f| format!(": {}", f.text)).unwrap_or_default();
+        let message = format!("timed out after {}{stopped}{first}", limit_duration(t.limit_ms));
         cases.push(failed(
             format!("timeout: {}", brief_command(&report.command, COMMAND_CHARS)),
             SUITE,
@@ -127,10 +106,7 @@ pub fn pytest_names(nodeid: &str) -> (String, String) {
     let mut names: Vec<String> = path.split("::").map(str::to_owned).collect();
     if let Some(file) = names.first_mut() {
         let dotted = file.replace('/', ".");
-        *file = dotted
-            .strip_suffix(".py")
-            .map(str::to_owned)
-            .unwrap_or(dotted);
+        *file = dotted.strip_suffix(".py").map(str::to_owned).unwrap_or(dotted);
     }
     let name = names.pop().unwrap_or_default() + params;
     (names.join("."), name)
@@ -140,16 +116,9 @@ fn crash_case(config: &TerminalConfig, report: &Report, c: &Crash, paths: &Paths
     let (classname, name) = match &c.test {
         Some(test) => pytest_names(&test.nodeid),
         None => {
-            let argv = if c.argv.is_empty() {
-                &report.command
-            } else {
-                &c.argv
-            };
+            let argv = if c.argv.is_empty() { &report.command } else { &c.argv };
             let command = brief_command(argv, COMMAND_CHARS);
-            (
-                SUITE.to_owned(),
-                format!("{}: {command}", phase_words(c.phase)),
-            )
+            (SUITE.to_owned(), format!("{}: {command}", phase_words(c.phase)))
         }
     };
     let mut message = format!("{} ({}): {}", c.signal, c.kind.as_str(), c.kind.describe());
@@ -184,27 +153,14 @@ fn command_case(report: &Report) -> TestCase {
     let code = report.exit.code;
     let status = match report.outcome {
         Outcome::Passed => TestCaseStatus::success(),
-        Outcome::Error => non_success(
-            NonSuccessKind::Error,
-            "error",
-            "faultline could not run the command".into(),
-            None,
-        ),
+        Outcome::Error => {
+            non_success(NonSuccessKind::Error, "error", "faultline could not run the command".into(), None)
+        }
         Outcome::Killed => {
             let signal = report.exit.signal.as_deref().unwrap_or("a signal");
-            non_success(
-                NonSuccessKind::Failure,
-                "killed",
-                format!("killed by {signal} (exit status {code})"),
-                None,
-            )
+            non_success(NonSuccessKind::Failure, "killed", format!("killed by {signal} (exit status {code})"), None)
         }
-        _ => non_success(
-            NonSuccessKind::Failure,
-            "exit-status",
-            format!("exited with status {code}"),
-            None,
-        ),
+        _ => non_success(NonSuccessKind::Failure, "exit-status", format!("exited with status {code}"), None),
     };
     let mut case = TestCase::new(name, status);
     case.set_classname(SUITE);
@@ -214,20 +170,12 @@ fn command_case(report: &Report) -> TestCase {
 
 fn failed(name: String, classname: &str, ty: &str, message: String, text: Vec<u8>) -> TestCase {
     let text = String::from_utf8_lossy(&text).trim_end().to_owned() + "\n";
-    let mut case = TestCase::new(
-        name,
-        non_success(NonSuccessKind::Failure, ty, message, Some(text)),
-    );
+    let mut case = TestCase::new(name, non_success(NonSuccessKind::Failure, ty, message, Some(text)));
     case.set_classname(classname);
     case
 }
 
-fn non_success(
-    kind: NonSuccessKind,
-    ty: &str,
-    message: String,
-    text: Option<String>,
-) -> TestCaseStatus {
+fn non_success(kind: NonSuccessKind, ty: &str, message: String, text: Option<String>) -> TestCaseStatus {
     let mut status = TestCaseStatus::non_success(kind);
     status.set_type(ty).set_message(message);
     if let Some(text) = text {
@@ -248,10 +196,7 @@ fn properties(report: &Report) -> Vec<Property> {
     if let Some(cwd) = &report.cwd {
         props.push(Property::new("cwd", cwd.as_str()));
     }
-    props.push(Property::new(
-        "faultline_version",
-        report.faultline_version.as_str(),
-    ));
+    props.push(Property::new("faultline_version", report.faultline_version.as_str()));
     props
 }
 

@@ -26,16 +26,11 @@ pub(crate) fn write_oom(
     let style = &config.style;
     let strong = style.paint(Role::Strong, "faultline:");
     let Some(m) = &report.memory else {
-        return writeln!(
-            out,
-            "{strong} {}\n",
-            style.paint(Role::Alarm, "out of memory")
-        );
+        return writeln!(out, "{strong} {}\n", style.paint(Role::Alarm, "out of memory"));
     };
     let killed = oom_killed_text(m);
-    let at_limit = m.limit_bytes.filter(|&limit| {
-        m.snapshot.is_some() || m.oom_killed.is_empty() || m.peak_rss_bytes >= limit
-    });
+    let at_limit =
+        m.limit_bytes.filter(|&limit| m.snapshot.is_some() || m.oom_killed.is_empty() || m.peak_rss_bytes >= limit);
     match at_limit {
         Some(limit) => {
             let what = format!("stopped at the memory limit ({})", size(limit));
@@ -51,11 +46,7 @@ pub(crate) fn write_oom(
         }
         None => {
             let killed = killed.map(|k| format!(" — {k}")).unwrap_or_default();
-            writeln!(
-                out,
-                "{strong} {}{killed}",
-                style.paint(Role::Alarm, "out of memory")
-            )?;
+            writeln!(out, "{strong} {}{killed}", style.paint(Role::Alarm, "out of memory"))?;
         }
     }
     let Some(processes) = &m.snapshot else {
@@ -79,31 +70,15 @@ fn oom_killed_text(m: &MemoryReport) -> Option<String> {
     if m.oom_killed.is_empty() {
         return None;
     }
-    let named: Vec<String> = m
-        .oom_killed
-        .iter()
-        .map(|&pid| process_name(m, pid))
-        .collect();
+    let named: Vec<String> = m.oom_killed.iter().map(|&pid| process_name(m, pid)).collect();
     let pids = if named.len() == 1 { "pid" } else { "pids" };
-    Some(format!(
-        "the kernel's OOM killer took {pids} {}",
-        named.join(", ")
-    ))
+    Some(format!("the kernel's OOM killer took {pids} {}", named.join(", ")))
 }
 
 /// `48213 (python3 main.py)`, with the command line when the report knows it.
 fn process_name(m: &MemoryReport, pid: i32) -> String {
-    let from_snapshot = m
-        .snapshot
-        .iter()
-        .flatten()
-        .find(|p| p.pid == pid)
-        .map(|p| p.argv.clone());
-    let from_holder = m
-        .peak_holder
-        .as_ref()
-        .filter(|h| h.pid == pid)
-        .map(|h| h.argv.clone());
+    let from_snapshot = m.snapshot.iter().flatten().find(|p| p.pid == pid).map(|p| p.argv.clone());
+    let from_holder = m.peak_holder.as_ref().filter(|h| h.pid == pid).map(|h| h.argv.clone());
     match from_snapshot.or(from_holder).filter(|a| !a.is_empty()) {
         Some(argv) => format!("{pid} ({})", brief_command(&argv, 60)),
         None => pid.to_string(),
@@ -121,32 +96,18 @@ fn largest_process_line(m: &MemoryReport, processes: &[ProcessSnapshot]) -> Opti
         .threads
         .iter()
         .find(|t| t.holds_gil == Some(true))
-        .or_else(|| {
-            process
-                .threads
-                .iter()
-                .find(|t| t.frames.iter().any(|f| f.is_python()))
-        })?;
+        .or_else(|| process.threads.iter().find(|t| t.frames.iter().any(|f| f.is_python())))?;
     let place = python_place(&thread.frames)?;
-    let name = thread
-        .name
-        .clone()
-        .unwrap_or_else(|| format!("tid {}", thread.tid));
+    let name = thread.name.clone().unwrap_or_else(|| format!("tid {}", thread.tid));
     // Among several processes, say which one and how much it held.
     let of_process = match m.peak_holder.as_ref().filter(|h| h.pid == process.pid) {
         Some(h) if processes.len() > 1 => {
-            format!(
-                " of pid {}, the largest process ({}),",
-                process.pid,
-                size(h.rss_bytes)
-            )
+            format!(" of pid {}, the largest process ({}),", process.pid, size(h.rss_bytes))
         }
         _ if processes.len() > 1 => format!(" of pid {}", process.pid),
         _ => String::new(),
     };
-    Some(format!(
-        "{name}{of_process} was in {place} when the tree was stopped"
-    ))
+    Some(format!("{name}{of_process} was in {place} when the tree was stopped"))
 }
 
 /// `  memory: peak 214 MiB (pid 123 python3 main.py) · growing ~88 MiB/s (r² 0.99)`, for
@@ -159,19 +120,11 @@ pub(crate) fn memory_line(report: &Report, style: &TerminalStyle) -> Option<Stri
     let mut peak = format!("peak {}", size(m.peak_rss_bytes));
     if let Some(h) = &m.peak_holder {
         let argv = brief_command(&h.argv, 40);
-        let argv = if argv.is_empty() {
-            String::new()
-        } else {
-            format!(" {argv}")
-        };
+        let argv = if argv.is_empty() { String::new() } else { format!(" {argv}") };
         if h.rss_bytes >= m.peak_rss_bytes {
             peak.push_str(&format!(" (pid {}{argv})", h.pid));
         } else {
-            peak.push_str(&format!(
-                " (most in pid {}{argv}: {})",
-                h.pid,
-                size(h.rss_bytes)
-            ));
+            peak.push_str(&format!(" (most in pid {}{argv}: {})", h.pid, size(h.rss_bytes)));
         }
     }
     let mut parts = vec![peak];

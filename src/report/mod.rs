@@ -71,12 +71,7 @@ impl Default for TerminalBuilder {
 impl TerminalBuilder {
     pub fn new() -> TerminalBuilder {
         TerminalBuilder {
-            config: TerminalConfig {
-                style: TerminalStyle::plain(),
-                stderr_lines: 8,
-                show_signature: true,
-                cwd: None,
-            },
+            config: TerminalConfig { style: TerminalStyle::plain(), stderr_lines: 8, show_signature: true, cwd: None },
         }
     }
 
@@ -104,9 +99,7 @@ impl TerminalBuilder {
     }
 
     pub fn build(self) -> TerminalReporter {
-        TerminalReporter {
-            config: self.config,
-        }
+        TerminalReporter { config: self.config }
     }
 }
 
@@ -139,12 +132,7 @@ impl TerminalReporter {
 
     /// One crash, as soon as it is known; paths are relative to the configured `cwd`.
     pub fn write_crash(&self, crash: &Crash, out: &mut impl Write) -> io::Result<()> {
-        crash::write_crash(
-            &self.config,
-            crash,
-            &Paths::new(self.config.cwd.as_deref()),
-            out,
-        )
+        crash::write_crash(&self.config, crash, &Paths::new(self.config.cwd.as_deref()), out)
     }
 
     /// The one-line run summary.
@@ -154,15 +142,8 @@ impl TerminalReporter {
 }
 
 /// The whole terminal report with default settings and the given style.
-pub fn render_report(
-    report: &Report,
-    style: &TerminalStyle,
-    out: &mut impl Write,
-) -> io::Result<()> {
-    TerminalBuilder::new()
-        .style(*style)
-        .build()
-        .write_report(report, out)
+pub fn render_report(report: &Report, style: &TerminalStyle, out: &mut impl Write) -> io::Result<()> {
+    TerminalBuilder::new().style(*style).build().write_report(report, out)
 }
 
 /// The JSON report (schema `faultline.report.v1`), pretty-printed, with a final newline.

@@ -5,8 +5,8 @@
 use crate::diagnose::fixtures::{c_call, nat, py, run_file_tail, LIBC, LIBPY, PID};
 use crate::diagnose::hang::fixtures::{everything_waits, hang_gil, process, thread};
 use crate::model::{
-    ExitInfo, MemoryHolder, MemoryReport, MemoryTrend, Outcome, ProcessRole, ProcessSnapshot,
-    Report, TimeoutInfo, SCHEMA_VERSION,
+    ExitInfo, MemoryHolder, MemoryReport, MemoryTrend, Outcome, ProcessRole, ProcessSnapshot, Report, TimeoutInfo,
+    SCHEMA_VERSION,
 };
 use crate::report::{render_report, TerminalStyle};
 
@@ -47,11 +47,7 @@ fn memory(peak: u64, trend: Option<(&str, f64, f64)>) -> MemoryReport {
             samples: 24,
         }),
         snapshot: None,
-        peak_holder: Some(MemoryHolder {
-            pid: PID,
-            rss_bytes: peak,
-            argv: vec!["python3".into(), "main.py".into()],
-        }),
+        peak_holder: Some(MemoryHolder { pid: PID, rss_bytes: peak, argv: vec!["python3".into(), "main.py".into()] }),
         warn_bytes: None,
         enforcement: None,
         oom_killed: Vec::new(),
@@ -75,14 +71,8 @@ fn timeout_with_the_gil_held_across_a_self_deadlock() {
     });
     r.memory = Some(memory(14 * MIB, Some(("flat", 1200.0, 0.12))));
     let text = render(&r);
-    assert!(
-        text.starts_with("faultline: timed out after 10 s — stopped with SIGTERM\n"),
-        "{text}"
-    );
-    assert!(
-        text.contains("  → log_state ("),
-        "the lock-taker is marked: {text}"
-    );
+    assert!(text.starts_with("faultline: timed out after 10 s — stopped with SIGTERM\n"), "{text}");
+    assert!(text.contains("  → log_state ("), "the lock-taker is marked: {text}");
     insta::assert_snapshot!(text);
 }
 
@@ -104,21 +94,9 @@ fn timeout_where_everything_waits() {
 fn blowup_snapshot() -> Vec<ProcessSnapshot> {
     let main = "/work/cases/memory-blowup/main.py";
     let mut frames = vec![
-        nat(
-            "__memset_avx2_unaligned_erms",
-            LIBC,
-            "../sysdeps/x86_64/multiarch/memset-vec-unaligned-erms.S:328",
-        ),
-        nat(
-            "bytearray___init___impl",
-            LIBPY,
-            "Objects/bytearrayobject.c:871",
-        ),
-        nat(
-            "bytearray___init__",
-            LIBPY,
-            "Objects/clinic/bytearrayobject.c.h:102",
-        ),
+        nat("__memset_avx2_unaligned_erms", LIBC, "../sysdeps/x86_64/multiarch/memset-vec-unaligned-erms.S:328"),
+        nat("bytearray___init___impl", LIBPY, "Objects/bytearrayobject.c:871"),
+        nat("bytearray___init__", LIBPY, "Objects/clinic/bytearrayobject.c.h:102"),
         nat("type_call", LIBPY, "Objects/typeobject.c:1112"),
         nat("_PyObject_MakeTpCall", LIBPY, "Objects/call.c:214"),
         py("receive_chunk", main, 12),
@@ -143,12 +121,7 @@ fn oom_at_the_limit_with_a_snapshot() {
     m.enforcement = Some("cgroup v2".into());
     r.memory = Some(m);
     let text = render(&r);
-    assert!(
-        text.starts_with(
-            "faultline: stopped at the memory limit (1.0 GiB): the tree reached 1.1 GiB\n"
-        ),
-        "{text}"
-    );
+    assert!(text.starts_with("faultline: stopped at the memory limit (1.0 GiB): the tree reached 1.1 GiB\n"), "{text}");
     insta::assert_snapshot!(text);
 }
 
@@ -186,10 +159,7 @@ fn memory_lines() {
     m.limit_bytes = Some(512 * MIB);
     m.warn_bytes = Some(100 * MIB);
     r.memory = Some(m);
-    assert_eq!(
-        line(&r),
-        "  memory: peak 90 MiB (most in pid 48215 python3 -m worker: 60 MiB) · flat · limit 512 MiB"
-    );
+    assert_eq!(line(&r), "  memory: peak 90 MiB (most in pid 48215 python3 -m worker: 60 MiB) · flat · limit 512 MiB");
     // A run nothing was sampled for prints no memory line.
     r.memory = Some(MemoryReport {
         peak_rss_bytes: 0,
@@ -198,21 +168,14 @@ fn memory_lines() {
         peak_holder: None,
         ..memory(0, None)
     });
-    assert_eq!(
-        render(&r),
-        "faultline: no crash · exit 0 · 1.0 s · 3 processes\n"
-    );
+    assert_eq!(render(&r), "faultline: no crash · exit 0 · 1.0 s · 3 processes\n");
 }
 
 #[test]
 fn a_timeout_without_stacks_and_an_oom_without_memory() {
     let mut r = base("x", Outcome::Timeout, 143, 5_000.0, 1);
-    r.timeout = Some(TimeoutInfo {
-        limit_ms: 5_000.0,
-        processes: Vec::new(),
-        stopped_with: None,
-        findings: Vec::new(),
-    });
+    r.timeout =
+        Some(TimeoutInfo { limit_ms: 5_000.0, processes: Vec::new(), stopped_with: None, findings: Vec::new() });
     insta::assert_snapshot!(render(&r), @r"
     faultline: timed out after 5 s
       no stacks could be taken before the tree was stopped
@@ -230,10 +193,7 @@ fn a_timeout_without_stacks_and_an_oom_without_memory() {
 #[test]
 fn a_running_python_loop_and_many_processes() {
     let main = "/work/cases/x/main.py";
-    let mut frames = vec![
-        nat("_PyEval_EvalFrameDefault", LIBPY, "Python/ceval.c:5000"),
-        py("spin", main, 3),
-    ];
+    let mut frames = vec![nat("_PyEval_EvalFrameDefault", LIBPY, "Python/ceval.c:5000"), py("spin", main, 3)];
     frames.extend(c_call());
     let spinner = process(
         PID,
@@ -247,30 +207,14 @@ fn a_running_python_loop_and_many_processes() {
             PID + i,
             ProcessRole::Child,
             &["sleep", "600"],
-            vec![thread(
-                PID + i,
-                "sleep",
-                false,
-                "sleeping",
-                vec![nat("__GI___clock_nanosleep", LIBC, "")],
-            )],
+            vec![thread(PID + i, "sleep", false, "sleeping", vec![nat("__GI___clock_nanosleep", LIBC, "")])],
         )
     }));
     let mut r = base("x", Outcome::Timeout, 143, 60_000.0, 11);
-    r.timeout = Some(TimeoutInfo {
-        limit_ms: 60_000.0,
-        processes,
-        stopped_with: Some("SIGTERM".into()),
-        findings: Vec::new(),
-    });
+    r.timeout =
+        Some(TimeoutInfo { limit_ms: 60_000.0, processes, stopped_with: Some("SIGTERM".into()), findings: Vec::new() });
     let text = render(&r);
-    assert!(
-        text.contains("  ⚠ MainThread (tid 48213) was running Python code at spin (main.py:3)"),
-        "{text}"
-    );
-    assert!(
-        text.contains("  … 3 more processes: their stacks are in the JSON report (--json)"),
-        "{text}"
-    );
+    assert!(text.contains("  ⚠ MainThread (tid 48213) was running Python code at spin (main.py:3)"), "{text}");
+    assert!(text.contains("  … 3 more processes: their stacks are in the JSON report (--json)"), "{text}");
     assert!(text.contains("  … and 1 more\n"), "{text}");
 }

@@ -63,11 +63,7 @@ fn write_process(
         ProcessRole::Main => "main",
         ProcessRole::Child => "child",
     };
-    let argv = if p.argv.is_empty() {
-        p.executable.clone().unwrap_or_default()
-    } else {
-        short_command(&p.argv, 100)
-    };
+    let argv = if p.argv.is_empty() { p.executable.clone().unwrap_or_default() } else { short_command(&p.argv, 100) };
     let note = note(p).map(|n| format!(" — {n}")).unwrap_or_default();
     writeln!(out, "  pid {} {role}: {argv}{note}", p.pid)?;
     if p.threads.is_empty() {
@@ -77,16 +73,11 @@ fn write_process(
     let finding = findings.iter().find(|f| f.pid == p.pid && f.tid.is_some());
     let focus = focus_thread(p, finding);
     if let Some(thread) = focus {
-        let marked = finding.is_some_and(|f| {
-            f.tid == Some(thread.tid) && NATIVE_FAULT_FINDINGS.contains(&f.id.as_str())
-        });
+        let marked =
+            finding.is_some_and(|f| f.tid == Some(thread.tid) && NATIVE_FAULT_FINDINGS.contains(&f.id.as_str()));
         write_full(config, thread, marked, paths, out)?;
     }
-    let others: Vec<&Thread> = p
-        .threads
-        .iter()
-        .filter(|t| Some(t.tid) != focus.map(|f| f.tid))
-        .collect();
+    let others: Vec<&Thread> = p.threads.iter().filter(|t| Some(t.tid) != focus.map(|f| f.tid)).collect();
     if others.is_empty() {
         return Ok(());
     }
@@ -95,11 +86,7 @@ fn write_process(
         writeln!(out, "    {}: {}", thread_label(t), describe(t))?;
     }
     if others.len() > MAX_THREAD_LINES {
-        writeln!(
-            out,
-            "    … {} more threads",
-            others.len() - MAX_THREAD_LINES
-        )?;
+        writeln!(out, "    … {} more threads", others.len() - MAX_THREAD_LINES)?;
     }
     Ok(())
 }
@@ -129,15 +116,8 @@ fn write_full(
         return Ok(());
     }
     writeln!(out, "  stack of thread {label}, innermost first:")?;
-    let culprit = if marked {
-        culprit_in(&thread.frames)
-    } else {
-        None
-    };
-    let view = StackView {
-        frames: &thread.frames,
-        culprit: culprit.as_ref(),
-    };
+    let culprit = if marked { culprit_in(&thread.frames) } else { None };
+    let view = StackView { frames: &thread.frames, culprit: culprit.as_ref() };
     for line in stack_lines(&view, paths, &config.style) {
         writeln!(out, "{line}")?;
     }

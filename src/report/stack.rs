@@ -2,9 +2,7 @@
 //! culprit always shown, runs of library noise folded into one line, recursion folded into
 //! one frame with a count.
 
-use crate::diagnose::frames::{
-    is_signal_plumbing, is_user_frame, module_basename, normalized_name, short_function,
-};
+use crate::diagnose::frames::{is_signal_plumbing, is_user_frame, module_basename, normalized_name, short_function};
 use crate::diagnose::recursion::is_omission_marker;
 use crate::model::{Culprit, Frame, FrameKind};
 use crate::report::style::{Role, TerminalStyle};
@@ -31,11 +29,7 @@ struct Group<'a> {
 }
 
 fn same(a: &Frame, b: &Frame) -> bool {
-    a.kind == b.kind
-        && a.function == b.function
-        && a.module == b.module
-        && a.file == b.file
-        && a.line == b.line
+    a.kind == b.kind && a.function == b.function && a.module == b.module && a.file == b.file && a.line == b.line
 }
 
 fn groups(frames: &[Frame]) -> Vec<Group<'_>> {
@@ -43,17 +37,10 @@ fn groups(frames: &[Frame]) -> Vec<Group<'_>> {
     for frame in frames {
         let weight = u64::from(frame.repeated) + 1;
         match out.last_mut() {
-            Some(g)
-                if !is_omission_marker(frame)
-                    && !is_omission_marker(g.frame)
-                    && same(g.frame, frame) =>
-            {
+            Some(g) if !is_omission_marker(frame) && !is_omission_marker(g.frame) && same(g.frame, frame) => {
                 g.count += weight
             }
-            _ => out.push(Group {
-                frame,
-                count: weight,
-            }),
+            _ => out.push(Group { frame, count: weight }),
         }
     }
     out
@@ -71,27 +58,20 @@ fn is_culprit(frame: &Frame, culprit: &Culprit) -> bool {
         && frame.function == culprit.function
         && frame.file == culprit.file
         && frame.line == culprit.line
-        && frame.module.as_deref().map(module_basename)
-            == culprit.module.as_deref().map(module_basename)
+        && frame.module.as_deref().map(module_basename) == culprit.module.as_deref().map(module_basename)
 }
 
 /// The lines of a stack, each already indented and styled.
 pub(crate) fn stack_lines(view: &StackView, paths: &Paths, style: &TerminalStyle) -> Vec<String> {
     let groups = groups(view.frames);
-    let culprit = view
-        .culprit
-        .and_then(|c| groups.iter().position(|g| is_culprit(g.frame, c)));
-    let innermost_python = groups
-        .iter()
-        .position(|g| g.frame.kind == FrameKind::Python);
+    let culprit = view.culprit.and_then(|c| groups.iter().position(|g| is_culprit(g.frame, c)));
+    let innermost_python = groups.iter().position(|g| g.frame.kind == FrameKind::Python);
     let important: Vec<bool> = (0..groups.len())
         .map(|i| {
             let g = &groups[i];
             let frame = g.frame;
             let next_is_native_user = frame.kind == FrameKind::Native
-                && groups
-                    .get(i + 1)
-                    .is_some_and(|n| n.frame.kind == FrameKind::Native && is_user_frame(n.frame));
+                && groups.get(i + 1).is_some_and(|n| n.frame.kind == FrameKind::Native && is_user_frame(n.frame));
             is_user_frame(frame)
                 || Some(i) == culprit
                 || Some(i) == innermost_python
@@ -126,21 +106,14 @@ pub(crate) fn stack_lines(view: &StackView, paths: &Paths, style: &TerminalStyle
 
 fn group_line(g: &Group, culprit: bool, paths: &Paths, style: &TerminalStyle) -> String {
     if is_omission_marker(g.frame) {
-        let text = format!(
-            "      … {} more frames left out",
-            group(u64::from(g.frame.repeated))
-        );
+        let text = format!("      … {} more frames left out", group(u64::from(g.frame.repeated)));
         return style.paint(Role::Faint, &text);
     }
     let mut text = frame_text(g.frame, paths);
     if g.count > 1 {
         text.push_str(&format!("  × {}", group(g.count)));
     }
-    let text = if is_user_frame(g.frame) || culprit {
-        style.paint(Role::Strong, &text)
-    } else {
-        text
-    };
+    let text = if is_user_frame(g.frame) || culprit { style.paint(Role::Strong, &text) } else { text };
     if culprit {
         format!("  {} {text}", style.paint(Role::Alarm, "→"))
     } else {
@@ -156,33 +129,20 @@ fn fold_line(run: &[Group], paths: &Paths) -> String {
     for g in run {
         let module = match g.frame.kind {
             FrameKind::Python => python_package(g.frame, paths),
-            FrameKind::Native => g
-                .frame
-                .module
-                .as_deref()
-                .map(module_basename)
-                .unwrap_or("?")
-                .to_string(),
+            FrameKind::Native => g.frame.module.as_deref().map(module_basename).unwrap_or("?").to_string(),
         };
         if !modules.contains(&module) {
             modules.push(module);
         }
         if let Some(name) = normalized_name(g.frame).map(|n| short_function(&n)) {
-            if g.frame.kind == FrameKind::Native
-                && LANDMARKS.contains(&name.as_str())
-                && !landmarks.contains(&name)
-            {
+            if g.frame.kind == FrameKind::Native && LANDMARKS.contains(&name.as_str()) && !landmarks.contains(&name) {
                 landmarks.push(name);
             }
         }
     }
     let mut text = format!(
         "      … {} in {}",
-        if total == 1 {
-            "1 frame".into()
-        } else {
-            format!("{} frames", group(total))
-        },
+        if total == 1 { "1 frame".into() } else { format!("{} frames", group(total)) },
         list(&modules)
     );
     if !landmarks.is_empty() {
@@ -228,22 +188,14 @@ mod tests {
 
     #[test]
     fn a_lone_library_frame_is_shown_not_folded() {
-        let frames = vec![
-            nat("__memset_avx2_unaligned_erms", LIBC, "memset.S:328"),
-            nat("clear", "_gfx.so", "_gfx.c:98"),
-        ];
+        let frames =
+            vec![nat("__memset_avx2_unaligned_erms", LIBC, "memset.S:328"), nat("clear", "_gfx.so", "_gfx.c:98")];
         let culprit = crate::diagnose::location::culprit_in(&frames);
-        let view = StackView {
-            frames: &frames,
-            culprit: culprit.as_ref(),
-        };
+        let view = StackView { frames: &frames, culprit: culprit.as_ref() };
         let lines = stack_lines(&view, &Paths::new(None), &TerminalStyle::plain());
         assert_eq!(
             lines,
-            vec![
-                "    __memset_avx2_unaligned_erms (libc.so.6) memset.S:328",
-                "  → clear (_gfx.so) _gfx.c:98"
-            ]
+            vec!["    __memset_avx2_unaligned_erms (libc.so.6) memset.S:328", "  → clear (_gfx.so) _gfx.c:98"]
         );
     }
 }

@@ -22,15 +22,11 @@ fn is_faulthandler_line(line: &str) -> bool {
     }
     let thread = (line.starts_with("Current thread 0x") || line.starts_with("Thread 0x"))
         && line.trim_end().ends_with("(most recent call first):");
-    let frame =
-        line.starts_with("  File \"") && line.contains("\", line ") && !line.contains(", in ");
+    let frame = line.starts_with("  File \"") && line.contains("\", line ") && !line.contains(", in ");
     thread
         || frame
         || line.starts_with("Extension modules: ")
-        || matches!(
-            line.trim_end(),
-            "  <no Python frame>" | "  ..." | "  Garbage-collecting"
-        )
+        || matches!(line.trim_end(), "  <no Python frame>" | "  ..." | "  Garbage-collecting")
 }
 
 /// The last `max` lines worth showing, without trailing blanks.
@@ -79,10 +75,7 @@ mod tests {
              \n\
              Extension modules: _geom (total: 1)\n",
         );
-        assert_eq!(
-            shown_tail(&tail, 8),
-            vec!["............".to_string(), NOTE.to_string()]
-        );
+        assert_eq!(shown_tail(&tail, 8), vec!["............".to_string(), NOTE.to_string()]);
     }
 
     #[test]

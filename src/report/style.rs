@@ -24,9 +24,7 @@ impl TerminalStyle {
     /// so this stays a pure function.
     pub fn detect(no_color: Option<&OsStr>, stderr_is_tty: bool) -> TerminalStyle {
         let opted_out = no_color.is_some_and(|v| !v.is_empty());
-        TerminalStyle {
-            color: stderr_is_tty && !opted_out,
-        }
+        TerminalStyle { color: stderr_is_tty && !opted_out }
     }
 
     pub(crate) fn paint(&self, role: Role, text: &str) -> String {
@@ -81,10 +79,7 @@ mod tests {
     #[test]
     fn painting() {
         assert_eq!(TerminalStyle::plain().paint(Role::Alarm, "x"), "x");
-        assert_eq!(
-            TerminalStyle::new(true).paint(Role::Strong, "x"),
-            "\x1b[1mx\x1b[0m"
-        );
+        assert_eq!(TerminalStyle::new(true).paint(Role::Strong, "x"), "\x1b[1mx\x1b[0m");
         assert_eq!(TerminalStyle::new(true).paint(Role::Strong, ""), "");
     }
 }

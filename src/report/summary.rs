@@ -16,11 +16,7 @@ pub(crate) fn summary_line(report: &Report, style: &TerminalStyle) -> String {
         (Some(c), None) => parts.push(style.paint(Role::Alarm, &c)),
         (None, Some(o)) => parts.push(style.paint(Role::Alarm, &o)),
         (None, None) => {
-            let role = if report.exit.code == 0 {
-                Role::Good
-            } else {
-                Role::Strong
-            };
+            let role = if report.exit.code == 0 { Role::Good } else { Role::Strong };
             parts.push(style.paint(role, "no crash"));
         }
     }
@@ -31,17 +27,9 @@ pub(crate) fn summary_line(report: &Report, style: &TerminalStyle) -> String {
     }
     // 0 only in reports that never counted (an error before launch).
     if report.processes_started > 0 {
-        parts.push(count(
-            report.processes_started as usize,
-            "process",
-            "processes",
-        ));
+        parts.push(count(report.processes_started as usize, "process", "processes"));
     }
-    format!(
-        "{} {}",
-        style.paint(Role::Strong, "faultline:"),
-        parts.join(" · ")
-    )
+    format!("{} {}", style.paint(Role::Strong, "faultline:"), parts.join(" · "))
 }
 
 /// `2 crashes (SIGSEGV null-deref ×2)`: crashes of one signal and kind counted together.
@@ -57,21 +45,9 @@ fn crash_part(report: &Report) -> Option<String> {
             None => kinds.push((key, 1)),
         }
     }
-    let described: Vec<String> = kinds
-        .into_iter()
-        .map(|(k, n)| {
-            if n == 1 {
-                k
-            } else {
-                format!("{k} ×{}", group(n as u64))
-            }
-        })
-        .collect();
-    Some(format!(
-        "{} ({})",
-        count(report.crashes.len(), "crash", "crashes"),
-        described.join(", ")
-    ))
+    let described: Vec<String> =
+        kinds.into_iter().map(|(k, n)| if n == 1 { k } else { format!("{k} ×{}", group(n as u64)) }).collect();
+    Some(format!("{} ({})", count(report.crashes.len(), "crash", "crashes"), described.join(", ")))
 }
 
 /// What ended the run when it was not the program itself.
@@ -83,9 +59,7 @@ fn outcome_part(report: &Report) -> Option<String> {
             None => "timed out".into(),
         }),
         Outcome::Oom => Some(match &report.memory {
-            Some(m) if !m.oom_killed.is_empty() && m.snapshot.is_none() => {
-                "out of memory (OOM killer)".into()
-            }
+            Some(m) if !m.oom_killed.is_empty() && m.snapshot.is_none() => "out of memory (OOM killer)".into(),
             Some(m) => match m.limit_bytes {
                 Some(limit) => format!("out of memory (limit {})", size(limit)),
                 None => "out of memory".into(),

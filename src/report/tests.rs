@@ -3,9 +3,7 @@
 
 use crate::capture::Capture;
 use crate::diagnose::{diagnose, fixtures};
-use crate::model::{
-    ExitInfo, Outcome, ProcessRole, ProcessSnapshot, Report, TimeoutInfo, SCHEMA_VERSION,
-};
+use crate::model::{ExitInfo, Outcome, ProcessRole, ProcessSnapshot, Report, TimeoutInfo, SCHEMA_VERSION};
 use crate::report::{render_report, write_json, TerminalBuilder, TerminalStyle};
 
 fn report(captures: &[Capture], code: i32, cwd: &str, duration_ms: f64, processes: u32) -> Report {
@@ -17,9 +15,7 @@ fn report(captures: &[Capture], code: i32, cwd: &str, duration_ms: f64, processe
     Report {
         schema_version: SCHEMA_VERSION,
         faultline_version: "0.1.0".into(),
-        command: first
-            .map(|c| c.argv.clone())
-            .unwrap_or_else(|| vec!["python3".into(), "main.py".into()]),
+        command: first.map(|c| c.argv.clone()).unwrap_or_else(|| vec!["python3".into(), "main.py".into()]),
         cwd: Some(cwd.into()),
         started_at: None,
         duration_ms,
@@ -32,11 +28,7 @@ fn report(captures: &[Capture], code: i32, cwd: &str, duration_ms: f64, processe
         } else {
             Outcome::Crashed
         },
-        exit: ExitInfo {
-            code,
-            signal,
-            core_dumped: code > 128,
-        },
+        exit: ExitInfo { code, signal, core_dumped: code > 128 },
         crashes: captures.iter().map(diagnose).collect(),
         timeout: None,
         memory: None,
@@ -53,25 +45,13 @@ fn render(report: &Report) -> String {
 
 #[test]
 fn pytest_null_deref() {
-    let r = report(
-        &[fixtures::pytest_null_deref()],
-        139,
-        "/work/cases/pytest-crash-in-suite",
-        420.0,
-        1,
-    );
+    let r = report(&[fixtures::pytest_null_deref()], 139, "/work/cases/pytest-crash-in-suite", 420.0, 1);
     insta::assert_snapshot!(render(&r));
 }
 
 #[test]
 fn pytest_null_deref_in_color() {
-    let r = report(
-        &[fixtures::pytest_null_deref()],
-        139,
-        "/work/cases/pytest-crash-in-suite",
-        420.0,
-        1,
-    );
+    let r = report(&[fixtures::pytest_null_deref()], 139, "/work/cases/pytest-crash-in-suite", 420.0, 1);
     let mut out = Vec::new();
     render_report(&r, &TerminalStyle::new(true), &mut out).expect("render");
     let text = String::from_utf8(out).expect("utf-8");
@@ -81,37 +61,19 @@ fn pytest_null_deref_in_color() {
 
 #[test]
 fn shutdown_static_destructor_without_python_frames() {
-    let r = report(
-        &[fixtures::shutdown_static_dtor()],
-        139,
-        "/work/cases/shutdown-static-dtor",
-        330.0,
-        1,
-    );
+    let r = report(&[fixtures::shutdown_static_dtor()], 139, "/work/cases/shutdown-static-dtor", 330.0, 1);
     insta::assert_snapshot!(render(&r));
 }
 
 #[test]
 fn shutdown_static_destructor_abort() {
-    let r = report(
-        &[fixtures::shutdown_static_dtor_abort()],
-        134,
-        "/work/cases/shutdown-static-dtor-abort",
-        310.0,
-        1,
-    );
+    let r = report(&[fixtures::shutdown_static_dtor_abort()], 134, "/work/cases/shutdown-static-dtor-abort", 310.0, 1);
     insta::assert_snapshot!(render(&r));
 }
 
 #[test]
 fn stack_overflow_of_15900_frames() {
-    let r = report(
-        &[fixtures::stack_overflow(15_900)],
-        139,
-        "/work/cases/c-stack-overflow",
-        61.0,
-        1,
-    );
+    let r = report(&[fixtures::stack_overflow(15_900)], 139, "/work/cases/c-stack-overflow", 61.0, 1);
     let text = render(&r);
     assert!(text.lines().count() < 40, "{text}");
     insta::assert_snapshot!(text);
@@ -119,85 +81,43 @@ fn stack_overflow_of_15900_frames() {
 
 #[test]
 fn thread_crash_with_three_threads() {
-    let r = report(
-        &[fixtures::thread_crash()],
-        139,
-        "/work/cases/thread-crash",
-        58.0,
-        1,
-    );
+    let r = report(&[fixtures::thread_crash()], 139, "/work/cases/thread-crash", 58.0, 1);
     insta::assert_snapshot!(render(&r));
 }
 
 #[test]
 fn assert_with_message() {
-    let r = report(
-        &[fixtures::c_assert()],
-        134,
-        "/work/cases/c-assert",
-        52.0,
-        1,
-    );
+    let r = report(&[fixtures::c_assert()], 134, "/work/cases/c-assert", 52.0, 1);
     insta::assert_snapshot!(render(&r));
 }
 
 #[test]
 fn double_free() {
-    let r = report(
-        &[fixtures::double_free()],
-        134,
-        "/work/cases/double-free",
-        45.0,
-        1,
-    );
+    let r = report(&[fixtures::double_free()], 134, "/work/cases/double-free", 45.0, 1);
     insta::assert_snapshot!(render(&r));
 }
 
 #[test]
 fn ctypes_null_in_libc() {
-    let r = report(
-        &[fixtures::ctypes_null()],
-        139,
-        "/work/cases/ctypes-null",
-        44.0,
-        1,
-    );
+    let r = report(&[fixtures::ctypes_null()], 139, "/work/cases/ctypes-null", 44.0, 1);
     insta::assert_snapshot!(render(&r));
 }
 
 #[test]
 fn child_process_crash() {
-    let r = report(
-        &[fixtures::mp_child_crash()],
-        1,
-        "/work/cases/mp-child-crash",
-        92.0,
-        2,
-    );
+    let r = report(&[fixtures::mp_child_crash()], 1, "/work/cases/mp-child-crash", 92.0, 2);
     insta::assert_snapshot!(render(&r));
 }
 
 #[test]
 fn import_crash_during_collection() {
-    let r = report(
-        &[fixtures::import_crash()],
-        139,
-        "/work/cases/import-crash",
-        640.0,
-        1,
-    );
+    let r = report(&[fixtures::import_crash()], 139, "/work/cases/import-crash", 640.0, 1);
     insta::assert_snapshot!(render(&r));
 }
 
 #[test]
 fn external_sigterm() {
-    let mut r = report(
-        &[fixtures::external_sigterm()],
-        143,
-        "/work/cases/sleeper",
-        30_000.0,
-        1,
-    );
+    let mut r = report(&[fixtures::external_sigterm()], 143, "/work/cases/sleeper", 30_000.0, 1);
     r.exit.core_dumped = false;
     insta::assert_snapshot!(render(&r));
 }
@@ -209,11 +129,7 @@ fn summaries_without_a_crash() {
     let mut killed = report(&[], 143, "/work/cases/x", 5000.0, 1);
     killed.outcome = Outcome::Killed;
     killed.exit.signal = Some("SIGTERM".into());
-    let text = [passed, failed, killed]
-        .iter()
-        .map(render)
-        .collect::<Vec<_>>()
-        .join("");
+    let text = [passed, failed, killed].iter().map(render).collect::<Vec<_>>().join("");
     insta::assert_snapshot!(text, @r"
     faultline: no crash · exit 0 · 1.2 s · 1 process
     faultline: no crash · exit 1 · 1 min 28 s · 3 processes
@@ -225,13 +141,7 @@ fn summaries_without_a_crash() {
 fn repeated_crashes_are_counted_in_the_summary() {
     let mut child = fixtures::pytest_null_deref();
     child.role = ProcessRole::Child;
-    let r = report(
-        &[child.clone(), child, fixtures::double_free()],
-        1,
-        "/work/cases/x",
-        2500.0,
-        5,
-    );
+    let r = report(&[child.clone(), child, fixtures::double_free()], 1, "/work/cases/x", 2500.0, 5);
     let last = render(&r).lines().last().unwrap_or_default().to_string();
     assert_eq!(
         last,
@@ -251,14 +161,7 @@ fn timeout_shows_every_thread() {
             process: ProcessRole::Main,
             executable: capture.executable.clone(),
             argv: capture.argv.clone(),
-            threads: capture
-                .threads
-                .iter()
-                .map(|t| crate::model::Thread {
-                    crashed: false,
-                    ..t.clone()
-                })
-                .collect(),
+            threads: capture.threads.iter().map(|t| crate::model::Thread { crashed: false, ..t.clone() }).collect(),
         }],
         stopped_with: Some("SIGTERM".into()),
         findings: Vec::new(),
@@ -268,52 +171,26 @@ fn timeout_shows_every_thread() {
 
 #[test]
 fn builder_options() {
-    let r = report(
-        &[fixtures::cext_null_deref()],
-        139,
-        "/work/cases/cext-null-deref",
-        40.0,
-        1,
-    );
-    let reporter = TerminalBuilder::new()
-        .stderr_lines(0)
-        .show_signature(false)
-        .cwd("/elsewhere")
-        .build();
+    let r = report(&[fixtures::cext_null_deref()], 139, "/work/cases/cext-null-deref", 40.0, 1);
+    let reporter = TerminalBuilder::new().stderr_lines(0).show_signature(false).cwd("/elsewhere").build();
     let mut out = Vec::new();
     reporter.write_report(&r, &mut out).expect("render");
     let text = String::from_utf8(out).expect("utf-8");
     assert!(!text.contains("signature:"));
     assert!(!text.contains("stderr"));
-    assert!(
-        text.contains("/work/cases/cext-null-deref/main.py:12 in buffer_size"),
-        "{text}"
-    );
+    assert!(text.contains("/work/cases/cext-null-deref/main.py:12 in buffer_size"), "{text}");
     insta::assert_snapshot!(text);
 }
 
 #[test]
 fn json_report() {
-    let r = report(
-        &[fixtures::cext_null_deref()],
-        139,
-        "/work/cases/cext-null-deref",
-        40.0,
-        1,
-    );
+    let r = report(&[fixtures::cext_null_deref()], 139, "/work/cases/cext-null-deref", 40.0, 1);
     let mut out = Vec::new();
     write_json(&r, &mut out).expect("json");
     let text = String::from_utf8(out).expect("utf-8");
     assert!(text.ends_with("}\n"));
     let value: serde_json::Value = serde_json::from_str(&text).expect("valid json");
-    for key in [
-        "schema_version",
-        "command",
-        "outcome",
-        "exit",
-        "duration_ms",
-        "crashes",
-    ] {
+    for key in ["schema_version", "command", "outcome", "exit", "duration_ms", "crashes"] {
         assert!(value.get(key).is_some(), "missing {key}");
     }
     let crash = &value["crashes"][0];

@@ -12,19 +12,12 @@ pub(crate) struct Paths {
 
 impl Paths {
     pub(crate) fn new(cwd: Option<&str>) -> Paths {
-        Paths {
-            cwd: cwd
-                .map(|c| c.trim_end_matches('/').to_string())
-                .filter(|c| !c.is_empty()),
-        }
+        Paths { cwd: cwd.map(|c| c.trim_end_matches('/').to_string()).filter(|c| !c.is_empty()) }
     }
 
     pub(crate) fn python_file(&self, file: &str) -> String {
         if let Some(cwd) = &self.cwd {
-            if let Some(rest) = file
-                .strip_prefix(cwd.as_str())
-                .and_then(|r| r.strip_prefix('/'))
-            {
+            if let Some(rest) = file.strip_prefix(cwd.as_str()).and_then(|r| r.strip_prefix('/')) {
                 return rest.to_string();
             }
         }
@@ -132,12 +125,7 @@ pub(crate) fn short_place(frame: &Frame, paths: &Paths) -> String {
             format!("{}:{line}", paths.python_file(file))
         }
         (FrameKind::Native, Some(file), Some(line)) => format!("{}:{line}", file_basename(file)),
-        (FrameKind::Native, _, _) => frame
-            .module
-            .as_deref()
-            .map(file_basename)
-            .unwrap_or("?")
-            .to_string(),
+        (FrameKind::Native, _, _) => frame.module.as_deref().map(file_basename).unwrap_or("?").to_string(),
         (FrameKind::Python, Some(file), None) => paths.python_file(file),
         (FrameKind::Python, None, _) => "?".into(),
     }
@@ -242,59 +230,29 @@ mod tests {
     #[test]
     fn python_paths() {
         let p = Paths::new(Some("/work/cases/suite/"));
-        assert_eq!(
-            p.python_file("/work/cases/suite/tests/test_bbox.py"),
-            "tests/test_bbox.py"
-        );
-        assert_eq!(
-            p.python_file("/venv/lib/python3.11/site-packages/_pytest/runner.py"),
-            "_pytest/runner.py"
-        );
-        assert_eq!(
-            p.python_file("/usr/lib/python3.11/threading.py"),
-            "threading.py"
-        );
-        assert_eq!(
-            p.python_file("/usr/lib/python3.11/ctypes/__init__.py"),
-            "ctypes/__init__.py"
-        );
+        assert_eq!(p.python_file("/work/cases/suite/tests/test_bbox.py"), "tests/test_bbox.py");
+        assert_eq!(p.python_file("/venv/lib/python3.11/site-packages/_pytest/runner.py"), "_pytest/runner.py");
+        assert_eq!(p.python_file("/usr/lib/python3.11/threading.py"), "threading.py");
+        assert_eq!(p.python_file("/usr/lib/python3.11/ctypes/__init__.py"), "ctypes/__init__.py");
         assert_eq!(p.python_file("/elsewhere/app.py"), "/elsewhere/app.py");
-        assert_eq!(
-            p.python_file("<frozen importlib._bootstrap>"),
-            "<frozen importlib._bootstrap>"
-        );
+        assert_eq!(p.python_file("<frozen importlib._bootstrap>"), "<frozen importlib._bootstrap>");
     }
 
     #[test]
     fn packages() {
         let p = Paths::new(None);
         let py = |file: &str| Frame::python("f".into(), file.into(), Some(1), None);
-        assert_eq!(
-            python_package(&py("/v/lib/python3.11/site-packages/_pytest/main.py"), &p),
-            "_pytest"
-        );
-        assert_eq!(
-            python_package(&py("/usr/lib/python3.11/runpy.py"), &p),
-            "runpy"
-        );
-        assert_eq!(
-            python_package(&py("<frozen importlib._bootstrap>"), &p),
-            "importlib"
-        );
+        assert_eq!(python_package(&py("/v/lib/python3.11/site-packages/_pytest/main.py"), &p), "_pytest");
+        assert_eq!(python_package(&py("/usr/lib/python3.11/runpy.py"), &p), "runpy");
+        assert_eq!(python_package(&py("<frozen importlib._bootstrap>"), &p), "importlib");
         assert_eq!(python_package(&py("/work/app/main.py"), &p), "main");
     }
 
     #[test]
     fn long_cpp_names() {
         let name = "std::unordered_map<int, (anonymous namespace)::PyRef, std::hash<int>, std::equal_to<int>, std::allocator<std::pair<int const, (anonymous namespace)::PyRef> > >::~unordered_map()";
-        assert_eq!(
-            readable_function(name),
-            "std::unordered_map<…>::~unordered_map()"
-        );
-        assert_eq!(
-            readable_function("std::vector<int>::at(unsigned long)"),
-            "std::vector<int>::at(unsigned long)"
-        );
+        assert_eq!(readable_function(name), "std::unordered_map<…>::~unordered_map()");
+        assert_eq!(readable_function("std::vector<int>::at(unsigned long)"), "std::vector<int>::at(unsigned long)");
     }
 
     #[test]
@@ -324,16 +282,10 @@ mod tests {
         let argv = vec!["python3".to_string(), "-m".into(), "pytest".into()];
         assert_eq!(short_command(&argv, 40), "python3 -m pytest");
         assert_eq!(short_command(&argv, 8), "python3…");
-        let full = vec![
-            "/root/.pyenv/versions/3.11.7/bin/python3".to_string(),
-            "main.py".into(),
-        ];
+        let full = vec!["/root/.pyenv/versions/3.11.7/bin/python3".to_string(), "main.py".into()];
         assert_eq!(brief_command(&full, 40), "python3 main.py");
         assert_eq!(brief_command(&[], 40), "");
-        assert_eq!(
-            size_apart(1 << 30, (1 << 30) + (3 << 19)),
-            "1.0 GiB (1,026 MiB)"
-        );
+        assert_eq!(size_apart(1 << 30, (1 << 30) + (3 << 19)), "1.0 GiB (1,026 MiB)");
         assert_eq!(size_apart(1 << 30, 1_181_116_006), "1.1 GiB");
     }
 }

@@ -37,10 +37,7 @@ pub(crate) fn write_timeout(
         out,
         "{} {}{stopped}",
         style.paint(Role::Strong, "faultline:"),
-        style.paint(
-            Role::Alarm,
-            &format!("timed out after {}", limit_duration(timeout.limit_ms))
-        )
+        style.paint(Role::Alarm, &format!("timed out after {}", limit_duration(timeout.limit_ms)))
     )?;
     let findings = analyze_hang(&timeout.processes);
     for f in findings.iter().take(MAX_FINDINGS) {
@@ -50,10 +47,7 @@ pub(crate) fn write_timeout(
         writeln!(out, "  … and {} more", findings.len() - MAX_FINDINGS)?;
     }
     if timeout.processes.is_empty() {
-        writeln!(
-            out,
-            "  no stacks could be taken before the tree was stopped"
-        )?;
+        writeln!(out, "  no stacks could be taken before the tree was stopped")?;
     }
     write_processes(config, &timeout.processes, &findings, &|_| None, paths, out)?;
     writeln!(out)

@@ -11,18 +11,9 @@ use std::time::Duration;
 /// redacted like the report (the log is shared as widely) and comes last, unquoted, so it
 /// reads as typed.
 pub fn started_line(command: &[String], cwd: Option<&Path>, our_pid: u32) -> String {
-    let shown: Vec<String> = crate::redact::redact_argv(command)
-        .iter()
-        .map(|a| shell_word(a))
-        .collect();
-    let cwd = cwd
-        .map(|c| value(&c.display().to_string()))
-        .unwrap_or_else(|| "?".to_owned());
-    format!(
-        "run-started faultline={} pid={our_pid} cwd={cwd} command: {}",
-        env!("CARGO_PKG_VERSION"),
-        shown.join(" ")
-    )
+    let shown: Vec<String> = crate::redact::redact_argv(command).iter().map(|a| shell_word(a)).collect();
+    let cwd = cwd.map(|c| value(&c.display().to_string())).unwrap_or_else(|| "?".to_owned());
+    format!("run-started faultline={} pid={our_pid} cwd={cwd} command: {}", env!("CARGO_PKG_VERSION"), shown.join(" "))
 }
 
 /// `run-finished outcome=crashed exit=139 signal=SIGSEGV duration=12.3s peak-memory=1.2GiB processes=3 crashes=1`.
@@ -36,48 +27,26 @@ pub fn finished_line(report: &Report) -> String {
         line.push_str(&format!(" signal={signal}"));
     }
     let duration = Duration::try_from_secs_f64(report.duration_ms / 1000.0).unwrap_or_default();
-    line.push_str(&format!(
-        " duration={}",
-        compact(&format_duration(duration))
-    ));
+    line.push_str(&format!(" duration={}", compact(&format_duration(duration))));
     if let Some(memory) = &report.memory {
-        line.push_str(&format!(
-            " peak-memory={}",
-            compact(&format_size(memory.peak_rss_bytes))
-        ));
+        line.push_str(&format!(" peak-memory={}", compact(&format_size(memory.peak_rss_bytes))));
     }
-    line.push_str(&format!(
-        " processes={} crashes={}",
-        report.processes_started,
-        report.crashes.len()
-    ));
+    line.push_str(&format!(" processes={} crashes={}", report.processes_started, report.crashes.len()));
     line
 }
 
 /// One line per event. Exhaustive on purpose: a new kind of event should get a log line.
 pub fn event_line(event: &RunEvent) -> String {
     match event {
-        RunEvent::Started {
-            root_pid,
-            untraced: None,
-        } => format!("started pid={root_pid}"),
-        RunEvent::Started {
-            root_pid,
-            untraced: Some(why),
-        } => {
+        RunEvent::Started { root_pid, untraced: None } => format!("started pid={root_pid}"),
+        RunEvent::Started { root_pid, untraced: Some(why) } => {
             format!("started pid={root_pid} untraced={}", value(why))
         }
         RunEvent::ProcessStarted { pid, parent } => {
             format!("process-started pid={pid} parent={parent}")
         }
         RunEvent::ProcessExec { pid, executable } => {
-            format!(
-                "exec pid={pid} executable={}",
-                executable
-                    .as_deref()
-                    .map(value)
-                    .unwrap_or_else(|| "?".to_owned())
-            )
+            format!("exec pid={pid} executable={}", executable.as_deref().map(value).unwrap_or_else(|| "?".to_owned()))
         }
         RunEvent::Crash(crash) => {
             let mut line = format!(
@@ -109,10 +78,7 @@ pub fn event_line(event: &RunEvent) -> String {
             compact(&format_size(*limit))
         ),
         RunEvent::TimedOut { limit } => {
-            format!(
-                "timeout limit={}: taking stacks, then stopping the tree",
-                compact(&format_duration(*limit))
-            )
+            format!("timeout limit={}: taking stacks, then stopping the tree", compact(&format_duration(*limit)))
         }
         RunEvent::Escalated { signal } => format!("escalated signal={}", signal_name(*signal)),
     }
@@ -144,11 +110,7 @@ fn compact(text: &str) -> String {
 /// A value as one `key=value` token: quoted (Rust string syntax) when it has spaces, quotes
 /// or nothing at all.
 fn value(text: &str) -> String {
-    if text.is_empty()
-        || text
-            .chars()
-            .any(|c| c.is_whitespace() || c == '"' || c == '\\' || c.is_control())
-    {
+    if text.is_empty() || text.chars().any(|c| c.is_whitespace() || c == '"' || c == '\\' || c.is_control()) {
         format!("{text:?}")
     } else {
         text.to_owned()

@@ -1,16 +1,11 @@
 use super::*;
 use crate::model::{
-    Crash, CrashKind, Culprit, ExitInfo, MemoryReport, Outcome, Phase, ProcessRole, TestRef,
-    SCHEMA_VERSION,
+    Crash, CrashKind, Culprit, ExitInfo, MemoryReport, Outcome, Phase, ProcessRole, TestRef, SCHEMA_VERSION,
 };
 use std::time::Duration;
 
 fn read_lines(path: &Path) -> Vec<String> {
-    fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
-        .collect()
+    fs::read_to_string(path).unwrap().lines().map(str::to_owned).collect()
 }
 
 /// The text after the timestamp, which must be RFC 3339.
@@ -48,11 +43,7 @@ fn rotation_keeps_exactly_keep_files_none_oversized() {
     for n in 1..=3 {
         let rotated = log.numbered(n);
         let size = fs::metadata(&rotated).unwrap().len();
-        assert!(
-            size <= max && size > max / 2,
-            "{}: {size}",
-            rotated.display()
-        );
+        assert!(size <= max && size > max / 2, "{}: {size}", rotated.display());
     }
     assert!(fs::metadata(&path).unwrap().len() <= max);
     assert!(!log.numbered(4).exists());
@@ -137,17 +128,9 @@ fn crash() -> Crash {
         kind: CrashKind::NullDeref,
         phase: Phase::Test,
         message: None,
-        test: Some(TestRef {
-            nodeid: "tests/test_x.py::test_y[a b]".into(),
-            when: Some("call".into()),
-        }),
+        test: Some(TestRef { nodeid: "tests/test_x.py::test_y[a b]".into(), when: Some("call".into()) }),
         python: None,
-        culprit: Some(Culprit {
-            function: Some("render".into()),
-            module: None,
-            file: None,
-            line: None,
-        }),
+        culprit: Some(Culprit { function: Some("render".into()), module: None, file: None, line: None }),
         signature: "deadbeef".into(),
         hints: vec![],
         threads: vec![],
@@ -160,38 +143,17 @@ fn crash() -> Crash {
 
 #[test]
 fn event_lines() {
-    let exit = |code, signal: Option<&str>, core_dumped| ExitInfo {
-        code,
-        signal: signal.map(str::to_owned),
-        core_dumped,
-    };
+    let exit =
+        |code, signal: Option<&str>, core_dumped| ExitInfo { code, signal: signal.map(str::to_owned), core_dumped };
     let cases = [
+        (RunEvent::Started { root_pid: 10, untraced: None }, "started pid=10"),
         (
-            RunEvent::Started {
-                root_pid: 10,
-                untraced: None,
-            },
-            "started pid=10",
-        ),
-        (
-            RunEvent::Started {
-                root_pid: 10,
-                untraced: Some("ptrace is not permitted".into()),
-            },
+            RunEvent::Started { root_pid: 10, untraced: Some("ptrace is not permitted".into()) },
             "started pid=10 untraced=\"ptrace is not permitted\"",
         ),
+        (RunEvent::ProcessStarted { pid: 11, parent: 10 }, "process-started pid=11 parent=10"),
         (
-            RunEvent::ProcessStarted {
-                pid: 11,
-                parent: 10,
-            },
-            "process-started pid=11 parent=10",
-        ),
-        (
-            RunEvent::ProcessExec {
-                pid: 11,
-                executable: Some("/usr/bin/python3".into()),
-            },
+            RunEvent::ProcessExec { pid: 11, executable: Some("/usr/bin/python3".into()) },
             "exec pid=11 executable=/usr/bin/python3",
         ),
         (
@@ -200,46 +162,23 @@ fn event_lines() {
              test=\"tests/test_x.py::test_y[a b]\" culprit=render signature=deadbeef",
         ),
         (
-            RunEvent::ProcessExited {
-                pid: 11,
-                role: ProcessRole::Main,
-                exit: exit(139, Some("SIGSEGV"), true),
-            },
+            RunEvent::ProcessExited { pid: 11, role: ProcessRole::Main, exit: exit(139, Some("SIGSEGV"), true) },
             "exited pid=11 process=main code=139 signal=SIGSEGV core-dumped",
         ),
         (
-            RunEvent::ProcessExited {
-                pid: 12,
-                role: ProcessRole::Child,
-                exit: exit(0, None, false),
-            },
+            RunEvent::ProcessExited { pid: 12, role: ProcessRole::Child, exit: exit(0, None, false) },
             "exited pid=12 process=child code=0",
         ),
+        (RunEvent::MemoryWarning { tree_bytes: 3 << 29 }, "memory-warning tree=1.5GiB"),
         (
-            RunEvent::MemoryWarning {
-                tree_bytes: 3 << 29,
-            },
-            "memory-warning tree=1.5GiB",
-        ),
-        (
-            RunEvent::MemoryLimit {
-                tree_bytes: 1100 << 20,
-                limit: 1 << 30,
-            },
+            RunEvent::MemoryLimit { tree_bytes: 1100 << 20, limit: 1 << 30 },
             "memory-limit tree=1.1GiB limit=1GiB: taking stacks, then stopping the tree",
         ),
         (
-            RunEvent::TimedOut {
-                limit: Duration::from_secs(90),
-            },
+            RunEvent::TimedOut { limit: Duration::from_secs(90) },
             "timeout limit=1m30s: taking stacks, then stopping the tree",
         ),
-        (
-            RunEvent::Escalated {
-                signal: libc::SIGKILL,
-            },
-            "escalated signal=SIGKILL",
-        ),
+        (RunEvent::Escalated { signal: libc::SIGKILL }, "escalated signal=SIGKILL"),
     ];
     for (event, expected) in cases {
         assert_eq!(event_line(&event), expected);
@@ -251,10 +190,7 @@ fn the_sink_writes_one_line_per_event() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("run.log");
     let mut log = RunLog::open(&path, 1 << 20, 5).unwrap();
-    log.event(RunEvent::Started {
-        root_pid: 10,
-        untraced: None,
-    });
+    log.event(RunEvent::Started { root_pid: 10, untraced: None });
     log.event(RunEvent::Crash(Box::new(crash())));
     let lines = read_lines(&path);
     assert_eq!(lines.len(), 2);
@@ -263,10 +199,8 @@ fn the_sink_writes_one_line_per_event() {
 
 #[test]
 fn start_and_finish_lines() {
-    let command: Vec<String> = ["python", "-m", "pytest", "-k", "a and b", "API_TOKEN=abc"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let command: Vec<String> =
+        ["python", "-m", "pytest", "-k", "a and b", "API_TOKEN=abc"].iter().map(|s| s.to_string()).collect();
     let line = started_line(&command, Some(Path::new("/src/my project")), 7);
     assert_eq!(
         line,
@@ -284,11 +218,7 @@ fn start_and_finish_lines() {
         started_at: None,
         duration_ms: 12_345.0,
         outcome: Outcome::Crashed,
-        exit: ExitInfo {
-            code: 139,
-            signal: Some("SIGSEGV".into()),
-            core_dumped: false,
-        },
+        exit: ExitInfo { code: 139, signal: Some("SIGSEGV".into()), core_dumped: false },
         crashes: vec![crash()],
         timeout: None,
         memory: None,
@@ -300,11 +230,7 @@ fn start_and_finish_lines() {
         "run-finished outcome=crashed exit=139 signal=SIGSEGV duration=12.3s processes=3 crashes=1"
     );
     report.outcome = Outcome::Passed;
-    report.exit = ExitInfo {
-        code: 0,
-        signal: None,
-        core_dumped: false,
-    };
+    report.exit = ExitInfo { code: 0, signal: None, core_dumped: false };
     report.crashes.clear();
     report.duration_ms = 250.0;
     report.memory = Some(MemoryReport {
@@ -326,10 +252,7 @@ fn start_and_finish_lines() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("run.log");
     let mut log = RunLog::open(&path, 1 << 20, 5).unwrap();
-    log.run_started(
-        &["true".to_owned()],
-        &["headless: MPLBACKEND=Agg".to_owned()],
-    );
+    log.run_started(&["true".to_owned()], &["headless: MPLBACKEND=Agg".to_owned()]);
     log.run_finished(&report);
     let lines = read_lines(&path);
     assert_eq!(lines.len(), 3);

@@ -30,14 +30,7 @@ fn overlay_cli_wins_and_env_concatenates() {
     assert_eq!(merged.timeout, Some(Duration::from_secs(5)));
     assert_eq!(merged.headless, Some(false));
     assert_eq!(merged.log_keep, Some(3));
-    assert_eq!(
-        merged.env,
-        vec![
-            ("A".into(), "file".into()),
-            ("B".into(), "file".into()),
-            ("A".into(), "cli".into())
-        ]
-    );
+    assert_eq!(merged.env, vec![("A".into(), "file".into()), ("B".into(), "file".into()), ("A".into(), "cli".into())]);
 }
 
 #[test]
@@ -83,10 +76,7 @@ junit = "out/junit.xml"
         isolate_tmp: Some(true),
         headless: Some(true),
         single_thread: Some(false),
-        env: vec![
-            ("MODE".into(), "ci".into()),
-            ("OMP_NUM_THREADS".into(), "4".into()),
-        ],
+        env: vec![("MODE".into(), "ci".into()), ("OMP_NUM_THREADS".into(), "4".into())],
         core_dumps: Some(true),
         max_fds: Some(1024),
         log: Some(dir.path().join("logs/run.log")),
@@ -101,11 +91,7 @@ junit = "out/junit.xml"
 fn store_urls_and_none_are_kept_as_written() {
     for value in ["postgres://ci@db/crashes", "none"] {
         let dir = tempfile::tempdir().unwrap();
-        write(
-            dir.path(),
-            "faultline.toml",
-            &format!("store = \"{value}\"\n"),
-        );
+        write(dir.path(), "faultline.toml", &format!("store = \"{value}\"\n"));
         let (settings, _) = load(dir.path()).unwrap().unwrap();
         assert_eq!(settings.store.as_deref(), Some(value));
     }
@@ -116,18 +102,10 @@ fn pyproject_without_our_table_is_skipped() {
     let outer = tempfile::tempdir().unwrap();
     let inner = outer.path().join("pkg");
     fs::create_dir(&inner).unwrap();
-    write(
-        &inner,
-        "pyproject.toml",
-        "[project]\nname = \"demo\"\n[tool.ruff]\nline-length = 100\n",
-    );
+    write(&inner, "pyproject.toml", "[project]\nname = \"demo\"\n[tool.ruff]\nline-length = 100\n");
     let found = load(&inner).unwrap().map(|(_, path)| path);
     assert_ne!(found, Some(inner.join("pyproject.toml")));
-    let outer_file = write(
-        outer.path(),
-        "pyproject.toml",
-        "[tool.faultline]\nheadless = true\n",
-    );
+    let outer_file = write(outer.path(), "pyproject.toml", "[tool.faultline]\nheadless = true\n");
     let (settings, from) = load(&inner).unwrap().unwrap();
     assert_eq!(from, outer_file);
     assert_eq!(settings.headless, Some(true));
@@ -136,11 +114,7 @@ fn pyproject_without_our_table_is_skipped() {
 #[test]
 fn faultline_toml_wins_over_pyproject_in_the_same_dir() {
     let dir = tempfile::tempdir().unwrap();
-    write(
-        dir.path(),
-        "pyproject.toml",
-        "[tool.faultline]\ntimeout = \"1h\"\n",
-    );
+    write(dir.path(), "pyproject.toml", "[tool.faultline]\ntimeout = \"1h\"\n");
     let own = write(dir.path(), "faultline.toml", "timeout = \"10s\"\n");
     let (settings, from) = load(dir.path()).unwrap().unwrap();
     assert_eq!(from, own);
@@ -152,17 +126,9 @@ fn search_goes_upward_and_paths_are_relative_to_the_file() {
     let root = tempfile::tempdir().unwrap();
     let deep = root.path().join("a/b/c");
     fs::create_dir_all(&deep).unwrap();
-    let own = write(
-        root.path(),
-        "faultline.toml",
-        "log = \"faultline.log\"\njson = \"out/report.json\"\n",
-    );
+    let own = write(root.path(), "faultline.toml", "log = \"faultline.log\"\njson = \"out/report.json\"\n");
     // A nearer pyproject without [tool.faultline] does not stop the search.
-    write(
-        &root.path().join("a"),
-        "pyproject.toml",
-        "[project]\nname = \"x\"\n",
-    );
+    write(&root.path().join("a"), "pyproject.toml", "[project]\nname = \"x\"\n");
     let (settings, from) = load(&deep).unwrap().unwrap();
     assert_eq!(from, own);
     assert_eq!(settings.log, Some(root.path().join("faultline.log")));
@@ -184,11 +150,7 @@ fn nearest_file_wins() {
 #[test]
 fn unknown_key_names_file_key_suggestion_and_accepted_keys() {
     let dir = tempfile::tempdir().unwrap();
-    let path = write(
-        dir.path(),
-        "pyproject.toml",
-        "[tool.faultline]\nmax_memory = \"1GiB\"\n",
-    );
+    let path = write(dir.path(), "pyproject.toml", "[tool.faultline]\nmax_memory = \"1GiB\"\n");
     let err = load(dir.path()).unwrap_err().to_string();
     assert!(err.starts_with(&path.display().to_string()), "{err}");
     assert!(err.contains("[tool.faultline]"), "{err}");
@@ -200,11 +162,7 @@ fn unknown_key_names_file_key_suggestion_and_accepted_keys() {
 #[test]
 fn tool_table_inside_faultline_toml_gets_a_hint() {
     let dir = tempfile::tempdir().unwrap();
-    write(
-        dir.path(),
-        "faultline.toml",
-        "[tool.faultline]\nheadless = true\n",
-    );
+    write(dir.path(), "faultline.toml", "[tool.faultline]\nheadless = true\n");
     let err = load(dir.path()).unwrap_err().to_string();
     assert!(err.contains("keys go at the top level"), "{err}");
 }
@@ -223,22 +181,13 @@ fn bad_size_says_what_is_accepted() {
 #[test]
 fn wrong_types_say_what_is_accepted() {
     let cases = [
-        (
-            "headless = \"yes\"",
-            "`headless` must be true or false, not a string (\"yes\")",
-        ),
+        ("headless = \"yes\"", "`headless` must be true or false, not a string (\"yes\")"),
         ("max-memory = 1.5", "`max-memory` must be a size"),
         ("timeout = true", "`timeout` must be a duration"),
         ("log-keep = -1", "`log-keep`: -1 is out of range"),
         ("env = [\"A=1\"]", "`env` must be a table of variables"),
-        (
-            "env = { A = true }",
-            "`env.A` must be a string (or a number), not a boolean (true)",
-        ),
-        (
-            "env = { \"A=B\" = \"1\" }",
-            "`env.A=B`: environment variable name \"A=B\" contains '='",
-        ),
+        ("env = { A = true }", "`env.A` must be a string (or a number), not a boolean (true)"),
+        ("env = { \"A=B\" = \"1\" }", "`env.A=B`: environment variable name \"A=B\" contains '='"),
         ("timeout = -5", "`timeout`: -5 is negative"),
         ("timeout = \"90\"", "has no unit"),
         ("log = 3", "`log` must be a path"),
@@ -271,11 +220,7 @@ fn invalid_toml_names_the_file_and_line() {
 #[test]
 fn relative_start_searches_from_the_current_directory_upward() {
     // `.` must behave like the absolute current directory (ancestors of "." stop at ".").
-    let from_dot = load(Path::new("."))
-        .map(|found| found.map(|(_, path)| path))
-        .ok();
-    let from_abs = load(&std::env::current_dir().unwrap())
-        .map(|found| found.map(|(_, path)| path))
-        .ok();
+    let from_dot = load(Path::new(".")).map(|found| found.map(|(_, path)| path)).ok();
+    let from_abs = load(&std::env::current_dir().unwrap()).map(|found| found.map(|(_, path)| path)).ok();
     assert_eq!(from_dot, from_abs);
 }

@@ -29,10 +29,8 @@ pub(super) const KEYS: [&str; 17] = [
     "junit",
 ];
 
-const DURATION: &str =
-    "a duration: a string such as \"90s\", \"5m\" or \"250ms\", or a number of seconds";
-const SIZE: &str =
-    "a size: a string such as \"512MiB\", \"2GiB\" or \"100MB\", or a whole number of bytes";
+const DURATION: &str = "a duration: a string such as \"90s\", \"5m\" or \"250ms\", or a number of seconds";
+const SIZE: &str = "a size: a string such as \"512MiB\", \"2GiB\" or \"100MB\", or a whole number of bytes";
 const BOOL: &str = "true or false";
 const COUNT: &str = "a whole number";
 const PATH: &str = "a path (a string)";
@@ -101,11 +99,7 @@ impl Field<'_> {
     }
 
     fn bad_value(&self, message: impl Into<String>) -> SettingsError {
-        SettingsError::BadValue {
-            at: self.at.to_owned(),
-            key: self.key.to_owned(),
-            message: message.into(),
-        }
+        SettingsError::BadValue { at: self.at.to_owned(), key: self.key.to_owned(), message: message.into() }
     }
 
     /// A store location: URLs and `none` as written, a SQLite path relative to the file.
@@ -121,9 +115,7 @@ impl Field<'_> {
 
     fn duration(&self) -> Result<Duration, SettingsError> {
         let seconds = match self.value {
-            Value::String(text) => {
-                return units::parse_duration(text).map_err(|e| self.bad_value(e.to_string()))
-            }
+            Value::String(text) => return units::parse_duration(text).map_err(|e| self.bad_value(e.to_string())),
             Value::Integer(n) => *n as f64,
             Value::Float(n) => *n,
             _ => return Err(self.wrong_type(DURATION)),
@@ -131,17 +123,15 @@ impl Field<'_> {
         if seconds < 0.0 {
             return Err(self.bad_value(format!("{seconds} is negative; expected {DURATION}")));
         }
-        Duration::try_from_secs_f64(seconds)
-            .map_err(|_| self.bad_value(format!("{seconds} seconds is too long")))
+        Duration::try_from_secs_f64(seconds).map_err(|_| self.bad_value(format!("{seconds} seconds is too long")))
     }
 
     fn size(&self) -> Result<u64, SettingsError> {
         match self.value {
-            Value::String(text) => {
-                units::parse_size(text).map_err(|e| self.bad_value(e.to_string()))
+            Value::String(text) => units::parse_size(text).map_err(|e| self.bad_value(e.to_string())),
+            Value::Integer(n) => {
+                u64::try_from(*n).map_err(|_| self.bad_value(format!("{n} is negative; expected {SIZE}")))
             }
-            Value::Integer(n) => u64::try_from(*n)
-                .map_err(|_| self.bad_value(format!("{n} is negative; expected {SIZE}"))),
             _ => Err(self.wrong_type(SIZE)),
         }
     }
@@ -156,9 +146,7 @@ impl Field<'_> {
         };
         match u64::try_from(*n) {
             Ok(n) if n <= max => Ok(n),
-            _ => Err(self.bad_value(format!(
-                "{n} is out of range: expected a whole number from 0 to {max}"
-            ))),
+            _ => Err(self.bad_value(format!("{n} is out of range: expected a whole number from 0 to {max}"))),
         }
     }
 
@@ -179,11 +167,7 @@ impl Field<'_> {
         let mut pairs = Vec::with_capacity(table.len());
         for (name, value) in table {
             let key = format!("env.{name}");
-            let field = Field {
-                at: self.at,
-                key: &key,
-                value,
-            };
+            let field = Field { at: self.at, key: &key, value };
             if let Err(problem) = check_env_name(name) {
                 return Err(field.bad_value(problem));
             }
@@ -210,9 +194,7 @@ pub fn check_env_name(name: &str) -> Result<(), String> {
     } else if name.contains('=') {
         Err(format!("environment variable name {name:?} contains '='"))
     } else if name.contains('\0') {
-        Err(format!(
-            "environment variable name {name:?} contains a NUL byte"
-        ))
+        Err(format!("environment variable name {name:?} contains a NUL byte"))
     } else {
         Ok(())
     }
@@ -238,8 +220,7 @@ pub(super) fn describe_type(value: &Value) -> String {
 /// " (did you mean `max-memory`?)" for the likely typos: snake_case, capitals, a letter or two off.
 fn unknown_key_hint(key: &str, top_level: bool) -> String {
     if top_level && key == "tool" {
-        return " (in faultline.toml the keys go at the top level, without [tool.faultline])"
-            .to_owned();
+        return " (in faultline.toml the keys go at the top level, without [tool.faultline])".to_owned();
     }
     let normalized = key.to_ascii_lowercase().replace('_', "-");
     let best = KEYS
@@ -282,18 +263,9 @@ mod tests {
 
     #[test]
     fn hints_for_typos() {
-        assert_eq!(
-            unknown_key_hint("max_memory", false),
-            " (did you mean `max-memory`?)"
-        );
-        assert_eq!(
-            unknown_key_hint("Timeout", false),
-            " (did you mean `timeout`?)"
-        );
-        assert_eq!(
-            unknown_key_hint("isolate-temp", false),
-            " (did you mean `isolate-tmp`?)"
-        );
+        assert_eq!(unknown_key_hint("max_memory", false), " (did you mean `max-memory`?)");
+        assert_eq!(unknown_key_hint("Timeout", false), " (did you mean `timeout`?)");
+        assert_eq!(unknown_key_hint("isolate-temp", false), " (did you mean `isolate-tmp`?)");
         assert_eq!(unknown_key_hint("color", false), "");
         assert!(unknown_key_hint("tool", true).contains("top level"));
     }

@@ -34,11 +34,7 @@ impl Location {
             return Some(Location::Postgres(value.to_owned()));
         }
         let path = Path::new(value);
-        Some(Location::Sqlite(if path.is_absolute() {
-            path.to_owned()
-        } else {
-            relative_to.join(path)
-        }))
+        Some(Location::Sqlite(if path.is_absolute() { path.to_owned() } else { relative_to.join(path) }))
     }
 
     /// The default store of the project that `cwd` belongs to.
@@ -87,26 +83,17 @@ pub fn resolve(
 /// The nearest folder from `cwd` upward with a `pyproject.toml`, else `cwd`.
 pub fn project_root(cwd: &Path) -> PathBuf {
     let cwd = std::path::absolute(cwd).unwrap_or_else(|_| cwd.to_owned());
-    cwd.ancestors()
-        .find(|dir| dir.join("pyproject.toml").is_file())
-        .map(Path::to_owned)
-        .unwrap_or(cwd)
+    cwd.ancestors().find(|dir| dir.join("pyproject.toml").is_file()).map(Path::to_owned).unwrap_or(cwd)
 }
 
 /// Creates a store folder; a `.faultline` folder gets a `.gitignore` of its own (`*`) so
 /// that neither the store nor reports kept aside are ever committed by accident.
 pub fn create_store_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    for folder in dir
-        .ancestors()
-        .filter(|d| d.file_name().is_some_and(|name| name == STORE_DIR))
-    {
+    for folder in dir.ancestors().filter(|d| d.file_name().is_some_and(|name| name == STORE_DIR)) {
         let ignore = folder.join(".gitignore");
         if !ignore.exists() {
-            std::fs::write(
-                &ignore,
-                "# Created by faultline: the crash store is not for version control.\n*\n",
-            )?;
+            std::fs::write(&ignore, "# Created by faultline: the crash store is not for version control.\n*\n")?;
         }
     }
     Ok(())
@@ -140,14 +127,8 @@ mod tests {
     fn layers_in_order() {
         let cwd = Path::new("/p");
         let pg = "postgres://u@h/db";
-        assert_eq!(
-            resolve(Some("x.db"), Some(pg), None, cwd, None),
-            Some(Location::Sqlite("/p/x.db".into()))
-        );
-        assert_eq!(
-            resolve(None, Some(pg), Some("y.db"), cwd, None),
-            Some(Location::Postgres(pg.into()))
-        );
+        assert_eq!(resolve(Some("x.db"), Some(pg), None, cwd, None), Some(Location::Sqlite("/p/x.db".into())));
+        assert_eq!(resolve(None, Some(pg), Some("y.db"), cwd, None), Some(Location::Postgres(pg.into())));
         assert_eq!(
             resolve(None, None, Some("y.db"), cwd, Some(Path::new("/p/conf"))),
             Some(Location::Sqlite("/p/conf/y.db".into()))
@@ -161,34 +142,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let sub = dir.path().join("tests/deep");
         std::fs::create_dir_all(&sub).unwrap();
-        assert_eq!(
-            Location::default_for(&sub),
-            Location::Sqlite(sub.join(".faultline/crashes.sqlite3"))
-        );
+        assert_eq!(Location::default_for(&sub), Location::Sqlite(sub.join(".faultline/crashes.sqlite3")));
         std::fs::write(dir.path().join("pyproject.toml"), "").unwrap();
-        assert_eq!(
-            Location::default_for(&sub),
-            Location::Sqlite(dir.path().join(".faultline/crashes.sqlite3"))
-        );
+        assert_eq!(Location::default_for(&sub), Location::Sqlite(dir.path().join(".faultline/crashes.sqlite3")));
     }
 
     #[test]
     fn passwords_are_not_shown() {
-        let shown = Location::Postgres(
-            "postgresql://ci:s3cret@db.example:5432/crashes?sslmode=disable".into(),
-        )
-        .display();
-        assert_eq!(
-            shown,
-            "postgresql://ci:[redacted]@db.example:5432/crashes?sslmode=disable"
-        );
-        assert_eq!(
-            Location::Postgres("postgres://db/crashes".into()).display(),
-            "postgres://db/crashes"
-        );
-        assert_eq!(
-            Location::Postgres("postgres://ci@db/crashes".into()).display(),
-            "postgres://ci@db/crashes"
-        );
+        let shown =
+            Location::Postgres("postgresql://ci:s3cret@db.example:5432/crashes?sslmode=disable".into()).display();
+        assert_eq!(shown, "postgresql://ci:[redacted]@db.example:5432/crashes?sslmode=disable");
+        assert_eq!(Location::Postgres("postgres://db/crashes".into()).display(), "postgres://db/crashes");
+        assert_eq!(Location::Postgres("postgres://ci@db/crashes".into()).display(), "postgres://ci@db/crashes");
     }
 }

@@ -37,10 +37,7 @@ pub enum StoreError {
     #[error("{}", postgres_message(.0))]
     Postgres(#[from] ::postgres::Error),
     #[error("{}: {error}", path.display())]
-    Io {
-        path: PathBuf,
-        error: std::io::Error,
-    },
+    Io { path: PathBuf, error: std::io::Error },
     #[error("the store was written by a newer faultline (schema version {found}; this one knows up to {supported}): upgrade faultline")]
     TooNew { found: i64, supported: i64 },
     #[error("run {run}'s report cannot be read: {error}")]
@@ -52,10 +49,7 @@ pub enum StoreError {
     #[error("no crash group matches `{0}`; `faultline crashes` lists the groups")]
     NoSuchGroup(String),
     #[error("`{prefix}` matches {} groups ({}); give more of the id", candidates.len(), candidates.join(", "))]
-    AmbiguousGroup {
-        prefix: String,
-        candidates: Vec<String>,
-    },
+    AmbiguousGroup { prefix: String, candidates: Vec<String> },
     #[error("`{0}` is both a run number and the start of a group id; say run:{0} or group:{0}")]
     AmbiguousId(String),
     #[error("`{0}` is not a run number or a group id (at least {MIN_ID_PREFIX} hex digits)")]
@@ -103,10 +97,7 @@ impl Store {
             Location::Sqlite(path) => Box::new(sqlite::SqliteBackend::open(path)?),
             Location::Postgres(url) => Box::new(postgres::PostgresBackend::connect(url)?),
         };
-        Ok(Store {
-            location: location.clone(),
-            backend,
-        })
+        Ok(Store { location: location.clone(), backend })
     }
 
     pub fn location(&self) -> &Location {
@@ -158,10 +149,7 @@ impl Store {
             [one] => one.clone(),
             many => {
                 let candidates = many.iter().map(|s| group_id(s).to_owned()).collect();
-                return Err(StoreError::AmbiguousGroup {
-                    prefix: id,
-                    candidates,
-                });
+                return Err(StoreError::AmbiguousGroup { prefix: id, candidates });
             }
         };
         self.group_by_signature(&signature)
@@ -177,26 +165,13 @@ impl Store {
             .backend
             .occurrences(signature)?
             .into_iter()
-            .map(|o| Occurrence {
-                run_id: o.run_id,
-                at_ms: o.at_ms,
-                host: o.host,
-                test: o.test,
-                phase: o.phase,
-            })
+            .map(|o| Occurrence { run_id: o.run_id, at_ms: o.at_ms, host: o.host, test: o.test, phase: o.phase })
             .collect();
-        let latest_run = occurrences
-            .last()
-            .map(|o| o.run_id)
-            .ok_or_else(|| StoreError::NoSuchGroup(summary.id.clone()))?;
+        let latest_run =
+            occurrences.last().map(|o| o.run_id).ok_or_else(|| StoreError::NoSuchGroup(summary.id.clone()))?;
         let runs_since_first_seen = self.backend.runs_since(summary.first_seen_ms)?.max(0) as u64;
         let latest = self.run(latest_run)?;
-        Ok(GroupDetail {
-            summary,
-            occurrences,
-            runs_since_first_seen,
-            latest,
-        })
+        Ok(GroupDetail { summary, occurrences, runs_since_first_seen, latest })
     }
 
     pub fn run(&mut self, id: i64) -> Result<StoredRun, StoreError> {
@@ -216,10 +191,7 @@ impl Store {
             return Ok(Target::Run(Box::new(self.latest_run()?)));
         };
         if let Some(number) = what.strip_prefix("run:") {
-            let id = number
-                .trim()
-                .parse()
-                .map_err(|_| StoreError::BadId(what.to_owned()))?;
+            let id = number.trim().parse().map_err(|_| StoreError::BadId(what.to_owned()))?;
             return Ok(Target::Run(Box::new(self.run(id)?)));
         }
         if let Some(id) = what.strip_prefix("group:") {
@@ -230,10 +202,7 @@ impl Store {
         match (as_run, as_group) {
             (Some(id), true) => {
                 let run_exists = self.backend.run(id)?.is_some();
-                let group_exists = !self
-                    .backend
-                    .signatures_by_prefix(&what.to_ascii_lowercase())?
-                    .is_empty();
+                let group_exists = !self.backend.signatures_by_prefix(&what.to_ascii_lowercase())?.is_empty();
                 match (run_exists, group_exists) {
                     (true, true) => Err(StoreError::AmbiguousId(what.to_owned())),
                     (false, true) => Ok(Target::Group(Box::new(self.group(what)?))),
@@ -270,21 +239,11 @@ fn summary(g: backend::GroupRow, tests: Vec<String>) -> GroupSummary {
 }
 
 fn stored_run(record: RunRecord) -> Result<StoredRun, StoreError> {
-    let report = serde_json::from_str(&record.report).map_err(|error| StoreError::BadReport {
-        run: record.id,
-        error,
-    })?;
-    Ok(StoredRun {
-        id: record.id,
-        recorded_at_ms: record.recorded_at_ms,
-        host: record.host,
-        report,
-    })
+    let report =
+        serde_json::from_str(&record.report).map_err(|error| StoreError::BadReport { run: record.id, error })?;
+    Ok(StoredRun { id: record.id, recorded_at_ms: record.recorded_at_ms, host: record.host, report })
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }

@@ -37,23 +37,15 @@ impl PostgresBackend {
         let mut tx = self.client.transaction()?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
         tx.batch_execute(schema::VERSION_TABLE)?;
-        let current: Option<i64> = tx
-            .query_one("SELECT MAX(version) FROM faultline_schema", &[])?
-            .get(0);
+        let current: Option<i64> = tx.query_one("SELECT MAX(version) FROM faultline_schema", &[])?.get(0);
         let current = current.unwrap_or(0);
         if current > schema::LATEST {
-            return Err(StoreError::TooNew {
-                found: current,
-                supported: schema::LATEST,
-            });
+            return Err(StoreError::TooNew { found: current, supported: schema::LATEST });
         }
         for migration in schema::pending(current) {
             tx.batch_execute(&migration.sql.replace("{id}", "BIGSERIAL PRIMARY KEY"))?;
             tx.execute("DELETE FROM faultline_schema", &[])?;
-            tx.execute(
-                "INSERT INTO faultline_schema (version) VALUES ($1)",
-                &[&migration.version],
-            )?;
+            tx.execute("INSERT INTO faultline_schema (version) VALUES ($1)", &[&migration.version])?;
         }
         tx.commit()?;
         Ok(())
@@ -66,14 +58,7 @@ impl Backend for PostgresBackend {
         let run_id: i64 = tx
             .query_one(
                 queries::INSERT_RUN,
-                &[
-                    &run.recorded_at_ms,
-                    &run.host,
-                    &run.command,
-                    &run.outcome,
-                    &run.exit_code,
-                    &run.report,
-                ],
+                &[&run.recorded_at_ms, &run.host, &run.command, &run.outcome, &run.exit_code, &run.report],
             )?
             .get(0);
         let insert = tx.prepare(queries::INSERT_CRASH)?;
@@ -128,9 +113,7 @@ impl Backend for PostgresBackend {
 
     fn signatures_by_prefix(&mut self, prefix: &str) -> Result<Vec<String>, StoreError> {
         let pattern = format!("{prefix}%");
-        let rows = self
-            .client
-            .query(queries::SIGNATURES_BY_PREFIX, &[&pattern])?;
+        let rows = self.client.query(queries::SIGNATURES_BY_PREFIX, &[&pattern])?;
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
@@ -149,10 +132,7 @@ impl Backend for PostgresBackend {
     }
 
     fn runs_since(&mut self, at_ms: i64) -> Result<i64, StoreError> {
-        Ok(self
-            .client
-            .query_one(queries::RUNS_SINCE, &[&at_ms])?
-            .get(0))
+        Ok(self.client.query_one(queries::RUNS_SINCE, &[&at_ms])?.get(0))
     }
 
     fn run_count(&mut self) -> Result<i64, StoreError> {
@@ -161,12 +141,7 @@ impl Backend for PostgresBackend {
 
     fn run(&mut self, id: i64) -> Result<Option<RunRecord>, StoreError> {
         let row = self.client.query_opt(queries::RUN_BY_ID, &[&id])?;
-        Ok(row.map(|r| RunRecord {
-            id: r.get(0),
-            recorded_at_ms: r.get(1),
-            host: r.get(2),
-            report: r.get(3),
-        }))
+        Ok(row.map(|r| RunRecord { id: r.get(0), recorded_at_ms: r.get(1), host: r.get(2), report: r.get(3) }))
     }
 
     fn latest_run_id(&mut self) -> Result<Option<i64>, StoreError> {

@@ -1,12 +1,10 @@
 //! The reading queries, in the SQL both backends speak. Placeholders are written `$1`
 //! (PostgreSQL's form); the SQLite backend turns them into `?1`.
 
-pub const INSERT_RUN: &str =
-    "INSERT INTO runs (recorded_at_ms, host, command, outcome, exit_code, report)
+pub const INSERT_RUN: &str = "INSERT INTO runs (recorded_at_ms, host, command, outcome, exit_code, report)
      VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
 
-pub const INSERT_CRASH: &str =
-    "INSERT INTO crashes (run_id, at_ms, signature, group_id, signal, kind, phase,
+pub const INSERT_CRASH: &str = "INSERT INTO crashes (run_id, at_ms, signature, group_id, signal, kind, phase,
      culprit_function, culprit_module, culprit_file, culprit_line, message, test)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
 

@@ -63,9 +63,7 @@ pub fn crash_rows(report: &Report) -> Vec<CrashRow> {
                 culprit_function: culprit.and_then(|c| c.function.clone()),
                 culprit_module: culprit.and_then(|c| c.module.clone()),
                 culprit_file: culprit.and_then(|c| c.file.clone()),
-                culprit_line: culprit
-                    .and_then(|c| c.line)
-                    .and_then(|l| i32::try_from(l).ok()),
+                culprit_line: culprit.and_then(|c| c.line).and_then(|l| i32::try_from(l).ok()),
                 message: crash.message.clone(),
                 test: crash.test.as_ref().map(|t| t.nodeid.clone()),
             }
@@ -74,10 +72,7 @@ pub fn crash_rows(report: &Report) -> Vec<CrashRow> {
 }
 
 fn outcome_name(outcome: Outcome) -> String {
-    serde_json::to_value(outcome)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
+    serde_json::to_value(outcome).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -86,10 +81,7 @@ mod tests {
 
     #[test]
     fn group_ids() {
-        assert_eq!(
-            group_id("SIGSEGV/null-deref/f@m/1a2b3c4d5e6f"),
-            "1a2b3c4d5e6f"
-        );
+        assert_eq!(group_id("SIGSEGV/null-deref/f@m/1a2b3c4d5e6f"), "1a2b3c4d5e6f");
         assert_eq!(group_id("abc"), "abc");
     }
 

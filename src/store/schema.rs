@@ -53,8 +53,7 @@ CREATE INDEX crashes_run_id ON crashes (run_id);
 pub const LATEST: i64 = 1;
 
 /// The table holding the version (one row).
-pub const VERSION_TABLE: &str =
-    "CREATE TABLE IF NOT EXISTS faultline_schema (version BIGINT NOT NULL)";
+pub const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS faultline_schema (version BIGINT NOT NULL)";
 
 /// The migrations still to apply to a store at `current`.
 pub fn pending(current: i64) -> impl Iterator<Item = &'static Migration> {

@@ -22,10 +22,7 @@ pub struct SqliteBackend {
 impl SqliteBackend {
     pub fn open(path: &Path) -> Result<SqliteBackend, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            super::location::create_store_dir(dir).map_err(|error| StoreError::Io {
-                path: dir.to_owned(),
-                error,
-            })?;
+            super::location::create_store_dir(dir).map_err(|error| StoreError::Io { path: dir.to_owned(), error })?;
         }
         let conn = Connection::open(path)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
@@ -38,32 +35,17 @@ impl SqliteBackend {
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute(schema::VERSION_TABLE, [])?;
-        let current: Option<i64> =
-            tx.query_row("SELECT MAX(version) FROM faultline_schema", [], |r| {
-                r.get(0)
-            })?;
+        let current: Option<i64> = tx.query_row("SELECT MAX(version) FROM faultline_schema", [], |r| r.get(0))?;
         let current = current.unwrap_or(0);
         if current > schema::LATEST {
-            return Err(StoreError::TooNew {
-                found: current,
-                supported: schema::LATEST,
-            });
+            return Err(StoreError::TooNew { found: current, supported: schema::LATEST });
         }
         for migration in schema::pending(current) {
-            tx.execute_batch(
-                &migration
-                    .sql
-                    .replace("{id}", "INTEGER PRIMARY KEY AUTOINCREMENT"),
-            )?;
+            tx.execute_batch(&migration.sql.replace("{id}", "INTEGER PRIMARY KEY AUTOINCREMENT"))?;
             tx.execute("DELETE FROM faultline_schema", [])?;
-            tx.execute(
-                "INSERT INTO faultline_schema (version) VALUES (?1)",
-                [migration.version],
-            )?;
+            tx.execute("INSERT INTO faultline_schema (version) VALUES (?1)", [migration.version])?;
         }
         tx.commit()?;
         Ok(())
@@ -77,19 +59,10 @@ fn sql(query: &str) -> String {
 
 impl Backend for SqliteBackend {
     fn save(&mut self, run: &RunRow, crashes: &[CrashRow]) -> Result<i64, StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let run_id: i64 = tx.query_row(
             &sql(queries::INSERT_RUN),
-            params![
-                run.recorded_at_ms,
-                run.host,
-                run.command,
-                run.outcome,
-                run.exit_code,
-                run.report
-            ],
+            params![run.recorded_at_ms, run.host, run.command, run.outcome, run.exit_code, run.report],
             |r| r.get(0),
         )?;
         {
@@ -163,9 +136,7 @@ impl Backend for SqliteBackend {
     }
 
     fn runs_since(&mut self, at_ms: i64) -> Result<i64, StoreError> {
-        Ok(self
-            .conn
-            .query_row(&sql(queries::RUNS_SINCE), [at_ms], |r| r.get(0))?)
+        Ok(self.conn.query_row(&sql(queries::RUNS_SINCE), [at_ms], |r| r.get(0))?)
     }
 
     fn run_count(&mut self) -> Result<i64, StoreError> {
@@ -176,19 +147,12 @@ impl Backend for SqliteBackend {
         Ok(self
             .conn
             .query_row(&sql(queries::RUN_BY_ID), [id], |r| {
-                Ok(RunRecord {
-                    id: r.get(0)?,
-                    recorded_at_ms: r.get(1)?,
-                    host: r.get(2)?,
-                    report: r.get(3)?,
-                })
+                Ok(RunRecord { id: r.get(0)?, recorded_at_ms: r.get(1)?, host: r.get(2)?, report: r.get(3)? })
             })
             .optional()?)
     }
 
     fn latest_run_id(&mut self) -> Result<Option<i64>, StoreError> {
-        Ok(self
-            .conn
-            .query_row(queries::LATEST_RUN_ID, [], |r| r.get(0))?)
+        Ok(self.conn.query_row(queries::LATEST_RUN_ID, [], |r| r.get(0))?)
     }
 }

@@ -16,16 +16,8 @@ fn report(captures: &[crate::capture::Capture]) -> Report {
         cwd: Some("/work/project".into()),
         started_at: None,
         duration_ms: 1200.0,
-        outcome: if captures.is_empty() {
-            Outcome::Passed
-        } else {
-            Outcome::Crashed
-        },
-        exit: ExitInfo {
-            code: if captures.is_empty() { 0 } else { 139 },
-            signal: None,
-            core_dumped: false,
-        },
+        outcome: if captures.is_empty() { Outcome::Passed } else { Outcome::Crashed },
+        exit: ExitInfo { code: if captures.is_empty() { 0 } else { 139 }, signal: None, core_dumped: false },
         crashes: captures.iter().map(diagnose).collect(),
         timeout: None,
         memory: None,
@@ -45,8 +37,7 @@ impl Drop for Fresh {
     fn drop(&mut self) {
         if let Some((admin, name)) = self.drop_database.take() {
             if let Ok(mut client) = ::postgres::Client::connect(&admin, ::postgres::NoTls) {
-                let _ =
-                    client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+                let _ = client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
             }
         }
     }
@@ -82,16 +73,10 @@ pub(crate) fn postgres_admin_url() -> Option<String> {
 fn postgres_store() -> Option<Fresh> {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let admin = postgres_admin_url()?;
-    let name = format!(
-        "faultline_unit_{}_{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::SeqCst)
-    );
-    let mut client = ::postgres::Client::connect(&admin, ::postgres::NoTls)
-        .expect("connect to FAULTLINE_TEST_POSTGRES");
-    client
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .expect("create a test database");
+    let name = format!("faultline_unit_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
+    let mut client =
+        ::postgres::Client::connect(&admin, ::postgres::NoTls).expect("connect to FAULTLINE_TEST_POSTGRES");
+    client.batch_execute(&format!("CREATE DATABASE {name}")).expect("create a test database");
     let (base, _db) = admin.rsplit_once('/').expect("a URL ending in /database");
     Some(Fresh {
         location: Location::Postgres(format!("{base}/{name}")),
@@ -123,10 +108,7 @@ fn the_same_crash_three_times_is_one_group_of_three() {
         assert_eq!(null.kind, "null-deref");
         assert_eq!(null.signature, crash.crashes[0].signature);
         assert_eq!(null.id, group_id(&crash.crashes[0].signature));
-        assert_eq!(
-            null.tests,
-            vec![crash.crashes[0].test.as_ref().unwrap().nodeid.clone()]
-        );
+        assert_eq!(null.tests, vec![crash.crashes[0].test.as_ref().unwrap().nodeid.clone()]);
         assert!(null.culprit_function.is_some());
         assert!(null.first_seen_ms <= null.last_seen_ms);
         assert_eq!(store.run_count().unwrap(), 5);
@@ -163,29 +145,12 @@ fn ids_resolve_to_runs_and_groups() {
         let id = group_id(&crash.crashes[0].signature).to_owned();
         assert!(matches!(store.resolve(None).unwrap(), Target::Run(r) if r.id == saved.run_id));
         assert!(matches!(store.resolve(Some("1")).unwrap(), Target::Run(r) if r.id == 1));
-        assert!(matches!(
-            store.resolve(Some("run:1")).unwrap(),
-            Target::Run(_)
-        ));
-        assert!(
-            matches!(store.resolve(Some(&id)).unwrap(), Target::Group(g) if g.summary.id == id)
-        );
-        assert!(matches!(
-            store.resolve(Some(&format!("group:{}", &id[..4]))).unwrap(),
-            Target::Group(_)
-        ));
-        assert!(matches!(
-            store.resolve(Some("7")),
-            Err(StoreError::NoSuchRun(7))
-        ));
-        assert!(
-            matches!(store.resolve(Some("ffff")), Err(StoreError::NoSuchGroup(_)))
-                || id.starts_with("ffff")
-        );
-        assert!(matches!(
-            store.resolve(Some("xyz")),
-            Err(StoreError::BadId(_))
-        ));
+        assert!(matches!(store.resolve(Some("run:1")).unwrap(), Target::Run(_)));
+        assert!(matches!(store.resolve(Some(&id)).unwrap(), Target::Group(g) if g.summary.id == id));
+        assert!(matches!(store.resolve(Some(&format!("group:{}", &id[..4]))).unwrap(), Target::Group(_)));
+        assert!(matches!(store.resolve(Some("7")), Err(StoreError::NoSuchRun(7))));
+        assert!(matches!(store.resolve(Some("ffff")), Err(StoreError::NoSuchGroup(_))) || id.starts_with("ffff"));
+        assert!(matches!(store.resolve(Some("xyz")), Err(StoreError::BadId(_))));
         assert!(matches!(store.group("ab"), Err(StoreError::BadId(_))));
     }
 }
@@ -193,10 +158,7 @@ fn ids_resolve_to_runs_and_groups() {
 #[test]
 fn reopening_keeps_everything_and_does_not_migrate_twice() {
     for fresh in stores() {
-        Store::open(&fresh.location)
-            .unwrap()
-            .save(&report(&[fixtures::c_assert()]))
-            .unwrap();
+        Store::open(&fresh.location).unwrap().save(&report(&[fixtures::c_assert()])).unwrap();
         let mut again = Store::open(&fresh.location).unwrap();
         assert_eq!(again.groups().unwrap().len(), 1);
         assert_eq!(again.run_count().unwrap(), 1);
@@ -209,8 +171,7 @@ fn a_store_from_a_newer_faultline_is_refused() {
     let path = dir.path().join("s.sqlite3");
     Store::open(&Location::Sqlite(path.clone())).unwrap();
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute("UPDATE faultline_schema SET version = 99", [])
-        .unwrap();
+    conn.execute("UPDATE faultline_schema SET version = 99", []).unwrap();
     drop(conn);
     let err = Store::open(&Location::Sqlite(path)).err().expect("refused");
     assert!(matches!(err, StoreError::TooNew { found: 99, .. }));
@@ -228,12 +189,7 @@ fn the_default_folder_ignores_itself_in_git() {
 #[test]
 fn an_unreachable_postgres_is_a_clear_error() {
     // Port 9 (discard) on loopback: nothing listens, the connection is refused at once.
-    let err = Store::open(&Location::Postgres("postgres://u:p@127.0.0.1:9/db".into()))
-        .err()
-        .expect("fails");
+    let err = Store::open(&Location::Postgres("postgres://u:p@127.0.0.1:9/db".into())).err().expect("fails");
     let text = err.to_string();
-    assert!(
-        text.contains("connect") || text.contains("refused"),
-        "{text}"
-    );
+    assert!(text.contains("connect") || text.contains("refused"), "{text}");
 }

@@ -61,9 +61,7 @@ pub struct Collector {
 
 impl Collector {
     pub fn new() -> Collector {
-        Collector {
-            native: NativeStacks::new(),
-        }
+        Collector { native: NativeStacks::new() }
     }
 
     /// A process replaced its program or ended: cached module lists for it are stale.
@@ -92,11 +90,7 @@ impl Collector {
             pid,
             &mem,
             &maps,
-            &[
-                "PYTEST_CURRENT_TEST",
-                "PYTEST_VERSION",
-                "PYTEST_XDIST_WORKER",
-            ],
+            &["PYTEST_CURRENT_TEST", "PYTEST_VERSION", "PYTEST_XDIST_WORKER"],
         );
         let pytest = PytestState {
             current_test: env.get("PYTEST_CURRENT_TEST").cloned(),
@@ -132,20 +126,12 @@ impl Collector {
             held_ms: 0.0,
         };
         others.resume();
-        HeldCapture {
-            held_ms: started.elapsed().as_secs_f64() * 1000.0,
-            ..capture
-        }
+        HeldCapture { held_ms: started.elapsed().as_secs_f64() * 1000.0, ..capture }
     }
 
     /// Every thread of a running process, stopped just long enough to be read, with
     /// symbols resolved: for a timeout or memory-limit snapshot.
-    pub fn snapshot(
-        &mut self,
-        pid: i32,
-        role: ProcessRole,
-        deferred: &mut VecDeque<(Tid, i32)>,
-    ) -> ProcessSnapshot {
+    pub fn snapshot(&mut self, pid: i32, role: ProcessRole, deferred: &mut VecDeque<(Tid, i32)>) -> ProcessSnapshot {
         let states = tasks::thread_states(pid);
         let stopped = tasks::stop_threads(pid, None, deferred);
         let mem = ProcessMemory::new(pid);
@@ -154,13 +140,7 @@ impl Collector {
         let argv = tasks::read_cmdline(pid);
         stopped.resume();
         let threads = self.resolve(held, None);
-        ProcessSnapshot {
-            pid,
-            process: role,
-            executable,
-            argv,
-            threads,
-        }
+        ProcessSnapshot { pid, process: role, executable, argv, threads }
     }
 
     /// Resolves symbols and merges Python frames: the work that needs no live process.
@@ -168,9 +148,7 @@ impl Collector {
         let interpreter = match &capture.held.python {
             Ok(_) => InterpreterState::Running,
             Err(PythonError::NotPython) => InterpreterState::NotPython,
-            Err(PythonError::NoInterpreter(reason)) => {
-                InterpreterState::Unavailable(reason.clone())
-            }
+            Err(PythonError::NoInterpreter(reason)) => InterpreterState::Unavailable(reason.clone()),
         };
         let registers = capture.held.threads.first().and_then(|t| t.registers);
         let threads = self.resolve(capture.held, Some(capture.tid));
@@ -207,17 +185,9 @@ impl Collector {
         let tids: Vec<Tid> = first.into_iter().chain(others.tids()).collect();
         let mut threads = Vec::with_capacity(tids.len());
         for &tid in &tids {
-            let registers = ptrace::registers(tid).ok().map(|r| Registers {
-                ip: r.rip,
-                sp: r.rsp,
-                bp: r.rbp,
-                fs_base: r.fs_base,
-            });
-            let max = if Some(tid) == first {
-                CRASHED_THREAD_MAX_FRAMES
-            } else {
-                OTHER_THREAD_MAX_FRAMES
-            };
+            let registers =
+                ptrace::registers(tid).ok().map(|r| Registers { ip: r.rip, sp: r.rsp, bp: r.rbp, fs_base: r.fs_base });
+            let max = if Some(tid) == first { CRASHED_THREAD_MAX_FRAMES } else { OTHER_THREAD_MAX_FRAMES };
             let pcs = match &registers {
                 Some(regs) => {
                     let raw = self.native.unwind(pid, regs, mem, max);
@@ -225,18 +195,9 @@ impl Collector {
                 }
                 None => Vec::new(),
             };
-            threads.push(HeldThread {
-                tid,
-                registers,
-                pcs,
-            });
+            threads.push(HeldThread { tid, registers, pcs });
         }
-        ThreadsHeld {
-            threads,
-            python: python::read_python_stacks(pid),
-            names: tasks::thread_names(pid, &tids),
-            states,
-        }
+        ThreadsHeld { threads, python: python::read_python_stacks(pid), names: tasks::thread_names(pid, &tids), states }
     }
 
     fn resolve(&mut self, held: ThreadsHeld, crashed: Option<Tid>) -> Vec<Thread> {
@@ -249,24 +210,14 @@ impl Collector {
                 Some(py) => python::merge(&native, &py.frames),
                 None => native,
             };
-            let lookup = |list: &[(Tid, String)]| {
-                list.iter()
-                    .find(|(t, _)| *t == thread.tid)
-                    .map(|(_, v)| v.clone())
-            };
+            let lookup = |list: &[(Tid, String)]| list.iter().find(|(t, _)| *t == thread.tid).map(|(_, v)| v.clone());
             threads.push(Thread {
                 tid: thread.tid,
-                name: py
-                    .and_then(|p| p.name.clone())
-                    .or_else(|| lookup(&held.names)),
+                name: py.and_then(|p| p.name.clone()).or_else(|| lookup(&held.names)),
                 crashed: Some(thread.tid) == crashed,
                 holds_gil: python_threads.map(|_| py.is_some_and(|p| p.holds_gil)),
                 // The faulting thread is already held by us when states are read.
-                state: if Some(thread.tid) == crashed {
-                    None
-                } else {
-                    lookup(&held.states)
-                },
+                state: if Some(thread.tid) == crashed { None } else { lookup(&held.states) },
                 frames,
             });
         }
@@ -288,13 +239,10 @@ impl HeldCapture {
 /// Finds a thread's Python stack: by OS thread id when the interpreter records it (3.11+),
 /// else by `pthread_t`, which on x86_64 glibc is the thread pointer (fs_base).
 fn python_thread_for<'a>(all: &'a [PythonThread], thread: &HeldThread) -> Option<&'a PythonThread> {
-    all.iter()
-        .find(|p| p.os_tid == Some(thread.tid))
-        .or_else(|| {
-            let fs_base = thread.registers?.fs_base;
-            all.iter()
-                .find(|p| p.os_tid.is_none() && p.thread_id == fs_base)
-        })
+    all.iter().find(|p| p.os_tid == Some(thread.tid)).or_else(|| {
+        let fs_base = thread.registers?.fs_base;
+        all.iter().find(|p| p.os_tid.is_none() && p.thread_id == fs_base)
+    })
 }
 
 /// si_code > 0: the kernel generated the signal from a fault, and si_addr is meaningful.

@@ -19,9 +19,8 @@ impl SignalForwarder {
         let set = signal_set(&FORWARDED);
         // SAFETY: set is initialized; blocking signals in this thread only.
         unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
-        let spawned = std::thread::Builder::new()
-            .name("signal-forwarder".into())
-            .spawn(move || forward_forever(set, members));
+        let spawned =
+            std::thread::Builder::new().name("signal-forwarder".into()).spawn(move || forward_forever(set, members));
         if spawned.is_err() {
             // Without the thread nobody takes the signals: let them act normally again.
             // SAFETY: as above.

@@ -55,16 +55,10 @@ pub fn resolve_program(name: &OsStr, path_var: Option<&OsStr>) -> Result<PathBuf
     if name.is_empty() {
         return Err(LaunchError::NotFound(shown));
     }
-    let dirs = path_var
-        .map(|p| p.to_owned())
-        .unwrap_or_else(|| OsString::from("/usr/local/bin:/usr/bin:/bin"));
+    let dirs = path_var.map(|p| p.to_owned()).unwrap_or_else(|| OsString::from("/usr/local/bin:/usr/bin:/bin"));
     let mut denied = false;
     for dir in std::env::split_paths(&dirs) {
-        let dir = if dir.as_os_str().is_empty() {
-            PathBuf::from(".")
-        } else {
-            dir
-        };
+        let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
         let candidate = dir.join(name);
         match check_executable(&candidate, &shown) {
             Ok(()) => return Ok(candidate),
@@ -83,16 +77,13 @@ fn check_executable(path: &Path, shown: &str) -> Result<(), LaunchError> {
     match std::fs::metadata(path) {
         Err(_) => Err(LaunchError::NotFound(shown.to_owned())),
         Ok(meta) if meta.is_dir() => Err(LaunchError::NotExecutable(shown.to_owned())),
-        Ok(meta) if meta.permissions().mode() & 0o111 == 0 => {
-            Err(LaunchError::NotExecutable(shown.to_owned()))
-        }
+        Ok(meta) if meta.permissions().mode() & 0o111 == 0 => Err(LaunchError::NotExecutable(shown.to_owned())),
         Ok(_) => Ok(()),
     }
 }
 
 fn cstring(bytes: &[u8]) -> Result<CString, LaunchError> {
-    CString::new(bytes)
-        .map_err(|_| LaunchError::NulByte(String::from_utf8_lossy(bytes).into_owned()))
+    CString::new(bytes).map_err(|_| LaunchError::NulByte(String::from_utf8_lossy(bytes).into_owned()))
 }
 
 /// Forks, seizes and releases the child, which then execs `program` with `argv`.
@@ -113,28 +104,13 @@ pub struct LaunchSpec<'a> {
 
 pub fn launch(spec: &LaunchSpec) -> Result<Launched, LaunchError> {
     let c_program = cstring(spec.program.as_os_str().as_bytes())?;
-    let c_args = spec
-        .argv
-        .iter()
-        .map(|a| cstring(a.as_bytes()))
-        .collect::<Result<Vec<_>, _>>()?;
+    let c_args = spec.argv.iter().map(|a| cstring(a.as_bytes())).collect::<Result<Vec<_>, _>>()?;
     let mut c_argv: Vec<*const libc::c_char> = c_args.iter().map(|a| a.as_ptr()).collect();
     c_argv.push(std::ptr::null());
-    let mut c_envp: Vec<*const libc::c_char> = spec
-        .envp
-        .unwrap_or_default()
-        .iter()
-        .map(|e| e.as_ptr())
-        .collect();
+    let mut c_envp: Vec<*const libc::c_char> = spec.envp.unwrap_or_default().iter().map(|e| e.as_ptr()).collect();
     c_envp.push(std::ptr::null());
-    let limits: Vec<libc::rlimit> = spec
-        .rlimits
-        .iter()
-        .map(|r| libc::rlimit {
-            rlim_cur: r.soft,
-            rlim_max: r.hard,
-        })
-        .collect();
+    let limits: Vec<libc::rlimit> =
+        spec.rlimits.iter().map(|r| libc::rlimit { rlim_cur: r.soft, rlim_max: r.hard }).collect();
 
     let (gate_read, gate_write) = pipe()?;
     // SAFETY: after fork the child only calls async-signal-safe functions (read, close, dup2, setrlimit,
@@ -209,18 +185,13 @@ mod tests {
 
     #[test]
     fn resolves_through_path_like_execvp() {
-        let found = resolve_program(
-            OsStr::new("sh"),
-            Some(OsStr::new("/nonexistent:/bin:/usr/bin")),
-        )
-        .unwrap();
+        let found = resolve_program(OsStr::new("sh"), Some(OsStr::new("/nonexistent:/bin:/usr/bin"))).unwrap();
         assert!(found.ends_with("sh"));
     }
 
     #[test]
     fn missing_command_is_not_found_with_shell_status() {
-        let err = resolve_program(OsStr::new("no-such-command-xyz"), Some(OsStr::new("/bin")))
-            .unwrap_err();
+        let err = resolve_program(OsStr::new("no-such-command-xyz"), Some(OsStr::new("/bin"))).unwrap_err();
         assert!(matches!(err, LaunchError::NotFound(_)));
         assert_eq!(err.exit_code(), 127);
     }

@@ -47,11 +47,7 @@ pub struct RunEnd {
 
 /// Runs `argv` (program first) to completion under supervision and returns how it ended.
 /// If ptrace is refused, the command still runs, untraced, and its status still comes back.
-pub fn run(
-    argv: &[OsString],
-    options: RunOptions,
-    sink: &mut dyn EventSink,
-) -> Result<RunEnd, LaunchError> {
+pub fn run(argv: &[OsString], options: RunOptions, sink: &mut dyn EventSink) -> Result<RunEnd, LaunchError> {
     let program_name = argv.first().map(|a| a.as_os_str()).unwrap_or_default();
     let program = resolve_program(program_name, std::env::var_os("PATH").as_deref())?;
     // Before any thread starts, so that every thread has them blocked.
@@ -62,15 +58,8 @@ pub fn run(
 
     let mut enforcer = options.memory.limit_bytes.map(LimitEnforcer::prepare);
     let mut rlimits = options.rlimits.clone();
-    if let Some(bytes) = enforcer
-        .as_ref()
-        .and_then(LimitEnforcer::child_address_space_limit)
-    {
-        rlimits.push(ChildRlimit {
-            resource: libc::RLIMIT_AS,
-            soft: bytes,
-            hard: bytes,
-        });
+    if let Some(bytes) = enforcer.as_ref().and_then(LimitEnforcer::child_address_space_limit) {
+        rlimits.push(ChildRlimit { resource: libc::RLIMIT_AS, soft: bytes, hard: bytes });
     }
     let oom_counter = OomCounter::start();
     let on_forked = |pid: i32| {
@@ -90,31 +79,19 @@ pub fn run(
     stderr_tail.child_started();
     let end = match launched? {
         Launched::Traced(root) => {
-            sink.event(RunEvent::Started {
-                root_pid: root,
-                untraced: None,
-            });
+            sink.event(RunEvent::Started { root_pid: root, untraced: None });
             let limits = supervisor::Limits {
                 timeout: options.timeout,
                 kill_after: options.kill_after,
                 memory: Some(MemoryWatch::new(options.memory.clone())),
                 memory_limit: options.memory.limit_bytes,
             };
-            let end =
-                supervisor::Supervisor::new(root, sink, &stderr_tail, members.clone(), limits)
-                    .run(&sigchld);
-            let oom_kills = enforcer.as_ref().map_or(0, LimitEnforcer::oom_kills)
-                + oom_counter.kills_since_start();
+            let end = supervisor::Supervisor::new(root, sink, &stderr_tail, members.clone(), limits).run(&sigchld);
+            let oom_kills = enforcer.as_ref().map_or(0, LimitEnforcer::oom_kills) + oom_counter.kills_since_start();
             // SIGKILLs while the kernel's OOM killer was active are its doing.
-            let oom_killed = if oom_kills > 0 {
-                end.sigkilled.clone()
-            } else {
-                Vec::new()
-            };
+            let oom_killed = if oom_kills > 0 { end.sigkilled.clone() } else { Vec::new() };
             let enforcement = enforcer.as_ref().map(LimitEnforcer::describe);
-            let memory = end
-                .memory_watch
-                .map(|watch| watch.finish(end.memory_snapshot, oom_killed, enforcement));
+            let memory = end.memory_watch.map(|watch| watch.finish(end.memory_snapshot, oom_killed, enforcement));
             RunEnd {
                 exit: end.exit,
                 processes_started: end.processes_started,
@@ -126,19 +103,10 @@ pub fn run(
         Launched::Untraced { pid, reason } => {
             members.set(vec![pid]);
             let why = format!("ptrace is not permitted here ({reason}); running the command without crash capture");
-            sink.event(RunEvent::Started {
-                root_pid: pid,
-                untraced: Some(why),
-            });
+            sink.event(RunEvent::Started { root_pid: pid, untraced: Some(why) });
             let exit = wait_plainly(pid);
             members.set(Vec::new());
-            RunEnd {
-                exit,
-                processes_started: 1,
-                timeout: None,
-                memory: None,
-                stopped_for_memory: false,
-            }
+            RunEnd { exit, processes_started: 1, timeout: None, memory: None, stopped_for_memory: false }
         }
     };
     if let Some(enforcer) = enforcer.as_mut() {

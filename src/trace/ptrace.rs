@@ -15,14 +15,7 @@ pub const SEIZE_OPTIONS: libc::c_int = libc::PTRACE_O_TRACEFORK
 
 fn request(req: libc::c_uint, tid: Tid, addr: usize, data: usize) -> Result<libc::c_long, Errno> {
     // SAFETY: ptrace with plain integer arguments; the kernel validates them.
-    let ret = unsafe {
-        libc::ptrace(
-            req,
-            tid,
-            addr as *mut libc::c_void,
-            data as *mut libc::c_void,
-        )
-    };
+    let ret = unsafe { libc::ptrace(req, tid, addr as *mut libc::c_void, data as *mut libc::c_void) };
     Errno::result(ret)
 }
 
@@ -54,24 +47,14 @@ pub fn detach(tid: Tid, signal: i32) -> Result<(), Errno> {
 /// thread id for exec.
 pub fn event_message(tid: Tid) -> Result<u64, Errno> {
     let mut msg: libc::c_ulong = 0;
-    request(
-        libc::PTRACE_GETEVENTMSG,
-        tid,
-        0,
-        &mut msg as *mut _ as usize,
-    )?;
+    request(libc::PTRACE_GETEVENTMSG, tid, 0, &mut msg as *mut _ as usize)?;
     Ok(msg)
 }
 
 pub fn siginfo(tid: Tid) -> Result<libc::siginfo_t, Errno> {
     // SAFETY: siginfo_t is plain data; the kernel fills it.
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    request(
-        libc::PTRACE_GETSIGINFO,
-        tid,
-        0,
-        &mut info as *mut _ as usize,
-    )?;
+    request(libc::PTRACE_GETSIGINFO, tid, 0, &mut info as *mut _ as usize)?;
     Ok(info)
 }
 
@@ -126,12 +109,5 @@ pub struct SigInfo {
 pub fn decode_siginfo(info: &libc::siginfo_t) -> SigInfo {
     // SAFETY: the union fields are read per the layout the kernel used; si_addr is only
     // meaningful for faults and si_pid for kill-style signals, and callers pick by code.
-    unsafe {
-        SigInfo {
-            signo: info.si_signo,
-            code: info.si_code,
-            addr: info.si_addr() as u64,
-            pid: info.si_pid(),
-        }
-    }
+    unsafe { SigInfo { signo: info.si_signo, code: info.si_code, addr: info.si_addr() as u64, pid: info.si_pid() } }
 }

@@ -26,10 +26,7 @@ pub fn decode(raw: i32) -> TaskStatus {
         return TaskStatus::Exited(libc::WEXITSTATUS(raw));
     }
     if libc::WIFSIGNALED(raw) {
-        return TaskStatus::Killed {
-            signal: libc::WTERMSIG(raw),
-            core_dumped: libc::WCOREDUMP(raw),
-        };
+        return TaskStatus::Killed { signal: libc::WTERMSIG(raw), core_dumped: libc::WCOREDUMP(raw) };
     }
     if libc::WIFSTOPPED(raw) {
         let signal = libc::WSTOPSIG(raw);
@@ -46,10 +43,7 @@ pub fn decode(raw: i32) -> TaskStatus {
 }
 
 fn is_job_control_stop(signal: i32) -> bool {
-    matches!(
-        signal,
-        libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU
-    )
+    matches!(signal, libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU)
 }
 
 /// The signals faultline captures: the ones whose default action kills with a core dump,
@@ -57,13 +51,7 @@ fn is_job_control_stop(signal: i32) -> bool {
 pub fn is_crash_signal(signal: i32) -> bool {
     matches!(
         signal,
-        libc::SIGSEGV
-            | libc::SIGBUS
-            | libc::SIGABRT
-            | libc::SIGFPE
-            | libc::SIGILL
-            | libc::SIGTRAP
-            | libc::SIGSYS
+        libc::SIGSEGV | libc::SIGBUS | libc::SIGABRT | libc::SIGFPE | libc::SIGILL | libc::SIGTRAP | libc::SIGSYS
     )
 }
 
@@ -79,51 +67,27 @@ mod tests {
     #[test]
     fn decodes_exit_and_kill() {
         assert_eq!(decode(3 << 8), TaskStatus::Exited(3));
-        assert_eq!(
-            decode(libc::SIGSEGV | 0x80),
-            TaskStatus::Killed {
-                signal: libc::SIGSEGV,
-                core_dumped: true
-            }
-        );
-        assert_eq!(
-            decode(libc::SIGKILL),
-            TaskStatus::Killed {
-                signal: libc::SIGKILL,
-                core_dumped: false
-            }
-        );
+        assert_eq!(decode(libc::SIGSEGV | 0x80), TaskStatus::Killed { signal: libc::SIGSEGV, core_dumped: true });
+        assert_eq!(decode(libc::SIGKILL), TaskStatus::Killed { signal: libc::SIGKILL, core_dumped: false });
     }
 
     #[test]
     fn decodes_signal_delivery_stop_including_realtime_signals() {
-        assert_eq!(
-            decode(stopped(libc::SIGSEGV, 0)),
-            TaskStatus::SignalStop(libc::SIGSEGV)
-        );
+        assert_eq!(decode(stopped(libc::SIGSEGV, 0)), TaskStatus::SignalStop(libc::SIGSEGV));
         let rt = libc::SIGRTMIN() + 3;
         assert_eq!(decode(stopped(rt, 0)), TaskStatus::SignalStop(rt));
     }
 
     #[test]
     fn tells_group_stop_from_other_event_stops() {
-        assert_eq!(
-            decode(stopped(libc::SIGSTOP, libc::PTRACE_EVENT_STOP)),
-            TaskStatus::GroupStop(libc::SIGSTOP)
-        );
+        assert_eq!(decode(stopped(libc::SIGSTOP, libc::PTRACE_EVENT_STOP)), TaskStatus::GroupStop(libc::SIGSTOP));
         assert_eq!(
             decode(stopped(libc::SIGTRAP, libc::PTRACE_EVENT_STOP)),
-            TaskStatus::Event {
-                event: libc::PTRACE_EVENT_STOP,
-                signal: libc::SIGTRAP
-            }
+            TaskStatus::Event { event: libc::PTRACE_EVENT_STOP, signal: libc::SIGTRAP }
         );
         assert_eq!(
             decode(stopped(libc::SIGTRAP, libc::PTRACE_EVENT_FORK)),
-            TaskStatus::Event {
-                event: libc::PTRACE_EVENT_FORK,
-                signal: libc::SIGTRAP
-            }
+            TaskStatus::Event { event: libc::PTRACE_EVENT_FORK, signal: libc::SIGTRAP }
         );
     }
 

@@ -70,10 +70,7 @@ impl StderrTail {
     /// The descriptors the child must `dup2` onto 1 and 2 before exec, if any.
     pub fn child_redirect(&self) -> Option<(RawFd, bool)> {
         match self {
-            StderrTail::Tee(tee) => tee
-                .write_end
-                .as_ref()
-                .map(|fd| (fd.as_raw_fd(), tee.also_stdout)),
+            StderrTail::Tee(tee) => tee.write_end.as_ref().map(|fd| (fd.as_raw_fd(), tee.also_stdout)),
             _ => None,
         }
     }
@@ -93,11 +90,7 @@ impl StderrTail {
             StderrTail::File => file_tail(),
             StderrTail::Tee(tee) => {
                 tee.wait_drained(Duration::from_millis(50));
-                let kept = tee
-                    .kept
-                    .lock()
-                    .map(|k| k.iter().copied().collect::<Vec<u8>>())
-                    .unwrap_or_default();
+                let kept = tee.kept.lock().map(|k| k.iter().copied().collect::<Vec<u8>>()).unwrap_or_default();
                 last_lines_of(&kept, TAIL_LINES)
             }
         }
@@ -109,8 +102,7 @@ impl StderrTail {
         if let StderrTail::Tee(tee) = self {
             tee.write_end = None;
             let deadline = Instant::now() + patience;
-            while tee.copier.as_ref().is_some_and(|c| !c.is_finished()) && Instant::now() < deadline
-            {
+            while tee.copier.as_ref().is_some_and(|c| !c.is_finished()) && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(2));
             }
             if let Some(copier) = tee.copier.take() {
@@ -133,8 +125,7 @@ impl Tee {
         // SAFETY: resizing a pipe we own; failure (a lower system limit) leaves the default.
         unsafe { libc::fcntl(fds[1], libc::F_SETPIPE_SZ, PIPE_SIZE) };
         // SAFETY: fresh descriptors we own.
-        let (read_end, write_end) =
-            unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        let (read_end, write_end) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
         let kept = Arc::new(Mutex::new(VecDeque::with_capacity(KEEP_BYTES)));
         let read_fd = read_end.as_raw_fd();
         let shared = Arc::clone(&kept);
@@ -142,13 +133,7 @@ impl Tee {
             .name("stderr-tail".into())
             .spawn(move || copy_and_keep(read_end, shared))
             .ok()?;
-        Some(Tee {
-            read_fd,
-            write_end: Some(write_end),
-            also_stdout,
-            kept,
-            copier: Some(copier),
-        })
+        Some(Tee { read_fd, write_end: Some(write_end), also_stdout, kept, copier: Some(copier) })
     }
 
     fn wait_drained(&self, patience: Duration) {
@@ -166,13 +151,7 @@ fn copy_and_keep(read_end: OwnedFd, kept: Arc<Mutex<VecDeque<u8>>>) {
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         // SAFETY: reading into a valid buffer from a descriptor we own.
-        let n = unsafe {
-            libc::read(
-                read_end.as_raw_fd(),
-                buf.as_mut_ptr() as *mut libc::c_void,
-                buf.len(),
-            )
-        };
+        let n = unsafe { libc::read(read_end.as_raw_fd(), buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
         if n < 0 {
             if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
                 continue;
@@ -243,11 +222,7 @@ fn file_tail() -> Vec<String> {
 /// The last `count` non-empty lines, lossily decoded, without a partial first line.
 pub fn last_lines_of(bytes: &[u8], count: usize) -> Vec<String> {
     let text = String::from_utf8_lossy(bytes);
-    let mut lines: Vec<String> = text
-        .lines()
-        .map(|l| l.trim_end().to_owned())
-        .filter(|l| !l.is_empty())
-        .collect();
+    let mut lines: Vec<String> = text.lines().map(|l| l.trim_end().to_owned()).filter(|l| !l.is_empty()).collect();
     if bytes.len() >= KEEP_BYTES && !lines.is_empty() {
         lines.remove(0);
     }
@@ -273,11 +248,7 @@ fn fd_identity(fd: RawFd) -> Option<FdIdentity> {
     if unsafe { libc::fstat(fd, &mut st) } != 0 {
         return None;
     }
-    Some(FdIdentity {
-        dev: st.st_dev,
-        ino: st.st_ino,
-        mode: st.st_mode,
-    })
+    Some(FdIdentity { dev: st.st_dev, ino: st.st_ino, mode: st.st_mode })
 }
 
 #[cfg(test)]
@@ -287,10 +258,7 @@ mod tests {
     #[test]
     fn keeps_the_last_lines() {
         let text = b"one\ntwo\n\nthree\nFatal Python error: boom\n";
-        assert_eq!(
-            last_lines_of(text, 2),
-            vec!["three", "Fatal Python error: boom"]
-        );
+        assert_eq!(last_lines_of(text, 2), vec!["three", "Fatal Python error: boom"]);
         assert_eq!(last_lines_of(text, 10).len(), 4);
     }
 }

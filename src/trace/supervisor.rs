@@ -100,12 +100,7 @@ impl<'s> Supervisor<'s> {
         let mut tasks = HashMap::new();
         tasks.insert(root, root);
         let mut processes = HashMap::new();
-        processes.insert(
-            root,
-            Process {
-                role: ProcessRole::Main,
-            },
-        );
+        processes.insert(root, Process { role: ProcessRole::Main });
         members.set(vec![root]);
         let started = Instant::now();
         Supervisor {
@@ -121,10 +116,7 @@ impl<'s> Supervisor<'s> {
             stderr_tail,
             members,
             // Not at once: until the child has exec'd, it is a copy of faultline.
-            next_sample: limits
-                .memory
-                .as_ref()
-                .map(|_| started + Duration::from_millis(20)),
+            next_sample: limits.memory.as_ref().map(|_| started + Duration::from_millis(20)),
             limits,
             stopping: None,
             sigkilled: Vec::new(),
@@ -163,17 +155,9 @@ impl<'s> Supervisor<'s> {
         self.release_remaining();
         self.members.set(Vec::new());
         let (timeout, snapshot, stopped_for_memory) = match self.stopping {
-            Some(Stopping {
-                reason: StopReason::Timeout,
-                snapshot,
-                killed,
-                ..
-            }) => (
+            Some(Stopping { reason: StopReason::Timeout, snapshot, killed, .. }) => (
                 Some(TimeoutInfo {
-                    limit_ms: self
-                        .limits
-                        .timeout
-                        .map_or(0.0, |t| t.as_secs_f64() * 1000.0),
+                    limit_ms: self.limits.timeout.map_or(0.0, |t| t.as_secs_f64() * 1000.0),
                     findings: hang_findings(&snapshot),
                     processes: snapshot,
                     stopped_with: Some(if killed { "SIGKILL" } else { "SIGTERM" }.to_owned()),
@@ -181,11 +165,7 @@ impl<'s> Supervisor<'s> {
                 None,
                 false,
             ),
-            Some(Stopping {
-                reason: StopReason::MemoryLimit,
-                snapshot,
-                ..
-            }) => (None, Some(snapshot), true),
+            Some(Stopping { reason: StopReason::MemoryLimit, snapshot, .. }) => (None, Some(snapshot), true),
             None => (None, None, false),
         };
         SupervisorEnd {
@@ -222,12 +202,7 @@ impl<'s> Supervisor<'s> {
         if self.next_sample.is_some_and(|at| now >= at) {
             self.sample_memory(now);
         }
-        if self.stopping.is_none()
-            && self
-                .limits
-                .timeout
-                .is_some_and(|limit| now >= self.started + limit)
-        {
+        if self.stopping.is_none() && self.limits.timeout.is_some_and(|limit| now >= self.started + limit) {
             let limit = self.limits.timeout.unwrap_or_default();
             self.sink.event(RunEvent::TimedOut { limit });
             self.stop_tree(StopReason::Timeout);
@@ -235,9 +210,7 @@ impl<'s> Supervisor<'s> {
         if let Some(stopping) = self.stopping.as_mut() {
             if !stopping.killed && now >= stopping.kill_at {
                 stopping.killed = true;
-                self.sink.event(RunEvent::Escalated {
-                    signal: libc::SIGKILL,
-                });
+                self.sink.event(RunEvent::Escalated { signal: libc::SIGKILL });
                 self.signal_tree(libc::SIGKILL);
             }
         }
@@ -252,9 +225,7 @@ impl<'s> Supervisor<'s> {
         self.next_sample = Some(now + watch.next_interval());
         for event in events {
             match event {
-                SampleEvent::CrossedWarn { tree_bytes } => {
-                    self.sink.event(RunEvent::MemoryWarning { tree_bytes })
-                }
+                SampleEvent::CrossedWarn { tree_bytes } => self.sink.event(RunEvent::MemoryWarning { tree_bytes }),
                 SampleEvent::CrossedLimit { tree_bytes } => {
                     if self.stopping.is_none() {
                         let limit = self.limits.memory_limit.unwrap_or(tree_bytes);
@@ -273,10 +244,7 @@ impl<'s> Supervisor<'s> {
         pids.sort_unstable();
         let mut snapshot = Vec::with_capacity(pids.len());
         for pid in pids {
-            let role = self
-                .processes
-                .get(&pid)
-                .map_or(ProcessRole::Child, |p| p.role);
+            let role = self.processes.get(&pid).map_or(ProcessRole::Child, |p| p.role);
             let collector = &mut self.collector;
             let deferred = &mut self.deferred;
             match catch_unwind(AssertUnwindSafe(|| collector.snapshot(pid, role, deferred))) {
@@ -286,12 +254,8 @@ impl<'s> Supervisor<'s> {
                 }
             }
         }
-        self.stopping = Some(Stopping {
-            reason,
-            snapshot,
-            kill_at: Instant::now() + self.limits.kill_after,
-            killed: false,
-        });
+        self.stopping =
+            Some(Stopping { reason, snapshot, kill_at: Instant::now() + self.limits.kill_after, killed: false });
         self.signal_tree(libc::SIGTERM);
     }
 
@@ -306,13 +270,8 @@ impl<'s> Supervisor<'s> {
     fn handle(&mut self, tid: Tid, status: TaskStatus) -> Option<ExitInfo> {
         let pid = self.process_of(tid);
         match status {
-            TaskStatus::Exited(code) => {
-                self.task_ended(tid, pid, exit_info(Some(code), None, false))
-            }
-            TaskStatus::Killed {
-                signal,
-                core_dumped,
-            } => {
+            TaskStatus::Exited(code) => self.task_ended(tid, pid, exit_info(Some(code), None, false)),
+            TaskStatus::Killed { signal, core_dumped } => {
                 self.confirm_crash(pid, signal);
                 if signal == libc::SIGKILL && tid == pid {
                     self.sigkilled.push(pid);
@@ -347,10 +306,7 @@ impl<'s> Supervisor<'s> {
                     let child = child as Tid;
                     self.tasks.insert(child, child);
                     self.add_process(child);
-                    self.sink.event(RunEvent::ProcessStarted {
-                        pid: child,
-                        parent: pid,
-                    });
+                    self.sink.event(RunEvent::ProcessStarted { pid: child, parent: pid });
                 }
             }
             libc::PTRACE_EVENT_CLONE => {
@@ -373,16 +329,7 @@ impl<'s> Supervisor<'s> {
     }
 
     fn add_process(&mut self, pid: i32) {
-        if self
-            .processes
-            .insert(
-                pid,
-                Process {
-                    role: ProcessRole::Child,
-                },
-            )
-            .is_none()
-        {
+        if self.processes.insert(pid, Process { role: ProcessRole::Child }).is_none() {
             self.processes_started += 1;
             self.members.set(self.processes.keys().copied().collect());
         }
@@ -401,10 +348,7 @@ impl<'s> Supervisor<'s> {
         if info.signo != signal {
             return;
         }
-        let role = self
-            .processes
-            .get(&pid)
-            .map_or(ProcessRole::Child, |p| p.role);
+        let role = self.processes.get(&pid).map_or(ProcessRole::Child, |p| p.role);
         // A bug of ours while reading a strange process must not end the run: the child
         // would die with us (EXITKILL) and its status would be lost.
         let collector = &mut self.collector;
@@ -413,7 +357,9 @@ impl<'s> Supervisor<'s> {
             Ok(held) => {
                 self.provisional.insert(pid, held);
             }
-            Err(_) => eprintln!("faultline: internal error while capturing a crash of pid {pid}; the crash is not reported"),
+            Err(_) => {
+                eprintln!("faultline: internal error while capturing a crash of pid {pid}; the crash is not reported")
+            }
         }
     }
 
@@ -439,7 +385,9 @@ impl<'s> Supervisor<'s> {
                 crash.report_ready_ms = Some(fault_seen.elapsed().as_secs_f64() * 1000.0);
                 self.sink.event(RunEvent::Crash(Box::new(crash)));
             }
-            Err(_) => eprintln!("faultline: internal error while explaining a crash of pid {pid}; the crash is not reported"),
+            Err(_) => {
+                eprintln!("faultline: internal error while explaining a crash of pid {pid}; the crash is not reported")
+            }
         }
     }
 
@@ -451,17 +399,10 @@ impl<'s> Supervisor<'s> {
         // The leader is reported last: the process is gone.
         self.provisional.remove(&pid);
         self.collector.forget(pid);
-        let role = self
-            .processes
-            .remove(&pid)
-            .map_or(ProcessRole::Child, |p| p.role);
+        let role = self.processes.remove(&pid).map_or(ProcessRole::Child, |p| p.role);
         self.members.set(self.processes.keys().copied().collect());
         self.tasks.retain(|_, owner| *owner != pid);
-        self.sink.event(RunEvent::ProcessExited {
-            pid,
-            role,
-            exit: exit.clone(),
-        });
+        self.sink.event(RunEvent::ProcessExited { pid, role, exit: exit.clone() });
         (pid == self.root).then_some(exit)
     }
 
@@ -515,11 +456,7 @@ impl<'s> Supervisor<'s> {
 /// Sleeps until SIGCHLD arrives (a tracee stopped or ended) or `deadline` passes.
 fn sleep_until_event(sigchld: &OwnedFd, deadline: Instant) {
     let timeout = deadline.saturating_duration_since(Instant::now());
-    let mut fds = [libc::pollfd {
-        fd: sigchld.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    }];
+    let mut fds = [libc::pollfd { fd: sigchld.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
     let millis = timeout.as_millis().min(i32::MAX as u128) as i32;
     // SAFETY: one valid pollfd.
     let ready = unsafe { libc::poll(fds.as_mut_ptr(), 1, millis) };
@@ -527,14 +464,7 @@ fn sleep_until_event(sigchld: &OwnedFd, deadline: Instant) {
         // Drain the queued SIGCHLDs; the caller reaps with WNOHANG until nothing is left.
         let mut info = [0u8; std::mem::size_of::<libc::signalfd_siginfo>()];
         // SAFETY: reading into a buffer of the right size from a non-blocking signalfd.
-        while unsafe {
-            libc::read(
-                sigchld.as_raw_fd(),
-                info.as_mut_ptr() as *mut libc::c_void,
-                info.len(),
-            )
-        } > 0
-        {}
+        while unsafe { libc::read(sigchld.as_raw_fd(), info.as_mut_ptr() as *mut libc::c_void, info.len()) } > 0 {}
     }
 }
 
@@ -542,19 +472,11 @@ fn sleep_until_event(sigchld: &OwnedFd, deadline: Instant) {
 fn hang_findings(snapshot: &[ProcessSnapshot]) -> Vec<HangFinding> {
     crate::diagnose::hang::analyze_hang(snapshot)
         .into_iter()
-        .map(|f| HangFinding {
-            id: f.id,
-            pid: f.pid,
-            tid: f.tid,
-            text: f.text,
-        })
+        .map(|f| HangFinding { id: f.id, pid: f.pid, tid: f.tid, text: f.text })
         .collect()
 }
 
 fn read_tgid(tid: Tid) -> Option<i32> {
     let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Tgid:"))
-        .and_then(|v| v.trim().parse().ok())
+    status.lines().find_map(|l| l.strip_prefix("Tgid:")).and_then(|v| v.trim().parse().ok())
 }

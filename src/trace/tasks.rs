@@ -19,10 +19,7 @@ pub struct StoppedThreads {
 
 impl StoppedThreads {
     pub fn tids(&self) -> impl Iterator<Item = Tid> + '_ {
-        self.resumable
-            .iter()
-            .chain(self.stopped_elsewhere.iter())
-            .copied()
+        self.resumable.iter().chain(self.stopped_elsewhere.iter()).copied()
     }
 
     pub fn resume(&self) {
@@ -36,21 +33,11 @@ impl StoppedThreads {
 /// waits briefly for each to stop. Stops that are not our interrupt go to `deferred`, for
 /// the wait loop to handle as if it had seen them itself. A thread that does not stop in
 /// time (uninterruptible sleep) is left out.
-pub fn stop_threads(
-    pid: i32,
-    except: Option<Tid>,
-    deferred: &mut VecDeque<(Tid, i32)>,
-) -> StoppedThreads {
-    let mut stopped = StoppedThreads {
-        resumable: Vec::new(),
-        stopped_elsewhere: Vec::new(),
-    };
+pub fn stop_threads(pid: i32, except: Option<Tid>, deferred: &mut VecDeque<(Tid, i32)>) -> StoppedThreads {
+    let mut stopped = StoppedThreads { resumable: Vec::new(), stopped_elsewhere: Vec::new() };
     let mut interrupted = Vec::new();
     for tid in list_tasks(pid).into_iter().filter(|&t| Some(t) != except) {
-        if deferred
-            .iter()
-            .any(|&(t, status)| t == tid && libc::WIFSTOPPED(status))
-        {
+        if deferred.iter().any(|&(t, status)| t == tid && libc::WIFSTOPPED(status)) {
             // Its stop was already collected and waits in the queue: it is stopped now.
             stopped.stopped_elsewhere.push(tid);
         } else if ptrace::interrupt(tid).is_ok() {
@@ -63,10 +50,7 @@ pub fn stop_threads(
             continue;
         };
         match decode(status) {
-            TaskStatus::Event {
-                event: libc::PTRACE_EVENT_STOP,
-                ..
-            } => stopped.resumable.push(tid),
+            TaskStatus::Event { event: libc::PTRACE_EVENT_STOP, .. } => stopped.resumable.push(tid),
             TaskStatus::Exited(_) | TaskStatus::Killed { .. } => deferred.push_back((tid, status)),
             _ => {
                 stopped.stopped_elsewhere.push(tid);
@@ -81,9 +65,7 @@ pub fn list_tasks(pid: i32) -> Vec<Tid> {
     let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return Vec::new();
     };
-    let mut tids: Vec<Tid> = dir
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .collect();
+    let mut tids: Vec<Tid> = dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect();
     tids.sort_unstable();
     tids
 }
@@ -134,9 +116,7 @@ pub fn read_cmdline(pid: i32) -> Vec<String> {
 }
 
 pub fn read_executable(pid: i32) -> Option<String> {
-    std::fs::read_link(format!("/proc/{pid}/exe"))
-        .ok()
-        .map(|p| p.to_string_lossy().into_owned())
+    std::fs::read_link(format!("/proc/{pid}/exe")).ok().map(|p| p.to_string_lossy().into_owned())
 }
 
 /// `SigCgt` in /proc/<pid>/status: the signals the process has a handler for.

@@ -35,27 +35,17 @@ pub fn run_case(name: &str) -> Option<CaseRun> {
         "corpus case {} not found (set FAULTLINE_CORPUS to the crash-corpus folder)",
         source.display()
     );
-    let expected: toml::Table = std::fs::read_to_string(source.join("case.toml"))
-        .expect("read case.toml")
-        .parse()
-        .expect("parse case.toml");
+    let expected: toml::Table =
+        std::fs::read_to_string(source.join("case.toml")).expect("read case.toml").parse().expect("parse case.toml");
     let (dir, work) = prepare_case(name);
     let report_path = dir.path().join("report.json");
-    let mut args: Vec<String> = vec![
-        "run".into(),
-        "--json".into(),
-        report_path.display().to_string(),
-    ];
+    let mut args: Vec<String> = vec!["run".into(), "--json".into(), report_path.display().to_string()];
     if let Some(extra) = expected.get("faultline_args").and_then(|v| v.as_array()) {
         args.extend(extra.iter().filter_map(|v| v.as_str().map(str::to_owned)));
     }
     args.push("--".into());
     args.push("./run.sh".into());
-    let output = Command::new(FAULTLINE)
-        .args(&args)
-        .current_dir(&work)
-        .output()
-        .expect("run faultline");
+    let output = Command::new(FAULTLINE).args(&args).current_dir(&work).output().expect("run faultline");
     let report = read_report(&report_path, &output);
     Some(CaseRun {
         name: name.to_owned(),
@@ -86,25 +76,13 @@ pub fn prepare_case(name: &str) -> (tempfile::TempDir, PathBuf) {
 
 /// Runs a prepared case's `build.sh` (again), with `CFLAGS`-style changes made by the caller.
 pub fn rebuild_case(work: &Path) {
-    let build = Command::new("./build.sh")
-        .current_dir(work)
-        .output()
-        .expect("run build.sh");
-    assert!(
-        build.status.success(),
-        "{}: build failed: {}",
-        work.display(),
-        String::from_utf8_lossy(&build.stderr)
-    );
+    let build = Command::new("./build.sh").current_dir(work).output().expect("run build.sh");
+    assert!(build.status.success(), "{}: build failed: {}", work.display(), String::from_utf8_lossy(&build.stderr));
 }
 
 pub fn read_report(path: &Path, output: &Output) -> Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| {
-        panic!(
-            "no report at {}: {e}; faultline stderr:\n{}",
-            path.display(),
-            String::from_utf8_lossy(&output.stderr)
-        )
+        panic!("no report at {}: {e}; faultline stderr:\n{}", path.display(), String::from_utf8_lossy(&output.stderr))
     });
     serde_json::from_str(&text).expect("report is JSON")
 }
@@ -132,24 +110,9 @@ fn copy_dir(from: &Path, to: &Path) {
 pub fn faultline(args: &[&str], cwd: &Path) -> (i32, String, Option<Value>) {
     let report = tempfile::NamedTempFile::new().expect("temp file");
     let report_path = report.path().to_owned();
-    let mut all = vec![
-        "run",
-        "--json",
-        report_path.to_str().expect("utf-8 temp path"),
-        "--",
-    ];
+    let mut all = vec!["run", "--json", report_path.to_str().expect("utf-8 temp path"), "--"];
     all.extend_from_slice(args);
-    let output = Command::new(FAULTLINE)
-        .args(&all)
-        .current_dir(cwd)
-        .output()
-        .expect("run faultline");
-    let json = std::fs::read_to_string(&report_path)
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok());
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-        json,
-    )
+    let output = Command::new(FAULTLINE).args(&all).current_dir(cwd).output().expect("run faultline");
+    let json = std::fs::read_to_string(&report_path).ok().and_then(|t| serde_json::from_str(&t).ok());
+    (output.status.code().unwrap_or(-1), String::from_utf8_lossy(&output.stderr).into_owned(), json)
 }

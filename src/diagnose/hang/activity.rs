@@ -3,12 +3,9 @@
 //! uninterruptible I/O. Pure: from the thread's scheduler state and merged frames.
 
 use crate::diagnose::frames::{
-    file_basename, is_culprit_candidate, is_user_frame, module_stem, normalized_name,
-    short_function,
+    file_basename, is_culprit_candidate, is_user_frame, module_stem, normalized_name, short_function,
 };
-use crate::diagnose::hang::waits::{
-    blocking_wait, is_interpreter_frame, system_run, waits_for_gil, Wait,
-};
+use crate::diagnose::hang::waits::{blocking_wait, is_interpreter_frame, system_run, waits_for_gil, Wait};
 use crate::model::{Frame, FrameKind, Thread};
 
 /// One thread's activity when the tree was stopped.
@@ -50,10 +47,7 @@ pub fn activity(thread: &Thread) -> Activity {
     let run = system_run(frames);
     match frames.get(run) {
         Some(f) if is_culprit_candidate(f) => Activity::NativeCode(run),
-        Some(f)
-            if (f.is_python() || is_interpreter_frame(f))
-                && frames.iter().any(Frame::is_python) =>
-        {
+        Some(f) if (f.is_python() || is_interpreter_frame(f)) && frames.iter().any(Frame::is_python) => {
             Activity::Python
         }
         _ => Activity::Unknown,
@@ -70,10 +64,7 @@ pub fn who(thread: &Thread) -> String {
 
 /// A thread's name for a short mention: `MainThread`, else `tid 48213`.
 pub fn short_who(thread: &Thread) -> String {
-    thread
-        .name
-        .clone()
-        .unwrap_or_else(|| format!("tid {}", thread.tid))
+    thread.name.clone().unwrap_or_else(|| format!("tid {}", thread.tid))
 }
 
 /// `save (main.py:23)`: a Python frame by function and file basename.
@@ -107,14 +98,7 @@ pub fn native_place(frames: &[Frame], index: usize) -> String {
     match (&frame.file, frame.line) {
         (Some(file), Some(line)) => details.push(format!("{}:{line}", file_basename(file))),
         (Some(file), None) => details.push(file_basename(file).to_string()),
-        _ => details.push(format!(
-            "in {}",
-            frame
-                .module
-                .as_deref()
-                .map(module_stem)
-                .unwrap_or_else(|| "?".into())
-        )),
+        _ => details.push(format!("in {}", frame.module.as_deref().map(module_stem).unwrap_or_else(|| "?".into()))),
     }
     if frame.inlined {
         // DWARF's inlined frames sit directly above the function they were inlined into.
@@ -127,9 +111,7 @@ pub fn native_place(frames: &[Frame], index: usize) -> String {
 
 /// A native frame's function as people say it, or `??`.
 pub fn native_name(frame: &Frame) -> String {
-    normalized_name(frame)
-        .map(|n| short_function(&n))
-        .unwrap_or_else(|| "??".into())
+    normalized_name(frame).map(|n| short_function(&n)).unwrap_or_else(|| "??".into())
 }
 
 /// C functions of the interpreter and its standard extensions that Python code calls to
@@ -186,11 +168,7 @@ const LIBRARY_CALLS: &[(&str, &str, &str)] = &[
     ("socket.py", "create_connection", "socket.create_connection"),
     ("selectors.py", "select", "selector.select"),
     ("runners.py", "run", "asyncio.run"),
-    (
-        "base_events.py",
-        "run_until_complete",
-        "the asyncio event loop",
-    ),
+    ("base_events.py", "run_until_complete", "the asyncio event loop"),
     ("base_events.py", "run_forever", "the asyncio event loop"),
     ("_base.py", "result", "Future.result"),
 ];
@@ -202,10 +180,7 @@ pub fn waiting_call(frames: &[Frame], wait: &Wait) -> String {
     if let Some(entry) = library_entry(frames) {
         return entry;
     }
-    let innermost_python = frames
-        .iter()
-        .position(Frame::is_python)
-        .unwrap_or(frames.len());
+    let innermost_python = frames.iter().position(Frame::is_python).unwrap_or(frames.len());
     let c_call = frames[..innermost_python]
         .iter()
         .rev()
@@ -213,10 +188,7 @@ pub fn waiting_call(frames: &[Frame], wait: &Wait) -> String {
         .filter_map(normalized_name)
         .find_map(|n| {
             let plain = n.strip_suffix("_impl").unwrap_or(&n);
-            PYTHON_C_CALLS
-                .iter()
-                .find(|(c, _)| *c == plain)
-                .map(|(_, shown)| shown.to_string())
+            PYTHON_C_CALLS.iter().find(|(c, _)| *c == plain).map(|(_, shown)| shown.to_string())
         });
     c_call.unwrap_or_else(|| wait.call.to_string())
 }
@@ -224,23 +196,15 @@ pub fn waiting_call(frames: &[Frame], wait: &Wait) -> String {
 /// The library function (stdlib or site-packages) that the user's innermost Python frame
 /// called, when the stack passes through one.
 fn library_entry(frames: &[Frame]) -> Option<String> {
-    let user = frames
-        .iter()
-        .position(|f| f.is_python() && is_user_frame(f))?;
-    let entry = frames[..user]
-        .iter()
-        .rev()
-        .find(|f| f.kind == FrameKind::Python)?;
+    let user = frames.iter().position(|f| f.is_python() && is_user_frame(f))?;
+    let entry = frames[..user].iter().rev().find(|f| f.kind == FrameKind::Python)?;
     if is_user_frame(entry) {
         return None;
     }
     let file = entry.file.as_deref()?;
     let function = entry.function.as_deref()?;
     let base = file_basename(file);
-    if let Some((_, _, name)) = LIBRARY_CALLS
-        .iter()
-        .find(|(f, n, _)| *f == base && *n == function)
-    {
+    if let Some((_, _, name)) = LIBRARY_CALLS.iter().find(|(f, n, _)| *f == base && *n == function) {
         return Some(name.to_string());
     }
     Some(match &entry.qualname {
@@ -253,17 +217,14 @@ fn library_entry(frames: &[Frame]) -> Option<String> {
 /// interpreter's, nor a standard extension's such as `_socket`, whose call
 /// [`waiting_call`] already names).
 pub fn native_caller(frames: &[Frame], wait: &Wait) -> Option<usize> {
-    wait.caller
-        .filter(|&i| frames.get(i).is_some_and(is_user_frame))
+    wait.caller.filter(|&i| frames.get(i).is_some_and(is_user_frame))
 }
 
 /// One line on what the thread was doing, for a person:
 /// `waits in \`time.sleep\` at beat (main.py:37)`.
 pub fn describe(thread: &Thread) -> String {
     let frames = &thread.frames;
-    let at = python_place(frames)
-        .map(|p| format!(" at {p}"))
-        .unwrap_or_default();
+    let at = python_place(frames).map(|p| format!(" at {p}")).unwrap_or_default();
     match activity(thread) {
         Activity::Gil => format!("waits for the GIL{at}"),
         Activity::Blocked(wait) => {
@@ -276,19 +237,14 @@ pub fn describe(thread: &Thread) -> String {
         Activity::NativeCode(i) => format!("runs native code, {}{at}", native_place(frames, i)),
         Activity::Python => format!("runs Python{at}"),
         Activity::DiskSleep(wait) => {
-            let call = wait
-                .map(|w| format!(" in `{}`", waiting_call(frames, &w)))
-                .unwrap_or_default();
+            let call = wait.map(|w| format!(" in `{}`", waiting_call(frames, &w))).unwrap_or_default();
             format!("is in uninterruptible I/O{call}{at}")
         }
         Activity::Unknown => match frames.iter().find(|f| f.function.is_some()) {
             None => "no stack was taken".into(),
             Some(f) if f.is_python() => format!("is at {}", python_frame_place(f)),
             Some(_) => {
-                let top = frames
-                    .iter()
-                    .position(|f| f.function.is_some())
-                    .unwrap_or(0);
+                let top = frames.iter().position(|f| f.function.is_some()).unwrap_or(0);
                 format!("is in {}{at}", native_place(frames, top))
             }
         },

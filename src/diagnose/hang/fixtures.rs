@@ -3,9 +3,7 @@
 //! name and the stacks gdb and py-spy gave for it (`../shared/crash-corpus/BASELINES.md`).
 //! Shared by the hang tests and the report's snapshot tests.
 
-use crate::diagnose::fixtures::{
-    c_call, ext, inlined, nat, py, run_file_tail, LIBC, LIBPY, PID, STDLIB,
-};
+use crate::diagnose::fixtures::{c_call, ext, inlined, nat, py, run_file_tail, LIBC, LIBPY, PID, STDLIB};
 use crate::model::{Frame, ProcessRole, ProcessSnapshot, Thread};
 
 fn case_file(case: &str, file: &str) -> String {
@@ -23,11 +21,7 @@ pub fn thread_tail() -> Vec<Frame> {
         nat("thread_run", LIBPY, "./Modules/_threadmodule.c:1124"),
         nat("pythread_wrapper", LIBPY, "Python/thread_pthread.h:241"),
         nat("start_thread", LIBC, "./nptl/pthread_create.c:442"),
-        nat(
-            "clone3",
-            LIBC,
-            "../sysdeps/unix/sysv/linux/x86_64/clone3.S:81",
-        ),
+        nat("clone3", LIBC, "../sysdeps/unix/sysv/linux/x86_64/clone3.S:81"),
     ]
 }
 
@@ -42,12 +36,7 @@ pub fn thread(tid: i32, name: &str, holds_gil: bool, state: &str, frames: Vec<Fr
     }
 }
 
-pub fn process(
-    pid: i32,
-    role: ProcessRole,
-    argv: &[&str],
-    threads: Vec<Thread>,
-) -> ProcessSnapshot {
+pub fn process(pid: i32, role: ProcessRole, argv: &[&str], threads: Vec<Thread>) -> ProcessSnapshot {
     ProcessSnapshot {
         pid,
         process: role,
@@ -60,21 +49,9 @@ pub fn process(
 /// A condition wait on the GIL, as `time.sleep` returns into `PyEval_RestoreThread`.
 fn gil_wait_after_sleep() -> Vec<Frame> {
     vec![
-        nat(
-            "__futex_abstimed_wait_common",
-            LIBC,
-            "./nptl/futex-internal.c:57",
-        ),
-        nat(
-            "__pthread_cond_wait_common",
-            LIBC,
-            "./nptl/pthread_cond_wait.c:503",
-        ),
-        nat(
-            "___pthread_cond_timedwait64",
-            LIBC,
-            "./nptl/pthread_cond_wait.c:643",
-        ),
+        nat("__futex_abstimed_wait_common", LIBC, "./nptl/futex-internal.c:57"),
+        nat("__pthread_cond_wait_common", LIBC, "./nptl/pthread_cond_wait.c:503"),
+        nat("___pthread_cond_timedwait64", LIBC, "./nptl/pthread_cond_wait.c:643"),
         inlined("PyCOND_TIMEDWAIT", LIBPY, "Python/condvar.h:73"),
         nat("take_gil", LIBPY, "Python/ceval_gil.h:256"),
         nat("PyEval_RestoreThread", LIBPY, "Python/ceval_gil.h:613"),
@@ -86,11 +63,7 @@ fn gil_wait_after_sleep() -> Vec<Frame> {
 /// `time.sleep` in progress, the GIL released.
 pub fn sleeping() -> Vec<Frame> {
     vec![
-        nat(
-            "__GI___clock_nanosleep",
-            LIBC,
-            "../sysdeps/unix/sysv/linux/clock_nanosleep.c:78",
-        ),
+        nat("__GI___clock_nanosleep", LIBC, "../sysdeps/unix/sysv/linux/clock_nanosleep.c:78"),
         nat("pysleep", LIBPY, "./Modules/timemodule.c:2159"),
         nat("time_sleep", LIBPY, "./Modules/timemodule.c:383"),
     ]
@@ -106,23 +79,11 @@ pub fn hang_gil() -> Vec<ProcessSnapshot> {
     let mut main_frames = vec![
         inlined("futex_wait", LIBC, "../sysdeps/nptl/futex-internal.h:146"),
         nat("__GI___lll_lock_wait", LIBC, "./nptl/lowlevellock.c:49"),
-        inlined(
-            "lll_mutex_lock_optimized",
-            LIBC,
-            "./nptl/pthread_mutex_lock.c:48",
-        ),
-        nat(
-            "___pthread_mutex_lock",
-            LIBC,
-            "./nptl/pthread_mutex_lock.c:93",
-        ),
+        inlined("lll_mutex_lock_optimized", LIBC, "./nptl/pthread_mutex_lock.c:48"),
+        nat("___pthread_mutex_lock", LIBC, "./nptl/pthread_mutex_lock.c:93"),
         inlined("log_state", &so, &format!("{src}:15")),
         nat("flush", &so, &format!("{src}:33")),
-        nat(
-            "cfunction_vectorcall_NOARGS",
-            LIBPY,
-            "Objects/methodobject.c:509",
-        ),
+        nat("cfunction_vectorcall_NOARGS", LIBPY, "Objects/methodobject.c:509"),
         nat("PyObject_Vectorcall", LIBPY, "Objects/call.c:299"),
         py("save", &main, 23),
         py("main", &main, 30),
@@ -150,28 +111,12 @@ pub fn everything_waits() -> Vec<ProcessSnapshot> {
     let child = case_file("poller", "child.py");
     let threading = format!("{STDLIB}/threading.py");
     let mut main_frames = vec![
-        nat(
-            "__futex_abstimed_wait_common",
-            LIBC,
-            "./nptl/futex-internal.c:57",
-        ),
+        nat("__futex_abstimed_wait_common", LIBC, "./nptl/futex-internal.c:57"),
         nat("__new_sem_wait_slow64", LIBC, "./nptl/sem_waitcommon.c:183"),
-        nat(
-            "PyThread_acquire_lock_timed",
-            LIBPY,
-            "Python/thread_pthread.h:483",
-        ),
+        nat("PyThread_acquire_lock_timed", LIBPY, "Python/thread_pthread.h:483"),
         nat("acquire_timed", LIBPY, "./Modules/_threadmodule.c:98"),
-        nat(
-            "lock_PyThread_acquire_lock",
-            LIBPY,
-            "./Modules/_threadmodule.c:180",
-        ),
-        nat(
-            "method_vectorcall_VARARGS_KEYWORDS",
-            LIBPY,
-            "Objects/descrobject.c:344",
-        ),
+        nat("lock_PyThread_acquire_lock", LIBPY, "./Modules/_threadmodule.c:180"),
+        nat("method_vectorcall_VARARGS_KEYWORDS", LIBPY, "Objects/descrobject.c:344"),
         py("_wait_for_tstate_lock", &threading, 1132),
         py("join", &threading, 1112),
         py("main", &main, 28),
@@ -205,13 +150,7 @@ pub fn everything_waits() -> Vec<ProcessSnapshot> {
             PID + 5,
             ProcessRole::Child,
             &["python3", "child.py"],
-            vec![thread(
-                PID + 5,
-                "MainThread",
-                false,
-                "sleeping",
-                child_frames,
-            )],
+            vec![thread(PID + 5, "MainThread", false, "sleeping", child_frames)],
         ),
     ]
 }
@@ -232,17 +171,9 @@ pub fn busy_native_loop() -> Vec<ProcessSnapshot> {
     waiter.push(py("report_progress", &main, 18));
     waiter.extend(thread_tail());
     let mut reader = vec![
-        nat(
-            "__GI___libc_read",
-            LIBC,
-            "../sysdeps/unix/sysv/linux/read.c:26",
-        ),
+        nat("__GI___libc_read", LIBC, "../sysdeps/unix/sysv/linux/read.c:26"),
         nat("_Py_read", LIBPY, "Python/fileutils.c:1853"),
-        nat(
-            "_io_FileIO_readinto_impl",
-            LIBPY,
-            "./Modules/_io/fileio.c:703",
-        ),
+        nat("_io_FileIO_readinto_impl", LIBPY, "./Modules/_io/fileio.c:703"),
     ];
     reader.extend([py("load", &main, 24)]);
     reader.extend(thread_tail());

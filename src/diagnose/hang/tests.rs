@@ -1,8 +1,6 @@
 //! The hang findings on snapshots shaped like real hung trees.
 
-use super::fixtures::{
-    busy_native_loop, everything_waits, hang_gil, process, sleeping, thread, thread_tail,
-};
+use super::fixtures::{busy_native_loop, everything_waits, hang_gil, process, sleeping, thread, thread_tail};
 use super::*;
 use crate::diagnose::fixtures::{c_call, ext, nat, py, run_file_tail, LIBC, PID};
 use crate::model::ProcessRole;
@@ -14,10 +12,7 @@ fn ids(findings: &[HangFinding]) -> Vec<&str> {
 #[test]
 fn hang_gil_names_the_lock_the_gil_and_the_thread_behind_it() {
     let findings = analyze_hang(&hang_gil());
-    assert_eq!(
-        ids(&findings),
-        ["lock-while-holding-gil", "self-deadlock", "waiting-for-gil"]
-    );
+    assert_eq!(ids(&findings), ["lock-while-holding-gil", "self-deadlock", "waiting-for-gil"]);
     let first = &findings[0];
     assert_eq!((first.pid, first.tid), (PID, Some(PID)));
     assert_eq!(
@@ -48,16 +43,8 @@ fn a_function_twice_on_the_stack_is_a_visible_self_deadlock() {
     frames.insert(6, nat("on_flush", &so, "/work/cases/hang-gil/_store.c:40"));
     frames.insert(7, nat("log_state", &so, "/work/cases/hang-gil/_store.c:15"));
     let findings = analyze_hang(&tree);
-    let f = findings
-        .iter()
-        .find(|f| f.id == "self-deadlock")
-        .expect("self-deadlock");
-    assert!(
-        f.text
-            .starts_with("`log_state` is on MainThread's stack twice"),
-        "{}",
-        f.text
-    );
+    let f = findings.iter().find(|f| f.id == "self-deadlock").expect("self-deadlock");
+    assert!(f.text.starts_with("`log_state` is on MainThread's stack twice"), "{}", f.text);
 }
 
 #[test]
@@ -67,31 +54,16 @@ fn a_gil_waiter_inside_the_same_module_is_a_lock_order_inversion() {
     // The heartbeat thread runs a _store callback that wants the GIL back.
     let frames = &mut tree[0].threads[1].frames;
     frames.truncate(6);
-    frames.push(nat(
-        "PyGILState_Ensure",
-        crate::diagnose::fixtures::LIBPY,
-        "Python/pystate.c:1719",
-    ));
-    frames.push(nat(
-        "notify_listener",
-        &so,
-        "/work/cases/hang-gil/_store.c:52",
-    ));
+    frames.push(nat("PyGILState_Ensure", crate::diagnose::fixtures::LIBPY, "Python/pystate.c:1719"));
+    frames.push(nat("notify_listener", &so, "/work/cases/hang-gil/_store.c:52"));
     frames.extend(thread_tail());
     let findings = analyze_hang(&tree);
-    assert_eq!(
-        ids(&findings),
-        [
-            "lock-while-holding-gil",
-            "gil-lock-inversion",
-            "waiting-for-gil"
-        ]
-    );
+    assert_eq!(ids(&findings), ["lock-while-holding-gil", "gil-lock-inversion", "waiting-for-gil"]);
     assert_eq!(findings[1].tid, Some(PID + 1));
     assert!(
-        findings[1].text.starts_with(
-            "heartbeat (tid 48214) waits for the GIL inside _store (notify_listener (_store.c:52))"
-        ),
+        findings[1]
+            .text
+            .starts_with("heartbeat (tid 48214) waits for the GIL inside _store (notify_listener (_store.c:52))"),
         "{}",
         findings[1].text
     );
@@ -100,10 +72,7 @@ fn a_gil_waiter_inside_the_same_module_is_a_lock_order_inversion() {
 #[test]
 fn holding_the_gil_in_a_blocking_read_is_said_too() {
     let main = "/work/cases/x/main.py";
-    let mut frames = vec![
-        nat("__libc_recv", LIBC, ""),
-        nat("poll_device", &ext("_dev"), "/work/cases/x/_dev.c:12"),
-    ];
+    let mut frames = vec![nat("__libc_recv", LIBC, ""), nat("poll_device", &ext("_dev"), "/work/cases/x/_dev.c:12")];
     frames.extend(c_call());
     frames.push(py("read_sensor", main, 5));
     let tree = vec![process(
@@ -115,9 +84,7 @@ fn holding_the_gil_in_a_blocking_read_is_said_too() {
     let findings = analyze_hang(&tree);
     assert_eq!(ids(&findings), ["blocking-while-holding-gil"]);
     assert!(
-        findings[0].text.contains(
-            "waits for I/O (`recv`) from poll_device (_dev.c:12) at read_sensor (main.py:5)"
-        ),
+        findings[0].text.contains("waits for I/O (`recv`) from poll_device (_dev.c:12) at read_sensor (main.py:5)"),
         "{}",
         findings[0].text
     );
@@ -126,10 +93,7 @@ fn holding_the_gil_in_a_blocking_read_is_said_too() {
 #[test]
 fn a_tree_where_everything_waits_says_what_each_process_waits_on() {
     let findings = analyze_hang(&everything_waits());
-    assert_eq!(
-        ids(&findings),
-        ["all-threads-waiting", "all-threads-waiting"]
-    );
+    assert_eq!(ids(&findings), ["all-threads-waiting", "all-threads-waiting"]);
     assert_eq!((findings[0].pid, findings[0].tid), (PID, Some(PID)));
     assert_eq!(
         findings[0].text,
@@ -151,16 +115,8 @@ fn threads_waiting_on_each_other_are_a_deadlock() {
         let mut f = vec![
             nat("__futex_abstimed_wait_common", LIBC, ""),
             nat("__new_sem_wait_slow64", LIBC, ""),
-            nat(
-                "PyThread_acquire_lock_timed",
-                crate::diagnose::fixtures::LIBPY,
-                "",
-            ),
-            nat(
-                "lock_PyThread_acquire_lock",
-                crate::diagnose::fixtures::LIBPY,
-                "",
-            ),
+            nat("PyThread_acquire_lock_timed", crate::diagnose::fixtures::LIBPY, ""),
+            nat("lock_PyThread_acquire_lock", crate::diagnose::fixtures::LIBPY, ""),
             py("transfer", main, line),
         ];
         f.extend(thread_tail());
@@ -177,17 +133,9 @@ fn threads_waiting_on_each_other_are_a_deadlock() {
     )];
     let findings = analyze_hang(&tree);
     assert_eq!(ids(&findings), ["all-threads-waiting"]);
+    assert!(findings[0].text.contains("a deadlock: each waits for a lock or another thread"), "{}", findings[0].text);
     assert!(
-        findings[0]
-            .text
-            .contains("a deadlock: each waits for a lock or another thread"),
-        "{}",
-        findings[0].text
-    );
-    assert!(
-        findings[0]
-            .text
-            .contains("a-to-b waits in `Lock.acquire` at transfer (main.py:10)"),
+        findings[0].text.contains("a-to-b waits in `Lock.acquire` at transfer (main.py:10)"),
         "{}",
         findings[0].text
     );
@@ -196,10 +144,7 @@ fn threads_waiting_on_each_other_are_a_deadlock() {
 #[test]
 fn a_spinning_extension_and_a_stuck_read() {
     let findings = analyze_hang(&busy_native_loop());
-    assert_eq!(
-        ids(&findings),
-        ["native-busy-loop", "waiting-for-gil", "disk-sleep"]
-    );
+    assert_eq!(ids(&findings), ["native-busy-loop", "waiting-for-gil", "disk-sleep"]);
     assert_eq!(
         findings[0].text,
         "MainThread (tid 48213) was on the CPU in native code, not in any system call: mix_block \
@@ -217,25 +162,14 @@ fn a_spinning_extension_and_a_stuck_read() {
 fn running_python_and_unknown_states() {
     let main = "/work/cases/x/main.py";
     let mut frames = vec![
-        nat(
-            "_PyEval_EvalFrameDefault",
-            crate::diagnose::fixtures::LIBPY,
-            "Python/ceval.c:5000",
-        ),
+        nat("_PyEval_EvalFrameDefault", crate::diagnose::fixtures::LIBPY, "Python/ceval.c:5000"),
         py("spin", main, 3),
     ];
     frames.extend(run_file_tail());
     let mut t = thread(PID, "MainThread", true, "running", frames);
-    let findings = analyze_hang(&[process(
-        PID,
-        ProcessRole::Main,
-        &["python3", "main.py"],
-        vec![t.clone()],
-    )]);
+    let findings = analyze_hang(&[process(PID, ProcessRole::Main, &["python3", "main.py"], vec![t.clone()])]);
     assert_eq!(ids(&findings), ["python-busy"]);
-    assert!(findings[0]
-        .text
-        .contains("was running Python code at spin (main.py:3)"));
+    assert!(findings[0].text.contains("was running Python code at spin (main.py:3)"));
     // Without a scheduler state nothing is claimed about a thread that is not in a call.
     t.state = None;
     assert!(analyze_hang(&[process(PID, ProcessRole::Main, &["python3"], vec![t])]).is_empty());
@@ -248,19 +182,13 @@ fn descriptions_of_single_threads() {
         describe(&tree[0].threads[0]),
         "waits in `pthread_mutex_lock` from log_state (_store.c:15, inlined into flush) at save (main.py:23)"
     );
-    assert_eq!(
-        describe(&tree[0].threads[1]),
-        "waits for the GIL at heartbeat (main.py:17)"
-    );
+    assert_eq!(describe(&tree[0].threads[1]), "waits for the GIL at heartbeat (main.py:17)");
     let mut bare = thread(PID, "MainThread", false, "sleeping", sleeping());
     assert_eq!(describe(&bare), "waits in `time.sleep`");
     bare.frames.clear();
     assert_eq!(describe(&bare), "no stack was taken");
     assert!(analyze_hang(&[]).is_empty());
-    assert_eq!(
-        one_line("python3 -c import x\nx.run()\t"),
-        "python3 -c import x\\nx.run()\\t"
-    );
+    assert_eq!(one_line("python3 -c import x\nx.run()\t"), "python3 -c import x\\nx.run()\\t");
 }
 
 #[test]
@@ -270,10 +198,7 @@ fn empty_and_odd_snapshots_do_not_panic() {
         thread(2, "b", true, "running", vec![]),
         thread(3, "c", false, "zombie", vec![nat("??", "", "")]),
     ];
-    let tree = vec![
-        process(1, ProcessRole::Main, &[], odd),
-        process(2, ProcessRole::Child, &[], vec![]),
-    ];
+    let tree = vec![process(1, ProcessRole::Main, &[], odd), process(2, ProcessRole::Child, &[], vec![])];
     let findings = analyze_hang(&tree);
     assert_eq!(ids(&findings), ["blocking-while-holding-gil"]);
 }

@@ -5,9 +5,7 @@
 //! `__lll_lock_wait` ← `pthread_mutex_lock`); the outermost call of that run that we know
 //! is the one the program made, and the frame below the run is the code that made it.
 
-use crate::diagnose::frames::{
-    is_interpreter_module, is_system_module, module_basename, normalized_name,
-};
+use crate::diagnose::frames::{is_interpreter_module, is_system_module, module_basename, normalized_name};
 use crate::model::{Frame, FrameKind};
 
 /// What a blocking call waits for.
@@ -64,11 +62,7 @@ impl WaitKind {
             WaitKind::Semaphore => "a semaphore",
             WaitKind::Join => "another thread to end",
             WaitKind::Sleep => "a timer",
-            WaitKind::Poll
-            | WaitKind::Read
-            | WaitKind::Write
-            | WaitKind::Accept
-            | WaitKind::Connect => "I/O",
+            WaitKind::Poll | WaitKind::Read | WaitKind::Write | WaitKind::Accept | WaitKind::Connect => "I/O",
             WaitKind::Child => "a child process",
             WaitKind::Signal => "a signal",
             WaitKind::Syscall => "a system call",
@@ -81,100 +75,28 @@ impl WaitKind {
 /// `pthread_mutex_lock` and `lll_lock_wait` here.
 const BLOCKING_CALLS: &[(&str, WaitKind, &str)] = &[
     ("pthread_mutex_lock", WaitKind::Mutex, "pthread_mutex_lock"),
-    (
-        "pthread_mutex_lock_full",
-        WaitKind::Mutex,
-        "pthread_mutex_lock",
-    ),
-    (
-        "pthread_mutex_timedlock",
-        WaitKind::Mutex,
-        "pthread_mutex_timedlock",
-    ),
-    (
-        "pthread_mutex_clocklock",
-        WaitKind::Mutex,
-        "pthread_mutex_clocklock",
-    ),
-    (
-        "pthread_mutex_cond_lock",
-        WaitKind::Mutex,
-        "pthread_mutex_lock",
-    ),
-    (
-        "lll_mutex_lock_optimized",
-        WaitKind::Mutex,
-        "pthread_mutex_lock",
-    ),
+    ("pthread_mutex_lock_full", WaitKind::Mutex, "pthread_mutex_lock"),
+    ("pthread_mutex_timedlock", WaitKind::Mutex, "pthread_mutex_timedlock"),
+    ("pthread_mutex_clocklock", WaitKind::Mutex, "pthread_mutex_clocklock"),
+    ("pthread_mutex_cond_lock", WaitKind::Mutex, "pthread_mutex_lock"),
+    ("lll_mutex_lock_optimized", WaitKind::Mutex, "pthread_mutex_lock"),
     ("lll_lock_wait", WaitKind::Mutex, "a low-level lock"),
-    (
-        "lll_lock_wait_private",
-        WaitKind::Mutex,
-        "a libc-internal lock",
-    ),
+    ("lll_lock_wait_private", WaitKind::Mutex, "a libc-internal lock"),
     ("pthread_spin_lock", WaitKind::Mutex, "pthread_spin_lock"),
     ("mtx_lock", WaitKind::Mutex, "mtx_lock"),
     ("mtx_timedlock", WaitKind::Mutex, "mtx_timedlock"),
-    (
-        "pthread_rwlock_rdlock",
-        WaitKind::RwLock,
-        "pthread_rwlock_rdlock",
-    ),
-    (
-        "pthread_rwlock_wrlock",
-        WaitKind::RwLock,
-        "pthread_rwlock_wrlock",
-    ),
-    (
-        "pthread_rwlock_rdlock_full",
-        WaitKind::RwLock,
-        "pthread_rwlock_rdlock",
-    ),
-    (
-        "pthread_rwlock_wrlock_full",
-        WaitKind::RwLock,
-        "pthread_rwlock_wrlock",
-    ),
-    (
-        "pthread_rwlock_timedrdlock",
-        WaitKind::RwLock,
-        "pthread_rwlock_timedrdlock",
-    ),
-    (
-        "pthread_rwlock_timedwrlock",
-        WaitKind::RwLock,
-        "pthread_rwlock_timedwrlock",
-    ),
-    (
-        "pthread_rwlock_clockrdlock",
-        WaitKind::RwLock,
-        "pthread_rwlock_clockrdlock",
-    ),
-    (
-        "pthread_rwlock_clockwrlock",
-        WaitKind::RwLock,
-        "pthread_rwlock_clockwrlock",
-    ),
-    (
-        "pthread_cond_wait",
-        WaitKind::Condition,
-        "pthread_cond_wait",
-    ),
-    (
-        "pthread_cond_timedwait",
-        WaitKind::Condition,
-        "pthread_cond_timedwait",
-    ),
-    (
-        "pthread_cond_clockwait",
-        WaitKind::Condition,
-        "pthread_cond_clockwait",
-    ),
-    (
-        "pthread_cond_wait_common",
-        WaitKind::Condition,
-        "pthread_cond_wait",
-    ),
+    ("pthread_rwlock_rdlock", WaitKind::RwLock, "pthread_rwlock_rdlock"),
+    ("pthread_rwlock_wrlock", WaitKind::RwLock, "pthread_rwlock_wrlock"),
+    ("pthread_rwlock_rdlock_full", WaitKind::RwLock, "pthread_rwlock_rdlock"),
+    ("pthread_rwlock_wrlock_full", WaitKind::RwLock, "pthread_rwlock_wrlock"),
+    ("pthread_rwlock_timedrdlock", WaitKind::RwLock, "pthread_rwlock_timedrdlock"),
+    ("pthread_rwlock_timedwrlock", WaitKind::RwLock, "pthread_rwlock_timedwrlock"),
+    ("pthread_rwlock_clockrdlock", WaitKind::RwLock, "pthread_rwlock_clockrdlock"),
+    ("pthread_rwlock_clockwrlock", WaitKind::RwLock, "pthread_rwlock_clockwrlock"),
+    ("pthread_cond_wait", WaitKind::Condition, "pthread_cond_wait"),
+    ("pthread_cond_timedwait", WaitKind::Condition, "pthread_cond_timedwait"),
+    ("pthread_cond_clockwait", WaitKind::Condition, "pthread_cond_clockwait"),
+    ("pthread_cond_wait_common", WaitKind::Condition, "pthread_cond_wait"),
     ("cnd_wait", WaitKind::Condition, "cnd_wait"),
     ("cnd_timedwait", WaitKind::Condition, "cnd_timedwait"),
     ("sem_wait", WaitKind::Semaphore, "sem_wait"),
@@ -187,20 +109,12 @@ const BLOCKING_CALLS: &[(&str, WaitKind, &str)] = &[
     ("futex_wait", WaitKind::Futex, "futex_wait"),
     ("futex_wait_cancelable", WaitKind::Futex, "futex_wait"),
     ("futex_abstimed_wait", WaitKind::Futex, "futex_wait"),
-    (
-        "futex_abstimed_wait_cancelable",
-        WaitKind::Futex,
-        "futex_wait",
-    ),
+    ("futex_abstimed_wait_cancelable", WaitKind::Futex, "futex_wait"),
     ("futex_abstimed_wait_common", WaitKind::Futex, "futex_wait"),
     ("futex_lock_pi", WaitKind::Futex, "futex_lock_pi"),
     ("pthread_join", WaitKind::Join, "pthread_join"),
     ("pthread_clockjoin_ex", WaitKind::Join, "pthread_join"),
-    (
-        "pthread_timedjoin_np",
-        WaitKind::Join,
-        "pthread_timedjoin_np",
-    ),
+    ("pthread_timedjoin_np", WaitKind::Join, "pthread_timedjoin_np"),
     ("thrd_join", WaitKind::Join, "thrd_join"),
     ("nanosleep", WaitKind::Sleep, "nanosleep"),
     ("clock_nanosleep", WaitKind::Sleep, "clock_nanosleep"),
@@ -248,12 +162,8 @@ const BLOCKING_CALLS: &[(&str, WaitKind, &str)] = &[
 /// CPython's functions that wait for the GIL (3.8–3.13). `take_gil` and the `PyCOND_*`
 /// macros are often inlined; without debug info their callers are what remains.
 const GIL_WAITS: &[&str] = &["take_gil", "PyCOND_TIMEDWAIT", "PyCOND_WAIT", "drop_gil"];
-const GIL_WAIT_CALLERS: &[&str] = &[
-    "PyEval_RestoreThread",
-    "PyEval_AcquireThread",
-    "PyEval_AcquireLock",
-    "PyGILState_Ensure",
-];
+const GIL_WAIT_CALLERS: &[&str] =
+    &["PyEval_RestoreThread", "PyEval_AcquireThread", "PyEval_AcquireLock", "PyGILState_Ensure"];
 
 /// A thread blocked in a C-runtime call.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -285,39 +195,23 @@ pub fn bare_name(name: &str) -> &str {
 }
 
 fn is_system_frame(frame: &Frame) -> bool {
-    frame.kind == FrameKind::Native
-        && frame
-            .module
-            .as_deref()
-            .map(module_basename)
-            .is_some_and(is_system_module)
+    frame.kind == FrameKind::Native && frame.module.as_deref().map(module_basename).is_some_and(is_system_module)
 }
 
 /// A native frame of the interpreter (libpython, the python executable).
 pub(crate) fn is_interpreter_frame(frame: &Frame) -> bool {
-    frame.kind == FrameKind::Native
-        && frame
-            .module
-            .as_deref()
-            .map(module_basename)
-            .is_some_and(is_interpreter_module)
+    frame.kind == FrameKind::Native && frame.module.as_deref().map(module_basename).is_some_and(is_interpreter_module)
 }
 
 fn blocking_call(frame: &Frame) -> Option<(WaitKind, &'static str)> {
     let name = normalized_name(frame)?;
     let bare = bare_name(&name);
-    BLOCKING_CALLS
-        .iter()
-        .find(|(n, _, _)| *n == bare)
-        .map(|&(_, kind, call)| (kind, call))
+    BLOCKING_CALLS.iter().find(|(n, _, _)| *n == bare).map(|&(_, kind, call)| (kind, call))
 }
 
 /// How many frames from the top belong to the C runtime (libc, the loader, libstdc++).
 pub fn system_run(frames: &[Frame]) -> usize {
-    frames
-        .iter()
-        .position(|f| !is_system_frame(f))
-        .unwrap_or(frames.len())
+    frames.iter().position(|f| !is_system_frame(f)).unwrap_or(frames.len())
 }
 
 /// The blocking C-runtime call the thread is in, if its stack starts with one.
@@ -325,37 +219,23 @@ pub fn blocking_wait(frames: &[Frame]) -> Option<Wait> {
     let run = system_run(frames);
     // The outermost call of the run that we know: the one the program made.
     let (kind, call) = frames[..run].iter().rev().find_map(blocking_call)?;
-    Some(Wait {
-        kind,
-        call,
-        caller: (run < frames.len()).then_some(run),
-    })
+    Some(Wait { kind, call, caller: (run < frames.len()).then_some(run) })
 }
 
 /// Whether the thread waits for the GIL: a GIL function among the runtime frames on top of
 /// its stack (before any Python frame or code of the program's own).
 pub fn waits_for_gil(frames: &[Frame]) -> bool {
-    let runtime = frames
-        .iter()
-        .position(|f| !is_system_frame(f) && !is_interpreter_frame(f))
-        .unwrap_or(frames.len());
-    let names: Vec<String> = frames[..runtime]
-        .iter()
-        .filter(|f| is_interpreter_frame(f))
-        .filter_map(normalized_name)
-        .collect();
+    let runtime = frames.iter().position(|f| !is_system_frame(f) && !is_interpreter_frame(f)).unwrap_or(frames.len());
+    let names: Vec<String> =
+        frames[..runtime].iter().filter(|f| is_interpreter_frame(f)).filter_map(normalized_name).collect();
     if names.iter().any(|n| GIL_WAITS.contains(&n.as_str())) {
         return true;
     }
     // `take_gil` inlined without a trace: the thread sits in a condition wait called
     // straight from a function whose job is to take the GIL.
     let first_interpreter = frames[..runtime].iter().find(|f| is_interpreter_frame(f));
-    let in_condition = blocking_wait(frames)
-        .is_some_and(|w| matches!(w.kind, WaitKind::Condition | WaitKind::Futex));
-    in_condition
-        && first_interpreter
-            .and_then(normalized_name)
-            .is_some_and(|n| GIL_WAIT_CALLERS.contains(&n.as_str()))
+    let in_condition = blocking_wait(frames).is_some_and(|w| matches!(w.kind, WaitKind::Condition | WaitKind::Futex));
+    in_condition && first_interpreter.and_then(normalized_name).is_some_and(|n| GIL_WAIT_CALLERS.contains(&n.as_str()))
 }
 
 #[cfg(test)]
@@ -368,14 +248,8 @@ mod tests {
         assert_eq!(bare_name("___pthread_mutex_lock"), "pthread_mutex_lock");
         assert_eq!(bare_name("__GI___lll_lock_wait"), "lll_lock_wait");
         assert_eq!(bare_name("__lll_lock_wait"), "lll_lock_wait");
-        assert_eq!(
-            bare_name("__futex_abstimed_wait_common64"),
-            "futex_abstimed_wait_common"
-        );
-        assert_eq!(
-            bare_name("___pthread_cond_timedwait64"),
-            "pthread_cond_timedwait"
-        );
+        assert_eq!(bare_name("__futex_abstimed_wait_common64"), "futex_abstimed_wait_common");
+        assert_eq!(bare_name("___pthread_cond_timedwait64"), "pthread_cond_timedwait");
         assert_eq!(bare_name("__GI___clock_nanosleep"), "clock_nanosleep");
         assert_eq!(bare_name("__libc_recv"), "recv");
         assert_eq!(bare_name("__GI___libc_read"), "read");
@@ -390,27 +264,17 @@ mod tests {
         let frames = vec![
             nat("futex_wait", LIBC, "../sysdeps/nptl/futex-internal.h:146"),
             nat("__GI___lll_lock_wait", LIBC, "./nptl/lowlevellock.c:49"),
-            nat(
-                "___pthread_mutex_lock",
-                LIBC,
-                "./nptl/pthread_mutex_lock.c:93",
-            ),
+            nat("___pthread_mutex_lock", LIBC, "./nptl/pthread_mutex_lock.c:93"),
             nat("flush", "_store.so", "_store.c:33"),
         ];
         let wait = blocking_wait(&frames).expect("a wait");
-        assert_eq!(
-            (wait.kind, wait.call, wait.caller),
-            (WaitKind::Mutex, "pthread_mutex_lock", Some(3))
-        );
+        assert_eq!((wait.kind, wait.call, wait.caller), (WaitKind::Mutex, "pthread_mutex_lock", Some(3)));
         assert!(!waits_for_gil(&frames));
     }
 
     #[test]
     fn running_code_is_no_wait() {
-        let frames = vec![
-            nat("__memset_avx2_unaligned_erms", LIBC, ""),
-            nat("fill", "_x.so", ""),
-        ];
+        let frames = vec![nat("__memset_avx2_unaligned_erms", LIBC, ""), nat("fill", "_x.so", "")];
         assert_eq!(blocking_wait(&frames), None);
         assert_eq!(blocking_wait(&[nat("spin", "_x.so", "")]), None);
         assert_eq!(blocking_wait(&[]), None);
@@ -438,9 +302,6 @@ mod tests {
             nat("PyThread_acquire_lock_timed", LIBPY, ""),
         ];
         assert!(!waits_for_gil(&python_lock));
-        assert_eq!(
-            blocking_wait(&python_lock).map(|w| w.kind),
-            Some(WaitKind::Semaphore)
-        );
+        assert_eq!(blocking_wait(&python_lock).map(|w| w.kind), Some(WaitKind::Semaphore));
     }
 }

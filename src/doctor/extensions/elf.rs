@@ -50,8 +50,7 @@ pub fn ident(path: &Path) -> Option<(bool, u16)> {
 }
 
 pub fn parse(path: &Path) -> io::Result<ElfFacts> {
-    let (class64, _) =
-        ident(path).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not an ELF file"))?;
+    let (class64, _) = ident(path).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not an ELF file"))?;
     let cache = ReadCache::new(File::open(path)?);
     let result = if class64 {
         parse_as::<elf::FileHeader64<Endianness>>(&cache)
@@ -65,17 +64,12 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-fn parse_as<Elf: FileHeader<Endian = Endianness>>(
-    data: &ReadCache<File>,
-) -> object::read::Result<ElfFacts> {
+fn parse_as<Elf: FileHeader<Endian = Endianness>>(data: &ReadCache<File>) -> object::read::Result<ElfFacts> {
     let header = Elf::parse(data)?;
     let endian = header.endian()?;
     let sections = header.sections(endian, data)?;
-    let mut facts = ElfFacts {
-        class64: header.is_class_64(),
-        machine: header.e_machine(endian).0,
-        ..ElfFacts::default()
-    };
+    let mut facts =
+        ElfFacts { class64: header.is_class_64(), machine: header.e_machine(endian).0, ..ElfFacts::default() };
     if let Some((dyns, link)) = sections.dynamic(endian, data)? {
         let strings = sections.strings(endian, data, link)?;
         for d in dyns {
@@ -97,10 +91,7 @@ fn parse_as<Elf: FileHeader<Endian = Endianness>>(
             while let Some(aux) = auxes.next()? {
                 versions.push(text(aux.name(endian, strings)?));
             }
-            facts.version_needs.push(VersionNeed {
-                file: text(need.file(endian, strings)?),
-                versions,
-            });
+            facts.version_needs.push(VersionNeed { file: text(need.file(endian, strings)?), versions });
         }
     }
     if let Some((mut defs, link)) = sections.gnu_verdef(endian, data)? {

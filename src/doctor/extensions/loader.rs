@@ -93,11 +93,7 @@ impl Loader {
         }
         Loader {
             cache,
-            ld_library_path: ld_library_path
-                .split(':')
-                .filter(|p| !p.is_empty())
-                .map(str::to_owned)
-                .collect(),
+            ld_library_path: ld_library_path.split(':').filter(|p| !p.is_empty()).map(str::to_owned).collect(),
             ident: Mutex::new(HashMap::new()),
             defs: Mutex::new(HashMap::new()),
         }
@@ -105,19 +101,11 @@ impl Loader {
 
     /// A candidate the loader would accept: an ELF file of the requester's class and machine.
     fn fits(&self, candidate: &Path, want: (bool, u16)) -> bool {
-        if let Some(known) = self
-            .ident
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(candidate)
-        {
+        if let Some(known) = self.ident.lock().unwrap_or_else(|e| e.into_inner()).get(candidate) {
             return *known == Some(want);
         }
         let got = elf::ident(candidate);
-        self.ident
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(candidate.to_owned(), got);
+        self.ident.lock().unwrap_or_else(|e| e.into_inner()).insert(candidate.to_owned(), got);
         got == Some(want)
     }
 
@@ -126,8 +114,7 @@ impl Loader {
         let want = (facts.class64, facts.machine);
         if name.contains('/') {
             let p = PathBuf::from(
-                name.replace("${ORIGIN}", &origin.to_string_lossy())
-                    .replace("$ORIGIN", &origin.to_string_lossy()),
+                name.replace("${ORIGIN}", &origin.to_string_lossy()).replace("$ORIGIN", &origin.to_string_lossy()),
             );
             return self.fits(&p, want).then_some(p);
         }
@@ -154,27 +141,16 @@ impl Loader {
                 }
             }
         }
-        DEFAULT_DIRS
-            .iter()
-            .map(|d| Path::new(d).join(name))
-            .find(|p| self.fits(p, want))
+        DEFAULT_DIRS.iter().map(|d| Path::new(d).join(name)).find(|p| self.fits(p, want))
     }
 
     /// The version names a library defines (`.gnu.version_d`), cached by path.
     pub fn version_defs(&self, library: &Path) -> Option<Arc<Vec<String>>> {
-        if let Some(known) = self
-            .defs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(library)
-        {
+        if let Some(known) = self.defs.lock().unwrap_or_else(|e| e.into_inner()).get(library) {
             return known.clone();
         }
         let got = elf::parse(library).ok().map(|f| Arc::new(f.version_defs));
-        self.defs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(library.to_owned(), got.clone());
+        self.defs.lock().unwrap_or_else(|e| e.into_inner()).insert(library.to_owned(), got.clone());
         got
     }
 }
@@ -189,23 +165,13 @@ mod tests {
         let entries = parse_ldconfig(text);
         assert_eq!(entries.len(), 2);
         assert_eq!(entries[0].name, "libz.so.1");
-        assert_eq!(
-            entries[1].path,
-            PathBuf::from("/lib/x86_64-linux-gnu/libc.so.6")
-        );
+        assert_eq!(entries[1].path, PathBuf::from("/lib/x86_64-linux-gnu/libc.so.6"));
         assert_eq!(entries[1].flags, "libc6,x86-64, OS ABI: Linux 3.2.0");
     }
 
     #[test]
     fn expands_origin() {
         let got = expand_search_path("$ORIGIN/../lib:${ORIGIN}:/opt/x", Path::new("/a/b"));
-        assert_eq!(
-            got,
-            vec![
-                PathBuf::from("/a/b/../lib"),
-                PathBuf::from("/a/b"),
-                PathBuf::from("/opt/x")
-            ]
-        );
+        assert_eq!(got, vec![PathBuf::from("/a/b/../lib"), PathBuf::from("/a/b"), PathBuf::from("/opt/x")]);
     }
 }

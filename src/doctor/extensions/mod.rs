@@ -75,11 +75,7 @@ pub fn check_extensions_with(python: &PythonFacts, loader: &Loader) -> Extension
     let started = Instant::now();
     let found = find_extensions(&python.sys_path);
     let mut problems = duplicate_modules(&found, python);
-    let numpy2 = python
-        .numpy_version
-        .as_deref()
-        .and_then(naming::major)
-        .is_some_and(|m| m >= 2);
+    let numpy2 = python.numpy_version.as_deref().and_then(naming::major).is_some_and(|m| m >= 2);
 
     // Each file once, even when sys.path entries overlap.
     let mut seen = HashSet::new();
@@ -90,10 +86,7 @@ pub fn check_extensions_with(python: &PythonFacts, loader: &Loader) -> Extension
 
     let next = AtomicUsize::new(0);
     let results = Mutex::new(Vec::new());
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2)
-        .clamp(1, 8);
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, 8);
     std::thread::scope(|scope| {
         for _ in 0..threads {
             scope.spawn(|| {
@@ -103,20 +96,13 @@ pub fn check_extensions_with(python: &PythonFacts, loader: &Loader) -> Extension
                     let Some(file) = unique.get(i) else { break };
                     mine.extend(examine(file, python, loader, numpy2));
                 }
-                results
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .extend(mine);
+                results.lock().unwrap_or_else(|e| e.into_inner()).extend(mine);
             });
         }
     });
     problems.extend(results.into_inner().unwrap_or_else(|e| e.into_inner()));
     problems.sort_by(|a, b| (a.id, &a.path, &a.finding).cmp(&(b.id, &b.path, &b.finding)));
-    ExtensionReport {
-        examined: unique.len(),
-        problems,
-        elapsed: started.elapsed(),
-    }
+    ExtensionReport { examined: unique.len(), problems, elapsed: started.elapsed() }
 }
 
 /// Directories never worth walking for importable extensions.
@@ -128,11 +114,7 @@ fn find_extensions(sys_path: &[PathBuf]) -> Vec<Found> {
     let mut found = Vec::new();
     let mut entries_seen = HashSet::new();
     for (entry, dir) in sys_path.iter().enumerate() {
-        let dir = if dir.as_os_str().is_empty() {
-            PathBuf::from(".")
-        } else {
-            dir.clone()
-        };
+        let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir.clone() };
         let Ok(canonical) = std::fs::canonicalize(&dir) else {
             continue;
         };
@@ -164,11 +146,7 @@ fn walk(root: &Path, dir: &Path, entry: usize, depth: usize, found: &mut Vec<Fou
             }
         } else if name.ends_with(".so") && path.is_file() {
             let relative = path.strip_prefix(root).unwrap_or(&path).to_owned();
-            found.push(Found {
-                path,
-                entry,
-                relative,
-            });
+            found.push(Found { path, entry, relative });
         }
     }
 }
@@ -203,24 +181,11 @@ fn duplicate_modules(found: &[Found], python: &PythonFacts) -> Vec<ExtensionProb
     problems
 }
 
-fn examine(
-    file: &Found,
-    python: &PythonFacts,
-    loader: &Loader,
-    numpy2: bool,
-) -> Vec<ExtensionProblem> {
+fn examine(file: &Found, python: &PythonFacts, loader: &Loader, numpy2: bool) -> Vec<ExtensionProblem> {
     let mut problems = Vec::new();
     let path = &file.path;
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let problem = |id, finding: String, fix: String| ExtensionProblem {
-        id,
-        path: path.clone(),
-        finding,
-        fix,
-    };
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let problem = |id, finding: String, fix: String| ExtensionProblem { id, path: path.clone(), finding, fix };
 
     if let Some(tag) = naming::abi_mismatch(&file_name, &python.soabi, &python.ext_suffixes) {
         problems.push(problem(
@@ -270,46 +235,34 @@ fn examine(
         let Some(defs) = loader.version_defs(&library) else {
             continue;
         };
-        let missing: Vec<&str> = need
-            .versions
-            .iter()
-            .map(String::as_str)
-            .filter(|v| !defs.iter().any(|d| d == v))
-            .collect();
+        let missing: Vec<&str> =
+            need.versions.iter().map(String::as_str).filter(|v| !defs.iter().any(|d| d == v)).collect();
         let Some(top) = naming::highest(&missing) else {
             continue;
         };
         let (prefix, _) = naming::split_version(top);
         let have = naming::highest(
-            &defs
-                .iter()
-                .map(String::as_str)
-                .filter(|d| naming::split_version(d).0 == prefix)
-                .collect::<Vec<_>>(),
+            &defs.iter().map(String::as_str).filter(|d| naming::split_version(d).0 == prefix).collect::<Vec<_>>(),
         )
         .map(|h| format!("; the system's {} has up to {h}", library.display()))
         .unwrap_or_else(|| format!("; {} does not define it", library.display()));
         let (id, fix) = match prefix {
-            "GLIBC_" => (GLIBC_TOO_NEW, "install a wheel built for an older glibc (manylinux tag at or below the system's), or upgrade the OS"),
-            "GLIBCXX_" | "CXXABI_" => (LIBSTDCXX_TOO_NEW, "install a newer libstdc++ (e.g. a newer GCC runtime), or a wheel built with an older compiler"),
+            "GLIBC_" => (
+                GLIBC_TOO_NEW,
+                "install a wheel built for an older glibc (manylinux tag at or below the system's), or upgrade the OS",
+            ),
+            "GLIBCXX_" | "CXXABI_" => (
+                LIBSTDCXX_TOO_NEW,
+                "install a newer libstdc++ (e.g. a newer GCC runtime), or a wheel built with an older compiler",
+            ),
             _ => (LIBRARY_TOO_OLD, "install the library version the package was built against, or rebuild the package"),
         };
-        problems.push(problem(
-            id,
-            format!("needs {top} from {}{have}", need.file),
-            fix.into(),
-        ));
+        problems.push(problem(id, format!("needs {top} from {}{have}", need.file), fix.into()));
     }
 
-    if numpy2
-        && naming::module_name(&file.relative, &python.ext_suffixes).is_some()
-        && !is_numpy_own(&file.relative)
-    {
+    if numpy2 && naming::module_name(&file.relative, &python.ext_suffixes).is_some() && !is_numpy_own(&file.relative) {
         if let Some(range) = facts.rodata {
-            let needles: [&[u8]; 2] = [
-                b"numpy.core._multiarray_umath\0",
-                b"numpy._core._multiarray_umath\0",
-            ];
+            let needles: [&[u8]; 2] = [b"numpy.core._multiarray_umath\0", b"numpy._core._multiarray_umath\0"];
             if let Ok(hits) = elf::find_in_range(path, range, &needles) {
                 if hits[0] && !hits[1] {
                     problems.push(problem(
@@ -328,10 +281,7 @@ fn examine(
 }
 
 fn is_numpy_own(relative: &Path) -> bool {
-    relative
-        .components()
-        .next()
-        .is_some_and(|c| c.as_os_str() == "numpy")
+    relative.components().next().is_some_and(|c| c.as_os_str() == "numpy")
 }
 
 #[cfg(test)]

@@ -12,10 +12,7 @@ pub fn abi_tag(file_name: &str) -> Option<&str> {
 
 /// Whether the tag names some Python ABI (as opposed to a library's own version digits).
 pub fn is_python_tag(tag: &str) -> bool {
-    tag == "abi3"
-        || ["cpython-", "pypy", "graalpy"]
-            .iter()
-            .any(|p| tag.starts_with(p))
+    tag == "abi3" || ["cpython-", "pypy", "graalpy"].iter().any(|p| tag.starts_with(p))
 }
 
 /// The tag names a Python ABI other than the interpreter's: not `abi3`, not `soabi`, and
@@ -55,18 +52,14 @@ pub fn describe_tag(tag: &str) -> String {
 
 fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c == '_' || c.is_alphabetic())
-        && chars.all(|c| c == '_' || c.is_alphanumeric())
+    matches!(chars.next(), Some(c) if c == '_' || c.is_alphabetic()) && chars.all(|c| c == '_' || c.is_alphanumeric())
 }
 
 /// The dotted module name a file would import as from its sys.path entry, if importable:
 /// `pkg/sub/m.cpython-311-x86_64-linux-gnu.so` → `pkg.sub.m`.
 pub fn module_name(relative: &Path, ext_suffixes: &[String]) -> Option<String> {
     let file = relative.file_name()?.to_str()?;
-    let suffix = ext_suffixes
-        .iter()
-        .filter(|s| file.ends_with(s.as_str()))
-        .max_by_key(|s| s.len())?;
+    let suffix = ext_suffixes.iter().filter(|s| file.ends_with(s.as_str())).max_by_key(|s| s.len())?;
     let stem = &file[..file.len() - suffix.len()];
     if !is_identifier(stem) {
         return None;
@@ -85,22 +78,14 @@ pub fn module_name(relative: &Path, ext_suffixes: &[String]) -> Option<String> {
 
 /// `GLIBC_2.34` → (`GLIBC_`, [2, 34]); versions compare by their numbers.
 pub fn split_version(name: &str) -> (&str, Vec<u64>) {
-    let at = name
-        .find(|c: char| c.is_ascii_digit())
-        .unwrap_or(name.len());
-    let nums = name[at..]
-        .split('.')
-        .map(|p| p.parse().unwrap_or(0))
-        .collect();
+    let at = name.find(|c: char| c.is_ascii_digit()).unwrap_or(name.len());
+    let nums = name[at..].split('.').map(|p| p.parse().unwrap_or(0)).collect();
     (&name[..at], nums)
 }
 
 /// The highest of the given version names (by number, ties by name).
 pub fn highest<'a>(names: &[&'a str]) -> Option<&'a str> {
-    names
-        .iter()
-        .copied()
-        .max_by(|a, b| split_version(a).1.cmp(&split_version(b).1).then(a.cmp(b)))
+    names.iter().copied().max_by(|a, b| split_version(a).1.cmp(&split_version(b).1).then(a.cmp(b)))
 }
 
 /// The major number of a version string (`2.4.6` → 2).
@@ -114,9 +99,7 @@ mod tests {
     use std::path::PathBuf;
 
     fn suffixes() -> Vec<String> {
-        [".cpython-311-x86_64-linux-gnu.so", ".abi3.so", ".so"]
-            .map(String::from)
-            .to_vec()
+        [".cpython-311-x86_64-linux-gnu.so", ".abi3.so", ".so"].map(String::from).to_vec()
     }
 
     #[test]
@@ -126,60 +109,32 @@ mod tests {
             abi_mismatch("m.cpython-310-x86_64-linux-gnu.so", soabi, &suffixes()).as_deref(),
             Some("cpython-310-x86_64-linux-gnu")
         );
-        assert_eq!(
-            abi_mismatch("m.cpython-311-x86_64-linux-gnu.so", soabi, &suffixes()),
-            None
-        );
+        assert_eq!(abi_mismatch("m.cpython-311-x86_64-linux-gnu.so", soabi, &suffixes()), None);
         assert!(abi_mismatch("m.cpython-311d-x86_64-linux-gnu.so", soabi, &suffixes()).is_some());
         assert_eq!(abi_mismatch("m.abi3.so", soabi, &suffixes()), None);
         assert_eq!(abi_mismatch("m.so", soabi, &suffixes()), None);
         assert_eq!(abi_mismatch("libfoo.0.3.so", soabi, &suffixes()), None);
-        assert_eq!(
-            describe_tag("cpython-312d-x86_64-linux-gnu"),
-            "CPython 3.12 (debug)"
-        );
-        assert_eq!(
-            describe_tag("cpython-313t-x86_64-linux-gnu"),
-            "CPython 3.13 (free-threaded)"
-        );
+        assert_eq!(describe_tag("cpython-312d-x86_64-linux-gnu"), "CPython 3.12 (debug)");
+        assert_eq!(describe_tag("cpython-313t-x86_64-linux-gnu"), "CPython 3.13 (free-threaded)");
     }
 
     #[test]
     fn module_names() {
         let s = suffixes();
         assert_eq!(
-            module_name(
-                &PathBuf::from("pkg/sub/m.cpython-311-x86_64-linux-gnu.so"),
-                &s
-            )
-            .as_deref(),
+            module_name(&PathBuf::from("pkg/sub/m.cpython-311-x86_64-linux-gnu.so"), &s).as_deref(),
             Some("pkg.sub.m")
         );
-        assert_eq!(
-            module_name(&PathBuf::from("m.abi3.so"), &s).as_deref(),
-            Some("m")
-        );
-        assert_eq!(
-            module_name(&PathBuf::from("numpy.libs/libx-1.so"), &s),
-            None
-        );
-        assert_eq!(
-            module_name(&PathBuf::from("m.cpython-310-x86_64-linux-gnu.so"), &s),
-            None
-        );
+        assert_eq!(module_name(&PathBuf::from("m.abi3.so"), &s).as_deref(), Some("m"));
+        assert_eq!(module_name(&PathBuf::from("numpy.libs/libx-1.so"), &s), None);
+        assert_eq!(module_name(&PathBuf::from("m.cpython-310-x86_64-linux-gnu.so"), &s), None);
     }
 
     #[test]
     fn versions() {
         assert_eq!(split_version("GLIBC_2.34"), ("GLIBC_", vec![2, 34]));
-        assert_eq!(
-            highest(&["GLIBC_2.4", "GLIBC_2.34", "GLIBC_2.17"]),
-            Some("GLIBC_2.34")
-        );
-        assert_eq!(
-            highest(&["GLIBCXX_3.4.9", "GLIBCXX_3.4.30"]),
-            Some("GLIBCXX_3.4.30")
-        );
+        assert_eq!(highest(&["GLIBC_2.4", "GLIBC_2.34", "GLIBC_2.17"]), Some("GLIBC_2.34"));
+        assert_eq!(highest(&["GLIBCXX_3.4.9", "GLIBCXX_3.4.30"]), Some("GLIBCXX_3.4.30"));
         assert_eq!(major("2.4.6"), Some(2));
     }
 }

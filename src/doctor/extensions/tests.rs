@@ -4,11 +4,7 @@ use super::*;
 use std::process::Command;
 
 fn gcc(dir: &Path, args: &[&str]) {
-    let status = Command::new("gcc")
-        .current_dir(dir)
-        .args(args)
-        .status()
-        .expect("gcc runs");
+    let status = Command::new("gcc").current_dir(dir).args(args).status().expect("gcc runs");
     assert!(status.success(), "gcc {args:?} failed");
 }
 
@@ -19,9 +15,7 @@ fn write(dir: &Path, name: &str, text: &str) {
 fn facts(dirs: &[&Path]) -> PythonFacts {
     PythonFacts {
         soabi: "cpython-311-x86_64-linux-gnu".into(),
-        ext_suffixes: [".cpython-311-x86_64-linux-gnu.so", ".abi3.so", ".so"]
-            .map(String::from)
-            .to_vec(),
+        ext_suffixes: [".cpython-311-x86_64-linux-gnu.so", ".abi3.so", ".so"].map(String::from).to_vec(),
         sys_path: dirs.iter().map(|d| d.to_path_buf()).collect(),
         numpy_version: None,
     }
@@ -49,11 +43,7 @@ fn abi_tag_of_another_python() {
 
     let report = check_extensions(&facts(&[&bad]));
     assert_eq!(ids(&report), vec![ABI_MISMATCH], "{report:#?}");
-    assert!(
-        report.problems[0].finding.contains("CPython 3.10"),
-        "{}",
-        report.problems[0].finding
-    );
+    assert!(report.problems[0].finding.contains("CPython 3.10"), "{}", report.problems[0].finding);
     let report = check_extensions(&facts(&[&good]));
     assert_eq!(report.examined, 2);
     assert!(report.problems.is_empty(), "{report:#?}");
@@ -66,31 +56,12 @@ fn needed_library_that_is_gone() {
     for dir in [&gone, &fine] {
         std::fs::create_dir_all(dir).unwrap();
         write(dir, "gone.c", "int gone(void) { return 7; }\n");
-        write(
-            dir,
-            "ext.c",
-            "int gone(void);\nint ext(void) { return gone(); }\n",
-        );
+        write(dir, "ext.c", "int gone(void);\nint ext(void) { return gone(); }\n");
         gcc(dir, &["-shared", "-fPIC", "gone.c", "-o", "libgone.so"]);
     }
-    gcc(
-        &gone,
-        &["-shared", "-fPIC", "ext.c", "-L.", "-lgone", "-o", "ext.so"],
-    );
+    gcc(&gone, &["-shared", "-fPIC", "ext.c", "-L.", "-lgone", "-o", "ext.so"]);
     std::fs::remove_file(gone.join("libgone.so")).unwrap();
-    gcc(
-        &fine,
-        &[
-            "-shared",
-            "-fPIC",
-            "ext.c",
-            "-L.",
-            "-lgone",
-            "-Wl,-rpath,$ORIGIN",
-            "-o",
-            "ext.so",
-        ],
-    );
+    gcc(&fine, &["-shared", "-fPIC", "ext.c", "-L.", "-lgone", "-Wl,-rpath,$ORIGIN", "-o", "ext.so"]);
 
     let report = check_extensions(&facts(&[&gone]));
     assert_eq!(ids(&report), vec![MISSING_LIBRARY], "{report:#?}");
@@ -104,84 +75,22 @@ fn needed_library_that_is_gone() {
 fn symbol_version_the_library_no_longer_defines() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    write(
-        dir,
-        "fake.c",
-        "int old_f(void) { return 1; }\nint new_f(void) { return 2; }\n",
-    );
-    write(
-        dir,
-        "v2.map",
-        "FAKE_1.0 { global: old_f; local: *; };\nFAKE_2.0 { global: new_f; } FAKE_1.0;\n",
-    );
-    write(
-        dir,
-        "v1.map",
-        "FAKE_1.0 { global: old_f; new_f; local: *; };\n",
-    );
-    write(
-        dir,
-        "ext.c",
-        "int new_f(void);\nint ext(void) { return new_f(); }\n",
-    );
-    gcc(
-        dir,
-        &[
-            "-shared",
-            "-fPIC",
-            "fake.c",
-            "-Wl,--version-script=v2.map",
-            "-o",
-            "libfake.so",
-        ],
-    );
-    gcc(
-        dir,
-        &[
-            "-shared",
-            "-fPIC",
-            "ext.c",
-            "-L.",
-            "-lfake",
-            "-Wl,-rpath,$ORIGIN",
-            "-o",
-            "ext.so",
-        ],
-    );
+    write(dir, "fake.c", "int old_f(void) { return 1; }\nint new_f(void) { return 2; }\n");
+    write(dir, "v2.map", "FAKE_1.0 { global: old_f; local: *; };\nFAKE_2.0 { global: new_f; } FAKE_1.0;\n");
+    write(dir, "v1.map", "FAKE_1.0 { global: old_f; new_f; local: *; };\n");
+    write(dir, "ext.c", "int new_f(void);\nint ext(void) { return new_f(); }\n");
+    gcc(dir, &["-shared", "-fPIC", "fake.c", "-Wl,--version-script=v2.map", "-o", "libfake.so"]);
+    gcc(dir, &["-shared", "-fPIC", "ext.c", "-L.", "-lfake", "-Wl,-rpath,$ORIGIN", "-o", "ext.so"]);
     let clean = check_extensions(&facts(&[dir]));
     assert!(clean.problems.is_empty(), "{clean:#?}");
 
-    gcc(
-        dir,
-        &[
-            "-shared",
-            "-fPIC",
-            "fake.c",
-            "-Wl,--version-script=v1.map",
-            "-o",
-            "libfake.so",
-        ],
-    );
+    gcc(dir, &["-shared", "-fPIC", "fake.c", "-Wl,--version-script=v1.map", "-o", "libfake.so"]);
     let report = check_extensions(&facts(&[dir]));
-    let versioned: Vec<_> = report
-        .problems
-        .iter()
-        .filter(|p| p.path.ends_with("ext.so"))
-        .collect();
+    let versioned: Vec<_> = report.problems.iter().filter(|p| p.path.ends_with("ext.so")).collect();
     assert_eq!(versioned.len(), 1, "{report:#?}");
     assert_eq!(versioned[0].id, LIBRARY_TOO_OLD);
-    assert!(
-        versioned[0]
-            .finding
-            .starts_with("needs FAKE_2.0 from libfake.so"),
-        "{}",
-        versioned[0].finding
-    );
-    assert!(
-        versioned[0].finding.contains("up to FAKE_1.0"),
-        "{}",
-        versioned[0].finding
-    );
+    assert!(versioned[0].finding.starts_with("needs FAKE_2.0 from libfake.so"), "{}", versioned[0].finding);
+    assert!(versioned[0].finding.contains("up to FAKE_1.0"), "{}", versioned[0].finding);
 }
 
 #[test]
@@ -198,11 +107,7 @@ fn same_module_in_two_path_entries() {
     assert_eq!(ids(&report), vec![DUPLICATE_MODULE], "{report:#?}");
     let p = &report.problems[0];
     assert!(p.path.ends_with("b/pkg/m.abi3.so"), "{p:?}");
-    assert!(
-        p.finding.contains("pkg.m") && p.finding.contains("a/pkg/m.cpython-311"),
-        "{}",
-        p.finding
-    );
+    assert!(p.finding.contains("pkg.m") && p.finding.contains("a/pkg/m.cpython-311"), "{}", p.finding);
 }
 
 #[test]
@@ -249,10 +154,7 @@ fn this_machines_python_has_no_problems() {
         numpy_version: Some(lines[3].to_owned()).filter(|v| !v.is_empty()),
     };
     let report = check_extensions(&py);
-    eprintln!(
-        "examined {} extension files in {:?}",
-        report.examined, report.elapsed
-    );
+    eprintln!("examined {} extension files in {:?}", report.examined, report.elapsed);
     assert!(report.problems.is_empty(), "{:#?}", report.problems);
 }
 
@@ -260,81 +162,23 @@ fn this_machines_python_has_no_problems() {
 /// versions are named like glibc's stands in for an old system libc.
 #[test]
 fn glibc_and_libstdcxx_versions_are_named_as_such() {
-    for (old, new, id) in [
-        ("GLIBC_2.0", "GLIBC_99.0", GLIBC_TOO_NEW),
-        ("GLIBCXX_3.4", "GLIBCXX_3.4.99", LIBSTDCXX_TOO_NEW),
-    ] {
+    for (old, new, id) in
+        [("GLIBC_2.0", "GLIBC_99.0", GLIBC_TOO_NEW), ("GLIBCXX_3.4", "GLIBCXX_3.4.99", LIBSTDCXX_TOO_NEW)]
+    {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path();
-        write(
-            dir,
-            "fake.c",
-            "int old_f(void) { return 1; }\nint new_f(void) { return 2; }\n",
-        );
-        write(
-            dir,
-            "v2.map",
-            &format!("{old} {{ global: old_f; local: *; }};\n{new} {{ global: new_f; }} {old};\n"),
-        );
-        write(
-            dir,
-            "v1.map",
-            &format!("{old} {{ global: old_f; new_f; local: *; }};\n"),
-        );
-        write(
-            dir,
-            "ext.c",
-            "int new_f(void);\nint ext(void) { return new_f(); }\n",
-        );
-        gcc(
-            dir,
-            &[
-                "-shared",
-                "-fPIC",
-                "fake.c",
-                "-Wl,--version-script=v2.map",
-                "-o",
-                "libold.so",
-            ],
-        );
-        gcc(
-            dir,
-            &[
-                "-shared",
-                "-fPIC",
-                "ext.c",
-                "-L.",
-                "-lold",
-                "-Wl,-rpath,$ORIGIN",
-                "-o",
-                "ext.so",
-            ],
-        );
-        gcc(
-            dir,
-            &[
-                "-shared",
-                "-fPIC",
-                "fake.c",
-                "-Wl,--version-script=v1.map",
-                "-o",
-                "libold.so",
-            ],
-        );
+        write(dir, "fake.c", "int old_f(void) { return 1; }\nint new_f(void) { return 2; }\n");
+        write(dir, "v2.map", &format!("{old} {{ global: old_f; local: *; }};\n{new} {{ global: new_f; }} {old};\n"));
+        write(dir, "v1.map", &format!("{old} {{ global: old_f; new_f; local: *; }};\n"));
+        write(dir, "ext.c", "int new_f(void);\nint ext(void) { return new_f(); }\n");
+        gcc(dir, &["-shared", "-fPIC", "fake.c", "-Wl,--version-script=v2.map", "-o", "libold.so"]);
+        gcc(dir, &["-shared", "-fPIC", "ext.c", "-L.", "-lold", "-Wl,-rpath,$ORIGIN", "-o", "ext.so"]);
+        gcc(dir, &["-shared", "-fPIC", "fake.c", "-Wl,--version-script=v1.map", "-o", "libold.so"]);
         let report = check_extensions(&facts(&[dir]));
-        let p: Vec<_> = report
-            .problems
-            .iter()
-            .filter(|p| p.path.ends_with("ext.so"))
-            .collect();
+        let p: Vec<_> = report.problems.iter().filter(|p| p.path.ends_with("ext.so")).collect();
         assert_eq!(p.len(), 1, "{report:#?}");
         assert_eq!(p[0].id, id);
-        assert!(
-            p[0].finding
-                .starts_with(&format!("needs {new} from libold.so")),
-            "{}",
-            p[0].finding
-        );
+        assert!(p[0].finding.starts_with(&format!("needs {new} from libold.so")), "{}", p[0].finding);
     }
 }
 
@@ -345,12 +189,7 @@ fn system_libc_versions_are_read() {
     small_so(tmp.path(), "x.so");
     let facts = elf::parse(&tmp.path().join("x.so")).unwrap();
     let loader = Loader::from_system();
-    let libc = loader
-        .resolve("libc.so.6", tmp.path(), &facts)
-        .expect("libc.so.6 resolves");
+    let libc = loader.resolve("libc.so.6", tmp.path(), &facts).expect("libc.so.6 resolves");
     let defs = loader.version_defs(&libc).expect("libc parses");
-    assert!(
-        defs.iter().any(|d| d == "GLIBC_2.2.5" || d == "GLIBC_2.17"),
-        "{defs:?}"
-    );
+    assert!(defs.iter().any(|d| d == "GLIBC_2.2.5" || d == "GLIBC_2.17"), "{defs:?}");
 }

@@ -69,34 +69,18 @@ fn corpus_crashes_show_their_native_function() {
     let mut failures = Vec::new();
     // `FAULTLINE_CORPUS_CASES=a,b` runs only those cases.
     let only = std::env::var("FAULTLINE_CORPUS_CASES").ok();
-    let selected = CASES
-        .iter()
-        .filter(|c| only.as_ref().is_none_or(|o| o.split(',').any(|x| x == **c)));
+    let selected = CASES.iter().filter(|c| only.as_ref().is_none_or(|o| o.split(',').any(|x| x == **c)));
     for case in selected {
         let dir = work.path().join(case);
-        let copied = Command::new("cp")
-            .arg("-r")
-            .arg(corpus.join(case))
-            .arg(&dir)
-            .status();
+        let copied = Command::new("cp").arg("-r").arg(corpus.join(case)).arg(&dir).status();
         assert!(copied.is_ok_and(|s| s.success()), "copying {case}");
-        let built = Command::new("sh")
-            .arg("build.sh")
-            .current_dir(&dir)
-            .output()
-            .expect("build.sh");
-        assert!(
-            built.status.success(),
-            "{case}: {}",
-            String::from_utf8_lossy(&built.stderr)
-        );
+        let built = Command::new("sh").arg("build.sh").current_dir(&dir).output().expect("build.sh");
+        assert!(built.status.success(), "{case}: {}", String::from_utf8_lossy(&built.stderr));
         let toml = std::fs::read_to_string(dir.join("case.toml")).expect("case.toml");
         let command = command_of(&std::fs::read_to_string(dir.join("run.sh")).expect("run.sh"));
-        let (Some(program), Some(function), Some(module)) = (
-            command.first(),
-            toml_string(&toml, "native_function"),
-            toml_string(&toml, "native_module"),
-        ) else {
+        let (Some(program), Some(function), Some(module)) =
+            (command.first(), toml_string(&toml, "native_function"), toml_string(&toml, "native_module"))
+        else {
             panic!("{case}: no command, native_function or native_module");
         };
         let mut traced = Command::new(program);
@@ -116,33 +100,20 @@ fn corpus_crashes_show_their_native_function() {
             symbolized,
             frames[..frames.len().min(8)]
                 .iter()
-                .map(|f| format!(
-                    "{} ({})",
-                    f.function.as_deref().unwrap_or("?"),
-                    f.module.as_deref().unwrap_or("?")
-                ))
+                .map(|f| format!("{} ({})", f.function.as_deref().unwrap_or("?"), f.module.as_deref().unwrap_or("?")))
                 .collect::<Vec<_>>()
         );
         if std::env::var_os("FAULTLINE_CORPUS_DEBUG").is_some() {
             eprintln!("{frames:#?}");
         }
-        let found = frames[..frames.len().min(TOP_FRAMES)].iter().any(|f| {
-            f.function
-                .as_deref()
-                .is_some_and(|name| name.contains(&function))
-        });
+        let found = frames[..frames.len().min(TOP_FRAMES)]
+            .iter()
+            .any(|f| f.function.as_deref().is_some_and(|name| name.contains(&function)));
         if !found {
             failures.push(format!("{case}: no {function} in {:?}", names(&frames)));
         }
-        if !frames[0]
-            .module
-            .as_deref()
-            .is_some_and(|m| m.starts_with(&module))
-        {
-            failures.push(format!(
-                "{case}: frame 0 is in {:?}, not {module}",
-                frames[0].module
-            ));
+        if !frames[0].module.as_deref().is_some_and(|m| m.starts_with(&module)) {
+            failures.push(format!("{case}: frame 0 is in {:?}, not {module}", frames[0].module));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

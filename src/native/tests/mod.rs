@@ -29,19 +29,11 @@ fn unwind(stacks: &mut NativeStacks, crashed: &Crashed, max_frames: usize) -> Un
     let warm = started.elapsed();
     assert_eq!(first, pcs, "a second walk gives the same stack");
     let normalized = stacks.normalize(crashed.pid, &pcs);
-    Unwound {
-        pcs,
-        normalized,
-        cold,
-        warm,
-    }
+    Unwound { pcs, normalized, cold, warm }
 }
 
 fn names(frames: &[Frame]) -> Vec<&str> {
-    frames
-        .iter()
-        .map(|f| f.function.as_deref().unwrap_or("?"))
-        .collect()
+    frames.iter().map(|f| f.function.as_deref().unwrap_or("?")).collect()
 }
 
 fn position(frames: &[Frame], function: &str) -> usize {
@@ -59,25 +51,13 @@ fn inlined_helper_between_crash_and_main() {
         unwind(&mut stacks, &crashed, 128)
         // The process is killed here: symbols must come from the files alone.
     };
-    eprintln!(
-        "inline: {} frames, cold {:?}, warm {:?}",
-        unwound.pcs.len(),
-        unwound.cold,
-        unwound.warm
-    );
+    eprintln!("inline: {} frames, cold {:?}, warm {:?}", unwound.pcs.len(), unwound.cold, unwound.warm);
     let frames = stacks.symbolize(&unwound.normalized);
-    assert_eq!(
-        names(&frames)[..4],
-        ["crash", "helper", "outer", "main"],
-        "{frames:#?}"
-    );
+    assert_eq!(names(&frames)[..4], ["crash", "helper", "outer", "main"], "{frames:#?}");
     assert!(!frames[0].inlined && frames[1].inlined && !frames[2].inlined);
     for f in &frames[..4] {
         assert_eq!(f.module.as_deref(), Some("crash"));
-        assert!(
-            f.file.as_deref().is_some_and(|p| p.ends_with("crash.c")),
-            "{f:?}"
-        );
+        assert!(f.file.as_deref().is_some_and(|p| p.ends_with("crash.c")), "{f:?}");
     }
     // helper's frame is at the call of crash(); outer's at the inlined call of helper().
     assert_eq!(frames[1].address, frames[2].address);
@@ -85,13 +65,7 @@ fn inlined_helper_between_crash_and_main() {
     assert!(!unwound.normalized[0].is_return_address && unwound.normalized[1].is_return_address);
     assert!(unwound.normalized[0].build_id.is_some());
     let start = &frames[4];
-    assert!(
-        start
-            .function
-            .as_deref()
-            .is_some_and(|f| f.starts_with("__libc_start")),
-        "{start:?}"
-    );
+    assert!(start.function.as_deref().is_some_and(|f| f.starts_with("__libc_start")), "{start:?}");
     assert_eq!(start.module.as_deref(), Some("libc.so.6"));
 }
 
@@ -103,16 +77,8 @@ fn crosses_libc_frames_without_frame_pointers() {
     let frames = stacks.symbolize(&unwound.normalized);
     assert_eq!(names(&frames)[..2], ["crash", "compare"], "{frames:#?}");
     let sort = position(&frames, "sort_values");
-    assert!(
-        sort > 2,
-        "qsort's own frames sit between compare and sort_values"
-    );
-    assert!(
-        frames[2..sort]
-            .iter()
-            .all(|f| f.module.as_deref() == Some("libc.so.6")),
-        "{frames:#?}"
-    );
+    assert!(sort > 2, "qsort's own frames sit between compare and sort_values");
+    assert!(frames[2..sort].iter().all(|f| f.module.as_deref() == Some("libc.so.6")), "{frames:#?}");
     assert_eq!(frames[sort + 1].function.as_deref(), Some("main"));
 }
 
@@ -122,22 +88,10 @@ fn names_frames_of_a_shared_library() {
     let crashed = run_until_crash(&fixtures().crash, &["lib"]);
     let unwound = unwind(&mut stacks, &crashed, 128);
     let frames = stacks.symbolize(&unwound.normalized);
-    assert_eq!(
-        names(&frames)[..4],
-        ["lib_crash", "lib_helper", "lib_outer", "main"],
-        "{frames:#?}"
-    );
+    assert_eq!(names(&frames)[..4], ["lib_crash", "lib_helper", "lib_outer", "main"], "{frames:#?}");
     assert!(frames[1].inlined);
     let modules: Vec<_> = frames[..4].iter().map(|f| f.module.as_deref()).collect();
-    assert_eq!(
-        modules,
-        [
-            Some("libfault.so"),
-            Some("libfault.so"),
-            Some("libfault.so"),
-            Some("crash")
-        ]
-    );
+    assert_eq!(modules, [Some("libfault.so"), Some("libfault.so"), Some("libfault.so"), Some("crash")]);
 }
 
 #[test]
@@ -145,24 +99,14 @@ fn deep_recursion_is_capped_and_fully_walkable() {
     let mut stacks = NativeStacks::new();
     let crashed = run_until_crash(&fixtures().crash, &["recurse"]);
     let capped = unwind(&mut stacks, &crashed, 4096);
-    eprintln!(
-        "recurse capped: {} frames, cold {:?}, warm {:?}",
-        capped.pcs.len(),
-        capped.cold,
-        capped.warm
-    );
+    eprintln!("recurse capped: {} frames, cold {:?}, warm {:?}", capped.pcs.len(), capped.cold, capped.warm);
     assert_eq!(capped.pcs.len(), 4096);
     let frames = stacks.symbolize(&capped.normalized[..3]);
     assert_eq!(names(&frames), ["crash", "recurse", "recurse"]);
 
     // The whole 20,000-frame stack reaches main: the bulk stack buffer grows as needed.
     let full = unwind(&mut stacks, &crashed, 30_000);
-    eprintln!(
-        "recurse full: {} frames, cold {:?}, warm {:?}",
-        full.pcs.len(),
-        full.cold,
-        full.warm
-    );
+    eprintln!("recurse full: {} frames, cold {:?}, warm {:?}", full.pcs.len(), full.cold, full.warm);
     assert!(full.pcs.len() > 20_002);
     let tail = stacks.symbolize(&full.normalized[20_000..20_004]);
     assert!(names(&tail).contains(&"main"), "{:?}", names(&tail));
@@ -173,40 +117,22 @@ fn stack_overflow_is_capped() {
     let mut stacks = NativeStacks::new();
     let crashed = run_until_crash(&fixtures().crash, &["overflow"]);
     let unwound = unwind(&mut stacks, &crashed, 4096);
-    eprintln!(
-        "overflow: {} frames, cold {:?}, warm {:?}",
-        unwound.pcs.len(),
-        unwound.cold,
-        unwound.warm
-    );
+    eprintln!("overflow: {} frames, cold {:?}, warm {:?}", unwound.pcs.len(), unwound.cold, unwound.warm);
     assert_eq!(unwound.pcs.len(), 4096);
     let frames = stacks.symbolize(&unwound.normalized[..8]);
-    assert!(
-        names(&frames).iter().all(|n| *n == "overflow"),
-        "{:?}",
-        names(&frames)
-    );
+    assert!(names(&frames).iter().all(|n| *n == "overflow"), "{:?}", names(&frames));
 }
 
 #[test]
 fn walks_out_of_a_signal_handler() {
     let mut stacks = NativeStacks::new();
     let crashed = run_until_crash(&fixtures().crash, &["signal"]);
-    let frames_pc = stacks.unwind_frames(
-        crashed.pid,
-        &crashed.regs,
-        &ProcessMemory::new(crashed.tid),
-        128,
-    );
+    let frames_pc = stacks.unwind_frames(crashed.pid, &crashed.regs, &ProcessMemory::new(crashed.tid), 128);
     let normalized = stacks.normalize_frames(crashed.pid, &frames_pc);
     let frames = stacks.symbolize(&normalized);
     assert_eq!(names(&frames)[..2], ["crash", "on_usr1"], "{frames:#?}");
     let raise = position(&frames, "raise_usr1");
-    assert_eq!(
-        frames[raise + 1].function.as_deref(),
-        Some("main"),
-        "{frames:#?}"
-    );
+    assert_eq!(frames[raise + 1].function.as_deref(), Some("main"), "{frames:#?}");
     // The interrupted pc (inside libc's raise) is exact, not a return address.
     assert!(frames_pc.iter().filter(|f| !f.is_return_address).count() >= 3);
 }
@@ -219,11 +145,7 @@ fn walks_out_of_a_handler_on_an_alternate_signal_stack() {
     let frames = stacks.symbolize(&unwound.normalized);
     assert_eq!(names(&frames)[..2], ["crash", "on_usr1"], "{frames:#?}");
     let raise = position(&frames, "raise_usr1_on_altstack");
-    assert_eq!(
-        frames[raise + 1].function.as_deref(),
-        Some("main"),
-        "{frames:#?}"
-    );
+    assert_eq!(frames[raise + 1].function.as_deref(), Some("main"), "{frames:#?}");
 }
 
 #[test]
@@ -245,16 +167,9 @@ fn crash_in_a_worker_thread() {
     assert_ne!(crashed.pid, crashed.tid);
     let unwound = unwind(&mut stacks, &crashed, 128);
     let frames = stacks.symbolize(&unwound.normalized);
-    assert_eq!(
-        names(&frames)[..4],
-        ["crash", "helper", "outer", "worker"],
-        "{frames:#?}"
-    );
+    assert_eq!(names(&frames)[..4], ["crash", "helper", "outer", "worker"], "{frames:#?}");
     assert!(!names(&frames).contains(&"main"));
-    assert_eq!(
-        frames.last().and_then(|f| f.module.as_deref()),
-        Some("libc.so.6")
-    );
+    assert_eq!(frames.last().and_then(|f| f.module.as_deref()), Some("libc.so.6"));
 }
 
 #[test]
@@ -264,11 +179,7 @@ fn demangles_an_inlined_cpp_destructor() {
     let unwound = unwind(&mut stacks, &crashed, 128);
     let frames = stacks.symbolize(&unwound.normalized);
     let names = names(&frames);
-    assert_eq!(
-        names[..3],
-        ["shapes::Guard::~Guard()", "shapes::release(int)", "main"],
-        "{frames:#?}"
-    );
+    assert_eq!(names[..3], ["shapes::Guard::~Guard()", "shapes::release(int)", "main"], "{frames:#?}");
     assert!(frames[0].inlined);
 }
 
@@ -314,10 +225,7 @@ fn unwinds_through_a_library_deleted_while_mapped() {
     let mut stacks = NativeStacks::new();
     let unwound = unwind(&mut stacks, &crashed, 128);
     drop(crashed);
-    assert_eq!(
-        unwound.normalized[0].object.as_deref(),
-        Some(copy.as_path())
-    );
+    assert_eq!(unwound.normalized[0].object.as_deref(), Some(copy.as_path()));
     let frames = stacks.symbolize(&unwound.normalized);
     // The file is gone: no names for its frames, but they keep their module.
     assert_eq!(frames[0].function, None);
@@ -334,8 +242,5 @@ fn can_open_map_files() -> bool {
     let Ok(mut entries) = std::fs::read_dir("/proc/self/map_files") else {
         return false;
     };
-    entries
-        .next()
-        .and_then(Result::ok)
-        .is_some_and(|e| std::fs::File::open(e.path()).is_ok())
+    entries.next().and_then(Result::ok).is_some_and(|e| std::fs::File::open(e.path()).is_ok())
 }

@@ -31,16 +31,7 @@ pub fn fixtures() -> &'static Fixtures {
         let lib = out.join("libfault.so");
         let crash = out.join("crash");
         let crash_cpp = out.join("crash_cpp");
-        compile(
-            "cc",
-            &[
-                &src.join("libfault.c"),
-                Path::new("-shared"),
-                Path::new("-fPIC"),
-                Path::new("-o"),
-                &lib,
-            ],
-        );
+        compile("cc", &[&src.join("libfault.c"), Path::new("-shared"), Path::new("-fPIC"), Path::new("-o"), &lib]);
         let rpath = format!("-Wl,-rpath,{}", out.display());
         let libdir = format!("-L{}", out.display());
         compile(
@@ -55,16 +46,8 @@ pub fn fixtures() -> &'static Fixtures {
                 Path::new("-pthread"),
             ],
         );
-        compile(
-            "c++",
-            &[&src.join("crash_cpp.cc"), Path::new("-o"), &crash_cpp],
-        );
-        Fixtures {
-            _dir: dir,
-            crash,
-            libfault: lib,
-            crash_cpp,
-        }
+        compile("c++", &[&src.join("crash_cpp.cc"), Path::new("-o"), &crash_cpp]);
+        Fixtures { _dir: dir, crash, libfault: lib, crash_cpp }
     })
 }
 
@@ -74,11 +57,7 @@ fn compile(compiler: &str, args: &[&Path]) {
         .args(args)
         .output()
         .unwrap_or_else(|e| panic!("running {compiler}: {e}"));
-    assert!(
-        output.status.success(),
-        "{compiler} {args:?} failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{compiler} {args:?} failed:\n{}", String::from_utf8_lossy(&output.stderr));
 }
 
 /// A fixture process held at the signal-delivery-stop of its fatal signal.
@@ -96,11 +75,7 @@ impl Drop for Crashed {
         // Reap every traced thread; the leader reports last.
         loop {
             match waitpid(None, Some(WaitPidFlag::__WALL | WaitPidFlag::__WNOTHREAD)) {
-                Ok(WaitStatus::Exited(pid, _)) | Ok(WaitStatus::Signaled(pid, _, _))
-                    if pid == leader =>
-                {
-                    break
-                }
+                Ok(WaitStatus::Exited(pid, _)) | Ok(WaitStatus::Signaled(pid, _, _)) if pid == leader => break,
                 Ok(_) => continue,
                 Err(_) => break,
             }
@@ -130,12 +105,7 @@ pub fn run_command_until_crash(mut command: Command) -> Crashed {
         pid: pid.as_raw(),
         tid: 0,
         signal: Signal::SIGKILL,
-        regs: Registers {
-            ip: 0,
-            sp: 0,
-            bp: 0,
-            fs_base: 0,
-        },
+        regs: Registers { ip: 0, sp: 0, bp: 0, fs_base: 0 },
     };
     let flags = WaitPidFlag::__WALL | WaitPidFlag::__WNOTHREAD;
     let mut exec_stop_seen = false;
@@ -155,27 +125,16 @@ pub fn run_command_until_crash(mut command: Command) -> Crashed {
             }
             WaitStatus::Stopped(
                 tid,
-                signal @ (Signal::SIGSEGV
-                | Signal::SIGBUS
-                | Signal::SIGABRT
-                | Signal::SIGFPE
-                | Signal::SIGILL),
+                signal @ (Signal::SIGSEGV | Signal::SIGBUS | Signal::SIGABRT | Signal::SIGFPE | Signal::SIGILL),
             ) => {
                 let regs = ptrace::getregs(tid).expect("getregs");
                 crashed.tid = tid.as_raw();
                 crashed.signal = signal;
-                crashed.regs = Registers {
-                    ip: regs.rip,
-                    sp: regs.rsp,
-                    bp: regs.rbp,
-                    fs_base: regs.fs_base,
-                };
+                crashed.regs = Registers { ip: regs.rip, sp: regs.rsp, bp: regs.rbp, fs_base: regs.fs_base };
                 return crashed;
             }
             // A new thread's initial stop: no signal to pass on.
-            WaitStatus::Stopped(tid, Signal::SIGSTOP) if tid != pid => {
-                ptrace::cont(tid, None).expect("cont")
-            }
+            WaitStatus::Stopped(tid, Signal::SIGSTOP) if tid != pid => ptrace::cont(tid, None).expect("cont"),
             WaitStatus::Stopped(tid, signal) => ptrace::cont(tid, signal).expect("cont"),
             WaitStatus::PtraceEvent(tid, _, _) => ptrace::cont(tid, None).expect("cont"),
             WaitStatus::Exited(p, code) if p == pid => {
