@@ -9,6 +9,7 @@ pub mod childenv;
 pub mod diagnose;
 pub mod doctor;
 pub mod events;
+pub mod html;
 pub mod memory;
 pub mod memwatch;
 pub mod model;
