@@ -42,6 +42,33 @@ pub enum Command {
     ///
     /// Exit status: 0 when nothing fails, 1 when a check fails (or warns, with --strict).
     Doctor(DoctorArgs),
+
+    /// Write a report as one self-contained HTML file (no script, nothing loaded from
+    /// anywhere): from a JSON report of `faultline run --json`, or a stored run or group.
+    ///
+    /// Exit status: 0 when the file was written, 2 when it could not be (the reason is
+    /// printed).
+    #[command(arg_required_else_help = true)]
+    Report(ReportArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// Write the HTML report to this file.
+    #[arg(long, value_name = "FILE", required = true)]
+    pub html: PathBuf,
+
+    /// Render this JSON report, as written by `faultline run --json`.
+    #[arg(long, value_name = "REPORT.json", conflicts_with_all = ["target", "store"])]
+    pub from_json: Option<PathBuf>,
+
+    /// A stored run (its number) or crash group (its id) to render.
+    #[arg(value_name = "RUN_OR_GROUP")]
+    pub target: Option<String>,
+
+    /// The crash store to read RUN_OR_GROUP from (a SQLite file or a postgres:// URL).
+    #[arg(long, value_name = "URL_OR_PATH")]
+    pub store: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -4,6 +4,7 @@
 
 mod args;
 mod doctor;
+mod report;
 mod run;
 
 use clap::Parser;
@@ -27,5 +28,6 @@ pub fn main() -> i32 {
             run::run(run_args)
         }
         args::Command::Doctor(doctor_args) => doctor::doctor(doctor_args),
+        args::Command::Report(report_args) => report::report(report_args),
     }
 }
