@@ -10,6 +10,8 @@
 mod common;
 
 use common::FAULTLINE;
+use faultline::model::Report;
+use faultline::store::{GroupDetail, GroupSummary, Occurrence, StoredRun};
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -143,22 +145,78 @@ fn a_real_crash_with_markup_in_its_path_and_argv_renders_safely_in_a_browser() {
         eprintln!("\n*** skipped: the browser check of the HTML report: {why} ***\n");
         return;
     }
+    let visible: Vec<&str> = [script.as_str()].into_iter().chain(MARKUP_ARGS).collect();
+    check_in_browser(&html, &culprit, &visible);
+
+    // The page of a crash group whose latest crash is this one, with markup in the
+    // occurrences' hosts and tests too.
+    let report: Report = serde_json::from_str(&std::fs::read_to_string(&json).expect("read")).expect("a Report");
+    let group_html = dir.path().join("group.html");
+    std::fs::write(&group_html, faultline::html::render_group(&group_of(report))).expect("write group page");
+    check_in_browser(&group_html, &culprit, &[MARKUP_ARGS[0], MARKUP_ARGS[1], MARKUP_DIR]);
+}
+
+/// A group of three occurrences over two days around `latest`.
+fn group_of(latest: Report) -> GroupDetail {
+    let crash = &latest.crashes[0];
+    let culprit = crash.culprit.clone().expect("a culprit");
+    let day = 24 * 3_600_000;
+    let first = 1_795_132_800_000;
+    let occurrences: Vec<Occurrence> = (0..3)
+        .map(|i| Occurrence {
+            run_id: i + 1,
+            at_ms: first + i * day,
+            host: Some(MARKUP_ARGS[0].into()),
+            test: Some(format!("tests/test_x.py::test_{i}[{}]", MARKUP_ARGS[1])),
+            phase: "test".into(),
+        })
+        .collect();
+    GroupDetail {
+        summary: GroupSummary {
+            id: crash.signature.rsplit('/').next().unwrap_or_default().into(),
+            signature: crash.signature.clone(),
+            signal: crash.signal.clone(),
+            kind: crash.kind.as_str().into(),
+            culprit_function: culprit.function,
+            culprit_module: culprit.module,
+            culprit_file: culprit.file,
+            culprit_line: culprit.line,
+            message: crash.message.clone(),
+            count: 3,
+            first_seen_ms: first,
+            last_seen_ms: first + 2 * day,
+            tests: occurrences.iter().rev().filter_map(|o| o.test.clone()).collect(),
+        },
+        occurrences,
+        runs_since_first_seen: 5,
+        latest: StoredRun {
+            id: 3,
+            recorded_at_ms: first + 2 * day,
+            host: Some(MARKUP_ARGS[0].into()),
+            report: latest,
+        },
+    }
+}
+
+/// Opens `html` in headless Chromium: see tests/browser/check_html.py for what it checks.
+fn check_in_browser(html: &Path, culprit: &str, visible: &[&str]) {
     let checker = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/check_html.py");
     let mut check = Command::new("python3");
     check
         .arg(&checker)
         .arg("--html")
-        .arg(&html)
-        .args(["--summary", "SIGSEGV (null-deref)", "--summary", &culprit])
-        .args(["--culprit", &culprit])
-        .args(["--visible", &script, "--min-points", "2", "--scripts", "0"]);
-    for arg in MARKUP_ARGS {
-        check.args(["--visible", arg]);
+        .arg(html)
+        .args(["--summary", "SIGSEGV (null-deref)", "--summary", culprit])
+        .args(["--culprit", culprit])
+        .args(["--min-points", "2", "--scripts", "0"]);
+    for text in visible {
+        check.args(["--visible", text]);
     }
     let out = check.output().expect("run check_html.py");
     assert!(
         out.status.success(),
-        "the browser check failed:\n{}{}",
+        "the browser check of {} failed:\n{}{}",
+        html.display(),
         text(&out.stdout),
         text(&out.stderr)
     );
