@@ -7,7 +7,7 @@ use crate::report::text::size;
 pub(crate) const WIDTH: f64 = 720.0;
 pub(crate) const HEIGHT: f64 = 240.0;
 const LEFT: f64 = 72.0;
-const RIGHT: f64 = 16.0;
+const RIGHT: f64 = 40.0;
 const TOP: f64 = 14.0;
 const BOTTOM: f64 = 36.0;
 
@@ -298,7 +298,7 @@ mod tests {
         // Starts at the bottom-left corner, ends at the top-right of the 100 MiB axis.
         assert_eq!(
             c.points,
-            format!("{},{} {},{} {},{}", LEFT, PLOT.y1, 388.0, 109.0, PLOT.x1, PLOT.y0)
+            format!("{},{} {},{} {},{}", LEFT, PLOT.y1, 376.0, 109.0, PLOT.x1, PLOT.y0)
         );
         assert_eq!(c.dot, None);
         let y: Vec<&str> = c.y_ticks.iter().map(|t| t.label.as_str()).collect();
