@@ -222,6 +222,28 @@ fn check_in_browser(html: &Path, culprit: &str, visible: &[&str]) {
     );
 }
 
+/// The smallest report of a clean run, in schema `version`.
+fn clean_report(version: u32) -> String {
+    format!(
+        r#"{{"schema_version": {version}, "faultline_version": "0.1.0", "command": ["true"],
+            "duration_ms": 3.0, "outcome": "passed", "exit": {{"code": 0, "core_dumped": false}},
+            "crashes": []}}"#
+    )
+}
+
+#[test]
+fn a_clean_run_says_no_crash() {
+    let dir = tempfile::tempdir().expect("scratch dir");
+    let json = dir.path().join("clean.json");
+    std::fs::write(&json, clean_report(1)).expect("write");
+    let html = dir.path().join("clean.html");
+    let out = render(dir.path(), &json, &html);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let page = std::fs::read_to_string(&html).expect("the page");
+    assert!(page.contains("No crash: the command exited 0"), "{page}");
+    assert!(!page.contains("class=\"crash\""));
+}
+
 #[test]
 fn user_errors_say_what_to_do_and_exit_2() {
     let dir = tempfile::tempdir().expect("scratch dir");
@@ -241,8 +263,13 @@ fn user_errors_say_what_to_do_and_exit_2() {
             "the crash store is not available in this build",
         ),
         (vec![], "nothing to render"),
+        (
+            vec!["--from-json".into(), "newer.json".into()],
+            "written by a newer faultline",
+        ),
     ];
     std::fs::write(dir.path().join("bad.json"), "{\"outcome\": \"crashed\"}").expect("write");
+    std::fs::write(dir.path().join("newer.json"), clean_report(99)).expect("write");
     for (args, expected) in cases {
         let out = Command::new(FAULTLINE)
             .arg("report")

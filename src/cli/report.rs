@@ -3,7 +3,7 @@
 
 use super::args::ReportArgs;
 use faultline::html;
-use faultline::model::Report;
+use faultline::model::{Report, SCHEMA_VERSION};
 use std::io::Write;
 use std::path::Path;
 
@@ -68,13 +68,22 @@ fn read_report(path: &Path) -> Result<Report, String> {
             path.display()
         )
     })?;
-    serde_json::from_str(&text).map_err(|e| {
+    let report: Report = serde_json::from_str(&text).map_err(|e| {
         format!(
             "{} is not a faultline JSON report ({e}); write one with `faultline run --json {} -- COMMAND`",
             path.display(),
             path.display()
         )
-    })
+    })?;
+    if report.schema_version > SCHEMA_VERSION {
+        return Err(format!(
+            "{} was written by a newer faultline (report schema {}; this one reads {}): render it with that version",
+            path.display(),
+            report.schema_version,
+            SCHEMA_VERSION
+        ));
+    }
+    Ok(report)
 }
 
 /// Writes beside the destination, then renames: a reader never sees half a page.
