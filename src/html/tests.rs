@@ -259,3 +259,17 @@ fn process_text_is_escaped() {
         }
     }
 }
+
+#[test]
+fn a_memory_stop_shows_the_limit_and_where_the_threads_were() {
+    let mut r = base(Outcome::Oom, 137);
+    let mut m = memory(Some(40 * MIB), None);
+    m.snapshot = Some(hang_gil());
+    r.memory = Some(m);
+    let page = render_report(&r);
+    page_is_self_contained(&page);
+    assert!(page.contains("Stopped at the memory limit (40 MiB): the tree reached 46 MiB"));
+    assert!(page.contains("Where the threads were when the tree was stopped"));
+    assert!(page.contains("pid 48213 main: python3 main.py"));
+    assert!(page.contains("class=\"limit\""), "the limit line on the chart");
+}
