@@ -1,7 +1,7 @@
 //! faultline: run a command under ptrace and explain every native crash in its process tree.
 //!
 //! Data flows one way: `trace` (the supervisor) → `native` and `python` (stacks) →
-//! `diagnose` (what it means) → `model` (the report) → `report` (what people read).
+//! `diagnose` (what it means) → `model` (the report) → `report` and `html` (what people read).
 
 pub mod capture;
 #[cfg(target_os = "linux")]
@@ -9,6 +9,7 @@ pub mod childenv;
 pub mod diagnose;
 pub mod doctor;
 pub mod events;
+pub mod html;
 pub mod memory;
 pub mod memwatch;
 pub mod model;

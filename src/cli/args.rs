@@ -53,6 +53,14 @@ pub enum Command {
     /// group. The store is .faultline/crashes.sqlite3 in the project unless --store,
     /// FAULTLINE_STORE or the `store` setting names another (a path or a postgres:// URL).
     Crashes(CrashesArgs),
+
+    /// Write a report as one self-contained HTML file (no script, nothing loaded from
+    /// anywhere): from a JSON report of `faultline run --json`, or a stored run or group.
+    ///
+    /// Exit status: 0 when the file was written, 2 when it could not be (the reason is
+    /// printed).
+    #[command(arg_required_else_help = true)]
+    Report(ReportArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -98,6 +106,27 @@ pub enum CrashesAction {
         #[arg(long)]
         no_redact: bool,
     },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// Write the HTML report to this file.
+    #[arg(long, value_name = "FILE", required = true)]
+    pub html: PathBuf,
+
+    /// Render this JSON report, as written by `faultline run --json`.
+    #[arg(long, value_name = "REPORT.json", conflicts_with_all = ["target", "store"])]
+    pub from_json: Option<PathBuf>,
+
+    /// A stored run (its number, or run:N) or crash group (its id, or group:ID) to render
+    /// [default: the latest run].
+    #[arg(value_name = "RUN_OR_GROUP")]
+    pub target: Option<String>,
+
+    /// The crash store to read RUN_OR_GROUP from: a SQLite file or a postgres:// URL
+    /// [default: FAULTLINE_STORE, the `store` setting, else .faultline/crashes.sqlite3].
+    #[arg(long, value_name = "PATH_OR_URL")]
+    pub store: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]

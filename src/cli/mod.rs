@@ -5,6 +5,7 @@
 mod args;
 mod crashes;
 mod doctor;
+mod report;
 mod run;
 mod store;
 
@@ -30,5 +31,6 @@ pub fn main() -> i32 {
         }
         args::Command::Doctor(doctor_args) => doctor::doctor(doctor_args),
         args::Command::Crashes(crashes_args) => crashes::crashes(crashes_args),
+        args::Command::Report(report_args) => report::report(report_args),
     }
 }

@@ -105,7 +105,7 @@ fn header(config: &TerminalConfig, crash: &Crash) -> String {
 }
 
 /// `bbox (_geom.c:53)`: the culprit, else the innermost Python frame, else frame 0.
-fn location(crash: &Crash) -> Option<String> {
+pub(crate) fn location(crash: &Crash) -> Option<String> {
     if let Some(c) = &crash.culprit {
         let function = c.function.as_deref().map(short_function).unwrap_or_else(|| "??".into());
         let place = match (&c.file, c.line, &c.module) {
@@ -127,7 +127,7 @@ fn location(crash: &Crash) -> Option<String> {
 
 /// `threading.py:1112 in join ← main.py:28 in main`: where the thread is, and the user
 /// code that got it there when that is further out.
-fn thread_activity(frames: &[Frame], paths: &Paths) -> String {
+pub(crate) fn thread_activity(frames: &[Frame], paths: &Paths) -> String {
     let Some(telling) = telling_frame(frames) else {
         return "no stack".into();
     };
@@ -140,7 +140,7 @@ fn thread_activity(frames: &[Frame], paths: &Paths) -> String {
     }
 }
 
-fn sent_by_a_process(crash: &Crash) -> bool {
+pub(crate) fn sent_by_a_process(crash: &Crash) -> bool {
     matches!(crash.si_code.as_deref(), Some("SI_USER" | "SI_TKILL" | "SI_QUEUE"))
 }
 
@@ -148,7 +148,7 @@ fn is_pytest(crash: &Crash) -> bool {
     crash.test.is_some() || crash.argv.iter().any(|a| a.contains("pytest") || a.contains("py.test"))
 }
 
-fn phase_text(crash: &Crash) -> String {
+pub(crate) fn phase_text(crash: &Crash) -> String {
     match crash.phase {
         Phase::Shutdown => {
             let after =

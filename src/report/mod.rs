@@ -18,17 +18,17 @@
 //! ([`TerminalReporter::write_summary`]). The report's `system` section is for machines
 //! and is left out here.
 
-mod crash;
+pub(crate) mod crash;
 pub mod github;
 mod groups;
 pub mod junit;
 mod memory;
-mod snapshot;
-mod stack;
-mod stderr;
+pub(crate) mod snapshot;
+pub(crate) mod stack;
+pub(crate) mod stderr;
 mod style;
-mod summary;
-mod text;
+pub(crate) mod summary;
+pub(crate) mod text;
 mod timeout;
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ const MAX_THREAD_LINES: usize = 20;
 
 /// Findings whose thread is stuck in native code of the program's own: its stack marks
 /// that frame with `→`, as a crash marks its culprit.
-const NATIVE_FAULT_FINDINGS: &[&str] = &[
+pub(crate) const NATIVE_FAULT_FINDINGS: &[&str] = &[
     "lock-while-holding-gil",
     "blocking-while-holding-gil",
     "self-deadlock",
@@ -93,7 +93,7 @@ fn write_process(
 
 /// The thread shown in full: the one the process's first finding is about, else the one
 /// holding the GIL, else the main thread, else the first.
-fn focus_thread<'a>(p: &'a ProcessSnapshot, finding: Option<&HangFinding>) -> Option<&'a Thread> {
+pub(crate) fn focus_thread<'a>(p: &'a ProcessSnapshot, finding: Option<&HangFinding>) -> Option<&'a Thread> {
     let by_tid = |tid: i32| p.threads.iter().find(|t| t.tid == tid);
     finding
         .and_then(|f| f.tid)
@@ -126,7 +126,7 @@ fn write_full(
 
 /// `MainThread (tid 48213, holds the GIL, running)`: the scheduler state only when it is
 /// news (a thread in a hang is expected to be sleeping).
-fn thread_label(t: &Thread) -> String {
+pub(crate) fn thread_label(t: &Thread) -> String {
     let mut details = Vec::new();
     if t.holds_gil == Some(true) {
         details.push("holds the GIL".to_string());

@@ -61,8 +61,20 @@ fn is_culprit(frame: &Frame, culprit: &Culprit) -> bool {
         && frame.module.as_deref().map(module_basename) == culprit.module.as_deref().map(module_basename)
 }
 
-/// The lines of a stack, each already indented and styled.
-pub(crate) fn stack_lines(view: &StackView, paths: &Paths, style: &TerminalStyle) -> Vec<String> {
+/// One entry of a stack as people read it, innermost first.
+pub(crate) enum StackItem<'a> {
+    /// A frame shown on its own line; `count` identical frames folded into it.
+    Shown { frame: &'a Frame, count: u64, culprit: bool },
+    /// The marker for frames the capture left out.
+    Omitted(u64),
+    /// A run of library frames folded into one line: each with its count, and a summary
+    /// (`7 frames in libc.so.6 (abort, malloc_printerr)`).
+    Folded { frames: Vec<(&'a Frame, u64)>, summary: String },
+}
+
+/// The stack cut into shown frames and folded runs: the user's frames, the culprit, the
+/// innermost Python frame and repeated frames are shown; runs of library noise are folded.
+pub(crate) fn stack_items<'a>(view: &StackView<'a>, paths: &Paths) -> Vec<StackItem<'a>> {
     let groups = groups(view.frames);
     let culprit = view.culprit.and_then(|c| groups.iter().position(|g| is_culprit(g.frame, c)));
     let innermost_python = groups.iter().position(|g| g.frame.kind == FrameKind::Python);
@@ -82,11 +94,18 @@ pub(crate) fn stack_lines(view: &StackView, paths: &Paths, style: &TerminalStyle
         })
         .collect();
 
-    let mut lines = Vec::new();
+    let shown = |g: &Group<'a>, culprit: bool| {
+        if is_omission_marker(g.frame) {
+            StackItem::Omitted(u64::from(g.frame.repeated))
+        } else {
+            StackItem::Shown { frame: g.frame, count: g.count, culprit }
+        }
+    };
+    let mut items = Vec::new();
     let mut i = 0;
     while i < groups.len() {
         if important[i] {
-            lines.push(group_line(&groups[i], Some(i) == culprit, paths, style));
+            items.push(shown(&groups[i], Some(i) == culprit));
             i += 1;
             continue;
         }
@@ -96,24 +115,38 @@ pub(crate) fn stack_lines(view: &StackView, paths: &Paths, style: &TerminalStyle
         }
         let run = &groups[start..i];
         if run.len() == 1 && run[0].count == 1 {
-            lines.push(group_line(&run[0], false, paths, style));
+            items.push(shown(&run[0], false));
         } else {
-            lines.push(style.paint(Role::Faint, &fold_line(run, paths)));
+            items.push(StackItem::Folded {
+                frames: run.iter().map(|g| (g.frame, g.count)).collect(),
+                summary: fold_summary(run, paths),
+            });
         }
     }
-    lines
+    items
 }
 
-fn group_line(g: &Group, culprit: bool, paths: &Paths, style: &TerminalStyle) -> String {
-    if is_omission_marker(g.frame) {
-        let text = format!("      … {} more frames left out", group(u64::from(g.frame.repeated)));
-        return style.paint(Role::Faint, &text);
+/// The lines of a stack, each already indented and styled.
+pub(crate) fn stack_lines(view: &StackView, paths: &Paths, style: &TerminalStyle) -> Vec<String> {
+    stack_items(view, paths)
+        .into_iter()
+        .map(|item| match item {
+            StackItem::Shown { frame, count, culprit } => shown_line(frame, count, culprit, paths, style),
+            StackItem::Omitted(n) => {
+                let text = format!("      … {} more frames left out", group(n));
+                style.paint(Role::Faint, &text)
+            }
+            StackItem::Folded { summary, .. } => style.paint(Role::Faint, &format!("      … {summary}")),
+        })
+        .collect()
+}
+
+fn shown_line(frame: &Frame, count: u64, culprit: bool, paths: &Paths, style: &TerminalStyle) -> String {
+    let mut text = frame_text(frame, paths);
+    if count > 1 {
+        text.push_str(&format!("  × {}", group(count)));
     }
-    let mut text = frame_text(g.frame, paths);
-    if g.count > 1 {
-        text.push_str(&format!("  × {}", group(g.count)));
-    }
-    let text = if is_user_frame(g.frame) || culprit { style.paint(Role::Strong, &text) } else { text };
+    let text = if is_user_frame(frame) || culprit { style.paint(Role::Strong, &text) } else { text };
     if culprit {
         format!("  {} {text}", style.paint(Role::Alarm, "→"))
     } else {
@@ -121,8 +154,8 @@ fn group_line(g: &Group, culprit: bool, paths: &Paths, style: &TerminalStyle) ->
     }
 }
 
-/// `… 7 frames in libc.so.6 (abort, malloc_printerr)`.
-fn fold_line(run: &[Group], paths: &Paths) -> String {
+/// `7 frames in libc.so.6 (abort, malloc_printerr)`.
+fn fold_summary(run: &[Group], paths: &Paths) -> String {
     let total: u64 = run.iter().map(|g| g.count).sum();
     let mut modules: Vec<String> = Vec::new();
     let mut landmarks: Vec<String> = Vec::new();
@@ -141,7 +174,7 @@ fn fold_line(run: &[Group], paths: &Paths) -> String {
         }
     }
     let mut text = format!(
-        "      … {} in {}",
+        "{} in {}",
         if total == 1 { "1 frame".into() } else { format!("{} frames", group(total)) },
         list(&modules)
     );

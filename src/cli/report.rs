@@ -1,0 +1,101 @@
+//! `faultline report --html FILE`: one self-contained HTML page of a stored run or crash
+//! group (the latest run by default), or of a JSON report.
+
+use super::args::ReportArgs;
+use faultline::html;
+use faultline::model::{Report, SCHEMA_VERSION};
+use faultline::store::Target;
+use std::io::Write;
+use std::path::Path;
+
+/// Errors the user can fix, as the one line to print; every one exits 2.
+fn fail(message: impl std::fmt::Display) -> i32 {
+    eprintln!("faultline: {message}");
+    2
+}
+
+pub fn report(args: ReportArgs) -> i32 {
+    if let Err(message) = check_destination(&args.html) {
+        return fail(message);
+    }
+    let page = if let Some(json) = &args.from_json {
+        match read_report(json) {
+            Ok(report) => html::render_report(&report),
+            Err(message) => return fail(message),
+        }
+    } else {
+        match render_from_store(args.store.as_deref(), args.target.as_deref()) {
+            Ok(page) => page,
+            Err(message) => return fail(message),
+        }
+    };
+    match write_atomically(&args.html, page.as_bytes()) {
+        Ok(()) => {
+            eprintln!("faultline: HTML report written to {}", args.html.display());
+            0
+        }
+        Err(err) => fail(format_args!("could not write the HTML report to {}: {err}", args.html.display())),
+    }
+}
+
+/// `RUN_OR_GROUP` looked up in the store: `run:N`, `group:ID`, a bare number or id, or
+/// nothing for the latest run.
+fn render_from_store(store: Option<&str>, target: Option<&str>) -> Result<String, String> {
+    let mut store = super::store::open_named(store, false, false)?;
+    match store.resolve(target).map_err(|e| e.to_string())? {
+        Target::Run(run) => Ok(html::render_run(&run)),
+        Target::Group(group) => Ok(html::render_group(&group)),
+    }
+}
+
+fn check_destination(path: &Path) -> Result<(), String> {
+    if path.is_dir() {
+        return Err(format!("cannot write --html to {}: it is a folder; name a file in it", path.display()));
+    }
+    match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(parent) if !parent.is_dir() => Err(format!(
+            "cannot write --html to {}: no such folder {}; create it first",
+            path.display(),
+            parent.display()
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn read_report(path: &Path) -> Result<Report, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        format!("cannot read {}: {e}; give --from-json the file `faultline run --json FILE` wrote", path.display())
+    })?;
+    let report: Report = serde_json::from_str(&text).map_err(|e| {
+        format!(
+            "{} is not a faultline JSON report ({e}); write one with `faultline run --json {} -- COMMAND`",
+            path.display(),
+            path.display()
+        )
+    })?;
+    if report.schema_version > SCHEMA_VERSION {
+        return Err(format!(
+            "{} was written by a newer faultline (report schema {}; this one reads {}): render it with that version",
+            path.display(),
+            report.schema_version,
+            SCHEMA_VERSION
+        ));
+    }
+    Ok(report)
+}
+
+/// Writes beside the destination, then renames: a reader never sees half a page.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.{}.partial", std::process::id()));
+    let written = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
