@@ -97,6 +97,8 @@ fn a_real_crash_with_markup_in_its_path_and_argv_renders_safely_in_a_browser() {
         .arg("run")
         .arg("--json")
         .arg(&json)
+        .arg("--store")
+        .arg(dir.path().join("store.sqlite3"))
         .args(["--memory-interval", "10ms", "--"])
         .arg(python())
         .arg(&script)
@@ -138,6 +140,22 @@ fn a_real_crash_with_markup_in_its_path_and_argv_renders_safely_in_a_browser() {
     }
     let visible: Vec<&str> = [script.as_str()].into_iter().chain(MARKUP_ARGS).collect();
     check_in_browser(&html, &culprit, &visible);
+
+    // The group page from the store this run was kept in.
+    let group_id = crash["signature"].as_str().and_then(|s| s.rsplit('/').next()).expect("a signature").to_owned();
+    let stored_html = dir.path().join("stored-group.html");
+    let out = Command::new(FAULTLINE)
+        .args(["report", "--html"])
+        .arg(&stored_html)
+        .arg("--store")
+        .arg(dir.path().join("store.sqlite3"))
+        .arg(&group_id)
+        .output()
+        .expect("run faultline report");
+    assert_eq!(out.status.code(), Some(0), "stderr:\n{}", text(&out.stderr));
+    let stored_page = std::fs::read_to_string(&stored_html).expect("the group page");
+    assert!(stored_page.contains(&group_id) && stored_page.contains("crashed in 1 of 1 run"), "a group page");
+    check_in_browser(&stored_html, &culprit, &[MARKUP_DIR]);
 
     // The page of a crash group whose latest crash is this one, with markup in the
     // occurrences' hosts and tests too.
@@ -237,9 +255,9 @@ fn user_errors_say_what_to_do_and_exit_2() {
     let cases: Vec<(Vec<String>, &str)> = vec![
         (vec!["--from-json".into(), "missing.json".into()], "cannot read missing.json"),
         (vec!["--from-json".into(), "bad.json".into()], "is not a faultline JSON report"),
-        (vec!["42".into()], "the crash store is not available in this build"),
-        (vec!["--store".into(), "runs.db".into(), "42".into()], "the crash store is not available in this build"),
-        (vec![], "nothing to render"),
+        (vec!["42".into()], "no crash store at .faultline/crashes.sqlite3 yet"),
+        (vec!["--store".into(), "runs.db".into(), "42".into()], "no crash store at runs.db yet"),
+        (vec![], "no crash store at .faultline/crashes.sqlite3 yet"),
         (vec!["--from-json".into(), "newer.json".into()], "written by a newer faultline"),
     ];
     std::fs::write(dir.path().join("bad.json"), "{\"outcome\": \"crashed\"}").expect("write");
