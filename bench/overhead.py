@@ -6,7 +6,11 @@
    (target <= 1.02).
 2. `faultline doctor` wall time on this machine's Python (target < 2 s), and the memory
    sampler's own cost on a tree of 50 processes at 10 Hz (target < 1% of a core).
-3. Crash capture: runs crash-corpus cases under faultline and prints how long the crashing
+3. The crash store: what keeping a report costs at the end of a run (`faultline run -- true`
+   with the default SQLite store vs `--no-store`, alternating pairs), and reports stored per
+   second by `faultline crashes import` (SQLite; PostgreSQL too with --postgres URL, a
+   database the benchmark may fill).
+4. Crash capture: runs crash-corpus cases under faultline and prints how long the crashing
    thread was held stopped (`held_ms`, target median <= 20 ms) and how long after the fault
    the report was complete (`report_ready_ms`, target <= 150 ms).
 
@@ -114,6 +118,30 @@ def doctor_time(faultline, runs=5):
     print(f"faultline doctor: median {statistics.median(times):.2f} s over {runs} runs (target < 2 s)")
 
 
+def store_cost(faultline, postgres, pairs=20, reports=200):
+    cwd = tempfile.mkdtemp(prefix="faultline-bench-store-")
+    extra = []
+    for i in range(pairs):
+        runs = [("bare", [faultline, "run", "--no-store", "--", "true"]), ("stored", [faultline, "run", "--", "true"])]
+        if i % 2:
+            runs.reverse()
+        times = dict((name, timed(cmd, cwd)[0]) for name, cmd in runs)
+        extra.append(times["stored"] - times["bare"])
+    print(f"store: keeping a clean run's report adds median {statistics.median(extra) * 1000:.1f} ms "
+          f"to `faultline run` ({pairs} alternating pairs, SQLite)")
+    report = os.path.join(cwd, "crash.json")
+    subprocess.run([faultline, "run", "--no-store", "--json", report, "--", sys.executable, "-c",
+                    "import ctypes; ctypes.string_at(0)"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    stores = [("SQLite", os.path.join(cwd, "import.sqlite3"))]
+    if postgres:
+        stores.append(("PostgreSQL", postgres))
+    for name, store in stores:
+        t, status = timed([faultline, "crashes", "--store", store, "import", *([report] * reports)], cwd)
+        if status != 0:
+            sys.exit(f"overhead.py: crashes import into {name} exited {status}")
+        print(f"store: {name}: {reports} crash reports imported in {t:.2f} s ({t / reports * 1000:.2f} ms each)")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--faultline", default=str(ROOT / "target" / "release" / "faultline"))
@@ -121,6 +149,7 @@ def main():
     ap.add_argument("--repeats", type=int, default=3, help="runs of each crash case")
     ap.add_argument("--corpus", default=str(ROOT.parent / "shared" / "crash-corpus"))
     ap.add_argument("--skip-overhead", action="store_true")
+    ap.add_argument("--postgres", help="also time storing into this PostgreSQL database (URL)")
     args = ap.parse_args()
     faultline = os.path.abspath(args.faultline)
     if not os.access(faultline, os.X_OK):
@@ -130,6 +159,7 @@ def main():
     ensure("hypothesis", "hypothesis")  # numpy's test suite imports it
     sampler_cost()
     doctor_time(faultline)
+    store_cost(faultline, args.postgres)
     capture_times(faultline, Path(args.corpus), args.repeats)
     if not args.skip_overhead:
         overhead(faultline, args.pairs)
