@@ -682,3 +682,29 @@ pub fn import_crash() -> Capture {
     c.pytest.running_pytest = true;
     c
 }
+
+/// The report of a pytest run with these crashes (none: a passing run), as the store and
+/// report tests need one.
+pub fn report(crashes: &[Capture]) -> crate::model::Report {
+    use crate::model::{ExitInfo, Outcome, Report, SCHEMA_VERSION};
+    let crashed = !crashes.is_empty();
+    Report {
+        schema_version: SCHEMA_VERSION,
+        faultline_version: "0.1.0".into(),
+        command: vec!["python3".into(), "-m".into(), "pytest".into()],
+        cwd: Some("/work/cases/pytest-crash-in-suite".into()),
+        started_at: None,
+        duration_ms: 420.0,
+        outcome: if crashed { Outcome::Crashed } else { Outcome::Passed },
+        exit: ExitInfo {
+            code: if crashed { 139 } else { 0 },
+            signal: crashed.then(|| "SIGSEGV".into()),
+            core_dumped: crashed,
+        },
+        crashes: crashes.iter().map(super::diagnose).collect(),
+        timeout: None,
+        memory: None,
+        system: None,
+        processes_started: 1,
+    }
+}

@@ -177,8 +177,7 @@ fn plural(n: u64, word: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diagnose::{diagnose, fixtures};
-    use crate::model::{ExitInfo, Outcome, Report, SCHEMA_VERSION};
+    use crate::diagnose::fixtures;
     use crate::store::{Occurrence, StoredRun};
 
     const DAY: i64 = 86_400_000;
@@ -242,23 +241,8 @@ mod tests {
 
     #[test]
     fn one_group_with_its_latest_report() {
-        let crash = diagnose(&fixtures::pytest_null_deref());
-        let test = crash.test.as_ref().unwrap().nodeid.clone();
-        let report = Report {
-            schema_version: SCHEMA_VERSION,
-            faultline_version: "0.1.0".into(),
-            command: vec!["python3".into(), "-m".into(), "pytest".into()],
-            cwd: Some("/work/cases/pytest-crash-in-suite".into()),
-            started_at: None,
-            duration_ms: 420.0,
-            outcome: Outcome::Crashed,
-            exit: ExitInfo { code: 139, signal: Some("SIGSEGV".into()), core_dumped: true },
-            crashes: vec![crash],
-            timeout: None,
-            memory: None,
-            system: None,
-            processes_started: 1,
-        };
+        let report = fixtures::report(&[fixtures::pytest_null_deref()]);
+        let test = report.crashes[0].test.as_ref().unwrap().nodeid.clone();
         let occurrences: Vec<Occurrence> = (0..23)
             .map(|i| Occurrence {
                 run_id: 3 + i,

@@ -4,27 +4,8 @@
 //! `FAULTLINE_REQUIRE_SERVICES=1` (CI) makes that a failure.
 
 use super::*;
-use crate::diagnose::{diagnose, fixtures};
-use crate::model::{ExitInfo, Outcome, Report, SCHEMA_VERSION};
+use crate::diagnose::fixtures::{self, report};
 use std::sync::atomic::{AtomicUsize, Ordering};
-
-fn report(captures: &[crate::capture::Capture]) -> Report {
-    Report {
-        schema_version: SCHEMA_VERSION,
-        faultline_version: "0.1.0".into(),
-        command: vec!["python3".into(), "-m".into(), "pytest".into()],
-        cwd: Some("/work/project".into()),
-        started_at: None,
-        duration_ms: 1200.0,
-        outcome: if captures.is_empty() { Outcome::Passed } else { Outcome::Crashed },
-        exit: ExitInfo { code: if captures.is_empty() { 0 } else { 139 }, signal: None, core_dumped: false },
-        crashes: captures.iter().map(diagnose).collect(),
-        timeout: None,
-        memory: None,
-        system: None,
-        processes_started: 1,
-    }
-}
 
 /// A fresh store per backend: SQLite always, PostgreSQL when a server is configured.
 struct Fresh {
