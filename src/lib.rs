@@ -23,6 +23,7 @@ pub mod runlog;
 pub mod settings;
 pub mod signals;
 pub mod store;
+pub mod stress;
 pub mod system;
 #[cfg(target_os = "linux")]
 pub mod trace;

@@ -61,6 +61,62 @@ pub enum Command {
     /// printed).
     #[command(arg_required_else_help = true)]
     Report(ReportArgs),
+
+    /// Run COMMAND many times, several at once, each under `faultline run`, and group the
+    /// crashes found: for a crash that happens once in twenty runs.
+    ///
+    /// Each run has FAULTLINE_STRESS_RUN=N (1, 2, ...) in its environment and is kept in the
+    /// crash store like any run. Exit status: 0 when every run passed, 1 otherwise.
+    #[command(arg_required_else_help = true)]
+    Stress(StressArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StressArgs {
+    /// How many runs.
+    #[arg(short = 'n', long, default_value_t = 20, value_name = "N")]
+    pub runs: u32,
+
+    /// How many runs at once [default: the number of CPUs].
+    #[arg(short = 'j', long, value_name = "N")]
+    pub jobs: Option<u32>,
+
+    /// Start no more runs after the first crash.
+    #[arg(long)]
+    pub until_crash: bool,
+
+    /// Stop a run after this long (stacks first, as `faultline run --timeout`).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+
+    /// Keep each run's JSON report and output here [default: a temporary folder, removed
+    /// when every run passed].
+    #[arg(long, value_name = "DIR")]
+    pub logs: Option<PathBuf>,
+
+    /// Write the summary (counts, groups with their runs) as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+
+    /// The crash store the runs are kept in (as for `faultline run`).
+    #[arg(long, value_name = "PATH_OR_URL")]
+    pub store: Option<String>,
+
+    /// Do not keep the runs in the crash store.
+    #[arg(long, conflicts_with = "store")]
+    pub no_store: bool,
+
+    /// Keep secrets in the reports (as for `faultline run`).
+    #[arg(long)]
+    pub no_redact: bool,
+
+    /// When to color the summary (NO_COLOR is respected with `auto`).
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+
+    /// The command to run, after `--`.
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
+    pub command: Vec<OsString>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -8,6 +8,7 @@ mod doctor;
 mod report;
 mod run;
 mod store;
+mod stress;
 
 use clap::Parser;
 
@@ -32,5 +33,6 @@ pub fn main() -> i32 {
         args::Command::Doctor(doctor_args) => doctor::doctor(doctor_args),
         args::Command::Crashes(crashes_args) => crashes::crashes(crashes_args),
         args::Command::Report(report_args) => report::report(report_args),
+        args::Command::Stress(stress_args) => stress::stress(stress_args),
     }
 }

@@ -144,7 +144,7 @@ pub fn write_group(group: &GroupDetail, style: &TerminalStyle, out: &mut impl Wr
 }
 
 /// `draw_frame at src/draw.c:42 (_draw.so)`, from what the group knows of its culprit.
-fn culprit(g: &GroupSummary) -> Option<String> {
+pub(super) fn culprit(g: &GroupSummary) -> Option<String> {
     let function = g.culprit_function.as_deref()?;
     let mut text = function.to_owned();
     if let Some(file) = &g.culprit_file {
@@ -159,11 +159,11 @@ fn culprit(g: &GroupSummary) -> Option<String> {
     Some(text)
 }
 
-fn first_line(text: &str) -> &str {
+pub(super) fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or("")
 }
 
-fn plural(n: u64, word: &str) -> String {
+pub(super) fn plural(n: u64, word: &str) -> String {
     let suffix = if n == 1 {
         ""
     } else if word.ends_with('h') {

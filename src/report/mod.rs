@@ -26,6 +26,7 @@ mod memory;
 pub(crate) mod snapshot;
 pub(crate) mod stack;
 pub(crate) mod stderr;
+mod stress;
 mod style;
 pub(crate) mod summary;
 pub(crate) mod text;
@@ -45,6 +46,7 @@ use text::Paths;
 
 pub use groups::{write_group, write_group_list};
 pub use junit::write_junit;
+pub use stress::write_stress_summary;
 pub use style::TerminalStyle;
 
 /// Settings of the terminal report, frozen by [`TerminalBuilder::build`].

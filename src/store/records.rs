@@ -1,7 +1,7 @@
 //! What the crash store hands out: runs as they were recorded, and crashes grouped by
 //! signature. Plain data, shared by the terminal listing, `--json`, and the HTML report.
 
-use crate::model::Report;
+use crate::model::{Crash, Report};
 use serde::Serialize;
 
 /// One `faultline run` as stored.
@@ -38,6 +38,40 @@ pub struct GroupSummary {
     pub last_seen_ms: i64,
     /// Distinct pytest node ids that crashed this way, most recent first.
     pub tests: Vec<String>,
+}
+
+impl GroupSummary {
+    /// A group of one crash, seen at `at_ms`; `add` counts more crashes into it.
+    pub fn of_crash(crash: &Crash, at_ms: i64) -> GroupSummary {
+        let culprit = crash.culprit.as_ref();
+        GroupSummary {
+            id: super::group_id(&crash.signature).to_owned(),
+            signature: crash.signature.clone(),
+            signal: crash.signal.clone(),
+            kind: crash.kind.as_str().to_owned(),
+            culprit_function: culprit.and_then(|c| c.function.clone()),
+            culprit_module: culprit.and_then(|c| c.module.clone()),
+            culprit_file: culprit.and_then(|c| c.file.clone()),
+            culprit_line: culprit.and_then(|c| c.line),
+            message: crash.message.clone(),
+            count: 1,
+            first_seen_ms: at_ms,
+            last_seen_ms: at_ms,
+            tests: crash.test.iter().map(|t| t.nodeid.clone()).collect(),
+        }
+    }
+
+    /// Counts another crash of this group (same signature), seen at `at_ms`.
+    pub fn add(&mut self, crash: &Crash, at_ms: i64) {
+        self.count += 1;
+        self.first_seen_ms = self.first_seen_ms.min(at_ms);
+        self.last_seen_ms = self.last_seen_ms.max(at_ms);
+        if let Some(test) = &crash.test {
+            if !self.tests.contains(&test.nodeid) {
+                self.tests.push(test.nodeid.clone());
+            }
+        }
+    }
 }
 
 /// One crash of a group.

@@ -1,0 +1,147 @@
+//! What `faultline stress` prints at the end: how many runs crashed, and how.
+
+use std::io::{self, Write};
+
+use super::groups::{culprit, first_line, plural};
+use super::style::{Role, TerminalStyle};
+use crate::stress::StressSummary;
+use crate::units::format_duration;
+
+/// Runs listed after a group before "and N more".
+const RUNS_SHOWN: usize = 10;
+
+pub fn write_stress_summary(s: &StressSummary, style: &TerminalStyle, out: &mut impl Write) -> io::Result<()> {
+    let duration = format_duration(std::time::Duration::from_secs_f64(s.duration_ms.max(0.0) / 1000.0));
+    let parallel = if s.jobs == 1 { "one at a time".to_owned() } else { format!("{} at a time", s.jobs) };
+    writeln!(
+        out,
+        "{}",
+        style.paint(
+            Role::Strong,
+            &format!(
+                "faultline stress: {} of `{}`, {parallel}, {duration}",
+                plural(u64::from(s.runs_done), "run"),
+                s.command.join(" ")
+            )
+        )
+    )?;
+    if let Some(why) = &s.stopped_early {
+        writeln!(out, "stopped early ({why}): {} of {} runs made", s.runs_done, s.runs_planned)?;
+    }
+    writeln!(out)?;
+    let crashed = s.counts.crashed;
+    if s.groups.is_empty() {
+        let line = format!("No crash in {}.", plural(u64::from(s.runs_done), "run"));
+        writeln!(out, "{}", style.paint(if s.all_passed() { Role::Good } else { Role::Strong }, &line))?;
+    } else {
+        let percent = 100.0 * f64::from(crashed) / f64::from(s.runs_done.max(1));
+        writeln!(
+            out,
+            "{}",
+            style.paint(
+                Role::Alarm,
+                &format!(
+                    "{crashed} of {} crashed ({percent:.0}%), in {}:",
+                    plural(u64::from(s.runs_done), "run"),
+                    plural(s.groups.len() as u64, "group")
+                )
+            )
+        )?;
+        for group in &s.groups {
+            let g = &group.summary;
+            let mut runs: Vec<String> = group.runs.iter().take(RUNS_SHOWN).map(|r| format!("#{r}")).collect();
+            if group.runs.len() > RUNS_SHOWN {
+                runs.push(format!("and {} more", group.runs.len() - RUNS_SHOWN));
+            }
+            writeln!(out)?;
+            writeln!(
+                out,
+                "{}  {}  {}: {}",
+                style.paint(Role::Strong, &g.id),
+                style.paint(Role::Alarm, &format!("{} {}", g.signal, g.kind)),
+                plural(group.runs.len() as u64, "run"),
+                runs.join(", ")
+            )?;
+            writeln!(out, "    {}", style.paint(Role::Faint, &g.signature))?;
+            if let Some(culprit) = culprit(g) {
+                writeln!(out, "    in {culprit}")?;
+            }
+            if let Some(message) = &g.message {
+                writeln!(out, "    {}", first_line(message))?;
+            }
+            if !g.tests.is_empty() {
+                writeln!(out, "    tests: {}", g.tests.join(", "))?;
+            }
+            writeln!(out, "    report: {}", group.first_report.display())?;
+        }
+    }
+    writeln!(out)?;
+    let c = &s.counts;
+    let parts: Vec<String> = [
+        (c.passed, "passed"),
+        (c.failed, "failed"),
+        (c.crashed, "crashed"),
+        (c.timeout, "timed out"),
+        (c.oom, "out of memory"),
+        (c.killed, "killed"),
+        (c.error, "could not run"),
+    ]
+    .into_iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| format!("{n} {what}"))
+    .collect();
+    writeln!(out, "runs: {}", if parts.is_empty() { "none".to_owned() } else { parts.join(", ") })?;
+    match &s.logs {
+        Some(dir) => {
+            writeln!(out, "{}", style.paint(Role::Faint, &format!("each run's report and output: {}", dir.display())))
+        }
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnose::fixtures;
+    use crate::stress::{summarize, RunResult};
+    use std::path::PathBuf;
+
+    fn result(run: u32, crashes: &[crate::capture::Capture]) -> RunResult {
+        RunResult {
+            run,
+            exit_code: if crashes.is_empty() { 0 } else { 139 },
+            report: Some(fixtures::report(crashes)),
+            report_path: PathBuf::from(format!("/tmp/faultline-stress-42/run-{run}.json")),
+            log_path: PathBuf::from(format!("/tmp/faultline-stress-42/run-{run}.log")),
+            finished_ms: 1_795_132_800_000 + i64::from(run) * 1000,
+        }
+    }
+
+    fn render(s: &StressSummary) -> String {
+        let mut out = Vec::new();
+        write_stress_summary(s, &TerminalStyle::plain(), &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn crashes_in_two_groups() {
+        let mut results: Vec<RunResult> = (1..=20).map(|run| result(run, &[])).collect();
+        results[3] = result(4, &[fixtures::pytest_null_deref()]);
+        results[10] = result(11, &[fixtures::pytest_null_deref()]);
+        results[16] = result(17, &[fixtures::double_free()]);
+        let command = vec!["python3".into(), "-m".into(), "pytest".into(), "tests/test_race.py".into()];
+        let s = summarize(command, 20, 2, &results, 41_200.0, None, Some("/tmp/faultline-stress-42".into()));
+        insta::assert_snapshot!(render(&s));
+    }
+
+    #[test]
+    fn no_crash_and_stopped_early() {
+        let results: Vec<RunResult> = (1..=3).map(|run| result(run, &[])).collect();
+        let s = summarize(vec!["./flaky".into()], 50, 1, &results, 900.0, Some("interrupted".into()), None);
+        let text = render(&s);
+        assert!(text.contains("stopped early (interrupted): 3 of 50 runs made"), "{text}");
+        assert!(text.contains("No crash in 3 runs."), "{text}");
+        assert!(text.contains("runs: 3 passed"), "{text}");
+        assert!(text.contains("one at a time"), "{text}");
+    }
+}
