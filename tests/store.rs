@@ -293,6 +293,14 @@ fn clear_errors_for_what_users_get_wrong() {
     assert_eq!(code, Some(2));
     assert!(err.contains("no crash group matches `0000000`"), "{err}");
 
+    let pruned = Command::new(FAULTLINE)
+        .args(["crashes", "--store", &store.arg, "prune", "--older-than", "1h"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&pruned.stdout).starts_with("removed 0 runs and 0 crashes stored more than 1h"));
+    let (code, err) = run(&["crashes", "--store", &store.arg, "prune", "--older-than", "soon"]);
+    assert_eq!(code, Some(2), "{err}");
+
     std::fs::write(dir.path().join("not-a-report.json"), "{\"hello\": 1}").unwrap();
     let (code, err) = run(&["crashes", "--store", &store.arg, "import", "not-a-report.json"]);
     assert_eq!(code, Some(1));

@@ -162,6 +162,12 @@ pub enum CrashesAction {
         #[arg(long)]
         no_redact: bool,
     },
+    /// Forget runs (and their crashes) stored longer ago than DURATION (`30d`, `12h`).
+    #[command(arg_required_else_help = true)]
+    Prune {
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        older_than: Duration,
+    },
 }
 
 #[derive(Debug, clap::Args)]

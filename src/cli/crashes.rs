@@ -22,6 +22,7 @@ pub fn crashes(args: CrashesArgs) -> i32 {
         CrashesAction::List => list(&mut store, args.json, &style),
         CrashesAction::Show { id } => show(&mut store, &id, args.json, &style),
         CrashesAction::Import { files, no_redact } => return import(&mut store, &files, no_redact),
+        CrashesAction::Prune { older_than } => prune(&mut store, older_than),
     };
     match result {
         Ok(()) => 0,
@@ -57,6 +58,17 @@ fn show(store: &mut Store, id: &str, json: bool, style: &TerminalStyle) -> Resul
     let mut out = std::io::stdout().lock();
     let written = if json { write_json(&group, &mut out) } else { report::write_group(&group, style, &mut out) };
     finish(written, out)
+}
+
+fn prune(store: &mut Store, older_than: std::time::Duration) -> Result<(), String> {
+    let (runs, crashes) = store.prune(older_than).map_err(|e| e.to_string())?;
+    let _ = writeln!(
+        std::io::stdout(),
+        "removed {runs} runs and {crashes} crashes stored more than {} ago from {}",
+        faultline::units::format_duration(older_than),
+        store.location().display()
+    );
+    Ok(())
 }
 
 /// Stores each report file; a file that cannot be read or stored is named and skipped.

@@ -51,4 +51,7 @@ pub trait Backend {
     fn run_count(&mut self) -> Result<i64, StoreError>;
     fn run(&mut self, id: i64) -> Result<Option<RunRecord>, StoreError>;
     fn latest_run_id(&mut self) -> Result<Option<i64>, StoreError>;
+    /// Deletes the runs recorded before `before_ms` and their crashes, in one transaction;
+    /// returns (runs, crashes) deleted.
+    fn prune(&mut self, before_ms: i64) -> Result<(u64, u64), StoreError>;
 }

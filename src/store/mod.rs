@@ -179,6 +179,13 @@ impl Store {
         stored_run(record)
     }
 
+    /// Forgets the runs (and their crashes) stored more than `age` ago; returns how many
+    /// (runs, crashes) went. Groups whose crashes all went disappear with them.
+    pub fn prune(&mut self, age: std::time::Duration) -> Result<(u64, u64), StoreError> {
+        let before = now_ms().saturating_sub(i64::try_from(age.as_millis()).unwrap_or(i64::MAX));
+        self.backend.prune(before)
+    }
+
     pub fn latest_run(&mut self) -> Result<StoredRun, StoreError> {
         let id = self.backend.latest_run_id()?.ok_or(StoreError::Empty)?;
         self.run(id)

@@ -144,6 +144,14 @@ impl Backend for PostgresBackend {
         Ok(row.map(|r| RunRecord { id: r.get(0), recorded_at_ms: r.get(1), host: r.get(2), report: r.get(3) }))
     }
 
+    fn prune(&mut self, before_ms: i64) -> Result<(u64, u64), StoreError> {
+        let mut tx = self.client.transaction()?;
+        let crashes = tx.execute(queries::DELETE_CRASHES_BEFORE, &[&before_ms])?;
+        let runs = tx.execute(queries::DELETE_RUNS_BEFORE, &[&before_ms])?;
+        tx.commit()?;
+        Ok((runs, crashes))
+    }
+
     fn latest_run_id(&mut self) -> Result<Option<i64>, StoreError> {
         Ok(self.client.query_one(queries::LATEST_RUN_ID, &[])?.get(0))
     }

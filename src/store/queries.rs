@@ -38,3 +38,8 @@ pub const RUN_COUNT: &str = "SELECT COUNT(*) FROM runs";
 pub const RUN_BY_ID: &str = "SELECT id, recorded_at_ms, host, report FROM runs WHERE id = $1";
 
 pub const LATEST_RUN_ID: &str = "SELECT MAX(id) FROM runs";
+
+/// Pruning: the crashes, then the runs, recorded before $1.
+pub const DELETE_CRASHES_BEFORE: &str =
+    "DELETE FROM crashes WHERE run_id IN (SELECT id FROM runs WHERE recorded_at_ms < $1)";
+pub const DELETE_RUNS_BEFORE: &str = "DELETE FROM runs WHERE recorded_at_ms < $1";

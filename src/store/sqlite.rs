@@ -152,6 +152,14 @@ impl Backend for SqliteBackend {
             .optional()?)
     }
 
+    fn prune(&mut self, before_ms: i64) -> Result<(u64, u64), StoreError> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let crashes = tx.execute(&sql(queries::DELETE_CRASHES_BEFORE), [before_ms])?;
+        let runs = tx.execute(&sql(queries::DELETE_RUNS_BEFORE), [before_ms])?;
+        tx.commit()?;
+        Ok((runs as u64, crashes as u64))
+    }
+
     fn latest_run_id(&mut self) -> Result<Option<i64>, StoreError> {
         Ok(self.conn.query_row(queries::LATEST_RUN_ID, [], |r| r.get(0))?)
     }

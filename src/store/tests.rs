@@ -147,6 +147,25 @@ fn reopening_keeps_everything_and_does_not_migrate_twice() {
 }
 
 #[test]
+fn pruning_forgets_old_runs_and_their_crashes() {
+    for fresh in stores() {
+        let mut store = Store::open(&fresh.location).unwrap();
+        store.save(&report(&[fixtures::fpe()])).unwrap();
+        store.save(&report(&[])).unwrap();
+        assert_eq!(store.prune(std::time::Duration::from_secs(3600)).unwrap(), (0, 0));
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        let kept = store.save(&report(&[fixtures::c_assert()])).unwrap();
+        // Everything older than 200 ms: the first two runs, not the one just saved.
+        assert_eq!(store.prune(std::time::Duration::from_millis(200)).unwrap(), (2, 1), "{:?}", fresh.location);
+        let groups = store.groups().unwrap();
+        assert_eq!(groups.len(), 1);
+        assert_eq!(groups[0].kind, "assert");
+        assert_eq!(store.run_count().unwrap(), 1);
+        assert!(store.run(kept.run_id).is_ok());
+    }
+}
+
+#[test]
 fn a_store_from_a_newer_faultline_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.sqlite3");
