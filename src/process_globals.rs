@@ -31,41 +31,45 @@ const LIBC_PREFIXES: &[&str] = &["libc.so", "libc.musl", "ld-musl"];
 // ---------------------------------------------------------------------------------------
 // /proc/<pid>/maps
 
-/// Reads `/proc/<pid>/maps`.
+/// Reads `/proc/<pid>/maps` (with procfs, the parser the unwinder's `native::Maps` uses too).
 pub fn parse_maps(pid: i32) -> io::Result<Vec<Mapping>> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/maps"))?;
-    Ok(parse_maps_text(&text))
+    let maps = procfs::process::Process::new(pid).and_then(|p| p.maps()).map_err(io::Error::other)?;
+    Ok(maps.iter().map(mapping_of).collect())
 }
 
-/// Parses the text of `/proc/<pid>/maps`; lines that do not parse are skipped.
+/// Parses the text of `/proc/<pid>/maps`; empty when it does not parse.
 pub fn parse_maps_text(text: &str) -> Vec<Mapping> {
-    text.lines().filter_map(parse_maps_line).collect()
+    use procfs::FromBufRead;
+    procfs::process::MemoryMaps::from_buf_read(text.as_bytes())
+        .map(|maps| maps.iter().map(mapping_of).collect())
+        .unwrap_or_default()
 }
 
-/// `start-end perms offset dev inode   path`, where the path may contain spaces.
-fn parse_maps_line(line: &str) -> Option<Mapping> {
-    let mut fields = line.splitn(6, ' ');
-    let range = fields.next()?;
-    let perms = fields.next()?.as_bytes();
-    let _offset = fields.next()?;
-    let _dev = fields.next()?;
-    let _inode = fields.next()?;
-    let path = fields.next().map(str::trim_start).unwrap_or("");
-
-    let (start, end) = range.split_once('-')?;
-    let start = u64::from_str_radix(start, 16).ok()?;
-    let end = u64::from_str_radix(end, 16).ok()?;
-    if perms.len() < 3 || end < start {
-        return None;
+/// The diagnosis's view of one mapping: permissions and the path or pseudo name as the
+/// kernel prints it (`[heap]`, `/usr/lib/libc.so.6 (deleted)`), `None` for anonymous memory.
+fn mapping_of(m: &procfs::process::MemoryMap) -> Mapping {
+    use procfs::process::{MMPermissions, MMapPath};
+    let path = match &m.pathname {
+        MMapPath::Path(path) => Some(path.to_string_lossy().into_owned()),
+        MMapPath::Heap => Some("[heap]".to_owned()),
+        MMapPath::Stack => Some("[stack]".to_owned()),
+        MMapPath::TStack(tid) => Some(format!("[stack:{tid}]")),
+        MMapPath::Vdso => Some("[vdso]".to_owned()),
+        MMapPath::Vvar => Some("[vvar]".to_owned()),
+        MMapPath::Vsyscall => Some("[vsyscall]".to_owned()),
+        MMapPath::Rollup => Some("[rollup]".to_owned()),
+        MMapPath::Vsys(key) => Some(format!("/SYSV{key:08x}")),
+        MMapPath::Other(name) => Some(name.clone()),
+        MMapPath::Anonymous => None,
+    };
+    Mapping {
+        start: m.address.0,
+        end: m.address.1,
+        readable: m.perms.contains(MMPermissions::READ),
+        writable: m.perms.contains(MMPermissions::WRITE),
+        executable: m.perms.contains(MMPermissions::EXECUTE),
+        path,
     }
-    Some(Mapping {
-        start,
-        end,
-        readable: perms[0] == b'r',
-        writable: perms[1] == b'w',
-        executable: perms[2] == b'x',
-        path: (!path.is_empty()).then(|| path.to_string()),
-    })
 }
 
 /// A mapped file's path without the ` (deleted)` marker the kernel appends.
@@ -325,13 +329,12 @@ mod tests {
 55d4c3a01000-55d4c3a02000 r-xp 00001000 00:2a 1234 /root/.pyenv/versions/3.11.7/bin/python3.11
 55d4c4b00000-55d4c4c00000 rw-p 00000000 00:00 0                          [heap]
 7f0a1c000000-7f0a1c021000 rw-p 00000000 00:00 0 
-7f0a1d5ff000-7f0a1d600000 ---p 00000000 00:00 0
+7f0a1d5ff000-7f0a1d600000 ---p 00000000 00:00 0 
 7f0a1e028000-7f0a1e04e000 r--p 00000000 08:01 5678                       /usr/lib/x86_64-linux-gnu/libc.so.6
 7f0a1e04e000-7f0a1e1a3000 r-xp 00026000 08:01 5678                       /usr/lib/x86_64-linux-gnu/libc.so.6
 7f0a1e200000-7f0a1e201000 r--p 00000000 08:01 99                         /tmp/my lib.so (deleted)
 7ffc8e5a2000-7ffc8e5c3000 rw-p 00000000 00:00 0                          [stack]
 ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsyscall]
-garbage line
 ";
 
     #[test]
