@@ -127,6 +127,15 @@ fn a_missing_junit_folder_fails_before_the_command_runs() {
 }
 
 #[test]
+fn a_missing_junit_folder_from_the_settings_names_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("faultline.toml"), "junit = \"no/such/dir/junit.xml\"\n").unwrap();
+    let output = faultline(dir.path(), &["--", "true"], &[]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("the `junit` setting: "), "{}", stderr(&output));
+}
+
+#[test]
 fn github_actions_get_one_error_annotation_per_crash() {
     let dir = tempfile::tempdir().unwrap();
     let workspace = dir.path().canonicalize().unwrap();

@@ -37,7 +37,10 @@ pub fn run(args: RunArgs) -> i32 {
     } else {
         super::store::resolve(None, args.no_store, settings.store.as_deref(), &cwd)
     };
-    for (flag, path) in [("--json", &settings.json), ("--junit", &settings.junit)] {
+    // Name where the path came from: the command line, or the project's settings file.
+    let json_from = if args.json.is_some() { "--json" } else { "the `json` setting:" };
+    let junit_from = if args.junit.is_some() { "--junit" } else { "the `junit` setting:" };
+    for (flag, path) in [(json_from, &settings.json), (junit_from, &settings.junit)] {
         if let Err(message) = check_destination(flag, path.as_deref()) {
             eprintln!("faultline: {message}");
             return 2;
