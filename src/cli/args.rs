@@ -322,3 +322,15 @@ pub enum ColorChoice {
     Always,
     Never,
 }
+
+impl ColorChoice {
+    /// The style for output going to a stream that `is_tty` or not; `auto` respects NO_COLOR.
+    pub fn style(self, is_tty: bool) -> faultline::report::TerminalStyle {
+        use faultline::report::TerminalStyle;
+        match self {
+            ColorChoice::Always => TerminalStyle::new(true),
+            ColorChoice::Never => TerminalStyle::new(false),
+            ColorChoice::Auto => TerminalStyle::detect(std::env::var_os("NO_COLOR").as_deref(), is_tty),
+        }
+    }
+}

@@ -1,6 +1,6 @@
 //! `faultline crashes`: the crash store's groups, one group, or reports imported into it.
 
-use super::args::{ColorChoice, CrashesAction, CrashesArgs};
+use super::args::{CrashesAction, CrashesArgs};
 use faultline::model::Report;
 use faultline::report::{self, TerminalStyle};
 use faultline::store::Store;
@@ -17,7 +17,7 @@ pub fn crashes(args: CrashesArgs) -> i32 {
             return 2;
         }
     };
-    let style = style_for_stdout(args.color);
+    let style = args.color.style(std::io::stdout().is_terminal());
     let result = match args.action.unwrap_or(CrashesAction::List) {
         CrashesAction::List => list(&mut store, args.json, &style),
         CrashesAction::Show { id } => show(&mut store, &id, args.json, &style),
@@ -121,14 +121,4 @@ fn finish(written: std::io::Result<()>, mut out: impl Write) -> Result<(), Strin
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(format!("cannot write the output: {e}")),
         _ => Ok(()),
     }
-}
-
-fn style_for_stdout(color: ColorChoice) -> TerminalStyle {
-    TerminalStyle::new(match color {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
-        }
-    })
 }

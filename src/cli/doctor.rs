@@ -2,21 +2,12 @@
 
 use super::args::{ColorChoice, DoctorArgs};
 use faultline::doctor::{self, render, DoctorOptions, DoctorReport};
-use faultline::report::TerminalStyle;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 
 fn options(python: Option<&Path>) -> Result<DoctorOptions, String> {
     let cwd = std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
     Ok(DoctorOptions { python: python.map(Path::to_path_buf), cwd })
-}
-
-fn style(color: ColorChoice, is_tty: bool) -> TerminalStyle {
-    match color {
-        ColorChoice::Always => TerminalStyle::new(true),
-        ColorChoice::Never => TerminalStyle::new(false),
-        ColorChoice::Auto => TerminalStyle::detect(std::env::var_os("NO_COLOR").as_deref(), is_tty),
-    }
 }
 
 pub fn doctor(args: DoctorArgs) -> i32 {
@@ -37,7 +28,7 @@ pub fn doctor(args: DoctorArgs) -> i32 {
     }
     let report = doctor::run_doctor(&options);
     let stdout = std::io::stdout();
-    let style = style(args.color, stdout.is_terminal());
+    let style = args.color.style(stdout.is_terminal());
     {
         let mut out = stdout.lock();
         let _ = render::write_table(&report, &style, &mut out);
@@ -67,7 +58,7 @@ pub fn preflight(python: Option<&Path>) -> Option<i32> {
         return None;
     }
     let stderr = std::io::stderr();
-    let style = style(ColorChoice::Auto, stderr.is_terminal());
+    let style = ColorChoice::Auto.style(stderr.is_terminal());
     let mut out = stderr.lock();
     let _ = writeln!(out, "faultline: pre-flight check failed; not starting the command (details: `faultline doctor`)");
     let _ = render::write_failures(&report, &style, &mut out);

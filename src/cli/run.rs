@@ -210,12 +210,7 @@ fn print_github_annotations(report: &Report) {
 
 fn print_terminal_report(report: &Report, color: ColorChoice) {
     let stderr = std::io::stderr();
-    let color = match color {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && stderr.is_terminal(),
-    };
-    let style = report::TerminalStyle::new(color);
+    let style = color.style(stderr.is_terminal());
     let mut out = stderr.lock();
     let _ = report::render_report(report, &style, &mut out);
     let _ = out.flush();

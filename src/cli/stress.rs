@@ -8,7 +8,7 @@
 
 use super::args::{ColorChoice, StressArgs};
 use faultline::model::Report;
-use faultline::report::{self, TerminalBuilder, TerminalStyle};
+use faultline::report::{self, TerminalBuilder};
 use faultline::stress::{summarize, RunResult, StressSummary};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::HashSet;
@@ -267,11 +267,7 @@ fn prepare_logs(dir: Option<&Path>) -> Result<(PathBuf, bool), String> {
 
 fn print_summary(summary: &StressSummary, results: &[RunResult], color: ColorChoice) {
     let stderr = std::io::stderr();
-    let style = TerminalStyle::new(match color {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && stderr.is_terminal(),
-    });
+    let style = color.style(stderr.is_terminal());
     let reporter = TerminalBuilder::new().style(style).build();
     let mut out = stderr.lock();
     // The first crash of each group in full: the stack is what people came for.
