@@ -5,6 +5,7 @@
 mod args;
 mod crashes;
 mod doctor;
+mod files;
 mod report;
 mod run;
 mod store;

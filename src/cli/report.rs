@@ -29,7 +29,7 @@ pub fn report(args: ReportArgs) -> i32 {
             Err(message) => return fail(message),
         }
     };
-    match write_atomically(&args.html, page.as_bytes()) {
+    match super::files::write_atomically(&args.html, |out| out.write_all(page.as_bytes())) {
         Ok(()) => {
             eprintln!("faultline: HTML report written to {}", args.html.display());
             0
@@ -82,20 +82,4 @@ fn read_report(path: &Path) -> Result<Report, String> {
         ));
     }
     Ok(report)
-}
-
-/// Writes beside the destination, then renames: a reader never sees half a page.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.{}.partial", std::process::id()));
-    let written = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written
 }

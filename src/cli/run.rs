@@ -119,12 +119,12 @@ pub fn run(args: RunArgs) -> i32 {
         print_github_annotations(&report);
     }
     if let Some(path) = &settings.json {
-        if let Err(err) = write_atomically(path, |out| report::write_json(&report, out)) {
+        if let Err(err) = super::files::write_atomically(path, |out| report::write_json(&report, out)) {
             eprintln!("faultline: could not write the JSON report to {}: {err}", path.display());
         }
     }
     if let Some(path) = &settings.junit {
-        if let Err(err) = write_atomically(path, |out| report::write_junit(&report, out)) {
+        if let Err(err) = super::files::write_atomically(path, |out| report::write_junit(&report, out)) {
             eprintln!("faultline: could not write the JUnit report to {}: {err}", path.display());
         }
     }
@@ -214,26 +214,6 @@ fn print_terminal_report(report: &Report, color: ColorChoice) {
     let mut out = stderr.lock();
     let _ = report::render_report(report, &style, &mut out);
     let _ = out.flush();
-}
-
-/// Writes beside `path`, then renames: a reader never sees half a report.
-fn write_atomically(
-    path: &std::path::Path,
-    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
-) -> std::io::Result<()> {
-    let mut partial = path.as_os_str().to_owned();
-    partial.push(".partial");
-    let tmp = std::path::PathBuf::from(partial);
-    let result = (|| {
-        let mut file = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
-        write(&mut file)?;
-        file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
 
 /// Fails early, before the command runs, when a report could not be written.

@@ -73,10 +73,6 @@ fn write_unstored(report: &Report, cwd: &Path) -> std::io::Result<std::path::Pat
     location::create_store_dir(&dir)?;
     let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
     let path = dir.join(format!("run-{stamp}-{}.json", std::process::id()));
-    let tmp = path.with_extension("json.partial");
-    let mut file = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
-    faultline::report::write_json(report, &mut file)?;
-    file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-    std::fs::rename(&tmp, &path)?;
+    super::files::write_atomically(&path, |file| faultline::report::write_json(report, file))?;
     Ok(path)
 }

@@ -284,10 +284,8 @@ fn print_summary(summary: &StressSummary, results: &[RunResult], color: ColorCho
 }
 
 fn write_json(summary: &StressSummary, path: &Path) -> std::io::Result<()> {
-    let tmp = path.with_extension("json.partial");
-    let mut file = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
-    serde_json::to_writer_pretty(&mut file, summary)?;
-    writeln!(file)?;
-    file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-    std::fs::rename(&tmp, path)
+    super::files::write_atomically(path, |file| {
+        serde_json::to_writer_pretty(&mut *file, summary)?;
+        writeln!(file)
+    })
 }
