@@ -47,6 +47,8 @@ pub trait Backend {
     fn group_tests(&mut self) -> Result<Vec<(String, String)>, StoreError>;
     fn signatures_by_prefix(&mut self, prefix: &str) -> Result<Vec<String>, StoreError>;
     fn occurrences(&mut self, signature: &str) -> Result<Vec<OccurrenceRow>, StoreError>;
+    /// How many crashes have this signature.
+    fn crash_count(&mut self, signature: &str) -> Result<i64, StoreError>;
     fn runs_since(&mut self, at_ms: i64) -> Result<i64, StoreError>;
     fn run_count(&mut self) -> Result<i64, StoreError>;
     fn run(&mut self, id: i64) -> Result<Option<RunRecord>, StoreError>;

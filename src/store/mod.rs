@@ -111,7 +111,7 @@ impl Store {
         let run_id = self.backend.save(&run, &crashes)?;
         let mut groups = Vec::new();
         for crash in &crashes {
-            let count = self.backend.occurrences(&crash.signature)?.len() as u64;
+            let count = self.backend.crash_count(&crash.signature)?.max(0) as u64;
             groups.push((crash.group_id.clone(), count));
         }
         Ok(Saved { run_id, groups })
@@ -155,22 +155,25 @@ impl Store {
         self.group_by_signature(&signature)
     }
 
+    /// One group, summed up from its own crashes and its latest report (what `groups`
+    /// computes for every group at once, here for one).
     fn group_by_signature(&mut self, signature: &str) -> Result<GroupDetail, StoreError> {
-        let summary = self
-            .groups()?
-            .into_iter()
-            .find(|g| g.signature == signature)
-            .ok_or_else(|| StoreError::NoSuchGroup(group_id(signature).to_owned()))?;
+        let no_such_group = || StoreError::NoSuchGroup(group_id(signature).to_owned());
         let occurrences: Vec<Occurrence> = self
             .backend
             .occurrences(signature)?
             .into_iter()
             .map(|o| Occurrence { run_id: o.run_id, at_ms: o.at_ms, host: o.host, test: o.test, phase: o.phase })
             .collect();
-        let latest_run =
-            occurrences.last().map(|o| o.run_id).ok_or_else(|| StoreError::NoSuchGroup(summary.id.clone()))?;
-        let runs_since_first_seen = self.backend.runs_since(summary.first_seen_ms)?.max(0) as u64;
-        let latest = self.run(latest_run)?;
+        let (Some(first), Some(last)) = (occurrences.first(), occurrences.last()) else { return Err(no_such_group()) };
+        let latest = self.run(last.run_id)?;
+        // The group's last crash row is the last crash with this signature in its run.
+        let crash = latest.report.crashes.iter().rfind(|c| c.signature == signature).ok_or_else(no_such_group)?;
+        let mut summary = GroupSummary::of_crash(crash, last.at_ms);
+        summary.count = occurrences.len() as u64;
+        summary.first_seen_ms = first.at_ms;
+        summary.tests = tests_newest_first(&occurrences);
+        let runs_since_first_seen = self.backend.runs_since(first.at_ms)?.max(0) as u64;
         Ok(GroupDetail { summary, occurrences, runs_since_first_seen, latest })
     }
 
@@ -208,12 +211,13 @@ impl Store {
         let as_group = is_group_prefix(&what.to_ascii_lowercase());
         match (as_run, as_group) {
             (Some(id), true) => {
-                let run_exists = self.backend.run(id)?.is_some();
+                let run = self.backend.run(id)?;
                 let group_exists = !self.backend.signatures_by_prefix(&what.to_ascii_lowercase())?.is_empty();
-                match (run_exists, group_exists) {
-                    (true, true) => Err(StoreError::AmbiguousId(what.to_owned())),
-                    (false, true) => Ok(Target::Group(Box::new(self.group(what)?))),
-                    _ => Ok(Target::Run(Box::new(self.run(id)?))),
+                match (run, group_exists) {
+                    (Some(_), true) => Err(StoreError::AmbiguousId(what.to_owned())),
+                    (None, true) => Ok(Target::Group(Box::new(self.group(what)?))),
+                    (Some(record), false) => Ok(Target::Run(Box::new(stored_run(record)?))),
+                    (None, false) => Err(StoreError::NoSuchRun(id)),
                 }
             }
             (Some(id), false) => Ok(Target::Run(Box::new(self.run(id)?))),
@@ -221,6 +225,20 @@ impl Store {
             (None, false) => Err(StoreError::BadId(what.to_owned())),
         }
     }
+}
+
+/// Distinct tests, most recently crashed first (ties by name), as `GROUP_TESTS` orders them.
+fn tests_newest_first(occurrences: &[Occurrence]) -> Vec<String> {
+    let mut last_seen: HashMap<&str, i64> = HashMap::new();
+    for o in occurrences {
+        if let Some(test) = &o.test {
+            let at = last_seen.entry(test).or_insert(o.at_ms);
+            *at = (*at).max(o.at_ms);
+        }
+    }
+    let mut tests: Vec<(&str, i64)> = last_seen.into_iter().collect();
+    tests.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    tests.into_iter().map(|(test, _)| test.to_owned()).collect()
 }
 
 fn is_group_prefix(id: &str) -> bool {

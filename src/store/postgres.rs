@@ -131,6 +131,10 @@ impl Backend for PostgresBackend {
             .collect())
     }
 
+    fn crash_count(&mut self, signature: &str) -> Result<i64, StoreError> {
+        Ok(self.client.query_one(queries::CRASH_COUNT, &[&signature])?.get(0))
+    }
+
     fn runs_since(&mut self, at_ms: i64) -> Result<i64, StoreError> {
         Ok(self.client.query_one(queries::RUNS_SINCE, &[&at_ms])?.get(0))
     }

@@ -30,6 +30,8 @@ pub const SIGNATURES_BY_PREFIX: &str =
 pub const OCCURRENCES: &str = "SELECT c.run_id, c.at_ms, r.host, c.test, c.phase
      FROM crashes c JOIN runs r ON r.id = c.run_id WHERE c.signature = $1 ORDER BY c.at_ms, c.id";
 
+pub const CRASH_COUNT: &str = "SELECT COUNT(*) FROM crashes WHERE signature = $1";
+
 pub const RUNS_SINCE: &str = "SELECT COUNT(*) FROM runs WHERE recorded_at_ms >= $1";
 
 pub const RUN_COUNT: &str = "SELECT COUNT(*) FROM runs";

@@ -135,6 +135,10 @@ impl Backend for SqliteBackend {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    fn crash_count(&mut self, signature: &str) -> Result<i64, StoreError> {
+        Ok(self.conn.query_row(&sql(queries::CRASH_COUNT), [signature], |r| r.get(0))?)
+    }
+
     fn runs_since(&mut self, at_ms: i64) -> Result<i64, StoreError> {
         Ok(self.conn.query_row(&sql(queries::RUNS_SINCE), [at_ms], |r| r.get(0))?)
     }

@@ -117,6 +117,32 @@ fn a_group_has_its_occurrences_and_latest_report() {
 }
 
 #[test]
+fn one_group_is_summed_up_as_the_list_sums_it_up() {
+    for fresh in stores() {
+        let mut store = Store::open(&fresh.location).unwrap();
+        let mut other_test = report(&[fixtures::pytest_null_deref()]);
+        other_test.crashes[0].test.as_mut().unwrap().nodeid = "tests/test_z.py::test_other".into();
+        store.save(&report(&[fixtures::pytest_null_deref()])).unwrap();
+        // Stored a moment later, so that "most recent first" is not a tie.
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        store.save(&other_test).unwrap();
+        store.save(&report(&[fixtures::fpe()])).unwrap();
+        for listed in store.groups().unwrap() {
+            let shown = store.group(&listed.id).unwrap().summary;
+            assert_eq!(
+                serde_json::to_value(&shown).unwrap(),
+                serde_json::to_value(&listed).unwrap(),
+                "{:?}",
+                fresh.location
+            );
+        }
+        let null = store.group(group_id(&other_test.crashes[0].signature)).unwrap();
+        assert_eq!(null.summary.tests.len(), 2);
+        assert_eq!(null.summary.tests[0], "tests/test_z.py::test_other", "most recent first");
+    }
+}
+
+#[test]
 fn ids_resolve_to_runs_and_groups() {
     for fresh in stores() {
         let mut store = Store::open(&fresh.location).unwrap();
