@@ -130,20 +130,26 @@ pub fn summarize(
     }
 }
 
+/// A finished run with these crashes (none: it passed), its files in `logs`.
+#[cfg(test)]
+pub(crate) fn fixture_result(run: u32, crashes: &[crate::capture::Capture], logs: &str) -> RunResult {
+    RunResult {
+        run,
+        exit_code: if crashes.is_empty() { 0 } else { 139 },
+        report: Some(crate::diagnose::fixtures::report(crashes)),
+        report_path: PathBuf::from(format!("{logs}/run-{run}.json")),
+        log_path: PathBuf::from(format!("{logs}/run-{run}.log")),
+        finished_ms: 1_795_132_800_000 + i64::from(run) * 1000,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::diagnose::fixtures;
 
     fn result(run: u32, crashes: &[crate::capture::Capture]) -> RunResult {
-        RunResult {
-            run,
-            exit_code: if crashes.is_empty() { 0 } else { 139 },
-            report: Some(fixtures::report(crashes)),
-            report_path: PathBuf::from(format!("/tmp/stress/run-{run}.json")),
-            log_path: PathBuf::from(format!("/tmp/stress/run-{run}.log")),
-            finished_ms: 1_795_132_800_000 + i64::from(run) * 1000,
-        }
+        fixture_result(run, crashes, "/tmp/stress")
     }
 
     #[test]

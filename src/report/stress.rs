@@ -103,18 +103,10 @@ pub fn write_stress_summary(s: &StressSummary, style: &TerminalStyle, out: &mut 
 mod tests {
     use super::*;
     use crate::diagnose::fixtures;
-    use crate::stress::{summarize, RunResult};
-    use std::path::PathBuf;
+    use crate::stress::{fixture_result, summarize, RunResult};
 
     fn result(run: u32, crashes: &[crate::capture::Capture]) -> RunResult {
-        RunResult {
-            run,
-            exit_code: if crashes.is_empty() { 0 } else { 139 },
-            report: Some(fixtures::report(crashes)),
-            report_path: PathBuf::from(format!("/tmp/faultline-stress-42/run-{run}.json")),
-            log_path: PathBuf::from(format!("/tmp/faultline-stress-42/run-{run}.log")),
-            finished_ms: 1_795_132_800_000 + i64::from(run) * 1000,
-        }
+        fixture_result(run, crashes, "/tmp/faultline-stress-42")
     }
 
     fn render(s: &StressSummary) -> String {
