@@ -41,20 +41,7 @@ pub fn write_group_list(
     }
     for group in groups {
         writeln!(out)?;
-        writeln!(
-            out,
-            "{}  {}  {}",
-            style.paint(Role::Strong, &group.id),
-            style.paint(Role::Alarm, &format!("{} {}", group.signal, group.kind)),
-            plural(group.count, "crash")
-        )?;
-        writeln!(out, "    {}", style.paint(Role::Faint, &group.signature))?;
-        if let Some(culprit) = culprit(group) {
-            writeln!(out, "    in {culprit}")?;
-        }
-        if let Some(message) = &group.message {
-            writeln!(out, "    {}", first_line(message))?;
-        }
+        write_group_heading(group, &plural(group.count, "crash"), style, out)?;
         writeln!(
             out,
             "    first seen {}, last seen {}",
@@ -77,6 +64,30 @@ pub fn write_group_list(
             "`faultline crashes show ID` shows a group; `faultline report --html FILE ID` makes a page of it."
         )
     )
+}
+
+/// The first lines of a group in a list: id, signal and kind, `how_many`; the signature;
+/// the culprit and the message when known.
+pub(super) fn write_group_heading(
+    g: &GroupSummary,
+    how_many: &str,
+    style: &TerminalStyle,
+    out: &mut impl Write,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "{}  {}  {how_many}",
+        style.paint(Role::Strong, &g.id),
+        style.paint(Role::Alarm, &format!("{} {}", g.signal, g.kind))
+    )?;
+    writeln!(out, "    {}", style.paint(Role::Faint, &g.signature))?;
+    if let Some(culprit) = culprit(g) {
+        writeln!(out, "    in {culprit}")?;
+    }
+    if let Some(message) = &g.message {
+        writeln!(out, "    {}", first_line(message))?;
+    }
+    Ok(())
 }
 
 /// `faultline crashes show ID`: the group, where and when it happened, then its latest report.

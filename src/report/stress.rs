@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use super::groups::{culprit, first_line, plural};
+use super::groups::{plural, write_group_heading};
 use super::style::{Role, TerminalStyle};
 use crate::stress::StressSummary;
 use crate::units::format_duration;
@@ -54,21 +54,8 @@ pub fn write_stress_summary(s: &StressSummary, style: &TerminalStyle, out: &mut 
                 runs.push(format!("and {} more", group.runs.len() - RUNS_SHOWN));
             }
             writeln!(out)?;
-            writeln!(
-                out,
-                "{}  {}  {}: {}",
-                style.paint(Role::Strong, &g.id),
-                style.paint(Role::Alarm, &format!("{} {}", g.signal, g.kind)),
-                plural(group.runs.len() as u64, "run"),
-                runs.join(", ")
-            )?;
-            writeln!(out, "    {}", style.paint(Role::Faint, &g.signature))?;
-            if let Some(culprit) = culprit(g) {
-                writeln!(out, "    in {culprit}")?;
-            }
-            if let Some(message) = &g.message {
-                writeln!(out, "    {}", first_line(message))?;
-            }
+            let how_many = format!("{}: {}", plural(group.runs.len() as u64, "run"), runs.join(", "));
+            write_group_heading(g, &how_many, style, out)?;
             if !g.tests.is_empty() {
                 writeln!(out, "    tests: {}", g.tests.join(", "))?;
             }
