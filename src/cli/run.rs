@@ -30,13 +30,9 @@ pub fn run(args: RunArgs) -> i32 {
         }
     };
     let cwd = std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from("."));
-    // The CLI's --store is already in `settings.store` (the CLI layer wins there); the
-    // environment variable sits between the two layers.
-    let store_location = if args.store.is_some() {
-        super::store::resolve(args.store.as_deref(), args.no_store, None, &cwd)
-    } else {
-        super::store::resolve(None, args.no_store, settings.store.as_deref(), &cwd)
-    };
+    // `settings.store` is the file's value unless --store overrode it; `resolve` puts
+    // FAULTLINE_STORE between the command line and the file.
+    let store_location = super::store::resolve(args.store.as_deref(), args.no_store, settings.store.as_deref(), &cwd);
     // Name where the path came from: the command line, or the project's settings file.
     let json_from = if args.json.is_some() { "--json" } else { "the `json` setting:" };
     let junit_from = if args.junit.is_some() { "--junit" } else { "the `junit` setting:" };
