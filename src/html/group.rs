@@ -1,7 +1,6 @@
 //! A crash group (one signature) as template rows: the summary, occurrences bucketed over
 //! time, the tests involved, the list of occurrences.
 
-use std::time::{Duration, UNIX_EPOCH};
 
 use crate::html::chart::{bar_chart, BarChart};
 use crate::html::view::Fact;
@@ -14,11 +13,10 @@ const DAY_MS: i64 = 24 * HOUR_MS;
 /// Occurrences listed on the page; the count says how many more there were.
 const MAX_OCCURRENCES: usize = 500;
 
-/// `2026-11-22 07:06:32 UTC`, from milliseconds since the Unix epoch.
+/// `2026-11-22 07:06:32 UTC`, from milliseconds since the Unix epoch (a time before the
+/// epoch, which no store holds, shows as the epoch on the page).
 pub(crate) fn utc(ms: i64) -> String {
-    let at = UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0));
-    let text = humantime::format_rfc3339_seconds(at).to_string();
-    format!("{} UTC", text.trim_end_matches('Z').replacen('T', " ", 1))
+    crate::units::format_timestamp_ms(ms.max(0))
 }
 
 pub(crate) struct TestRow {
