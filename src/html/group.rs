@@ -1,7 +1,6 @@
 //! A crash group (one signature) as template rows: the summary, occurrences bucketed over
 //! time, the tests involved, the list of occurrences.
 
-
 use crate::html::chart::{bar_chart, BarChart};
 use crate::html::view::Fact;
 use crate::report::text::group as thousands;

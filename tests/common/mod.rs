@@ -74,10 +74,26 @@ pub fn prepare_case(name: &str) -> (tempfile::TempDir, PathBuf) {
     (dir, work)
 }
 
-/// Runs a prepared case's `build.sh` (again), with `CFLAGS`-style changes made by the caller.
+/// Runs a prepared case's `build.sh` (again), after changes the caller made to the case.
 pub fn rebuild_case(work: &Path) {
-    let build = Command::new("./build.sh").current_dir(work).output().expect("run build.sh");
+    let build = output_when_not_busy(Command::new("./build.sh").current_dir(work)).expect("run build.sh");
     assert!(build.status.success(), "{}: build failed: {}", work.display(), String::from_utf8_lossy(&build.stderr));
+}
+
+/// `Command::output`, retried while exec fails with ETXTBSY. The test threads copy scripts
+/// and fork at the same time: a child forked by another thread holds the write descriptor of
+/// a script just copied until that child execs, and exec of the script fails meanwhile.
+pub fn output_when_not_busy(command: &mut Command) -> std::io::Result<Output> {
+    let mut tries = 0;
+    loop {
+        match command.output() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            result => return result,
+        }
+    }
 }
 
 pub fn read_report(path: &Path, output: &Output) -> Value {
