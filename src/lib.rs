@@ -6,6 +6,7 @@
 pub mod capture;
 #[cfg(target_os = "linux")]
 pub mod childenv;
+pub mod console;
 pub mod diagnose;
 pub mod doctor;
 pub mod events;

@@ -123,7 +123,7 @@ impl RunLog {
         self.errors += 1;
         if self.errors == 1 {
             // The run goes on; one line is enough to say the log is incomplete.
-            eprintln!(
+            crate::say!(
                 "faultline: warning: cannot write the log {}: {err} (further log errors are not shown)",
                 self.path.display()
             );

@@ -44,7 +44,7 @@ impl Drop for PrivateTmp {
         if let Err(err) = remove_tree(&self.path) {
             // Drop has no caller to return this to, and a silently leaked private dir
             // (maybe large) is worse than one line on stderr.
-            eprintln!("faultline: warning: could not remove the temp dir {}: {err}", self.path.display());
+            crate::say!("faultline: warning: could not remove the temp dir {}: {err}", self.path.display());
         }
     }
 }

@@ -13,7 +13,7 @@ pub fn crashes(args: CrashesArgs) -> i32 {
     let mut store = match super::store::open_named(args.store.as_deref(), args.no_config, importing) {
         Ok(store) => store,
         Err(message) => {
-            eprintln!("faultline: {message}");
+            faultline::say!("faultline: {message}");
             return 2;
         }
     };
@@ -27,7 +27,7 @@ pub fn crashes(args: CrashesArgs) -> i32 {
     match result {
         Ok(()) => 0,
         Err(message) => {
-            eprintln!("faultline: {message}");
+            faultline::say!("faultline: {message}");
             2
         }
     }
@@ -85,19 +85,19 @@ fn import(store: &mut Store, files: &[std::path::PathBuf], no_redact: bool) -> i
                         let _ = writeln!(std::io::stdout(), "{}: stored as run {}", path.display(), saved.run_id);
                     }
                     Err(err) => {
-                        eprintln!("faultline: {}: could not store it: {err}", path.display());
+                        faultline::say!("faultline: {}: could not store it: {err}", path.display());
                         failed += 1;
                     }
                 }
             }
             Err(message) => {
-                eprintln!("faultline: {}: {message}", path.display());
+                faultline::say!("faultline: {}: {message}", path.display());
                 failed += 1;
             }
         }
     }
     if failed > 0 {
-        eprintln!("faultline: {failed} of {} reports not imported", files.len());
+        faultline::say!("faultline: {failed} of {} reports not imported", files.len());
         1
     } else {
         0

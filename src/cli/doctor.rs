@@ -14,14 +14,14 @@ pub fn doctor(args: DoctorArgs) -> i32 {
     let options = match options(args.python.as_deref()) {
         Ok(options) => options,
         Err(message) => {
-            eprintln!("faultline: {message}");
+            faultline::say!("faultline: {message}");
             return 2;
         }
     };
     if let Some(path) = &args.json {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             if !parent.is_dir() {
-                eprintln!("faultline: cannot write --json to {}: no such folder", path.display());
+                faultline::say!("faultline: cannot write --json to {}: no such folder", path.display());
                 return 2;
             }
         }
@@ -36,7 +36,7 @@ pub fn doctor(args: DoctorArgs) -> i32 {
     }
     if let Some(path) = &args.json {
         if let Err(err) = write_json(&report, path) {
-            eprintln!("faultline: could not write the JSON result to {}: {err}", path.display());
+            faultline::say!("faultline: could not write the JSON result to {}: {err}", path.display());
             return 2;
         }
     }
@@ -49,7 +49,7 @@ pub fn preflight(python: Option<&Path>) -> Option<i32> {
     let options = match options(python) {
         Ok(options) => options,
         Err(message) => {
-            eprintln!("faultline: {message}");
+            faultline::say!("faultline: {message}");
             return Some(2);
         }
     };

@@ -10,7 +10,7 @@ use std::path::Path;
 
 /// Errors the user can fix, as the one line to print; every one exits 2.
 fn fail(message: impl std::fmt::Display) -> i32 {
-    eprintln!("faultline: {message}");
+    faultline::say!("faultline: {message}");
     2
 }
 
@@ -31,7 +31,7 @@ pub fn report(args: ReportArgs) -> i32 {
     };
     match super::files::write_atomically(&args.html, |out| out.write_all(page.as_bytes())) {
         Ok(()) => {
-            eprintln!("faultline: HTML report written to {}", args.html.display());
+            faultline::say!("faultline: HTML report written to {}", args.html.display());
             0
         }
         Err(err) => fail(format_args!("could not write the HTML report to {}: {err}", args.html.display())),

@@ -25,7 +25,7 @@ pub fn run(args: RunArgs) -> i32 {
     let settings = match gather_settings(&args) {
         Ok(settings) => settings,
         Err(message) => {
-            eprintln!("faultline: {message}");
+            faultline::say!("faultline: {message}");
             return 2;
         }
     };
@@ -38,14 +38,14 @@ pub fn run(args: RunArgs) -> i32 {
     let junit_from = if args.junit.is_some() { "--junit" } else { "the `junit` setting:" };
     for (flag, path) in [(json_from, &settings.json), (junit_from, &settings.junit)] {
         if let Err(message) = check_destination(flag, path.as_deref()) {
-            eprintln!("faultline: {message}");
+            faultline::say!("faultline: {message}");
             return 2;
         }
     }
     let child_env = match ChildEnv::new(&settings) {
         Ok(env) => env,
         Err(err) => {
-            eprintln!("faultline: could not prepare the command's environment: {err}");
+            faultline::say!("faultline: could not prepare the command's environment: {err}");
             return 2;
         }
     };
@@ -57,7 +57,7 @@ pub fn run(args: RunArgs) -> i32 {
         ) {
             Ok(log) => Some(Rc::new(RefCell::new(log))),
             Err(err) => {
-                eprintln!("faultline: cannot open the log {}: {err}", path.display());
+                faultline::say!("faultline: cannot open the log {}: {err}", path.display());
                 return 2;
             }
         },
@@ -98,7 +98,7 @@ pub fn run(args: RunArgs) -> i32 {
     let end = match trace::run(&args.command, options, &mut recorder) {
         Ok(end) => end,
         Err(err) => {
-            eprintln!("faultline: {err}");
+            faultline::say!("faultline: {err}");
             return err.exit_code();
         }
     };
@@ -116,12 +116,12 @@ pub fn run(args: RunArgs) -> i32 {
     }
     if let Some(path) = &settings.json {
         if let Err(err) = super::files::write_atomically(path, |out| report::write_json(&report, out)) {
-            eprintln!("faultline: could not write the JSON report to {}: {err}", path.display());
+            faultline::say!("faultline: could not write the JSON report to {}: {err}", path.display());
         }
     }
     if let Some(path) = &settings.junit {
         if let Err(err) = super::files::write_atomically(path, |out| report::write_junit(&report, out)) {
-            eprintln!("faultline: could not write the JUnit report to {}: {err}", path.display());
+            faultline::say!("faultline: could not write the JUnit report to {}: {err}", path.display());
         }
     }
     if let Some(log) = &log {
@@ -174,21 +174,21 @@ fn is_python(executable: &str) -> bool {
 /// Lines worth seeing while the command still runs.
 fn print_live(event: &RunEvent) {
     match event {
-        RunEvent::Started { untraced: Some(why), .. } => eprintln!("faultline: {why}"),
+        RunEvent::Started { untraced: Some(why), .. } => faultline::say!("faultline: {why}"),
         RunEvent::MemoryWarning { tree_bytes } => {
-            eprintln!("faultline: warning: the process tree uses {} of memory", units::format_size(*tree_bytes))
+            faultline::say!("faultline: warning: the process tree uses {} of memory", units::format_size(*tree_bytes))
         }
-        RunEvent::MemoryLimit { tree_bytes, limit } => eprintln!(
+        RunEvent::MemoryLimit { tree_bytes, limit } => faultline::say!(
             "faultline: the process tree uses {}, over the limit of {}: taking stacks, then stopping it",
             units::format_size(*tree_bytes),
             units::format_size(*limit)
         ),
-        RunEvent::TimedOut { limit } => eprintln!(
+        RunEvent::TimedOut { limit } => faultline::say!(
             "faultline: time limit of {} reached: taking stacks, then stopping the command",
             units::format_duration(*limit)
         ),
         RunEvent::Escalated { signal } => {
-            eprintln!("faultline: the command did not stop in time; sent {}", faultline::signals::signal_name(*signal))
+            faultline::say!("faultline: the command did not stop in time; sent {}", faultline::signals::signal_name(*signal))
         }
         _ => {}
     }

@@ -52,17 +52,17 @@ pub fn keep_report(location: &Location, report: &Report, cwd: &Path) {
                 let times = if *count == 1 { "first time".to_owned() } else { format!("{count} times") };
                 line.push_str(&format!("; crash group {group} ({times}): faultline crashes show {group}"));
             }
-            eprintln!("{line}");
+            faultline::say!("{line}");
         }
         Err(err) => {
-            eprintln!("faultline: could not store the report in {}: {err}", location.display());
+            faultline::say!("faultline: could not store the report in {}: {err}", location.display());
             match write_unstored(report, cwd) {
-                Ok(path) => eprintln!(
+                Ok(path) => faultline::say!(
                     "faultline: the report is kept in {}; store it later with `faultline crashes import {}`",
                     path.display(),
                     path.display()
                 ),
-                Err(err) => eprintln!("faultline: could not keep the report aside either: {err}"),
+                Err(err) => faultline::say!("faultline: could not keep the report aside either: {err}"),
             }
         }
     }

@@ -33,7 +33,7 @@ extern "C" fn on_interrupt(signal: libc::c_int) {
 
 pub fn stress(args: StressArgs) -> i32 {
     if args.runs == 0 {
-        eprintln!("faultline: --runs must be at least 1");
+        faultline::say!("faultline: --runs must be at least 1");
         return 2;
     }
     let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u32)).max(1);
@@ -41,12 +41,12 @@ pub fn stress(args: StressArgs) -> i32 {
     let (logs, temporary) = match prepare_logs(args.logs.as_deref()) {
         Ok(found) => found,
         Err(message) => {
-            eprintln!("faultline: {message}");
+            faultline::say!("faultline: {message}");
             return 2;
         }
     };
     let Ok(faultline) = std::env::current_exe() else {
-        eprintln!("faultline: cannot find faultline's own executable to start the runs");
+        faultline::say!("faultline: cannot find faultline's own executable to start the runs");
         return 125;
     };
     install_interrupt_handlers();
@@ -73,7 +73,7 @@ pub fn stress(args: StressArgs) -> i32 {
     print_summary(&summary, &results, args.color);
     if let Some(path) = &args.json {
         if let Err(err) = write_json(&summary, path) {
-            eprintln!("faultline: could not write the JSON summary to {}: {err}", path.display());
+            faultline::say!("faultline: could not write the JSON summary to {}: {err}", path.display());
             return 2;
         }
     }
@@ -215,7 +215,7 @@ fn announce(result: &RunResult, progress: &ProgressBar) {
         Some(_) => return,
     };
     if progress.is_hidden() {
-        eprintln!("faultline: {line}");
+        faultline::say!("faultline: {line}");
     } else {
         progress.println(format!("faultline: {line}"));
     }

@@ -54,11 +54,11 @@ fn forward_forever(set: libc::sigset_t, members: TreeMembers) {
         if sig == libc::SIGINT {
             interrupts += 1;
             if interrupts >= 2 {
-                eprintln!("faultline: second interrupt: killing the command");
+                crate::say!("faultline: second interrupt: killing the command");
                 members.signal_all(libc::SIGKILL);
                 continue;
             }
-            eprintln!("faultline: interrupted: waiting for the command to stop (interrupt again to kill it)");
+            crate::say!("faultline: interrupted: waiting for the command to stop (interrupt again to kill it)");
         }
         // From the terminal (SI_KERNEL), the whole foreground group got it already.
         if info.si_code == libc::SI_KERNEL {

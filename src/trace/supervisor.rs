@@ -250,7 +250,7 @@ impl<'s> Supervisor<'s> {
             match catch_unwind(AssertUnwindSafe(|| collector.snapshot(pid, role, deferred))) {
                 Ok(process) => snapshot.push(process),
                 Err(_) => {
-                    eprintln!("faultline: internal error while taking the stacks of pid {pid}")
+                    crate::say!("faultline: internal error while taking the stacks of pid {pid}")
                 }
             }
         }
@@ -358,7 +358,7 @@ impl<'s> Supervisor<'s> {
                 self.provisional.insert(pid, held);
             }
             Err(_) => {
-                eprintln!("faultline: internal error while capturing a crash of pid {pid}; the crash is not reported")
+                crate::say!("faultline: internal error while capturing a crash of pid {pid}; the crash is not reported")
             }
         }
     }
@@ -386,7 +386,7 @@ impl<'s> Supervisor<'s> {
                 self.sink.event(RunEvent::Crash(Box::new(crash)));
             }
             Err(_) => {
-                eprintln!("faultline: internal error while explaining a crash of pid {pid}; the crash is not reported")
+                crate::say!("faultline: internal error while explaining a crash of pid {pid}; the crash is not reported")
             }
         }
     }
