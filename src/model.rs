@@ -36,6 +36,13 @@ pub struct ExitInfo {
     pub core_dumped: bool,
 }
 
+impl ExitInfo {
+    /// The number of the signal that killed the command (`code` is 128 + it then).
+    pub fn signal_number(&self) -> Option<i32> {
+        self.signal.as_ref().map(|_| self.code - 128)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FrameKind {

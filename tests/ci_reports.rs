@@ -65,7 +65,7 @@ fn a_crashing_pytest_test_is_a_failed_case_named_like_pytest_names_it() {
         ],
         &[],
     );
-    assert_eq!(output.status.code(), Some(139), "stderr:\n{}", stderr(&output));
+    assert_eq!(Some(common::shell_status(&output.status)), Some(139), "stderr:\n{}", stderr(&output));
     let junit = read_junit(&dir.path().join("junit.xml"), &output);
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap()).unwrap();
@@ -151,7 +151,7 @@ fn github_actions_get_one_error_annotation_per_crash() {
         &["--", "python3", "app/reader.py"],
         &[("GITHUB_ACTIONS", "true"), ("GITHUB_WORKSPACE", ws)],
     );
-    assert_eq!(output.status.code(), Some(139), "stderr:\n{}", stderr(&output));
+    assert_eq!(Some(common::shell_status(&output.status)), Some(139), "stderr:\n{}", stderr(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
     let errors: Vec<&str> = stdout.lines().filter(|l| l.starts_with("::error ")).collect();
     assert_eq!(errors.len(), 1, "stdout:\n{stdout}");

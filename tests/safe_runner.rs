@@ -292,7 +292,7 @@ fn a_second_interrupt_kills_the_tree() {
     wait_for_line_starting(child.stderr.as_mut().unwrap(), "faultline: interrupted");
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(128 + libc::SIGKILL));
+    assert_eq!(Some(common::shell_status(&status)), Some(128 + libc::SIGKILL));
     let report: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     assert_eq!(report["outcome"], "killed");
 }

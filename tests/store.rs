@@ -84,7 +84,7 @@ fn one_crash_three_times_is_one_group_and_another_crash_another() {
     for store in both_stores() {
         for _ in 0..3 {
             let out = run_stored(&store, &null_case, &[], &["./run.sh"]);
-            assert_eq!(out.status.code(), Some(139), "{}", String::from_utf8_lossy(&out.stderr));
+            assert_eq!(Some(common::shell_status(&out.status)), Some(139), "{}", String::from_utf8_lossy(&out.stderr));
         }
         let after_three = groups(&store);
         assert_eq!(after_three.len(), 1, "{}: {after_three:#?}", store.arg);
@@ -93,7 +93,7 @@ fn one_crash_three_times_is_one_group_and_another_crash_another() {
         assert_eq!(after_three[0]["culprit_function"], "bytes_per_pixel");
 
         let out = run_stored(&store, &free_case, &[], &["./run.sh"]);
-        assert_eq!(out.status.code(), Some(134), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(Some(common::shell_status(&out.status)), Some(134), "{}", String::from_utf8_lossy(&out.stderr));
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains("stored as run 4"), "{stderr}");
         let all = groups(&store);
@@ -181,7 +181,7 @@ fn ten_runs_writing_at_once_lose_nothing() {
         for child in children {
             let out = child.wait_with_output().unwrap();
             let stderr = String::from_utf8_lossy(&out.stderr);
-            assert_eq!(out.status.code(), Some(139), "{stderr}");
+            assert_eq!(Some(common::shell_status(&out.status)), Some(139), "{stderr}");
             assert!(stderr.contains("stored as run"), "{stderr}");
         }
         let listing = crashes_json(&store, &[]);
@@ -203,7 +203,7 @@ fn a_writer_killed_mid_write_corrupts_nothing() {
         .arg("import ctypes; ctypes.string_at(0)")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(139));
+    assert_eq!(Some(common::shell_status(&out.status)), Some(139));
     let files: Vec<String> = (0..200).map(|_| report.display().to_string()).collect();
     for round in 0..8u64 {
         let mut child = Command::new(FAULTLINE)
@@ -241,7 +241,7 @@ fn an_unreachable_store_keeps_the_report_aside() {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(139), "{stderr}");
+    assert_eq!(Some(common::shell_status(&out.status)), Some(139), "{stderr}");
     assert!(stderr.contains("could not store the report in postgres://nobody:[redacted]@127.0.0.1:9/none"), "{stderr}");
     assert!(!stderr.contains(":pw@"), "the password must not be shown: {stderr}");
     let kept: Vec<_> =
@@ -278,7 +278,7 @@ fn clear_errors_for_what_users_get_wrong() {
     let dir = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| {
         let out = Command::new(FAULTLINE).args(args).current_dir(dir.path()).output().unwrap();
-        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+        (Some(common::shell_status(&out.status)), String::from_utf8_lossy(&out.stderr).into_owned())
     };
     let (code, err) = run(&["crashes"]);
     assert_eq!(code, Some(2));

@@ -1,6 +1,7 @@
 //! Argument parsing and the subcommands. Exit codes (documented in the README):
-//! the command's own status for `run`; 127 command not found; 126 not executable;
-//! 2 usage errors; 125 faultline's own failure before the command started.
+//! the command's own status for `run` (faultline dies of the signal that killed the
+//! command); 127 command not found; 126 not executable; 2 usage errors; 125 faultline's
+//! own failure before the command started.
 
 mod args;
 mod crashes;
@@ -13,27 +14,35 @@ mod stress;
 
 use clap::Parser;
 
-pub fn main() -> i32 {
+/// How faultline ends.
+pub enum Exit {
+    Code(i32),
+    /// The command was killed by this signal: faultline dies of it too.
+    Signal(i32),
+}
+
+pub fn main() -> Exit {
     let cli = match args::Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
             let code = if err.use_stderr() { 2 } else { 0 };
             let _ = err.print();
-            return code;
+            return Exit::Code(code);
         }
     };
-    match cli.command {
+    let code = match cli.command {
         args::Command::Run(run_args) => {
             if run_args.preflight {
                 if let Some(code) = doctor::preflight(run_args.python.as_deref()) {
-                    return code;
+                    return Exit::Code(code);
                 }
             }
-            run::run(run_args)
+            return run::run(run_args);
         }
         args::Command::Doctor(doctor_args) => doctor::doctor(doctor_args),
         args::Command::Crashes(crashes_args) => crashes::crashes(crashes_args),
         args::Command::Report(report_args) => report::report(report_args),
         args::Command::Stress(stress_args) => stress::stress(stress_args),
-    }
+    };
+    Exit::Code(code)
 }

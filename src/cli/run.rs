@@ -2,6 +2,7 @@
 //! command, then report.
 
 use super::args::{ColorChoice, RunArgs};
+use super::Exit;
 use faultline::childenv::ChildEnv;
 use faultline::events::{EventSink, RunEvent};
 use faultline::memwatch::MemoryConfig;
@@ -21,12 +22,12 @@ const DEFAULT_MEMORY_INTERVAL: Duration = Duration::from_millis(100);
 const DEFAULT_LOG_MAX_SIZE: u64 = 10 * 1024 * 1024;
 const DEFAULT_LOG_KEEP: u32 = 5;
 
-pub fn run(args: RunArgs) -> i32 {
+pub fn run(args: RunArgs) -> Exit {
     let settings = match gather_settings(&args) {
         Ok(settings) => settings,
         Err(message) => {
             faultline::say!("faultline: {message}");
-            return 2;
+            return Exit::Code(2);
         }
     };
     let cwd = std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from("."));
@@ -39,14 +40,14 @@ pub fn run(args: RunArgs) -> i32 {
     for (flag, path) in [(json_from, &settings.json), (junit_from, &settings.junit)] {
         if let Err(message) = check_destination(flag, path.as_deref()) {
             faultline::say!("faultline: {message}");
-            return 2;
+            return Exit::Code(2);
         }
     }
     let child_env = match ChildEnv::new(&settings) {
         Ok(env) => env,
         Err(err) => {
             faultline::say!("faultline: could not prepare the command's environment: {err}");
-            return 2;
+            return Exit::Code(2);
         }
     };
     let log = match &settings.log {
@@ -58,7 +59,7 @@ pub fn run(args: RunArgs) -> i32 {
             Ok(log) => Some(Rc::new(RefCell::new(log))),
             Err(err) => {
                 faultline::say!("faultline: cannot open the log {}: {err}", path.display());
-                return 2;
+                return Exit::Code(2);
             }
         },
         None => None,
@@ -72,16 +73,20 @@ pub fn run(args: RunArgs) -> i32 {
     let python_seen: Rc<RefCell<Option<String>>> = Rc::default();
     let python_record = Rc::clone(&python_seen);
     let mut recorder = Recorder::new(command).on_event(move |event| {
-        print_live(event);
-        if let RunEvent::ProcessExec { executable: Some(exe), .. } = event {
-            let mut seen = python_record.borrow_mut();
-            if seen.is_none() && is_python(exe) {
-                *seen = Some(exe.clone());
+        // A bug here must not stop the supervision: the tree is killed when faultline dies.
+        let _ = fenced(|| {
+            crate::internal_error::panic_if_injected("event");
+            print_live(event);
+            if let RunEvent::ProcessExec { executable: Some(exe), .. } = event {
+                let mut seen = python_record.borrow_mut();
+                if seen.is_none() && is_python(exe) {
+                    *seen = Some(exe.clone());
+                }
             }
-        }
-        if let Some(log) = &log_events {
-            log.borrow_mut().event(event.clone());
-        }
+            if let Some(log) = &log_events {
+                log.borrow_mut().event(event.clone());
+            }
+        });
     });
     let options = RunOptions {
         envp: Some(child_env.envp().to_vec()),
@@ -99,17 +104,56 @@ pub fn run(args: RunArgs) -> i32 {
         Ok(end) => end,
         Err(err) => {
             faultline::say!("faultline: {err}");
-            return err.exit_code();
+            return Exit::Code(err.exit_code());
         }
     };
-    let mut report = recorder.finish(end, started.elapsed());
+    // The command's status is known now; nothing below may lose it.
+    let exit = command_exit(&end);
+    let reported = fenced(|| {
+        let report = recorder.finish(end, started.elapsed());
+        // The temp dir goes now, before anything below can fail.
+        drop(child_env);
+        report_run(report, &args, &settings, log.as_ref(), store_location.as_ref(), &cwd, &python_seen)
+    });
+    if reported.is_err() {
+        faultline::say!("faultline: the report is incomplete because of that error; the command's exit status is kept");
+    }
+    exit
+}
+
+/// Runs `work`, turning a panic (already described in one line by the panic hook) into an
+/// error, so that faultline goes on to hand back the command's status.
+fn fenced<T>(work: impl FnOnce() -> T) -> Result<T, ()> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).map_err(|_| ())
+}
+
+/// How faultline ends after the run: with the command's exit code, or by the signal that
+/// killed it. When faultline itself stopped the tree (time or memory limit), the stop is
+/// faultline's doing, not a death to pass on: 128 + N, as the report says.
+fn command_exit(end: &trace::RunEnd) -> Exit {
+    let stopped_by_us = end.timeout.is_some() || end.stopped_for_memory;
+    match end.exit.signal_number() {
+        Some(signal) if !stopped_by_us => Exit::Signal(signal),
+        _ => Exit::Code(end.exit.code),
+    }
+}
+
+/// Everything after the command ended: the report in every form asked for, the log, the store.
+fn report_run(
+    mut report: Report,
+    args: &RunArgs,
+    settings: &RunSettings,
+    log: Option<&Rc<RefCell<RunLog>>>,
+    store_location: Option<&faultline::store::Location>,
+    cwd: &std::path::Path,
+    python_seen: &Rc<RefCell<Option<String>>>,
+) {
+    crate::internal_error::panic_if_injected("report");
     let python = python_seen.borrow().clone();
     report.system = Some(faultline::system::collect_system(python.as_deref().map(std::path::Path::new)));
     if !args.no_redact {
         faultline::redact::redact_report(&mut report);
     }
-    // The temp dir goes now, before anything below can fail.
-    drop(child_env);
     print_terminal_report(&report, args.color);
     if std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true") {
         print_github_annotations(&report);
@@ -124,13 +168,12 @@ pub fn run(args: RunArgs) -> i32 {
             faultline::say!("faultline: could not write the JUnit report to {}: {err}", path.display());
         }
     }
-    if let Some(log) = &log {
+    if let Some(log) = log {
         log.borrow_mut().run_finished(&report);
     }
-    if let Some(location) = &store_location {
-        super::store::keep_report(location, &report, &cwd);
+    if let Some(location) = store_location {
+        super::store::keep_report(location, &report, cwd);
     }
-    report.exit.code
 }
 
 /// The project's file settings, overlaid by the command line.
@@ -188,7 +231,10 @@ fn print_live(event: &RunEvent) {
             units::format_duration(*limit)
         ),
         RunEvent::Escalated { signal } => {
-            faultline::say!("faultline: the command did not stop in time; sent {}", faultline::signals::signal_name(*signal))
+            faultline::say!(
+                "faultline: the command did not stop in time; sent {}",
+                faultline::signals::signal_name(*signal)
+            )
         }
         _ => {}
     }

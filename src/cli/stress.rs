@@ -178,7 +178,7 @@ fn one_run(plan: &Plan, run: u32, running: &Mutex<HashSet<u32>>) -> RunResult {
                     running.lock().map(|mut r| r.insert(child.id())).ok();
                     let status = child.wait();
                     running.lock().map(|mut r| r.remove(&child.id())).ok();
-                    status.ok().and_then(|s| s.code()).unwrap_or(-1)
+                    status.ok().and_then(shell_status).unwrap_or(-1)
                 }
                 Err(_) => -1,
             }
@@ -288,4 +288,11 @@ fn write_json(summary: &StressSummary, path: &Path) -> std::io::Result<()> {
         serde_json::to_writer_pretty(&mut *file, summary)?;
         writeln!(file)
     })
+}
+
+/// A run's status as a shell shows it: `faultline run` dies of the signal that killed the
+/// command, which is 128 + N here.
+fn shell_status(status: std::process::ExitStatus) -> Option<i32> {
+    use std::os::unix::process::ExitStatusExt;
+    status.code().or_else(|| status.signal().map(|signal| 128 + signal))
 }

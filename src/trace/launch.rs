@@ -41,7 +41,16 @@ pub enum Launched {
     /// Traced from its first instruction.
     Traced(Tid),
     /// ptrace was refused; the command runs plainly.
-    Untraced { pid: Tid, reason: Errno },
+    Untraced { pid: Tid, reason: Untraceable },
+}
+
+/// Why the command runs without tracing.
+#[derive(Debug, thiserror::Error)]
+pub enum Untraceable {
+    #[error("ptrace is not permitted here ({0})")]
+    Refused(Errno),
+    #[error("a seccomp filter here kills any process that calls ptrace")]
+    KilledByFilter,
 }
 
 /// Finds the program the way `execvp` would, so that a missing command is reported before
@@ -100,6 +109,8 @@ pub struct LaunchSpec<'a> {
     pub stderr_redirect: Option<(std::os::fd::RawFd, bool)>,
     /// Runs in the parent after fork, before the child may exec (joining a cgroup).
     pub on_forked: &'a dyn Fn(i32),
+    /// Calling ptrace would kill faultline (see `probe`): start the child untraced.
+    pub ptrace_kills: bool,
 }
 
 pub fn launch(spec: &LaunchSpec) -> Result<Launched, LaunchError> {
@@ -149,9 +160,13 @@ pub fn launch(spec: &LaunchSpec) -> Result<Launched, LaunchError> {
     // SAFETY: closing our copy of the child's end.
     unsafe { libc::close(gate_read) };
     (spec.on_forked)(pid);
-    let launched = match ptrace::seize(pid) {
-        Ok(()) => Launched::Traced(pid),
-        Err(reason) => Launched::Untraced { pid, reason },
+    let launched = if spec.ptrace_kills {
+        Launched::Untraced { pid, reason: Untraceable::KilledByFilter }
+    } else {
+        match ptrace::seize(pid) {
+            Ok(()) => Launched::Traced(pid),
+            Err(errno) => Launched::Untraced { pid, reason: Untraceable::Refused(errno) },
+        }
     };
     // SAFETY: writing one byte to, then closing, our end of the gate.
     unsafe {

@@ -3,8 +3,10 @@
 //! home of `unsafe` process control.
 
 mod collect;
+mod die;
 mod forward;
 mod launch;
+mod probe;
 mod ptrace;
 mod status;
 mod stderr_tail;
@@ -12,7 +14,9 @@ mod supervisor;
 mod tasks;
 mod tree;
 
+pub use die::die_by_signal;
 pub use launch::{resolve_program, LaunchError};
+pub use probe::ptrace_kills_the_caller;
 
 use crate::childenv::ChildRlimit;
 use crate::events::{exit_info, EventSink, RunEvent};
@@ -74,6 +78,7 @@ pub fn run(argv: &[OsString], options: RunOptions, sink: &mut dyn EventSink) -> 
         rlimits: &rlimits,
         stderr_redirect: stderr_tail.child_redirect(),
         on_forked: &on_forked,
+        ptrace_kills: probe::ptrace_kills_the_caller(),
     };
     let launched = launch::launch(&spec);
     stderr_tail.child_started();
@@ -102,7 +107,7 @@ pub fn run(argv: &[OsString], options: RunOptions, sink: &mut dyn EventSink) -> 
         }
         Launched::Untraced { pid, reason } => {
             members.set(vec![pid]);
-            let why = format!("ptrace is not permitted here ({reason}); running the command without crash capture");
+            let why = format!("{reason}; running the command without crash capture");
             sink.event(RunEvent::Started { root_pid: pid, untraced: Some(why) });
             let exit = wait_plainly(pid);
             members.set(Vec::new());

@@ -51,7 +51,7 @@ pub fn run_case(name: &str) -> Option<CaseRun> {
         name: name.to_owned(),
         expected,
         report,
-        status: output.status.code().unwrap_or(-1),
+        status: shell_status(&output.status),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         dir,
@@ -130,5 +130,45 @@ pub fn faultline(args: &[&str], cwd: &Path) -> (i32, String, Option<Value>) {
     all.extend_from_slice(args);
     let output = Command::new(FAULTLINE).args(&all).current_dir(cwd).output().expect("run faultline");
     let json = std::fs::read_to_string(&report_path).ok().and_then(|t| serde_json::from_str(&t).ok());
-    (output.status.code().unwrap_or(-1), String::from_utf8_lossy(&output.stderr).into_owned(), json)
+    (shell_status(&output.status), String::from_utf8_lossy(&output.stderr).into_owned(), json)
+}
+
+/// A status as a shell shows it: the exit code, or 128 + the signal faultline died of (it
+/// dies of the signal that killed the command).
+pub fn shell_status(status: &std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+}
+
+/// Installs a seccomp filter that answers every ptrace call with `action`:
+/// `SECCOMP_RET_ERRNO | EPERM` as in a container without CAP_SYS_PTRACE,
+/// `SECCOMP_RET_KILL_PROCESS` as systemd's `SystemCallFilter=~ptrace`. For `pre_exec`.
+pub fn seccomp_on_ptrace(action: u32) -> std::io::Result<()> {
+    const SECCOMP_DATA_NR: u32 = 0;
+    let filter = [
+        libc::sock_filter {
+            code: (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16,
+            jt: 0,
+            jf: 0,
+            k: SECCOMP_DATA_NR,
+        },
+        libc::sock_filter {
+            code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+            jt: 0,
+            jf: 1,
+            k: libc::SYS_ptrace as u32,
+        },
+        libc::sock_filter { code: (libc::BPF_RET | libc::BPF_K) as u16, jt: 0, jf: 0, k: action },
+        libc::sock_filter { code: (libc::BPF_RET | libc::BPF_K) as u16, jt: 0, jf: 0, k: libc::SECCOMP_RET_ALLOW },
+    ];
+    let program = libc::sock_fprog { len: filter.len() as u16, filter: filter.as_ptr() as *mut _ };
+    // SAFETY: installing a filter on this (pre-exec) child only.
+    unsafe {
+        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+            || libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &program as *const _ as usize) != 0
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
