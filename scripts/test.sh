@@ -18,5 +18,6 @@ cargo build --release --locked
 cargo test --release --locked
 
 # Every case of the corpus. (grade.py runs the binary from each case's folder: give it an
-# absolute path.)
-python3 ../shared/crash-corpus/grade.py --faultline "$PWD/target/release/faultline"
+# absolute path. It compares faultline's status with "what a shell sees", so it runs
+# faultline through a shell: see scripts/faultline-shell-status.)
+python3 ../shared/crash-corpus/grade.py --faultline "$PWD/scripts/faultline-shell-status"

@@ -159,3 +159,102 @@ fn an_internal_error_while_reporting_keeps_the_status() {
     let out = faultline(&["--", "sh", "-c", "exit 5"]).env("FAULTLINE_INJECT_PANIC", "report").output().unwrap();
     assert_eq!(out.status.code(), Some(5));
 }
+
+/// Runs `faultline run` on a command that dies of SIGSEGV, from `cwd`, as an unprivileged
+/// user when the tests run as root (root writes anywhere), with `home` as its HOME.
+fn crash_as_user(cwd: &std::path::Path, home: &std::path::Path) -> std::process::Output {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(FAULTLINE);
+    cmd.args(["run", "--", "sh", "-c", "kill -SEGV $$"])
+        .current_dir(cwd)
+        .env("HOME", home)
+        .env_remove("XDG_STATE_HOME")
+        .env_remove("FAULTLINE_STORE")
+        .stdin(Stdio::null());
+    // SAFETY: getuid reads a number.
+    if unsafe { libc::getuid() } == 0 {
+        cmd.uid(NOBODY).gid(NOBODY);
+    }
+    cmd.output().unwrap()
+}
+
+const NOBODY: u32 = 65534;
+
+fn make_readable_by_all(path: &std::path::Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+fn kept_aside_path(stderr: &str) -> std::path::PathBuf {
+    let line = stderr.lines().find(|l| l.starts_with("faultline: the report is kept in ")).unwrap_or_else(|| {
+        panic!("no line saying where the report was kept:\n{stderr}");
+    });
+    let rest = line.trim_start_matches("faultline: the report is kept in ");
+    std::path::PathBuf::from(rest.split("; store it later").next().unwrap())
+}
+
+/// A read-only project folder: the report goes to the user's state folder, and faultline
+/// says so; `crashes import` stores it and removes the kept-aside copy.
+#[test]
+fn a_read_only_project_keeps_the_report_in_the_state_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    make_readable_by_all(dir.path(), 0o755);
+    let project = dir.path().join("project");
+    std::fs::create_dir(&project).unwrap();
+    std::fs::write(project.join("pyproject.toml"), "[project]\nname = \"x\"\n").unwrap();
+    make_readable_by_all(&project, 0o555);
+    let home = dir.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    make_readable_by_all(&home, 0o777);
+
+    let out = crash_as_user(&project, &home);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(common::shell_status(&out.status), 139, "{stderr}");
+    let kept = kept_aside_path(&stderr);
+    assert!(kept.starts_with(home.join(".local/state/faultline/unstored")), "{}", kept.display());
+    assert!(kept.is_file(), "{}", kept.display());
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&kept).unwrap()).unwrap();
+    assert_eq!(report["outcome"], "crashed");
+
+    let store = dir.path().join("store.sqlite3");
+    let import = Command::new(FAULTLINE)
+        .args(["crashes", "--store", store.to_str().unwrap(), "import"])
+        .arg(&kept)
+        .current_dir(&project)
+        .env("HOME", &home)
+        .output()
+        .unwrap();
+    assert!(import.status.success(), "{}", String::from_utf8_lossy(&import.stderr));
+    assert!(!kept.exists(), "the kept-aside copy is removed once stored");
+}
+
+/// A cwd longer than a path may be: the project's folder cannot be written, the state
+/// folder can.
+#[test]
+fn a_cwd_too_long_for_a_path_keeps_the_report_in_the_state_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    let out = Command::new("python3")
+        .args(["-c", DEEP_RUN, FAULTLINE])
+        .current_dir(dir.path())
+        .env("HOME", &home)
+        .env_remove("XDG_STATE_HOME")
+        .env_remove("FAULTLINE_STORE")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(common::shell_status(&out.status), 139, "{stderr}");
+    let kept = kept_aside_path(&stderr);
+    assert!(kept.starts_with(home.join(".local/state/faultline/unstored")) && kept.is_file(), "{}", kept.display());
+}
+
+/// Goes 5,000 bytes deep with relative steps (an absolute chdir there would fail), then
+/// execs faultline on a crashing command.
+const DEEP_RUN: &str = r#"
+import os, sys
+for _ in range(25):
+    os.mkdir("d" * 200)
+    os.chdir("d" * 200)
+os.execv(sys.argv[1], [sys.argv[1], "run", "--", "sh", "-c", "kill -SEGV $$"])
+"#;

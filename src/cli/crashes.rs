@@ -83,6 +83,7 @@ fn import(store: &mut Store, files: &[std::path::PathBuf], no_redact: bool) -> i
                 match store.save(&report) {
                     Ok(saved) => {
                         let _ = writeln!(std::io::stdout(), "{}: stored as run {}", path.display(), saved.run_id);
+                        forget_kept_aside(path);
                     }
                     Err(err) => {
                         faultline::say!("faultline: {}: could not store it: {err}", path.display());
@@ -101,6 +102,17 @@ fn import(store: &mut Store, files: &[std::path::PathBuf], no_redact: bool) -> i
         1
     } else {
         0
+    }
+}
+
+/// A report faultline kept aside because the store could not take it goes once stored,
+/// so that importing the folder again stores nothing twice. Other files are the user's.
+fn forget_kept_aside(path: &Path) {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    if super::unstored::is_kept_aside(path, &cwd) {
+        if let Err(err) = std::fs::remove_file(path) {
+            faultline::say!("faultline: {}: stored, but could not remove the kept-aside copy: {err}", path.display());
+        }
     }
 }
 

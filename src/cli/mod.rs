@@ -11,6 +11,7 @@ mod report;
 mod run;
 mod store;
 mod stress;
+mod unstored;
 
 use clap::Parser;
 

@@ -56,23 +56,22 @@ pub fn keep_report(location: &Location, report: &Report, cwd: &Path) {
         }
         Err(err) => {
             faultline::say!("faultline: could not store the report in {}: {err}", location.display());
-            match write_unstored(report, cwd) {
-                Ok(path) => faultline::say!(
-                    "faultline: the report is kept in {}; store it later with `faultline crashes import {}`",
-                    path.display(),
-                    path.display()
+            match super::unstored::keep_aside(report, cwd) {
+                Ok((path, passed_over)) => {
+                    for why in passed_over {
+                        faultline::say!("faultline: could not keep the report in {why}");
+                    }
+                    faultline::say!(
+                        "faultline: the report is kept in {}; store it later with `faultline crashes import {}`",
+                        path.display(),
+                        path.display()
+                    );
+                }
+                Err(failures) => faultline::say!(
+                    "faultline: could not keep the report aside either ({}); it exists only above",
+                    failures.join("; ")
                 ),
-                Err(err) => faultline::say!("faultline: could not keep the report aside either: {err}"),
             }
         }
     }
-}
-
-fn write_unstored(report: &Report, cwd: &Path) -> std::io::Result<std::path::PathBuf> {
-    let dir = Location::unstored_dir(cwd);
-    location::create_store_dir(&dir)?;
-    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
-    let path = dir.join(format!("run-{stamp}-{}.json", std::process::id()));
-    super::files::write_atomically(&path, |file| faultline::report::write_json(report, file))?;
-    Ok(path)
 }
