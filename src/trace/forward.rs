@@ -3,8 +3,12 @@
 //! The signals are blocked in every faultline thread and taken by one thread with
 //! `sigwaitinfo`, so faultline itself never dies of them before its child. A signal typed
 //! at the terminal (Ctrl-C, Ctrl-\) already reached every process of the tree that shares
-//! our process group, so only signals sent to faultline alone (kill) are passed on. A
-//! second SIGINT, from anywhere, means "stop now": the tree gets SIGKILL.
+//! our process group, so only signals sent to faultline alone (kill) are passed on.
+//!
+//! SIGINT and SIGTERM are requests to stop: the first of either kind is passed on with one
+//! line saying so; a second of the same kind, from anywhere, means "stop now": the tree gets
+//! SIGKILL. Different kinds do not add up, so a runner's SIGINT-then-SIGTERM reaches the
+//! command as both signals, as it would without faultline.
 
 use super::tree::TreeMembers;
 
@@ -43,7 +47,7 @@ pub fn signal_set(signals: &[i32]) -> libc::sigset_t {
 }
 
 fn forward_forever(set: libc::sigset_t, members: TreeMembers) {
-    let mut interrupts = 0u32;
+    let mut requests = StopRequests::default();
     loop {
         // SAFETY: info is a valid out-pointer; set is initialized.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
@@ -51,19 +55,94 @@ fn forward_forever(set: libc::sigset_t, members: TreeMembers) {
         if sig < 0 {
             continue;
         }
-        if sig == libc::SIGINT {
-            interrupts += 1;
-            if interrupts >= 2 {
-                crate::say!("faultline: second interrupt: killing the command");
+        // From the terminal (SI_KERNEL), the whole foreground group got it already.
+        let from_terminal = info.si_code == libc::SI_KERNEL;
+        match requests.on(sig) {
+            Some(StopRequest::Again) => {
+                crate::say!("faultline: second {}: killing the command", crate::signals::signal_name(sig));
                 members.signal_all(libc::SIGKILL);
                 continue;
             }
-            crate::say!("faultline: interrupted: waiting for the command to stop (interrupt again to kill it)");
+            Some(StopRequest::First) => crate::say!(
+                "faultline: interrupted by {}: waiting for the command to stop ({} again to kill it)",
+                crate::signals::signal_name(sig),
+                again_hint(sig, from_terminal)
+            ),
+            None => {}
         }
-        // From the terminal (SI_KERNEL), the whole foreground group got it already.
-        if info.si_code == libc::SI_KERNEL {
-            continue;
+        if !from_terminal {
+            members.signal_all(sig);
         }
-        members.signal_all(sig);
+    }
+}
+
+/// What a SIGINT or SIGTERM asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StopRequest {
+    /// Pass it on and wait for the command to stop.
+    First,
+    /// The same signal came before: kill the tree.
+    Again,
+}
+
+/// How many SIGINTs and SIGTERMs have come.
+#[derive(Debug, Default)]
+struct StopRequests {
+    interrupts: u32,
+    terminates: u32,
+}
+
+impl StopRequests {
+    /// Counts `sig`; `None` for the signals that are only passed on (SIGHUP, SIGQUIT).
+    fn on(&mut self, sig: i32) -> Option<StopRequest> {
+        let count = match sig {
+            libc::SIGINT => &mut self.interrupts,
+            libc::SIGTERM => &mut self.terminates,
+            _ => return None,
+        };
+        *count += 1;
+        Some(if *count >= 2 { StopRequest::Again } else { StopRequest::First })
+    }
+}
+
+/// How to send the same request again, in the words of whoever sent it.
+fn again_hint(sig: i32, from_terminal: bool) -> String {
+    if sig == libc::SIGINT && from_terminal {
+        "Ctrl-C".to_owned()
+    } else {
+        crate::signals::signal_name(sig)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_sigint_or_sigterm_asks_to_kill() {
+        let mut requests = StopRequests::default();
+        assert_eq!(requests.on(libc::SIGTERM), Some(StopRequest::First));
+        assert_eq!(requests.on(libc::SIGTERM), Some(StopRequest::Again));
+        assert_eq!(requests.on(libc::SIGTERM), Some(StopRequest::Again));
+        let mut requests = StopRequests::default();
+        assert_eq!(requests.on(libc::SIGINT), Some(StopRequest::First));
+        assert_eq!(requests.on(libc::SIGINT), Some(StopRequest::Again));
+    }
+
+    #[test]
+    fn different_requests_and_other_signals_do_not_add_up() {
+        let mut requests = StopRequests::default();
+        assert_eq!(requests.on(libc::SIGHUP), None);
+        assert_eq!(requests.on(libc::SIGQUIT), None);
+        assert_eq!(requests.on(libc::SIGINT), Some(StopRequest::First));
+        assert_eq!(requests.on(libc::SIGTERM), Some(StopRequest::First));
+        assert_eq!(requests.on(libc::SIGHUP), None);
+    }
+
+    #[test]
+    fn the_hint_names_what_the_sender_would_type() {
+        assert_eq!(again_hint(libc::SIGINT, true), "Ctrl-C");
+        assert_eq!(again_hint(libc::SIGINT, false), "SIGINT");
+        assert_eq!(again_hint(libc::SIGTERM, false), "SIGTERM");
     }
 }
