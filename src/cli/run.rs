@@ -22,8 +22,8 @@ const DEFAULT_LOG_MAX_SIZE: u64 = 10 * 1024 * 1024;
 const DEFAULT_LOG_KEEP: u32 = 5;
 
 pub fn run(args: RunArgs) -> i32 {
-    let settings = match gather_settings(&args) {
-        Ok(settings) => settings,
+    let (settings, settings_file) = match gather_settings(&args) {
+        Ok(found) => found,
         Err(message) => {
             faultline::say!("faultline: {message}");
             return 2;
@@ -103,6 +103,7 @@ pub fn run(args: RunArgs) -> i32 {
         }
     };
     let mut report = recorder.finish(end, started.elapsed());
+    report.settings_file = settings_file.map(|path| path.display().to_string());
     let python = python_seen.borrow().clone();
     report.system = Some(faultline::system::collect_system(python.as_deref().map(std::path::Path::new)));
     if !args.no_redact {
@@ -133,15 +134,15 @@ pub fn run(args: RunArgs) -> i32 {
     report.exit.code
 }
 
-/// The project's file settings, overlaid by the command line.
-fn gather_settings(args: &RunArgs) -> Result<RunSettings, String> {
-    let from_file = if args.no_config {
-        RunSettings::default()
+/// The project's file settings, overlaid by the command line; and the file they came from.
+fn gather_settings(args: &RunArgs) -> Result<(RunSettings, Option<std::path::PathBuf>), String> {
+    let (from_file, file) = if args.no_config {
+        (RunSettings::default(), None)
     } else {
         let cwd = std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
         match settings::load_project_settings(&cwd) {
-            Ok(Some((settings, _path))) => settings,
-            Ok(None) => RunSettings::default(),
+            Ok(Some((settings, path))) => (settings, Some(path)),
+            Ok(None) => (RunSettings::default(), None),
             Err(err) => return Err(err.to_string()),
         }
     };
@@ -164,7 +165,7 @@ fn gather_settings(args: &RunArgs) -> Result<RunSettings, String> {
         log_keep: args.log_keep,
         store: args.store.clone(),
     };
-    Ok(from_file.overlay(from_cli))
+    Ok((from_file.overlay(from_cli), file))
 }
 
 fn is_python(executable: &str) -> bool {
@@ -188,7 +189,10 @@ fn print_live(event: &RunEvent) {
             units::format_duration(*limit)
         ),
         RunEvent::Escalated { signal } => {
-            faultline::say!("faultline: the command did not stop in time; sent {}", faultline::signals::signal_name(*signal))
+            faultline::say!(
+                "faultline: the command did not stop in time; sent {}",
+                faultline::signals::signal_name(*signal)
+            )
         }
         _ => {}
     }
