@@ -132,3 +132,22 @@ pub fn faultline(args: &[&str], cwd: &Path) -> (i32, String, Option<Value>) {
     let json = std::fs::read_to_string(&report_path).ok().and_then(|t| serde_json::from_str(&t).ok());
     (output.status.code().unwrap_or(-1), String::from_utf8_lossy(&output.stderr).into_owned(), json)
 }
+
+/// Asserts that `report` matches `../shared/report-schema.json`, validated with Python's
+/// `jsonschema` (installed by scripts/test.sh from scripts/test-requirements.txt), the
+/// reference implementation of JSON Schema.
+pub fn assert_matches_report_schema(report: &Value) {
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/report-schema.json");
+    assert!(schema.is_file(), "{} is missing", schema.display());
+    let dir = tempfile::tempdir().unwrap();
+    let report_path = dir.path().join("report.json");
+    std::fs::write(&report_path, serde_json::to_vec(report).unwrap()).unwrap();
+    let check = "import json, sys, jsonschema\n\
+                 schema = json.load(open(sys.argv[1]))\n\
+                 jsonschema.Draft202012Validator(schema).validate(json.load(open(sys.argv[2])))\n";
+    let out = Command::new("python3")
+        .args(["-c", check, schema.to_str().unwrap(), report_path.to_str().unwrap()])
+        .output()
+        .expect("run python3");
+    assert!(out.status.success(), "report does not match the schema:\n{}", String::from_utf8_lossy(&out.stderr));
+}
