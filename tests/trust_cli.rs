@@ -54,6 +54,12 @@ fn an_unknown_short_option_says_where_a_dashed_command_goes() {
     assert!(text.contains("unknown option `-x` for `faultline run`"), "{text}");
     assert!(text.contains("goes after `--`"), "{text}");
     assert!(!dir.path().join("ran").exists());
+
+    // At the top level there is no command to put after `--`.
+    let output = faultline(&["--bogus"], dir.path());
+    assert_eq!(status(&output), 2);
+    assert!(stderr(&output).contains("unknown option `--bogus` for `faultline` ("), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("goes after"), "{}", stderr(&output));
 }
 
 #[test]

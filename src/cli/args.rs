@@ -53,6 +53,7 @@ pub enum Command {
     ///
     /// The command runs with the same stdin, stdout, stderr and environment, and faultline
     /// exits with its status (its exit code, or 128 + the signal number).
+    #[command(override_usage = "faultline run [OPTIONS] -- <COMMAND>...")]
     Run(RunArgs),
 
     /// Check the machine, the Python environment and the test setup for what makes native
@@ -61,7 +62,7 @@ pub enum Command {
     /// Exit status: 0 when nothing fails, 1 when a check fails (or warns, with --strict).
     Doctor(DoctorArgs),
 
-    /// The crash store: list crash groups, show one, or import JSON reports.
+    /// The crash store: list crash groups, show one, list the runs, or import JSON reports.
     ///
     /// Every `faultline run` stores its report; crashes with the same signature form one
     /// group. The store is .faultline/crashes.sqlite3 in the project unless --store,
@@ -81,6 +82,7 @@ pub enum Command {
     ///
     /// Each run has FAULTLINE_STRESS_RUN=N (1, 2, ...) in its environment and is kept in the
     /// crash store like any run. Exit status: 0 when every run passed, 1 otherwise.
+    #[command(override_usage = "faultline stress [OPTIONS] -- <COMMAND>...")]
     Stress(StressArgs),
 }
 
@@ -128,10 +130,9 @@ pub struct StressArgs {
     pub color: ColorChoice,
 
     /// The command to run, after `--`.
-    ///
-    /// Not `allow_hyphen_values`: a mistyped option (`--timout`) must be a usage error, not
-    /// the command. Once the command's first word is seen, every word is the command's
-    /// (`trailing_var_arg`), and after `--` even its first word may start with `-`.
+    // Not `allow_hyphen_values`: a mistyped option (`--timout`) must be a usage error, not
+    // the command. Once the command's first word is seen, every word is the command's
+    // (`trailing_var_arg`), and after `--` even its first word may start with `-`.
     #[arg(required = true, trailing_var_arg = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,
 }
@@ -340,10 +341,9 @@ pub struct RunArgs {
     pub no_redact: bool,
 
     /// The command to run, after `--`.
-    ///
-    /// Not `allow_hyphen_values`: a mistyped option (`--timout`) must be a usage error, not
-    /// the command. Once the command's first word is seen, every word is the command's
-    /// (`trailing_var_arg`), and after `--` even its first word may start with `-`.
+    // Not `allow_hyphen_values`: a mistyped option (`--timout`) must be a usage error, not
+    // the command. Once the command's first word is seen, every word is the command's
+    // (`trailing_var_arg`), and after `--` even its first word may start with `-`.
     #[arg(required = true, trailing_var_arg = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,
 }
@@ -365,7 +365,9 @@ pub fn one_line_usage_error(err: &clap::Error) -> Option<String> {
         .take_while(|w| !w.starts_with(['-', '[', '<']))
         .collect();
     let command = words.join(" ");
-    let runs_a_command = usage.contains("<COMMAND>");
+    // `run` and `stress` take a command ("<COMMAND>..."); the top level's "<COMMAND>" is a
+    // subcommand.
+    let runs_a_command = usage.contains("<COMMAND>...");
     match err.kind() {
         ErrorKind::UnknownArgument => {
             let Some(ContextValue::String(option)) = err.get(ContextKind::InvalidArg) else { return None };
