@@ -4,14 +4,21 @@
 #     source scripts/services.sh
 #
 # On Debian 12 as root, it installs what is missing with apt, starts (creating if need be)
-# a PostgreSQL cluster, makes sure a superuser role `faultline` (password `faultline`) can
-# log in over TCP on 127.0.0.1, and exports
+# a PostgreSQL cluster, makes sure a role `faultline` (password `faultline`) that may log in
+# and create databases, and nothing more (not a superuser), can log in over TCP on
+# 127.0.0.1, and exports
 #
 #     FAULTLINE_TEST_POSTGRES=postgres://faultline:faultline@127.0.0.1:<port>/postgres
 #     FAULTLINE_REQUIRE_SERVICES=1   (tests fail, rather than skip, without the services)
 #
 # Idempotent: a second run, or a cluster already running, changes nothing and takes about
 # a second. No systemd needed: clusters are driven with Debian's pg_ctlcluster.
+#
+# The server's configuration is left alone: Debian's defaults already listen on localhost
+# and accept password logins from 127.0.0.1 (pg_hba.conf: `host all all 127.0.0.1/32
+# scram-sha-256`). When a changed configuration refuses the login, the script says which
+# setting to restore instead of editing it. The tests need CREATEDB only: each creates a
+# database of its own, owns it (and so its tables), and drops it.
 
 _fl_log() { echo "services: $*" >&2; }
 
@@ -57,45 +64,29 @@ _fl_postgres_cluster() {
 }
 
 _fl_postgres() {
-    local hba changed=0
     _fl_postgres_cluster
-    hba=$(_fl_psql -c 'show hba_file')
 
-    # TCP on 127.0.0.1 (Debian's default is `localhost`; an empty setting means no TCP).
-    local listen
-    listen=$(_fl_psql -c 'show listen_addresses')
-    if [[ ! "$listen" =~ (^|,)[[:space:]]*(localhost|127\.0\.0\.1|\*|0\.0\.0\.0)[[:space:]]*(,|$) ]]; then
-        _fl_log "making PostgreSQL listen on 127.0.0.1"
-        _fl_psql -c "alter system set listen_addresses = 'localhost'" >/dev/null
-        changed=2
-    fi
-    # Password logins from 127.0.0.1 (Debian's pg_hba.conf has this line; keep it so).
-    if ! grep -Eq '^[[:space:]]*host[[:space:]]+all[[:space:]]+all[[:space:]]+127\.0\.0\.1/32[[:space:]]+(scram-sha-256|md5)' "$hba"; then
-        _fl_log "allowing password logins from 127.0.0.1 in $hba"
-        printf 'host all all 127.0.0.1/32 scram-sha-256\n' >>"$hba"
-        [ "$changed" -ge 1 ] || changed=1
-    fi
-    if [ "$changed" -eq 2 ]; then
-        pg_ctlcluster "$_fl_version" "$_fl_name" restart
-    elif [ "$changed" -eq 1 ]; then
-        pg_ctlcluster "$_fl_version" "$_fl_name" reload
-    fi
-
+    # LOGIN and CREATEDB, explicitly NOSUPERUSER: also demotes a `faultline` superuser made
+    # by an earlier version of this script.
+    local role="with login createdb nosuperuser nocreaterole password 'faultline'"
     if [ "$(_fl_psql -c "select count(*) from pg_roles where rolname = 'faultline'")" = 0 ]; then
-        _fl_log "creating the PostgreSQL role faultline"
-        _fl_psql -c "create role faultline with login superuser password 'faultline'" >/dev/null
+        _fl_log "creating the PostgreSQL role faultline (may create databases; not a superuser)"
+        _fl_psql -c "create role faultline $role" >/dev/null
     else
-        _fl_psql -c "alter role faultline with login superuser password 'faultline'" >/dev/null
+        _fl_psql -c "alter role faultline $role" >/dev/null
     fi
 
     export FAULTLINE_TEST_POSTGRES="postgres://faultline:faultline@127.0.0.1:${_fl_port}/postgres"
-    # The server may still be opening its TCP socket after a (re)start.
+    # The server may still be opening its TCP socket after a start.
     local i
     for i in $(seq 50); do
         psql "$FAULTLINE_TEST_POSTGRES" -X -tAc 'select 1' >/dev/null 2>&1 && return 0
         sleep 0.1
     done
-    _fl_log "cannot log in as faultline at 127.0.0.1:${_fl_port}"
+    _fl_log "cannot log in as faultline at 127.0.0.1:${_fl_port}. The tests need the server to listen"
+    _fl_log "on 127.0.0.1 (listen_addresses = 'localhost', now '$(_fl_psql -c 'show listen_addresses')') and"
+    _fl_log "to accept password logins from there: $(_fl_psql -c 'show hba_file') needs the line"
+    _fl_log "'host all all 127.0.0.1/32 scram-sha-256' (Debian's default) before any line that rejects it."
     psql "$FAULTLINE_TEST_POSTGRES" -X -tAc 'select 1' >/dev/null
 }
 

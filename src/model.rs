@@ -431,4 +431,9 @@ pub struct Report {
     /// Extension: how many processes the tree started (the root included).
     #[serde(default)]
     pub processes_started: u32,
+    /// Extension: the settings file the run applied (`faultline.toml`, or `pyproject.toml`
+    /// for its `[tool.faultline]` table), as an absolute path; absent when none was found or
+    /// `--no-config` was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings_file: Option<String>,
 }

@@ -54,6 +54,7 @@ impl Recorder {
             memory,
             system: None,
             processes_started: processes_started.max(self.processes_started),
+            settings_file: None,
         }
     }
 }

@@ -4,6 +4,7 @@
 //! with one rule: the command line wins. The keys and value syntax of the files are
 //! documented in `docs/configuration.md`; keep the two in step.
 
+pub mod ranges;
 #[cfg(test)]
 mod tests;
 mod values;
@@ -85,21 +86,57 @@ pub enum SettingsError {
     Read { path: PathBuf, error: std::io::Error },
     #[error("{}: {message}", path.display())]
     Syntax { path: PathBuf, message: String },
-    #[error("{at}: unknown key `{key}`{hint}; the keys are {}", values::KEYS.join(", "))]
-    UnknownKey { at: String, key: String, hint: String },
-    #[error("{at}: `{key}` must be {expected}, not {found}")]
-    WrongType { at: String, key: String, expected: &'static str, found: String },
-    #[error("{at}: `{key}`: {message}")]
-    BadValue { at: String, key: String, message: String },
+    /// Every bad key of one table (`at` names the file and table), so that one run of
+    /// faultline shows everything to fix.
+    #[error("{}", describe_problems(at, problems))]
+    Invalid { at: String, problems: Vec<Problem> },
+}
+
+/// What is wrong with one key of a settings table.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Problem {
+    #[error("unknown key `{key}`{hint}")]
+    UnknownKey { key: String, hint: String },
+    #[error("`{key}` must be {expected}, not {found}")]
+    WrongType { key: String, expected: &'static str, found: String },
+    #[error("`{key}`: {message}")]
+    BadValue { key: String, message: String },
+}
+
+/// One problem on one line; several under a heading, one per line. The list of keys comes
+/// once, last, when a key was unknown.
+fn describe_problems(at: &str, problems: &[Problem]) -> String {
+    let keys = if problems.iter().any(|p| matches!(p, Problem::UnknownKey { .. })) {
+        Some(format!("the keys are {}", values::KEYS.join(", ")))
+    } else {
+        None
+    };
+    match problems {
+        [one] => match keys {
+            Some(keys) => format!("{at}: {one}; {keys}"),
+            None => format!("{at}: {one}"),
+        },
+        many => {
+            let mut text = format!("{at}: {} problems:", many.len());
+            for problem in many {
+                text.push_str(&format!("\n  {problem}"));
+            }
+            if let Some(keys) = keys {
+                text.push_str(&format!("\n  ({keys})"));
+            }
+            text
+        }
+    }
 }
 
 /// Finds the project's settings: from `start` upward, the first directory holding `faultline.toml`
 /// or a `pyproject.toml` with a `[tool.faultline]` table (faultline.toml wins when both are in
 /// one dir). Returns (settings, path it came from).
 ///
-/// Paths inside (json, junit, log) are relative to that file's directory. Unknown keys and wrong
-/// types are errors naming the file, the key and what is accepted; durations and sizes accept
-/// the same strings as the CLI ("90s", "1GiB") and plain numbers (seconds / bytes).
+/// Paths inside (json, junit, log) are relative to that file's directory. Unknown keys, wrong
+/// types and values out of [`ranges`] are errors naming the file, every bad key and what it
+/// accepts; durations and sizes accept the same strings as the CLI ("90s", "1GiB") and plain
+/// numbers (seconds / bytes).
 pub fn load_project_settings(start: &Path) -> Result<Option<(RunSettings, PathBuf)>, SettingsError> {
     // `ancestors()` of a relative path stops at its first component, not at `/`.
     let start = std::path::absolute(start).map_err(|error| SettingsError::Read { path: start.to_owned(), error })?;
@@ -116,11 +153,13 @@ pub fn load_project_settings(start: &Path) -> Result<Option<(RunSettings, PathBu
             if let Some(ours) = table.get("tool").and_then(|tool| tool.get("faultline")) {
                 let at = format!("{} [tool.faultline]", pyproject.display());
                 let Some(ours) = ours.as_table() else {
-                    return Err(SettingsError::WrongType {
+                    return Err(SettingsError::Invalid {
                         at: pyproject.display().to_string(),
-                        key: "tool.faultline".to_owned(),
-                        expected: "a table",
-                        found: values::describe_type(ours),
+                        problems: vec![Problem::WrongType {
+                            key: "tool.faultline".to_owned(),
+                            expected: "a table",
+                            found: values::describe_type(ours),
+                        }],
                     });
                 };
                 return values::settings_from_table(ours, &at, false, dir).map(|s| Some((s, pyproject)));

@@ -1,17 +1,32 @@
 //! What the user can type. clap derive; validation of values happens here, before anything runs.
 
 use clap::{Parser, Subcommand, ValueEnum};
+use faultline::settings::ranges::{self, Bytes, Range};
 use faultline::units;
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    units::parse_duration(text).map_err(|e| e.to_string())
+/// A duration the option's [`ranges`] entry accepts; the settings files check the same table.
+fn duration_in(range: &'static Range<Duration>) -> impl Fn(&str) -> Result<Duration, String> + Clone {
+    move |text| units::parse_duration(text).map_err(|e| e.to_string()).and_then(|d| range.check(d))
 }
 
-fn parse_size(text: &str) -> Result<u64, String> {
-    units::parse_size(text).map_err(|e| e.to_string())
+fn size_in(range: &'static Range<Bytes>) -> impl Fn(&str) -> Result<u64, String> + Clone {
+    move |text| units::parse_size(text).map_err(|e| e.to_string()).and_then(|b| range.check(Bytes(b))).map(|b| b.0)
+}
+
+fn count_in(range: &'static Range<u64>) -> impl Fn(&str) -> Result<u64, String> + Clone {
+    move |text| {
+        let n = text.trim().parse::<u64>().map_err(|_| format!("expected a whole number, {}", range.describe()))?;
+        range.check(n)
+    }
+}
+
+/// A count that fits in `u32` because its range's maximum does.
+fn small_count_in(range: &'static Range<u64>) -> impl Fn(&str) -> Result<u32, String> + Clone {
+    debug_assert!(range.max.is_some_and(|max| max <= u64::from(u32::MAX)));
+    move |text| count_in(range)(text).map(|n| n as u32)
 }
 
 fn parse_env(text: &str) -> Result<(String, String), String> {
@@ -38,7 +53,7 @@ pub enum Command {
     ///
     /// The command runs with the same stdin, stdout, stderr and environment, and faultline
     /// exits with its status (its exit code, or 128 + the signal number).
-    #[command(arg_required_else_help = true)]
+    #[command(override_usage = "faultline run [OPTIONS] -- <COMMAND>...")]
     Run(RunArgs),
 
     /// Check the machine, the Python environment and the test setup for what makes native
@@ -47,7 +62,7 @@ pub enum Command {
     /// Exit status: 0 when nothing fails, 1 when a check fails (or warns, with --strict).
     Doctor(DoctorArgs),
 
-    /// The crash store: list crash groups, show one, or import JSON reports.
+    /// The crash store: list crash groups, show one, list the runs, or import JSON reports.
     ///
     /// Every `faultline run` stores its report; crashes with the same signature form one
     /// group. The store is .faultline/crashes.sqlite3 in the project unless --store,
@@ -67,18 +82,18 @@ pub enum Command {
     ///
     /// Each run has FAULTLINE_STRESS_RUN=N (1, 2, ...) in its environment and is kept in the
     /// crash store like any run. Exit status: 0 when every run passed, 1 otherwise.
-    #[command(arg_required_else_help = true)]
+    #[command(override_usage = "faultline stress [OPTIONS] -- <COMMAND>...")]
     Stress(StressArgs),
 }
 
 #[derive(Debug, clap::Args)]
 pub struct StressArgs {
     /// How many runs.
-    #[arg(short = 'n', long, default_value_t = 20, value_name = "N")]
+    #[arg(short = 'n', long, default_value = "20", value_name = "N", value_parser = small_count_in(&ranges::STRESS_RUNS))]
     pub runs: u32,
 
     /// How many runs at once [default: the number of CPUs].
-    #[arg(short = 'j', long, value_name = "N")]
+    #[arg(short = 'j', long, value_name = "N", value_parser = small_count_in(&ranges::STRESS_JOBS))]
     pub jobs: Option<u32>,
 
     /// Start no more runs after the first crash.
@@ -86,7 +101,7 @@ pub struct StressArgs {
     pub until_crash: bool,
 
     /// Stop a run after this long (stacks first, as `faultline run --timeout`).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = duration_in(&ranges::TIMEOUT))]
     pub timeout: Option<Duration>,
 
     /// Keep each run's JSON report and output here [default: a temporary folder, removed
@@ -115,7 +130,10 @@ pub struct StressArgs {
     pub color: ColorChoice,
 
     /// The command to run, after `--`.
-    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
+    // Not `allow_hyphen_values`: a mistyped option (`--timout`) must be a usage error, not
+    // the command. Once the command's first word is seen, every word is the command's
+    // (`trailing_var_arg`), and after `--` even its first word may start with `-`.
+    #[arg(required = true, trailing_var_arg = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,
 }
 
@@ -146,6 +164,16 @@ pub struct CrashesArgs {
 pub enum CrashesAction {
     /// List the crash groups, most recently seen first (the default).
     List,
+    /// List the runs, newest first: outcome (crash, timeout, memory stop, ...), exit status,
+    /// duration and crash groups of each.
+    Runs {
+        /// Show at most N runs.
+        #[arg(long, value_name = "N", default_value = "50", value_parser = count_in(&ranges::RUNS_LISTED))]
+        limit: u64,
+        /// Show every run.
+        #[arg(long, conflicts_with = "limit")]
+        all: bool,
+    },
     /// One group: its signature, tests, every occurrence, and its latest report.
     Show {
         /// The group id (its 12 hex digits, or at least the first 4 of them).
@@ -165,7 +193,8 @@ pub enum CrashesAction {
     /// Forget runs (and their crashes) stored longer ago than DURATION (`30d`, `12h`).
     #[command(arg_required_else_help = true)]
     Prune {
-        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        /// Forget what was stored longer ago than this (`30d`, `12h`, `1h30m`; at least `1s`).
+        #[arg(long, value_name = "DURATION", value_parser = duration_in(&ranges::PRUNE_AGE))]
         older_than: Duration,
     },
 }
@@ -227,24 +256,24 @@ pub struct RunArgs {
 
     /// Stop the run after this long (`90s`, `5m`, `1h`): take every thread's stack in every
     /// process first, then SIGTERM the tree, then SIGKILL after --kill-after.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Limits")]
+    #[arg(long, value_name = "DURATION", value_parser = duration_in(&ranges::TIMEOUT), help_heading = "Limits")]
     pub timeout: Option<Duration>,
 
     /// Grace period between SIGTERM and SIGKILL when faultline stops the tree [default: 5s].
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Limits")]
+    #[arg(long, value_name = "DURATION", value_parser = duration_in(&ranges::KILL_AFTER), help_heading = "Limits")]
     pub kill_after: Option<Duration>,
 
     /// Stop the run when the tree's resident memory exceeds SIZE (`512MiB`, `2GiB`): stacks
     /// first (where was it allocating?), then as for a timeout.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size, help_heading = "Limits")]
+    #[arg(long, value_name = "SIZE", value_parser = size_in(&ranges::MEMORY_SIZE), help_heading = "Limits")]
     pub max_memory: Option<u64>,
 
     /// Print one warning when the tree's resident memory first exceeds SIZE.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size, help_heading = "Limits")]
+    #[arg(long, value_name = "SIZE", value_parser = size_in(&ranges::MEMORY_SIZE), help_heading = "Limits")]
     pub memory_warn: Option<u64>,
 
     /// How often to sample the tree's memory [default: 100ms].
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Limits")]
+    #[arg(long, value_name = "DURATION", value_parser = duration_in(&ranges::MEMORY_INTERVAL), help_heading = "Limits")]
     pub memory_interval: Option<Duration>,
 
     /// Give the command a fresh private TMPDIR (and TEMP, TMP), removed afterwards.
@@ -269,7 +298,7 @@ pub struct RunArgs {
     pub core_dumps: bool,
 
     /// Limit the number of open files per process.
-    #[arg(long, value_name = "N", help_heading = "Environment")]
+    #[arg(long, value_name = "N", value_parser = count_in(&ranges::MAX_FDS), help_heading = "Environment")]
     pub max_fds: Option<u64>,
 
     /// Append the run's events to FILE, rotating it by size.
@@ -277,11 +306,11 @@ pub struct RunArgs {
     pub log: Option<PathBuf>,
 
     /// Rotate the log when it would exceed SIZE [default: 10MiB].
-    #[arg(long, value_name = "SIZE", value_parser = parse_size, help_heading = "Logging")]
+    #[arg(long, value_name = "SIZE", value_parser = size_in(&ranges::LOG_MAX_SIZE), help_heading = "Logging")]
     pub log_max_size: Option<u64>,
 
     /// How many rotated logs to keep [default: 5].
-    #[arg(long, value_name = "N", help_heading = "Logging")]
+    #[arg(long, value_name = "N", value_parser = small_count_in(&ranges::LOG_KEEP), help_heading = "Logging")]
     pub log_keep: Option<u32>,
 
     /// Run `faultline doctor` first; on any failed check print the failures and exit 1
@@ -312,8 +341,54 @@ pub struct RunArgs {
     pub no_redact: bool,
 
     /// The command to run, after `--`.
-    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
+    // Not `allow_hyphen_values`: a mistyped option (`--timout`) must be a usage error, not
+    // the command. Once the command's first word is seen, every word is the command's
+    // (`trailing_var_arg`), and after `--` even its first word may start with `-`.
+    #[arg(required = true, trailing_var_arg = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,
+}
+
+/// The one line to print instead of clap's message, for the usage errors a one-line answer
+/// serves better: an unknown option (with the one meant, when one is close) and a missing
+/// command. `None` for every other error, which clap words well enough.
+pub fn one_line_usage_error(err: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let usage = match err.get(ContextKind::Usage) {
+        Some(ContextValue::StyledStr(usage)) => usage.to_string(),
+        _ => return None,
+    };
+    // "Usage: faultline run --timeout <DURATION> <COMMAND>..." → "faultline run".
+    let words: Vec<&str> = usage
+        .trim_start()
+        .trim_start_matches("Usage:")
+        .split_whitespace()
+        .take_while(|w| !w.starts_with(['-', '[', '<']))
+        .collect();
+    let command = words.join(" ");
+    // `run` and `stress` take a command ("<COMMAND>..."); the top level's "<COMMAND>" is a
+    // subcommand.
+    let runs_a_command = usage.contains("<COMMAND>...");
+    match err.kind() {
+        ErrorKind::UnknownArgument => {
+            let Some(ContextValue::String(option)) = err.get(ContextKind::InvalidArg) else { return None };
+            let line = format!("unknown option `{option}` for `{command}`");
+            Some(match err.get(ContextKind::SuggestedArg) {
+                Some(ContextValue::String(meant)) => format!("{line}: did you mean `{meant}`?"),
+                _ if runs_a_command => format!(
+                    "{line} (`{command} --help` lists them; a command whose name starts with `-` goes after `--`)"
+                ),
+                _ => format!("{line} (`{command} --help` lists them)"),
+            })
+        }
+        ErrorKind::MissingRequiredArgument if runs_a_command => {
+            let Some(ContextValue::Strings(missing)) = err.get(ContextKind::InvalidArg) else { return None };
+            if !missing.iter().any(|m| m.starts_with("<COMMAND>")) {
+                return None;
+            }
+            Some(format!("no command to run: give it after `--`, as in `{command} -- python3 -m pytest`"))
+        }
+        _ => None,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

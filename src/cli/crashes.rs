@@ -1,4 +1,5 @@
-//! `faultline crashes`: the crash store's groups, one group, or reports imported into it.
+//! `faultline crashes`: the crash store's groups, one group, its runs, or reports imported
+//! into it.
 
 use super::args::{CrashesAction, CrashesArgs};
 use faultline::model::Report;
@@ -20,6 +21,7 @@ pub fn crashes(args: CrashesArgs) -> i32 {
     let style = args.color.style(std::io::stdout().is_terminal());
     let result = match args.action.unwrap_or(CrashesAction::List) {
         CrashesAction::List => list(&mut store, args.json, &style),
+        CrashesAction::Runs { limit, all } => runs(&mut store, (!all).then_some(limit), args.json, &style),
         CrashesAction::Show { id } => show(&mut store, &id, args.json, &style),
         CrashesAction::Import { files, no_redact } => return import(&mut store, &files, no_redact),
         CrashesAction::Prune { older_than } => prune(&mut store, older_than),
@@ -49,6 +51,27 @@ fn list(store: &mut Store, json: bool, style: &TerminalStyle) -> Result<(), Stri
         write_json(&GroupList { store: where_, runs, groups: &groups }, &mut out)
     } else {
         report::write_group_list(&groups, &where_, runs, style, &mut out)
+    };
+    finish(written, out)
+}
+
+#[derive(Serialize)]
+struct RunList<'a> {
+    store: String,
+    /// Runs in the store; `runs` holds the newest of them.
+    total: u64,
+    runs: &'a [faultline::store::RunSummary],
+}
+
+fn runs(store: &mut Store, limit: Option<u64>, json: bool, style: &TerminalStyle) -> Result<(), String> {
+    let where_ = store.location().display();
+    let runs = store.runs(limit).map_err(|e| e.to_string())?;
+    let total = store.run_count().map_err(|e| e.to_string())?;
+    let mut out = std::io::stdout().lock();
+    let written = if json {
+        write_json(&RunList { store: where_, total, runs: &runs }, &mut out)
+    } else {
+        report::write_run_list(&runs, &where_, total, style, &mut out)
     };
     finish(written, out)
 }

@@ -26,6 +26,10 @@ pub fn main() -> Exit {
     let cli = match args::Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
+            if let Some(line) = args::one_line_usage_error(&err) {
+                faultline::say!("faultline: {line}");
+                return Exit::Code(2);
+            }
             let code = if err.use_stderr() { 2 } else { 0 };
             let _ = err.print();
             return Exit::Code(code);

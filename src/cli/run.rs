@@ -23,8 +23,8 @@ const DEFAULT_LOG_MAX_SIZE: u64 = 10 * 1024 * 1024;
 const DEFAULT_LOG_KEEP: u32 = 5;
 
 pub fn run(args: RunArgs) -> Exit {
-    let settings = match gather_settings(&args) {
-        Ok(settings) => settings,
+    let (settings, settings_file) = match gather_settings(&args) {
+        Ok(found) => found,
         Err(message) => {
             faultline::say!("faultline: {message}");
             return Exit::Code(2);
@@ -110,7 +110,8 @@ pub fn run(args: RunArgs) -> Exit {
     // The command's status is known now; nothing below may lose it.
     let exit = command_exit(&end);
     let reported = fenced(|| {
-        let report = recorder.finish(end, started.elapsed());
+        let mut report = recorder.finish(end, started.elapsed());
+        report.settings_file = settings_file.map(|path| path.display().to_string());
         // The temp dir goes now, before anything below can fail.
         drop(child_env);
         report_run(report, &args, &settings, log.as_ref(), store_location.as_ref(), &cwd, &python_seen)
@@ -176,15 +177,15 @@ fn report_run(
     }
 }
 
-/// The project's file settings, overlaid by the command line.
-fn gather_settings(args: &RunArgs) -> Result<RunSettings, String> {
-    let from_file = if args.no_config {
-        RunSettings::default()
+/// The project's file settings, overlaid by the command line; and the file they came from.
+fn gather_settings(args: &RunArgs) -> Result<(RunSettings, Option<std::path::PathBuf>), String> {
+    let (from_file, file) = if args.no_config {
+        (RunSettings::default(), None)
     } else {
         let cwd = std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
         match settings::load_project_settings(&cwd) {
-            Ok(Some((settings, _path))) => settings,
-            Ok(None) => RunSettings::default(),
+            Ok(Some((settings, path))) => (settings, Some(path)),
+            Ok(None) => (RunSettings::default(), None),
             Err(err) => return Err(err.to_string()),
         }
     };
@@ -207,7 +208,7 @@ fn gather_settings(args: &RunArgs) -> Result<RunSettings, String> {
         log_keep: args.log_keep,
         store: args.store.clone(),
     };
-    Ok(from_file.overlay(from_cli))
+    Ok((from_file.overlay(from_cli), file))
 }
 
 fn is_python(executable: &str) -> bool {

@@ -23,6 +23,8 @@ pub mod github;
 mod groups;
 pub mod junit;
 mod memory;
+mod runs;
+mod settings_line;
 pub(crate) mod snapshot;
 pub(crate) mod stack;
 pub(crate) mod stderr;
@@ -46,6 +48,7 @@ use text::Paths;
 
 pub use groups::{write_group, write_group_list};
 pub use junit::write_junit;
+pub use runs::write_run_list;
 pub use stress::write_stress_summary;
 pub use style::TerminalStyle;
 
@@ -127,6 +130,10 @@ impl TerminalReporter {
             memory::write_oom(&self.config, report, &paths, out)?;
         }
         if let Some(line) = memory::memory_line(report, &self.config.style) {
+            writeln!(out, "{line}")?;
+        }
+        let cwd = self.config.cwd.as_deref().or(report.cwd.as_deref());
+        if let Some(line) = settings_line::settings_line(report, cwd, &self.config.style) {
             writeln!(out, "{line}")?;
         }
         self.write_summary(report, out)

@@ -31,6 +31,7 @@ fn base(case: &str, outcome: Outcome, code: i32, duration_ms: f64, processes: u3
         memory: None,
         system: None,
         processes_started: processes,
+        settings_file: None,
     }
 }
 

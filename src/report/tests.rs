@@ -34,6 +34,7 @@ fn report(captures: &[Capture], code: i32, cwd: &str, duration_ms: f64, processe
         memory: None,
         system: None,
         processes_started: processes,
+        settings_file: None,
     }
 }
 

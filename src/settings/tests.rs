@@ -224,3 +224,61 @@ fn relative_start_searches_from_the_current_directory_upward() {
     let from_abs = load(&std::env::current_dir().unwrap()).map(|found| found.map(|(_, path)| path)).ok();
     assert_eq!(from_dot, from_abs);
 }
+
+#[test]
+fn every_bad_key_is_reported_not_only_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "pyproject.toml",
+        "[tool.faultline]\nmax_memory = \"1GiB\"\ntimeout = \"90\"\nheadless = \"yes\"\nenv = { A = true, \"B=C\" = \"1\", OK = \"1\" }\nlog-keep = 2\n",
+    );
+    let err = load(dir.path()).unwrap_err();
+    let SettingsError::Invalid { at, problems } = &err else { panic!("{err:?}") };
+    assert!(at.starts_with(&path.display().to_string()), "{at}");
+    let keys: Vec<&str> = problems
+        .iter()
+        .map(|p| match p {
+            Problem::UnknownKey { key, .. } | Problem::WrongType { key, .. } | Problem::BadValue { key, .. } => {
+                key.as_str()
+            }
+        })
+        .collect();
+    // toml tables iterate in key order.
+    assert_eq!(keys, ["env.A", "env.B=C", "headless", "max_memory", "timeout"], "{err}");
+    let text = err.to_string();
+    assert!(text.contains("[tool.faultline]: 5 problems:\n  "), "{text}");
+    assert!(text.contains("\n  unknown key `max_memory` (did you mean `max-memory`?)"), "{text}");
+    assert!(text.contains("\n  `headless` must be true or false"), "{text}");
+    assert!(text.ends_with(&format!("\n  (the keys are {})", values::KEYS.join(", "))), "{text}");
+}
+
+#[test]
+fn values_out_of_range_are_refused_with_the_range() {
+    let cases = [
+        ("memory-interval = \"0ms\"", "`memory-interval`: 0s is out of range: expected from 10ms to 1m"),
+        ("memory-interval = 0", "`memory-interval`: 0s is out of range"),
+        ("max-memory = 0", "`max-memory`: 0B is out of range: expected at least 1MiB"),
+        ("memory-warn = \"512\"", "`memory-warn`: 512B is out of range: expected at least 1MiB"),
+        ("timeout = 0", "`timeout`: 0s is out of range: expected from 1ms to 365d"),
+        ("timeout = \"400d\"", "`timeout`: 400d is out of range"),
+        ("kill-after = \"2h\"", "`kill-after`: 2h is out of range: expected from 0s to 1h"),
+        ("max-fds = 0", "`max-fds`: 0 is out of range: expected at least 4"),
+        ("log-keep = 5000", "`log-keep`: 5000 is out of range: expected from 0 to 1000"),
+        ("log-max-size = 100", "`log-max-size`: 100B is out of range: expected 0 (never rotate) or at least 512B"),
+    ];
+    for (line, expected) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "faultline.toml", line);
+        let err = load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains(expected), "{line}: {err}");
+    }
+    // The edges are accepted, and 0 where it means something.
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "faultline.toml", "memory-interval = \"10ms\"\nkill-after = 0\nlog-max-size = 0\nlog-keep = 0\n");
+    let (settings, _) = load(dir.path()).unwrap().unwrap();
+    assert_eq!(settings.memory_interval, Some(Duration::from_millis(10)));
+    assert_eq!(settings.kill_after, Some(Duration::ZERO));
+    assert_eq!(settings.log_max_size, Some(0));
+    assert_eq!(settings.log_keep, Some(0));
+}

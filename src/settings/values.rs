@@ -1,7 +1,8 @@
 //! Turning one TOML table (`faultline.toml`, or `[tool.faultline]` of pyproject.toml) into
 //! [`RunSettings`], with errors that say what the key accepts.
 
-use super::{RunSettings, SettingsError};
+use super::ranges::{self, Bytes, Range};
+use super::{Problem, RunSettings, SettingsError};
 use crate::units;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -42,6 +43,8 @@ const ENV_VALUE: &str = "a string (or a number)";
 /// top of `faultline.toml` (which changes the hint for a stray `[tool.faultline]`); relative
 /// paths are taken from `base_dir`, the file's directory, so the file means the same thing
 /// whichever subdirectory faultline runs from.
+///
+/// Every key is read even after a bad one, so that one error lists all there is to fix.
 pub(super) fn settings_from_table(
     table: &toml::Table,
     at: &str,
@@ -49,140 +52,162 @@ pub(super) fn settings_from_table(
     base_dir: &Path,
 ) -> Result<RunSettings, SettingsError> {
     let mut s = RunSettings::default();
+    let mut problems = Vec::new();
     for (key, value) in table {
-        let field = Field { at, key, value };
+        let mut field = Field { key, value, problems: &mut problems };
         match key.as_str() {
-            "timeout" => s.timeout = Some(field.duration()?),
-            "kill-after" => s.kill_after = Some(field.duration()?),
-            "memory-interval" => s.memory_interval = Some(field.duration()?),
-            "memory-warn" => s.memory_warn = Some(field.size()?),
-            "max-memory" => s.max_memory = Some(field.size()?),
-            "isolate-tmp" => s.isolate_tmp = Some(field.boolean()?),
-            "headless" => s.headless = Some(field.boolean()?),
-            "single-thread" => s.single_thread = Some(field.boolean()?),
-            "env" => s.env = field.env()?,
-            "core-dumps" => s.core_dumps = Some(field.boolean()?),
-            "max-fds" => s.max_fds = Some(field.count(u64::MAX)?),
-            "log" => s.log = Some(base_dir.join(field.path()?)),
-            "log-max-size" => s.log_max_size = Some(field.size()?),
-            "log-keep" => s.log_keep = Some(field.count(u32::MAX.into())? as u32),
-            "json" => s.json = Some(base_dir.join(field.path()?)),
-            "store" => s.store = Some(field.store(base_dir)?),
-            "junit" => s.junit = Some(base_dir.join(field.path()?)),
-            _ => {
-                return Err(SettingsError::UnknownKey {
-                    at: at.to_owned(),
-                    key: key.clone(),
-                    hint: unknown_key_hint(key, top_level),
-                })
-            }
+            "timeout" => s.timeout = field.duration(&ranges::TIMEOUT),
+            "kill-after" => s.kill_after = field.duration(&ranges::KILL_AFTER),
+            "memory-interval" => s.memory_interval = field.duration(&ranges::MEMORY_INTERVAL),
+            "memory-warn" => s.memory_warn = field.size(&ranges::MEMORY_SIZE),
+            "max-memory" => s.max_memory = field.size(&ranges::MEMORY_SIZE),
+            "isolate-tmp" => s.isolate_tmp = field.boolean(),
+            "headless" => s.headless = field.boolean(),
+            "single-thread" => s.single_thread = field.boolean(),
+            "env" => s.env = field.env(),
+            "core-dumps" => s.core_dumps = field.boolean(),
+            "max-fds" => s.max_fds = field.count(&ranges::MAX_FDS),
+            "log" => s.log = field.path().map(|p| base_dir.join(p)),
+            "log-max-size" => s.log_max_size = field.size(&ranges::LOG_MAX_SIZE),
+            // In range means at most 1000: it fits.
+            "log-keep" => s.log_keep = field.count(&ranges::LOG_KEEP).map(|n| n as u32),
+            "json" => s.json = field.path().map(|p| base_dir.join(p)),
+            "store" => s.store = field.store(base_dir),
+            "junit" => s.junit = field.path().map(|p| base_dir.join(p)),
+            _ => problems.push(Problem::UnknownKey { key: key.clone(), hint: unknown_key_hint(key, top_level) }),
         }
     }
-    Ok(s)
+    if problems.is_empty() {
+        Ok(s)
+    } else {
+        Err(SettingsError::Invalid { at: at.to_owned(), problems })
+    }
 }
 
-/// One `key = value` being read, with what an error needs to point at it.
+/// One `key = value` being read. Each reader returns the value, or `None` after noting why
+/// it cannot be used in `problems`.
 struct Field<'a> {
-    at: &'a str,
     key: &'a str,
     value: &'a Value,
+    problems: &'a mut Vec<Problem>,
 }
 
 impl Field<'_> {
-    fn wrong_type(&self, expected: &'static str) -> SettingsError {
-        SettingsError::WrongType {
-            at: self.at.to_owned(),
-            key: self.key.to_owned(),
-            expected,
-            found: describe_value(self.value),
-        }
+    fn wrong_type<T>(&mut self, expected: &'static str) -> Option<T> {
+        let found = describe_value(self.value);
+        self.problems.push(Problem::WrongType { key: self.key.to_owned(), expected, found });
+        None
     }
 
-    fn bad_value(&self, message: impl Into<String>) -> SettingsError {
-        SettingsError::BadValue { at: self.at.to_owned(), key: self.key.to_owned(), message: message.into() }
+    fn bad_value<T>(&mut self, message: impl Into<String>) -> Option<T> {
+        self.problems.push(Problem::BadValue { key: self.key.to_owned(), message: message.into() });
+        None
+    }
+
+    /// `value` if `check` passes it, else `None` with the reason noted.
+    fn in_range<T>(&mut self, checked: Result<T, String>) -> Option<T> {
+        match checked {
+            Ok(value) => Some(value),
+            Err(message) => self.bad_value(message),
+        }
     }
 
     /// A store location: URLs and `none` as written, a SQLite path relative to the file.
-    fn store(&self, base_dir: &Path) -> Result<String, SettingsError> {
+    fn store(&mut self, base_dir: &Path) -> Option<String> {
         let Value::String(text) = self.value else {
-            return Err(self.wrong_type(STORE));
+            return self.wrong_type(STORE);
         };
         match crate::store::Location::parse(text, base_dir) {
-            Some(crate::store::Location::Sqlite(path)) => Ok(path.display().to_string()),
-            _ => Ok(text.clone()),
+            Some(crate::store::Location::Sqlite(path)) => Some(path.display().to_string()),
+            _ => Some(text.clone()),
         }
     }
 
-    fn duration(&self) -> Result<Duration, SettingsError> {
+    fn duration(&mut self, range: &Range<Duration>) -> Option<Duration> {
         let seconds = match self.value {
-            Value::String(text) => return units::parse_duration(text).map_err(|e| self.bad_value(e.to_string())),
+            Value::String(text) => {
+                let parsed = units::parse_duration(text).map_err(|e| e.to_string());
+                return self.in_range(parsed.and_then(|d| range.check(d)));
+            }
             Value::Integer(n) => *n as f64,
             Value::Float(n) => *n,
-            _ => return Err(self.wrong_type(DURATION)),
+            _ => return self.wrong_type(DURATION),
         };
         if seconds < 0.0 {
-            return Err(self.bad_value(format!("{seconds} is negative; expected {DURATION}")));
+            return self.bad_value(format!("{seconds} is negative; expected {DURATION}"));
         }
-        Duration::try_from_secs_f64(seconds).map_err(|_| self.bad_value(format!("{seconds} seconds is too long")))
-    }
-
-    fn size(&self) -> Result<u64, SettingsError> {
-        match self.value {
-            Value::String(text) => units::parse_size(text).map_err(|e| self.bad_value(e.to_string())),
-            Value::Integer(n) => {
-                u64::try_from(*n).map_err(|_| self.bad_value(format!("{n} is negative; expected {SIZE}")))
-            }
-            _ => Err(self.wrong_type(SIZE)),
-        }
-    }
-
-    fn boolean(&self) -> Result<bool, SettingsError> {
-        self.value.as_bool().ok_or_else(|| self.wrong_type(BOOL))
-    }
-
-    fn count(&self, max: u64) -> Result<u64, SettingsError> {
-        let Value::Integer(n) = self.value else {
-            return Err(self.wrong_type(COUNT));
+        let Ok(duration) = Duration::try_from_secs_f64(seconds) else {
+            return self.bad_value(format!("{seconds} seconds is too long"));
         };
-        match u64::try_from(*n) {
-            Ok(n) if n <= max => Ok(n),
-            _ => Err(self.bad_value(format!("{n} is out of range: expected a whole number from 0 to {max}"))),
+        self.in_range(range.check(duration))
+    }
+
+    fn size(&mut self, range: &Range<Bytes>) -> Option<u64> {
+        let bytes = match self.value {
+            Value::String(text) => units::parse_size(text).map_err(|e| e.to_string()),
+            Value::Integer(n) => u64::try_from(*n).map_err(|_| format!("{n} is negative; expected {SIZE}")),
+            _ => return self.wrong_type(SIZE),
+        };
+        self.in_range(bytes.and_then(|b| range.check(Bytes(b))).map(|b| b.0))
+    }
+
+    fn boolean(&mut self) -> Option<bool> {
+        match self.value.as_bool() {
+            Some(b) => Some(b),
+            None => self.wrong_type(BOOL),
         }
     }
 
-    fn path(&self) -> Result<PathBuf, SettingsError> {
+    fn count(&mut self, range: &Range<u64>) -> Option<u64> {
+        let Value::Integer(n) = self.value else {
+            return self.wrong_type(COUNT);
+        };
+        let n = *n;
+        let checked = u64::try_from(n)
+            .map_err(|_| format!("{n} is out of range: expected {}", range.describe()))
+            .and_then(|n| range.check(n));
+        self.in_range(checked)
+    }
+
+    fn path(&mut self) -> Option<PathBuf> {
         match self.value {
-            Value::String(text) if !text.is_empty() => Ok(PathBuf::from(text)),
-            Value::String(_) => Err(self.bad_value("the path is empty")),
-            _ => Err(self.wrong_type(PATH)),
+            Value::String(text) if !text.is_empty() => Some(PathBuf::from(text)),
+            Value::String(_) => self.bad_value("the path is empty"),
+            _ => self.wrong_type(PATH),
         }
     }
 
     /// `env = { KEY = "value" }`. Numbers are accepted because `OMP_NUM_THREADS = 4` is the
     /// obvious way to write it; booleans are not, since programs disagree on how to spell them.
-    fn env(&self) -> Result<Vec<(String, String)>, SettingsError> {
+    /// Every bad variable is noted; the good ones are kept.
+    fn env(&mut self) -> Vec<(String, String)> {
         let Value::Table(table) = self.value else {
-            return Err(self.wrong_type(ENV_TABLE));
+            return self.wrong_type(ENV_TABLE).unwrap_or_default();
         };
         let mut pairs = Vec::with_capacity(table.len());
         for (name, value) in table {
             let key = format!("env.{name}");
-            let field = Field { at: self.at, key: &key, value };
+            let mut field = Field { key: &key, value, problems: &mut *self.problems };
             if let Err(problem) = check_env_name(name) {
-                return Err(field.bad_value(problem));
+                field.bad_value::<()>(problem);
+                continue;
             }
             let text = match value {
                 Value::String(text) => text.clone(),
                 Value::Integer(n) => n.to_string(),
                 Value::Float(n) => n.to_string(),
-                _ => return Err(field.wrong_type(ENV_VALUE)),
+                _ => {
+                    field.wrong_type::<()>(ENV_VALUE);
+                    continue;
+                }
             };
             if text.contains('\0') {
-                return Err(field.bad_value("the value contains a NUL byte"));
+                field.bad_value::<()>("the value contains a NUL byte");
+                continue;
             }
             pairs.push((name.clone(), text));
         }
-        Ok(pairs)
+        pairs
     }
 }
 

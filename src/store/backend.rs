@@ -29,6 +29,21 @@ pub struct RunRecord {
     pub report: String,
 }
 
+/// A run as the `RUNS` query lists it, without its report.
+#[derive(Debug, Clone)]
+pub struct RunListRow {
+    pub id: i64,
+    pub recorded_at_ms: i64,
+    pub host: Option<String>,
+    /// The command as a JSON array.
+    pub command: String,
+    pub outcome: String,
+    pub exit_code: i32,
+    pub exit_signal: Option<String>,
+    /// `None` only when a report without one was migrated.
+    pub duration_ms: Option<f64>,
+}
+
 /// One crash of a group. Columns of `OCCURRENCES`.
 #[derive(Debug, Clone)]
 pub struct OccurrenceRow {
@@ -53,6 +68,10 @@ pub trait Backend {
     fn run_count(&mut self) -> Result<i64, StoreError>;
     fn run(&mut self, id: i64) -> Result<Option<RunRecord>, StoreError>;
     fn latest_run_id(&mut self) -> Result<Option<i64>, StoreError>;
+    /// The newest `limit` runs, newest first.
+    fn runs(&mut self, limit: i64) -> Result<Vec<RunListRow>, StoreError>;
+    /// (run id, group id) of every crash of the runs from `first_run` on, in report order.
+    fn run_groups(&mut self, first_run: i64) -> Result<Vec<(i64, String)>, StoreError>;
     /// Deletes the runs recorded before `before_ms` and their crashes, in one transaction;
     /// returns (runs, crashes) deleted.
     fn prune(&mut self, before_ms: i64) -> Result<(u64, u64), StoreError>;

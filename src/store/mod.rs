@@ -18,7 +18,7 @@ mod sqlite;
 mod tests;
 
 pub use location::Location;
-pub use records::{GroupDetail, GroupSummary, Occurrence, StoredRun};
+pub use records::{GroupDetail, GroupSummary, Occurrence, RunSummary, StoredRun};
 pub use rows::group_id;
 
 use crate::model::Report;
@@ -44,7 +44,7 @@ pub enum StoreError {
     BadReport { run: i64, error: serde_json::Error },
     #[error("the report cannot be stored: {0}")]
     Encode(serde_json::Error),
-    #[error("no run {0} in the store; `faultline crashes` lists what there is")]
+    #[error("no run {0} in the store; `faultline crashes runs` lists the runs")]
     NoSuchRun(i64),
     #[error("no crash group matches `{0}`; `faultline crashes` lists the groups")]
     NoSuchGroup(String),
@@ -187,6 +187,37 @@ impl Store {
     pub fn prune(&mut self, age: std::time::Duration) -> Result<(u64, u64), StoreError> {
         let before = now_ms().saturating_sub(i64::try_from(age.as_millis()).unwrap_or(i64::MAX));
         self.backend.prune(before)
+    }
+
+    /// The newest `limit` runs (every run when `None`), newest first, each with its groups.
+    pub fn runs(&mut self, limit: Option<u64>) -> Result<Vec<RunSummary>, StoreError> {
+        let limit = limit.map_or(i64::MAX, |n| i64::try_from(n).unwrap_or(i64::MAX));
+        let rows = self.backend.runs(limit)?;
+        let Some(oldest) = rows.last().map(|r| r.id) else { return Ok(Vec::new()) };
+        let mut groups: HashMap<i64, Vec<String>> = HashMap::new();
+        for (run_id, group) in self.backend.run_groups(oldest)? {
+            let of_run = groups.entry(run_id).or_default();
+            if !of_run.contains(&group) {
+                of_run.push(group);
+            }
+        }
+        rows.into_iter()
+            .map(|row| {
+                let command =
+                    serde_json::from_str(&row.command).map_err(|error| StoreError::BadReport { run: row.id, error })?;
+                Ok(RunSummary {
+                    id: row.id,
+                    recorded_at_ms: row.recorded_at_ms,
+                    host: row.host,
+                    command,
+                    outcome: row.outcome,
+                    exit_code: row.exit_code,
+                    exit_signal: row.exit_signal,
+                    duration_ms: row.duration_ms,
+                    groups: groups.remove(&row.id).unwrap_or_default(),
+                })
+            })
+            .collect()
     }
 
     pub fn latest_run(&mut self) -> Result<StoredRun, StoreError> {

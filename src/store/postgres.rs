@@ -3,7 +3,7 @@
 //! Each save is one transaction. Migrations take a transaction-scoped advisory lock first,
 //! so machines starting at once against a new database create the tables exactly once.
 
-use super::backend::{Backend, GroupRow, OccurrenceRow, RunRecord};
+use super::backend::{Backend, GroupRow, OccurrenceRow, RunListRow, RunRecord};
 use super::rows::{CrashRow, RunRow};
 use super::{queries, schema, StoreError};
 use postgres::{Client, Config, NoTls};
@@ -43,7 +43,7 @@ impl PostgresBackend {
             return Err(StoreError::TooNew { found: current, supported: schema::LATEST });
         }
         for migration in schema::pending(current) {
-            tx.batch_execute(&migration.sql.replace("{id}", "BIGSERIAL PRIMARY KEY"))?;
+            tx.batch_execute(&migration_sql(migration.sql))?;
             tx.execute("DELETE FROM faultline_schema", &[])?;
             tx.execute("INSERT INTO faultline_schema (version) VALUES ($1)", &[&migration.version])?;
         }
@@ -52,13 +52,36 @@ impl PostgresBackend {
     }
 }
 
+/// A migration in PostgreSQL's words (see [`schema::Migration`]).
+fn migration_sql(sql: &str) -> String {
+    sql.replace("{id}", "BIGSERIAL PRIMARY KEY")
+        .replace("{report_duration_ms}", &format!("CAST({REPORT_JSON} ->> 'duration_ms' AS DOUBLE PRECISION)"))
+        .replace("{report_exit_signal}", &format!("{REPORT_JSON} -> 'exit' ->> 'signal'"))
+}
+
+/// The `report` column as `json`. PostgreSQL's JSON operators refuse a document holding the
+/// escape `\u0000` (a NUL in a stderr line, say), so it becomes `\ufffd` first: the same
+/// length and shape, and valid wherever the original was (an escaped backslash before
+/// `u0000` stays one), in text these reads never look at.
+/// (E-strings: the backslash is the same whatever `standard_conforming_strings` says.)
+const REPORT_JSON: &str = r"CAST(REPLACE(report, E'\\u0000', E'\\ufffd') AS json)";
+
 impl Backend for PostgresBackend {
     fn save(&mut self, run: &RunRow, crashes: &[CrashRow]) -> Result<i64, StoreError> {
         let mut tx = self.client.transaction()?;
         let run_id: i64 = tx
             .query_one(
                 queries::INSERT_RUN,
-                &[&run.recorded_at_ms, &run.host, &run.command, &run.outcome, &run.exit_code, &run.report],
+                &[
+                    &run.recorded_at_ms,
+                    &run.host,
+                    &run.command,
+                    &run.outcome,
+                    &run.exit_code,
+                    &run.exit_signal,
+                    &run.duration_ms,
+                    &run.report,
+                ],
             )?
             .get(0);
         let insert = tx.prepare(queries::INSERT_CRASH)?;
@@ -158,5 +181,27 @@ impl Backend for PostgresBackend {
 
     fn latest_run_id(&mut self) -> Result<Option<i64>, StoreError> {
         Ok(self.client.query_one(queries::LATEST_RUN_ID, &[])?.get(0))
+    }
+
+    fn runs(&mut self, limit: i64) -> Result<Vec<RunListRow>, StoreError> {
+        let rows = self.client.query(queries::RUNS, &[&limit])?;
+        Ok(rows
+            .iter()
+            .map(|r| RunListRow {
+                id: r.get(0),
+                recorded_at_ms: r.get(1),
+                host: r.get(2),
+                command: r.get(3),
+                outcome: r.get(4),
+                exit_code: r.get(5),
+                exit_signal: r.get(6),
+                duration_ms: r.get(7),
+            })
+            .collect())
+    }
+
+    fn run_groups(&mut self, first_run: i64) -> Result<Vec<(i64, String)>, StoreError> {
+        let rows = self.client.query(queries::RUN_GROUPS, &[&first_run])?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 }

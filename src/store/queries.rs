@@ -1,8 +1,9 @@
 //! The reading queries, in the SQL both backends speak. Placeholders are written `$1`
 //! (PostgreSQL's form); the SQLite backend turns them into `?1`.
 
-pub const INSERT_RUN: &str = "INSERT INTO runs (recorded_at_ms, host, command, outcome, exit_code, report)
-     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
+pub const INSERT_RUN: &str = "INSERT INTO runs (recorded_at_ms, host, command, outcome, exit_code, exit_signal,
+     duration_ms, report)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id";
 
 pub const INSERT_CRASH: &str = "INSERT INTO crashes (run_id, at_ms, signature, group_id, signal, kind, phase,
      culprit_function, culprit_module, culprit_file, culprit_line, message, test)
@@ -40,6 +41,15 @@ pub const RUN_COUNT: &str = "SELECT COUNT(*) FROM runs";
 pub const RUN_BY_ID: &str = "SELECT id, recorded_at_ms, host, report FROM runs WHERE id = $1";
 
 pub const LATEST_RUN_ID: &str = "SELECT MAX(id) FROM runs";
+
+/// The newest $1 runs, newest first. Columns: id, time, host, command (JSON), outcome, exit
+/// code, exit signal, duration.
+pub const RUNS: &str = "SELECT id, recorded_at_ms, host, command, outcome, exit_code, exit_signal, duration_ms
+     FROM runs ORDER BY id DESC LIMIT $1";
+
+/// The group of every crash of the runs from id $1 on, in each run's report order.
+/// Columns: run id, group id.
+pub const RUN_GROUPS: &str = "SELECT run_id, group_id FROM crashes WHERE run_id >= $1 ORDER BY run_id, id";
 
 /// Pruning: the crashes, then the runs, recorded before $1.
 pub const DELETE_CRASHES_BEFORE: &str =

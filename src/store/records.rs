@@ -16,6 +16,27 @@ pub struct StoredRun {
     pub report: Report,
 }
 
+/// One run in the list of runs (`faultline crashes runs`): how it ended, without its report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunSummary {
+    pub id: i64,
+    /// When the run was stored, milliseconds since the Unix epoch (UTC).
+    pub recorded_at_ms: i64,
+    pub host: Option<String>,
+    pub command: Vec<String>,
+    /// `Outcome` as in the report: `passed`, `failed`, `crashed`, `timeout`, `oom`, `killed`,
+    /// `error`.
+    pub outcome: String,
+    /// The exit code, or 128 + the signal number.
+    pub exit_code: i32,
+    /// The signal that ended the root process, when one did.
+    pub exit_signal: Option<String>,
+    /// `None` for a run whose stored report had no duration.
+    pub duration_ms: Option<f64>,
+    /// The group id of each distinct crash signature of the run, in report order.
+    pub groups: Vec<String>,
+}
+
 /// All crashes that share one signature.
 #[derive(Debug, Clone, Serialize)]
 pub struct GroupSummary {

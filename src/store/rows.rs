@@ -11,6 +11,9 @@ pub struct RunRow {
     pub command: String,
     pub outcome: String,
     pub exit_code: i32,
+    /// The signal that ended the root process (`SIGSEGV`), when one did.
+    pub exit_signal: Option<String>,
+    pub duration_ms: f64,
     /// The whole report as JSON.
     pub report: String,
 }
@@ -44,6 +47,8 @@ pub fn run_row(report: &Report, recorded_at_ms: i64) -> Result<RunRow, serde_jso
         command: serde_json::to_string(&report.command)?,
         outcome: outcome_name(report.outcome),
         exit_code: report.exit.code,
+        exit_signal: report.exit.signal.clone(),
+        duration_ms: report.duration_ms,
         report: serde_json::to_string(report)?,
     })
 }

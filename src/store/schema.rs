@@ -8,15 +8,18 @@
 //! both backends. Groups are not a table: they are the crashes that share a signature,
 //! counted when asked, so concurrent writers never update a shared counter.
 
-/// One step forward. `{id}` stands for the backend's auto-increment primary key.
+/// One step forward. Placeholders stand for what the backends spell differently: `{id}` for
+/// the auto-increment primary key, `{report_duration_ms}` and `{report_exit_signal}` for
+/// `duration_ms` and `exit.signal` read from the `report` column's JSON.
 pub struct Migration {
     pub version: i64,
     pub sql: &'static str,
 }
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sql: "
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: "
 CREATE TABLE runs (
     id {id},
     recorded_at_ms BIGINT NOT NULL,
@@ -47,10 +50,21 @@ CREATE INDEX crashes_signature ON crashes (signature);
 CREATE INDEX crashes_group_id ON crashes (group_id);
 CREATE INDEX crashes_run_id ON crashes (run_id);
 ",
-}];
+    },
+    // `faultline crashes runs` lists runs without parsing each report: how long each took
+    // and the signal that ended it, taken from the reports already stored.
+    Migration {
+        version: 2,
+        sql: "
+ALTER TABLE runs ADD COLUMN duration_ms DOUBLE PRECISION;
+ALTER TABLE runs ADD COLUMN exit_signal TEXT;
+UPDATE runs SET duration_ms = {report_duration_ms}, exit_signal = {report_exit_signal};
+",
+    },
+];
 
 /// The version this build writes and understands.
-pub const LATEST: i64 = 1;
+pub const LATEST: i64 = 2;
 
 /// The table holding the version (one row).
 pub const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS faultline_schema (version BIGINT NOT NULL)";

@@ -5,7 +5,7 @@
 //! lock and deadlock on the upgrade), and a busy store is waited for rather than failed.
 //! A process killed mid-transaction leaves nothing behind: SQLite rolls it back.
 
-use super::backend::{Backend, GroupRow, OccurrenceRow, RunRecord};
+use super::backend::{Backend, GroupRow, OccurrenceRow, RunListRow, RunRecord};
 use super::rows::{CrashRow, RunRow};
 use super::{queries, schema, StoreError};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -43,13 +43,20 @@ impl SqliteBackend {
             return Err(StoreError::TooNew { found: current, supported: schema::LATEST });
         }
         for migration in schema::pending(current) {
-            tx.execute_batch(&migration.sql.replace("{id}", "INTEGER PRIMARY KEY AUTOINCREMENT"))?;
+            tx.execute_batch(&migration_sql(migration.sql))?;
             tx.execute("DELETE FROM faultline_schema", [])?;
             tx.execute("INSERT INTO faultline_schema (version) VALUES (?1)", [migration.version])?;
         }
         tx.commit()?;
         Ok(())
     }
+}
+
+/// A migration in SQLite's words (see [`schema::Migration`]).
+fn migration_sql(sql: &str) -> String {
+    sql.replace("{id}", "INTEGER PRIMARY KEY AUTOINCREMENT")
+        .replace("{report_duration_ms}", "json_extract(report, '$.duration_ms')")
+        .replace("{report_exit_signal}", "json_extract(report, '$.exit.signal')")
 }
 
 /// `$1` → `?1`: the shared queries use PostgreSQL's placeholders.
@@ -62,7 +69,16 @@ impl Backend for SqliteBackend {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let run_id: i64 = tx.query_row(
             &sql(queries::INSERT_RUN),
-            params![run.recorded_at_ms, run.host, run.command, run.outcome, run.exit_code, run.report],
+            params![
+                run.recorded_at_ms,
+                run.host,
+                run.command,
+                run.outcome,
+                run.exit_code,
+                run.exit_signal,
+                run.duration_ms,
+                run.report
+            ],
             |r| r.get(0),
         )?;
         {
@@ -166,5 +182,28 @@ impl Backend for SqliteBackend {
 
     fn latest_run_id(&mut self) -> Result<Option<i64>, StoreError> {
         Ok(self.conn.query_row(queries::LATEST_RUN_ID, [], |r| r.get(0))?)
+    }
+
+    fn runs(&mut self, limit: i64) -> Result<Vec<RunListRow>, StoreError> {
+        let mut stmt = self.conn.prepare(&sql(queries::RUNS))?;
+        let rows = stmt.query_map([limit], |r| {
+            Ok(RunListRow {
+                id: r.get(0)?,
+                recorded_at_ms: r.get(1)?,
+                host: r.get(2)?,
+                command: r.get(3)?,
+                outcome: r.get(4)?,
+                exit_code: r.get(5)?,
+                exit_signal: r.get(6)?,
+                duration_ms: r.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn run_groups(&mut self, first_run: i64) -> Result<Vec<(i64, String)>, StoreError> {
+        let mut stmt = self.conn.prepare(&sql(queries::RUN_GROUPS))?;
+        let rows = stmt.query_map([first_run], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 }

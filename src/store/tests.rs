@@ -219,3 +219,101 @@ fn an_unreachable_postgres_is_a_clear_error() {
     let text = err.to_string();
     assert!(text.contains("connect") || text.contains("refused"), "{text}");
 }
+
+/// A run that ended some other way than by crashing or passing, as the runner reports it.
+fn ended(outcome: crate::model::Outcome, code: i32, signal: Option<&str>, duration_ms: f64) -> Report {
+    let mut report = report(&[]);
+    report.outcome = outcome;
+    report.exit.code = code;
+    report.exit.signal = signal.map(str::to_owned);
+    report.duration_ms = duration_ms;
+    report
+}
+
+#[test]
+fn every_run_is_listed_with_how_it_ended_newest_first() {
+    use crate::model::Outcome;
+    for fresh in stores() {
+        let mut store = Store::open(&fresh.location).unwrap();
+        assert_eq!(store.runs(None).unwrap(), vec![], "{:?}", fresh.location);
+        let two_crashes = report(&[fixtures::pytest_null_deref(), fixtures::fpe(), fixtures::pytest_null_deref()]);
+        store.save(&two_crashes).unwrap();
+        store.save(&ended(Outcome::Timeout, 143, Some("SIGTERM"), 1000.5)).unwrap();
+        store.save(&ended(Outcome::Oom, 137, Some("SIGKILL"), 2500.0)).unwrap();
+        store.save(&ended(Outcome::Failed, 3, None, 12.0)).unwrap();
+        store.save(&report(&[])).unwrap();
+
+        let runs = store.runs(None).unwrap();
+        let seen: Vec<(i64, &str, i32, Option<&str>)> =
+            runs.iter().map(|r| (r.id, r.outcome.as_str(), r.exit_code, r.exit_signal.as_deref())).collect();
+        assert_eq!(
+            seen,
+            [
+                (5, "passed", 0, None),
+                (4, "failed", 3, None),
+                (3, "oom", 137, Some("SIGKILL")),
+                (2, "timeout", 143, Some("SIGTERM")),
+                (1, "crashed", 139, Some("SIGSEGV")),
+            ],
+            "{:?}",
+            fresh.location
+        );
+        assert_eq!(runs[3].duration_ms, Some(1000.5));
+        assert_eq!(runs[4].command, two_crashes.command);
+        assert!(runs[..4].iter().all(|r| r.groups.is_empty()));
+        // One entry per group, in report order, though the null deref crashed twice.
+        let expected: Vec<String> =
+            two_crashes.crashes[..2].iter().map(|c| group_id(&c.signature).to_owned()).collect();
+        assert_eq!(runs[4].groups, expected);
+
+        let newest_two: Vec<i64> = store.runs(Some(2)).unwrap().iter().map(|r| r.id).collect();
+        assert_eq!(newest_two, [5, 4]);
+    }
+}
+
+/// A store as faultline wrote it before `runs` had a duration: migration 1 only, with one
+/// crashed run in it.
+fn write_version_1_store(location: &Location, report_json: &str) {
+    let v1 = &schema::MIGRATIONS[0];
+    assert_eq!(v1.version, 1);
+    let insert_run = "INSERT INTO runs (recorded_at_ms, host, command, outcome, exit_code, report)
+         VALUES (1000, 'ci-1', '[\"python3\"]', 'crashed', 139, $1)";
+    match location {
+        Location::Sqlite(path) => {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            let conn = rusqlite::Connection::open(path).unwrap();
+            conn.execute_batch(schema::VERSION_TABLE).unwrap();
+            conn.execute_batch(&v1.sql.replace("{id}", "INTEGER PRIMARY KEY AUTOINCREMENT")).unwrap();
+            conn.execute("INSERT INTO faultline_schema (version) VALUES (1)", []).unwrap();
+            conn.execute(&insert_run.replace('$', "?"), [report_json]).unwrap();
+        }
+        Location::Postgres(url) => {
+            let mut client = ::postgres::Client::connect(url, ::postgres::NoTls).unwrap();
+            client.batch_execute(schema::VERSION_TABLE).unwrap();
+            client.batch_execute(&v1.sql.replace("{id}", "BIGSERIAL PRIMARY KEY")).unwrap();
+            client.execute("INSERT INTO faultline_schema (version) VALUES (1)", &[]).unwrap();
+            client.execute(insert_run, &[&report_json]).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_version_1_store_gets_the_duration_and_signal_of_its_runs_from_their_reports() {
+    for fresh in stores() {
+        let mut old = report(&[fixtures::fpe()]);
+        old.duration_ms = 1234.5;
+        // A NUL in a stderr line is valid JSON that PostgreSQL's jsonb would refuse.
+        old.crashes[0].message = Some("bad\0byte".into());
+        write_version_1_store(&fresh.location, &serde_json::to_string(&old).unwrap());
+
+        let mut store = Store::open(&fresh.location).unwrap();
+        let runs = store.runs(None).unwrap();
+        assert_eq!(runs.len(), 1, "{:?}", fresh.location);
+        assert_eq!(runs[0].duration_ms, Some(1234.5), "{:?}", fresh.location);
+        assert_eq!(runs[0].exit_signal.as_deref(), Some("SIGSEGV"));
+        assert_eq!(runs[0].host.as_deref(), Some("ci-1"));
+        assert_eq!(store.run(runs[0].id).unwrap().report, old);
+        // New runs go on from there.
+        assert_eq!(store.save(&report(&[])).unwrap().run_id, 2);
+    }
+}

@@ -172,3 +172,22 @@ pub fn seccomp_on_ptrace(action: u32) -> std::io::Result<()> {
     }
     Ok(())
 }
+
+/// Asserts that `report` matches `../shared/report-schema.json`, validated with Python's
+/// `jsonschema` (installed by scripts/test.sh from scripts/test-requirements.txt), the
+/// reference implementation of JSON Schema.
+pub fn assert_matches_report_schema(report: &Value) {
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/report-schema.json");
+    assert!(schema.is_file(), "{} is missing", schema.display());
+    let dir = tempfile::tempdir().unwrap();
+    let report_path = dir.path().join("report.json");
+    std::fs::write(&report_path, serde_json::to_vec(report).unwrap()).unwrap();
+    let check = "import json, sys, jsonschema\n\
+                 schema = json.load(open(sys.argv[1]))\n\
+                 jsonschema.Draft202012Validator(schema).validate(json.load(open(sys.argv[2])))\n";
+    let out = Command::new("python3")
+        .args(["-c", check, schema.to_str().unwrap(), report_path.to_str().unwrap()])
+        .output()
+        .expect("run python3");
+    assert!(out.status.success(), "report does not match the schema:\n{}", String::from_utf8_lossy(&out.stderr));
+}
