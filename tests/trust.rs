@@ -258,3 +258,30 @@ for _ in range(25):
     os.chdir("d" * 200)
 os.execv(sys.argv[1], [sys.argv[1], "run", "--", "sh", "-c", "kill -SEGV $$"])
 "#;
+
+/// The same report imported twice, or the `--json` file of a run already stored, is one run.
+#[test]
+fn importing_the_same_report_twice_records_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store.sqlite3");
+    let store = store.to_str().unwrap();
+    let json = dir.path().join("report.json");
+    let out = Command::new(FAULTLINE)
+        .args(["run", "--store", store, "--json", json.to_str().unwrap(), "--", "sh", "-c", "kill -SEGV $$"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(common::shell_status(&out.status), 139);
+    let import = || {
+        let out = Command::new(FAULTLINE).args(["crashes", "--store", store, "import"]).arg(&json).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    for _ in 0..2 {
+        let said = import();
+        assert!(said.contains("already stored as run 1"), "{said}");
+    }
+    let runs = Command::new(FAULTLINE).args(["crashes", "--store", store, "runs", "--json"]).output().unwrap();
+    let runs: serde_json::Value = serde_json::from_slice(&runs.stdout).unwrap();
+    assert_eq!(runs["total"], 1, "{runs}");
+}

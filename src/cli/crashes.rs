@@ -103,9 +103,10 @@ fn import(store: &mut Store, files: &[std::path::PathBuf], no_redact: bool) -> i
                 if !no_redact {
                     faultline::redact::redact_report(&mut report);
                 }
-                match store.save(&report) {
+                match store.import(&report) {
                     Ok(saved) => {
-                        let _ = writeln!(std::io::stdout(), "{}: stored as run {}", path.display(), saved.run_id);
+                        let how = if saved.already_stored { "already stored" } else { "stored" };
+                        let _ = writeln!(std::io::stdout(), "{}: {how} as run {}", path.display(), saved.run_id);
                         forget_kept_aside(path);
                     }
                     Err(err) => {

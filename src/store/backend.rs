@@ -56,7 +56,9 @@ pub struct OccurrenceRow {
 
 pub trait Backend {
     /// Stores one run and its crashes in one transaction; returns the run's id.
-    fn save(&mut self, run: &RunRow, crashes: &[CrashRow]) -> Result<i64, StoreError>;
+    /// Stores the run and its crashes; with `once`, finds instead a run already stored with
+    /// the same report.
+    fn save(&mut self, run: &RunRow, crashes: &[CrashRow], once: bool) -> Result<SavedRun, StoreError>;
     fn groups(&mut self) -> Result<Vec<GroupRow>, StoreError>;
     /// (signature, test) pairs, most recent first.
     fn group_tests(&mut self) -> Result<Vec<(String, String)>, StoreError>;
@@ -75,4 +77,12 @@ pub trait Backend {
     /// Deletes the runs recorded before `before_ms` and their crashes, in one transaction;
     /// returns (runs, crashes) deleted.
     fn prune(&mut self, before_ms: i64) -> Result<(u64, u64), StoreError>;
+}
+
+/// What `save` did with a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SavedRun {
+    New(i64),
+    /// The same report was stored before, as this run: nothing was added.
+    AlreadyStored(i64),
 }

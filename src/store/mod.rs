@@ -22,7 +22,7 @@ pub use records::{GroupDetail, GroupSummary, Occurrence, RunSummary, StoredRun};
 pub use rows::group_id;
 
 use crate::model::Report;
-use backend::{Backend, RunRecord};
+use backend::{Backend, RunRecord, SavedRun};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -81,6 +81,8 @@ pub enum Target {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Saved {
     pub run_id: i64,
+    /// The same report was already stored (as `run_id`): nothing was added.
+    pub already_stored: bool,
     /// (group id, crashes in the group now) for each crash of the run, in report order.
     pub groups: Vec<(String, u64)>,
 }
@@ -106,15 +108,29 @@ impl Store {
 
     /// Keeps one run's report. The report should already be redacted as the user asked.
     pub fn save(&mut self, report: &Report) -> Result<Saved, StoreError> {
+        self.save_run(report, false)
+    }
+
+    /// Stores a report read from a file (`crashes import`), unless the very same report is
+    /// stored already: importing a file twice, or the `--json` file of a stored run, adds
+    /// nothing and answers with the earlier run.
+    pub fn import(&mut self, report: &Report) -> Result<Saved, StoreError> {
+        self.save_run(report, true)
+    }
+
+    fn save_run(&mut self, report: &Report, once: bool) -> Result<Saved, StoreError> {
         let run = rows::run_row(report, now_ms()).map_err(StoreError::Encode)?;
         let crashes = rows::crash_rows(report);
-        let run_id = self.backend.save(&run, &crashes)?;
+        let (run_id, already_stored) = match self.backend.save(&run, &crashes, once)? {
+            SavedRun::New(id) => (id, false),
+            SavedRun::AlreadyStored(id) => (id, true),
+        };
         let mut groups = Vec::new();
         for crash in &crashes {
             let count = self.backend.crash_count(&crash.signature)?.max(0) as u64;
             groups.push((crash.group_id.clone(), count));
         }
-        Ok(Saved { run_id, groups })
+        Ok(Saved { run_id, already_stored, groups })
     }
 
     /// Every group, most recently seen first.

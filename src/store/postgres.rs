@@ -3,7 +3,7 @@
 //! Each save is one transaction. Migrations take a transaction-scoped advisory lock first,
 //! so machines starting at once against a new database create the tables exactly once.
 
-use super::backend::{Backend, GroupRow, OccurrenceRow, RunListRow, RunRecord};
+use super::backend::{Backend, GroupRow, OccurrenceRow, RunListRow, RunRecord, SavedRun};
 use super::rows::{CrashRow, RunRow};
 use super::{queries, schema, StoreError};
 use postgres::{Client, Config, NoTls};
@@ -67,8 +67,13 @@ fn migration_sql(sql: &str) -> String {
 const REPORT_JSON: &str = r"CAST(REPLACE(report, E'\\u0000', E'\\ufffd') AS json)";
 
 impl Backend for PostgresBackend {
-    fn save(&mut self, run: &RunRow, crashes: &[CrashRow]) -> Result<i64, StoreError> {
+    fn save(&mut self, run: &RunRow, crashes: &[CrashRow], once: bool) -> Result<SavedRun, StoreError> {
         let mut tx = self.client.transaction()?;
+        if once {
+            if let Some(row) = tx.query_opt(queries::RUN_BY_DIGEST, &[&run.report_digest])? {
+                return Ok(SavedRun::AlreadyStored(row.get(0)));
+            }
+        }
         let run_id: i64 = tx
             .query_one(
                 queries::INSERT_RUN,
@@ -81,6 +86,7 @@ impl Backend for PostgresBackend {
                     &run.exit_signal,
                     &run.duration_ms,
                     &run.report,
+                    &run.report_digest,
                 ],
             )?
             .get(0);
@@ -106,7 +112,7 @@ impl Backend for PostgresBackend {
             )?;
         }
         tx.commit()?;
-        Ok(run_id)
+        Ok(SavedRun::New(run_id))
     }
 
     fn groups(&mut self) -> Result<Vec<GroupRow>, StoreError> {

@@ -2,8 +2,10 @@
 //! (PostgreSQL's form); the SQLite backend turns them into `?1`.
 
 pub const INSERT_RUN: &str = "INSERT INTO runs (recorded_at_ms, host, command, outcome, exit_code, exit_signal,
-     duration_ms, report)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id";
+     duration_ms, report, report_digest)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id";
+
+pub const RUN_BY_DIGEST: &str = "SELECT id FROM runs WHERE report_digest = $1";
 
 pub const INSERT_CRASH: &str = "INSERT INTO crashes (run_id, at_ms, signature, group_id, signal, kind, phase,
      culprit_function, culprit_module, culprit_file, culprit_line, message, test)

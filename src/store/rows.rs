@@ -16,6 +16,8 @@ pub struct RunRow {
     pub duration_ms: f64,
     /// The whole report as JSON.
     pub report: String,
+    /// SHA-256 of `report`, in hex: the same report is stored once.
+    pub report_digest: String,
 }
 
 /// One `crashes` row: what grouping and listing need without parsing reports.
@@ -41,6 +43,9 @@ pub fn group_id(signature: &str) -> &str {
 }
 
 pub fn run_row(report: &Report, recorded_at_ms: i64) -> Result<RunRow, serde_json::Error> {
+    use sha2::Digest;
+    let json = serde_json::to_string(report)?;
+    let report_digest = sha2::Sha256::digest(json.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
     Ok(RunRow {
         recorded_at_ms,
         host: report.system.as_ref().and_then(|s| s.host.clone()),
@@ -49,7 +54,8 @@ pub fn run_row(report: &Report, recorded_at_ms: i64) -> Result<RunRow, serde_jso
         exit_code: report.exit.code,
         exit_signal: report.exit.signal.clone(),
         duration_ms: report.duration_ms,
-        report: serde_json::to_string(report)?,
+        report: json,
+        report_digest,
     })
 }
 

@@ -61,10 +61,20 @@ ALTER TABLE runs ADD COLUMN exit_signal TEXT;
 UPDATE runs SET duration_ms = {report_duration_ms}, exit_signal = {report_exit_signal};
 ",
     },
+    // A report imported twice (`crashes import` of the same file, or of the `--json` file of
+    // a run already stored) is one run: the SHA-256 of its JSON finds the earlier one. Runs
+    // stored before this version have none.
+    Migration {
+        version: 3,
+        sql: "
+ALTER TABLE runs ADD COLUMN report_digest TEXT;
+CREATE INDEX runs_report_digest ON runs (report_digest);
+",
+    },
 ];
 
 /// The version this build writes and understands.
-pub const LATEST: i64 = 2;
+pub const LATEST: i64 = 3;
 
 /// The table holding the version (one row).
 pub const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS faultline_schema (version BIGINT NOT NULL)";

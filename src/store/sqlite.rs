@@ -5,7 +5,7 @@
 //! lock and deadlock on the upgrade), and a busy store is waited for rather than failed.
 //! A process killed mid-transaction leaves nothing behind: SQLite rolls it back.
 
-use super::backend::{Backend, GroupRow, OccurrenceRow, RunListRow, RunRecord};
+use super::backend::{Backend, GroupRow, OccurrenceRow, RunListRow, RunRecord, SavedRun};
 use super::rows::{CrashRow, RunRow};
 use super::{queries, schema, StoreError};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -65,8 +65,15 @@ fn sql(query: &str) -> String {
 }
 
 impl Backend for SqliteBackend {
-    fn save(&mut self, run: &RunRow, crashes: &[CrashRow]) -> Result<i64, StoreError> {
+    fn save(&mut self, run: &RunRow, crashes: &[CrashRow], once: bool) -> Result<SavedRun, StoreError> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if once {
+            let earlier: Option<i64> =
+                tx.query_row(&sql(queries::RUN_BY_DIGEST), params![run.report_digest], |r| r.get(0)).optional()?;
+            if let Some(run_id) = earlier {
+                return Ok(SavedRun::AlreadyStored(run_id));
+            }
+        }
         let run_id: i64 = tx.query_row(
             &sql(queries::INSERT_RUN),
             params![
@@ -77,7 +84,8 @@ impl Backend for SqliteBackend {
                 run.exit_code,
                 run.exit_signal,
                 run.duration_ms,
-                run.report
+                run.report,
+                run.report_digest
             ],
             |r| r.get(0),
         )?;
@@ -102,7 +110,7 @@ impl Backend for SqliteBackend {
             }
         }
         tx.commit()?;
-        Ok(run_id)
+        Ok(SavedRun::New(run_id))
     }
 
     fn groups(&mut self) -> Result<Vec<GroupRow>, StoreError> {
