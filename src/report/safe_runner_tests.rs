@@ -215,6 +215,6 @@ fn a_running_python_loop_and_many_processes() {
         Some(TimeoutInfo { limit_ms: 60_000.0, processes, stopped_with: Some("SIGTERM".into()), findings: Vec::new() });
     let text = render(&r);
     assert!(text.contains("  ⚠ MainThread (tid 48213) was running Python code at spin (main.py:3)"), "{text}");
-    assert!(text.contains("  … 3 more processes: their stacks are in the JSON report (--json)"), "{text}");
+    assert!(text.contains("  … 3 more processes left out here: the JSON report (--json) has every stack"), "{text}");
     assert!(text.contains("  … and 1 more\n"), "{text}");
 }

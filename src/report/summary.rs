@@ -27,7 +27,7 @@ pub(crate) fn summary_line(report: &Report, style: &TerminalStyle) -> String {
     }
     // 0 only in reports that never counted (an error before launch).
     if report.processes_started > 0 {
-        parts.push(count(report.processes_started as usize, "process", "processes"));
+        parts.push(count(u64::from(report.processes_started), "process", "processes"));
     }
     format!("{} {}", style.paint(Role::Strong, "faultline:"), parts.join(" · "))
 }
@@ -47,7 +47,7 @@ fn crash_part(report: &Report) -> Option<String> {
     }
     let described: Vec<String> =
         kinds.into_iter().map(|(k, n)| if n == 1 { k } else { format!("{k} ×{}", group(n as u64)) }).collect();
-    Some(format!("{} ({})", count(report.crashes.len(), "crash", "crashes"), described.join(", ")))
+    Some(format!("{} ({})", count(report.crashes.len() as u64, "crash", "crashes"), described.join(", ")))
 }
 
 /// What ended the run when it was not the program itself.

@@ -201,3 +201,25 @@ fn json_report() {
     assert_eq!(back, r);
     insta::assert_json_snapshot!(value);
 }
+
+#[test]
+fn a_thousand_idle_threads_are_one_line() {
+    let mut r = report(&[fixtures::thread_crash()], 139, "/work/cases/thread-crash", 58.0, 1);
+    let c = &mut r.crashes[0];
+    let idle = c.threads.iter().find(|t| !t.crashed).cloned().expect("a thread beside the crashed one");
+    c.threads.retain(|t| t.crashed);
+    for i in 0..1000 {
+        let mut t = idle.clone();
+        t.tid = 70_000 + i;
+        t.name = Some(format!("Thread-{}", i + 1));
+        c.threads.push(t);
+    }
+    let text = render(&r);
+    let others = &text[text.find("  other threads:\n").expect("other threads")..];
+    let lines: Vec<&str> = others.lines().skip(1).take_while(|l| !l.is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    assert!(
+        lines[0].starts_with("    1,000 threads with this stack (Thread-1, Thread-2, Thread-3 and 997 more): "),
+        "{text}"
+    );
+}
