@@ -39,6 +39,9 @@ pub fn copy_string<T: StringObject, P: ProcessMemory>(
                 let code = u32::from_ne_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
                 match char::from_u32(code) {
                     Some(c) => out.push(c),
+                    // faultline: a lone surrogate is how Python keeps an undecodable byte of
+                    // a file name (surrogateescape); decode it lossily, do not drop the frame.
+                    None if (0xD800..=0xDFFF).contains(&code) => out.push(char::REPLACEMENT_CHARACTER),
                     None => {
                         return Err(format_err!(
                             "Invalid Unicode code point in UCS-4 string: {:#x}",
@@ -55,7 +58,9 @@ pub fn copy_string<T: StringObject, P: ProcessMemory>(
             for chunk in bytes.chunks_exact(2) {
                 units.push(u16::from_ne_bytes([chunk[0], chunk[1]]));
             }
-            Ok(String::from_utf16(&units)?)
+            // faultline: lossy, for the same reason as above: `crash\udcff.py`, the name
+            // Python gives a file `crash<0xff>.py`, has a lone surrogate.
+            Ok(String::from_utf16_lossy(&units))
         }
         (1, true) => Ok(String::from_utf8(bytes)?),
         (1, false) => Ok(bytes.iter().map(|&b| b as char).collect()),
