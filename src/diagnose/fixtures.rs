@@ -706,5 +706,6 @@ pub fn report(crashes: &[Capture]) -> crate::model::Report {
         memory: None,
         system: None,
         processes_started: 1,
+        launcher: None,
     }
 }

@@ -43,6 +43,7 @@ fn base(outcome: Outcome, code: i32) -> Report {
             faultline_version: "0.1.0".into(),
         }),
         processes_started: 1,
+        launcher: None,
     }
 }
 

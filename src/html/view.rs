@@ -8,8 +8,8 @@ use crate::html::stacks::{other_threads, processes, stack_rows, ProcessView, Sta
 use crate::model::{Crash, MemoryReport, Outcome, ProcessRole, Report, SystemInfo, Thread, TimeoutInfo};
 use crate::report::crash::{location, phase_text, sent_by_a_process};
 use crate::report::stderr::{shown_tail, tail_heading};
-use crate::report::summary::summary_line;
-use crate::report::text::{brief_command, count, duration, limit_duration, size, Paths};
+use crate::report::summary::{launcher_note, summary_line};
+use crate::report::text::{brief_command, count, duration, group, limit_duration, size, Paths};
 use crate::report::TerminalStyle;
 
 /// How many stderr lines a crash shows (the terminal shows 8; a page has room).
@@ -131,7 +131,14 @@ fn run_facts(report: &Report) -> Vec<Fact> {
         facts.push(fact("started", at.clone()));
     }
     if report.processes_started > 0 {
-        facts.push(fact("processes", report.processes_started.to_string()));
+        let all = group(u64::from(report.processes_started));
+        facts.push(fact(
+            "processes",
+            match launcher_note(report) {
+                Some(note) => format!("{all} ({note})"),
+                None => all,
+            },
+        ));
     }
     facts
 }

@@ -28,6 +28,7 @@ fn base(cwd: &str, outcome: Outcome, code: i32, command: &[&str]) -> Report {
         memory: None,
         system: None,
         processes_started: 1,
+        launcher: None,
     }
 }
 

@@ -31,6 +31,7 @@ fn base(case: &str, outcome: Outcome, code: i32, duration_ms: f64, processes: u3
         memory: None,
         system: None,
         processes_started: processes,
+        launcher: None,
     }
 }
 
@@ -160,6 +161,14 @@ fn memory_lines() {
     m.warn_bytes = Some(100 * MIB);
     r.memory = Some(m);
     assert_eq!(line(&r), "  memory: peak 90 MiB (most in pid 48215 python3 -m worker: 60 MiB) · flat · limit 512 MiB");
+    // Behind a launcher whose helpers ran first, the holder is the program's largest process,
+    // not necessarily the largest at the tree's peak.
+    r.launcher = Some(crate::model::Launcher { program: "./launch".into(), became: None, processes: 2 });
+    assert_eq!(
+        line(&r),
+        "  memory: peak 90 MiB (the program's largest process: pid 48215 python3 -m worker, 60 MiB) · flat · limit 512 MiB"
+    );
+    r.launcher = None;
     // A run nothing was sampled for prints no memory line.
     r.memory = Some(MemoryReport {
         peak_rss_bytes: 0,

@@ -34,6 +34,7 @@ fn report(captures: &[Capture], code: i32, cwd: &str, duration_ms: f64, processe
         memory: None,
         system: None,
         processes_started: processes,
+        launcher: None,
     }
 }
 
@@ -135,6 +136,24 @@ fn summaries_without_a_crash() {
     faultline: no crash · exit 1 · 1 min 28 s · 3 processes
     faultline: killed by SIGTERM · exit 143 · 5.0 s · 1 process
     ");
+}
+
+#[test]
+fn the_summary_says_which_processes_were_the_launchers() {
+    let mut r = report(&[], 0, "/work/cases/clean-pass", 120.0, 41);
+    r.launcher = Some(crate::model::Launcher {
+        program: "/root/.pyenv/shims/python3".into(),
+        became: Some("/root/.pyenv/versions/3.11.7/bin/python3.11".into()),
+        processes: 40,
+    });
+    assert_eq!(
+        render(&r),
+        "faultline: no crash · exit 0 · 0.12 s · 41 processes (40 of them the launcher's: /root/.pyenv/shims/python3)\n"
+    );
+    // A launcher that ran no helper (`env FOO=1 python3`) changes nothing.
+    r.launcher.as_mut().unwrap().processes = 0;
+    r.processes_started = 1;
+    assert_eq!(render(&r), "faultline: no crash · exit 0 · 0.12 s · 1 process\n");
 }
 
 #[test]

@@ -224,6 +224,7 @@ fn start_and_finish_lines() {
         memory: None,
         system: None,
         processes_started: 3,
+        launcher: None,
     };
     assert_eq!(
         finished_line(&report),
