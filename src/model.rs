@@ -436,4 +436,22 @@ pub struct Report {
     /// `--no-config` was given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settings_file: Option<String>,
+    /// Extension: set when the command was a launcher (a shim script, `env`) that exec'd
+    /// the real program, and which of the processes were only its helpers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launcher: Option<Launcher>,
+}
+
+/// A command that only launched the real program: the root process exec'd other programs
+/// first (pyenv's `python3` shim is a bash script that runs ~40 helpers, then execs the real
+/// `python3`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Launcher {
+    /// The command's program as found on PATH: `/root/.pyenv/shims/python3`.
+    pub program: String,
+    /// The program the root process finally became: `/root/.pyenv/versions/3.11.7/bin/python3.11`.
+    pub became: Option<String>,
+    /// How many of `processes_started` served only the launcher: they ended before the real
+    /// program started.
+    pub processes: u32,
 }

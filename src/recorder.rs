@@ -1,8 +1,11 @@
 //! Builds the run's `Report` from the event stream.
 
+mod launcher;
+
 use crate::events::{EventSink, RunEvent};
 use crate::model::{Crash, Outcome, Report, SCHEMA_VERSION};
 use crate::trace::RunEnd;
+use launcher::LauncherWatch;
 use std::time::{Duration, SystemTime};
 
 /// Collects what a run produced; `finish` freezes it into a report.
@@ -12,6 +15,7 @@ pub struct Recorder {
     crashes: Vec<Crash>,
     processes_started: u32,
     untraced: Option<String>,
+    launcher: LauncherWatch,
     /// Called for every event as it happens (live terminal lines).
     on_event: Option<Box<dyn FnMut(&RunEvent)>>,
 }
@@ -24,6 +28,7 @@ impl Recorder {
             crashes: Vec::new(),
             processes_started: 0,
             untraced: None,
+            launcher: LauncherWatch::default(),
             on_event: None,
         }
     }
@@ -40,6 +45,7 @@ impl Recorder {
     pub fn finish(self, end: RunEnd, duration: Duration) -> Report {
         let outcome = outcome_of(&end, &self.crashes);
         let RunEnd { exit, processes_started, timeout, memory, .. } = end;
+        let launcher = self.launcher.finish(program_path(&self.command));
         Report {
             schema_version: SCHEMA_VERSION,
             faultline_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -55,8 +61,19 @@ impl Recorder {
             system: None,
             processes_started: processes_started.max(self.processes_started),
             settings_file: None,
+            launcher,
         }
     }
+}
+
+/// The command's program as the launch found it on PATH; as typed when it is not there.
+fn program_path(command: &[String]) -> String {
+    let Some(name) = command.first() else {
+        return String::new();
+    };
+    crate::trace::resolve_program(std::ffi::OsStr::new(name), std::env::var_os("PATH").as_deref())
+        .map(|path| path.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| name.clone())
 }
 
 impl EventSink for Recorder {
@@ -64,6 +81,7 @@ impl EventSink for Recorder {
         if let Some(f) = self.on_event.as_mut() {
             f(&event);
         }
+        self.launcher.event(&event);
         match event {
             RunEvent::Started { untraced, .. } => {
                 self.processes_started += 1;

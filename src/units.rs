@@ -170,9 +170,42 @@ pub fn format_timestamp_ms(ms: i64) -> String {
     format!("{} UTC", text.trim_end_matches('Z').replacen('T', " ", 1))
 }
 
+/// `15900` → `15,900`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `1 crash`, `0 crashes`, `1,000 threads`: a count with its noun in the right number. Every
+/// count a report prints goes through here, so none reads `1 lines`.
+pub fn count(n: u64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{} {many}", thousands(n))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts() {
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(15_900), "15,900");
+        assert_eq!(thousands(1_000_000), "1,000,000");
+        assert_eq!(count(1, "line", "lines"), "1 line");
+        assert_eq!(count(0, "line", "lines"), "0 lines");
+        assert_eq!(count(1000, "process", "processes"), "1,000 processes");
+    }
 
     #[test]
     fn timestamps() {

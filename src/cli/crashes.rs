@@ -87,7 +87,9 @@ fn prune(store: &mut Store, older_than: std::time::Duration) -> Result<(), Strin
     let (runs, crashes) = store.prune(older_than).map_err(|e| e.to_string())?;
     let _ = writeln!(
         std::io::stdout(),
-        "removed {runs} runs and {crashes} crashes stored more than {} ago from {}",
+        "removed {} and {} stored more than {} ago from {}",
+        faultline::units::count(runs, "run", "runs"),
+        faultline::units::count(crashes, "crash", "crashes"),
         faultline::units::format_duration(older_than),
         store.location().display()
     );
@@ -122,7 +124,10 @@ fn import(store: &mut Store, files: &[std::path::PathBuf], no_redact: bool) -> i
         }
     }
     if failed > 0 {
-        faultline::say!("faultline: {failed} of {} reports not imported", files.len());
+        faultline::say!(
+            "faultline: {failed} of {} not imported",
+            faultline::units::count(files.len() as u64, "report", "reports")
+        );
         1
     } else {
         0

@@ -707,5 +707,6 @@ pub fn report(crashes: &[Capture]) -> crate::model::Report {
         system: None,
         processes_started: 1,
         settings_file: None,
+        launcher: None,
     }
 }

@@ -259,7 +259,8 @@ fn all_waiting_finding(p: &Process) -> Option<HangFinding> {
     let mut listed: Vec<String> =
         order.iter().take(SHOWN).map(|t| format!("{} {}", short_who(t), describe(t))).collect();
     if order.len() > SHOWN {
-        listed.push(format!("{} more threads wait too", order.len() - SHOWN));
+        let more = (order.len() - SHOWN) as u64;
+        listed.push(crate::units::count(more, "more thread waits too", "more threads wait too"));
     }
     let verdict = if kinds.iter().all(|k| k.is_sync()) {
         if kinds.len() == 1 {

@@ -6,12 +6,12 @@ use crate::capture::Capture;
 use crate::diagnose::frames::{
     file_basename, innermost_meaningful, is_culprit_candidate, module_stem, normalized_name, short_function,
 };
-use crate::diagnose::kind::group;
 use crate::diagnose::location::user_python_location;
 use crate::diagnose::phase::is_exit_machinery;
 use crate::diagnose::recursion::{looks_truncated, Recursion};
 use crate::model::{CrashKind, Culprit, Frame, Hint, Phase, ProcessRole, TestRef};
 use crate::signals;
+use crate::units::thousands;
 
 /// Everything the hints are drawn from.
 pub struct Facts<'a> {
@@ -253,7 +253,7 @@ fn stack_overflow_hint(facts: &Facts) -> Hint {
     };
     let frames = facts.frames();
     let first = frames.get(r.start);
-    let depth = group(r.depth);
+    let depth = thousands(r.depth as u64);
     if r.python {
         let name = first.map(frame_label).unwrap_or_else(|| format!("`{}`", r.functions.join("` → `")));
         return hint(

@@ -98,19 +98,6 @@ fn sent_signal(capture: &Capture, frames: &[Frame], message: Option<&str>) -> Ve
     }
 }
 
-/// `15900` → `15,900`.
-pub fn group(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 fn fpe_detail(code: i32) -> String {
     match signals::si_code_name(SIGFPE, code).as_deref() {
         Some("FPE_INTDIV") => "integer division by zero (or INT_MIN / -1, which x86 traps the same way)".into(),
@@ -218,8 +205,5 @@ mod tests {
     fn mapping_helpers_in_tests_are_sane() {
         let m = map(0x1000, 0x2000, "r--", None);
         assert!(m.readable && !m.writable && !m.executable);
-        assert_eq!(group(15_900), "15,900");
-        assert_eq!(group(999), "999");
-        assert_eq!(group(1_000_000), "1,000,000");
     }
 }

@@ -49,7 +49,7 @@ pub fn describe_pair(a: &Mapping, b: &Mapping) -> String {
 pub fn format_size(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
     if bytes < 1024 {
-        return if bytes == 1 { "1 byte".into() } else { format!("{bytes} bytes") };
+        return crate::units::count(bytes, "byte", "bytes");
     }
     let mut value = bytes as f64 / 1024.0;
     let mut unit = 0;

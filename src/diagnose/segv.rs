@@ -5,11 +5,12 @@
 
 use crate::capture::{Capture, Mapping};
 use crate::diagnose::frames::{is_signal_plumbing, is_system_module, module_basename, normalized_name};
-use crate::diagnose::kind::{group, Verdict};
+use crate::diagnose::kind::Verdict;
 use crate::diagnose::memmap::{self, format_size, NULL_ZONE, PAGE, USER_SPACE_END};
 use crate::diagnose::recursion::{deepest_recursion, looks_truncated, Recursion};
 use crate::model::{hex, CrashKind, Frame, FrameKind};
 use crate::signals;
+use crate::units::{count, thousands};
 
 /// How far below the stack pointer a fault can be and still be the stack growing: a
 /// function's frame (plus `-fstack-clash-protection`'s page probes) rarely exceeds this.
@@ -108,7 +109,7 @@ fn stack_overflow_by_recursion(recursion: Option<&Recursion>, truncated: bool) -
     let detail = match recursion {
         Some(r) => format!(
             "the stack is exhausted: {at_least}{} nested frames of {}",
-            group(r.frames),
+            thousands(r.frames as u64),
             r.functions.join(" → ")
         ),
         None => "the stack is exhausted".into(),
@@ -180,18 +181,10 @@ fn null_detail(address: u64, jumped: bool) -> Option<String> {
         "0x0 is NULL itself".to_string()
     } else if negative {
         let back = u64::MAX - address + 1;
-        format!("{} is {} before NULL", hex(address), plural(back, "byte"))
+        format!("{} is {} before NULL", hex(address), count(back, "byte", "bytes"))
     } else {
-        format!("{} is {} past NULL", hex(address), plural(address, "byte"))
+        format!("{} is {} past NULL", hex(address), count(address, "byte", "bytes"))
     })
-}
-
-fn plural(n: u64, unit: &str) -> String {
-    if n == 1 {
-        format!("1 {unit}")
-    } else {
-        format!("{} {unit}s", group(n as usize))
-    }
 }
 
 /// An address where nothing is mapped, beyond the NULL zone.

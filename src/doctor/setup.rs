@@ -57,7 +57,11 @@ pub fn threads_check(env: &[(String, Option<String>)], cpus: usize) -> Check {
     if !over.is_empty() {
         return Check::warn(
             ID,
-            format!("{} asks for more threads than the {cpus} CPUs (oversubscription)", over.join(", ")),
+            format!(
+                "{} asks for more threads than the {} (oversubscription)",
+                over.join(", "),
+                crate::units::count(cpus as u64, "CPU", "CPUs")
+            ),
             format!("set them to {cpus} or fewer (divide by the number of pytest-xdist workers), or use `faultline run --single-thread`"),
         );
     }

@@ -162,7 +162,11 @@ pub(crate) fn memory_chart(samples: &[(f64, u64)], limit: Option<u64>, warn: Opt
         x_ticks,
         y_ticks,
         rules,
-        label: format!("resident memory of the tree over {} samples, peak {}", samples.len(), size(peak)),
+        label: format!(
+            "resident memory of the tree over {}, peak {}",
+            crate::units::count(samples.len() as u64, "sample", "samples"),
+            size(peak)
+        ),
     })
 }
 
@@ -188,7 +192,7 @@ pub(crate) fn bar_chart(buckets: &[(String, u64)], what: &str) -> Option<BarChar
             y: y(*n as f64),
             w: r((slot - gap).max(0.5)),
             h: r(plot.y1 - y(*n as f64)),
-            title: format!("{label}: {} {}", group_count(*n), if *n == 1 { "crash" } else { "crashes" }),
+            title: format!("{label}: {}", crate::units::count(*n, "crash", "crashes")),
         })
         .collect();
     let every = buckets.len().div_ceil(6).max(1);
@@ -206,7 +210,7 @@ pub(crate) fn bar_chart(buckets: &[(String, u64)], what: &str) -> Option<BarChar
         bars,
         x_ticks,
         y_ticks,
-        label: format!("crashes {what}, {} buckets", buckets.len()),
+        label: format!("crashes {what}, {}", crate::units::count(buckets.len() as u64, "bucket", "buckets")),
     })
 }
 

@@ -2,8 +2,8 @@
 //! time, the tests involved, the list of occurrences.
 
 use crate::html::chart::{bar_chart, BarChart};
-use crate::html::view::Fact;
-use crate::report::text::group as thousands;
+use crate::html::view::{fact, Fact};
+use crate::report::text::{count, group as thousands};
 use crate::store::{GroupDetail, Occurrence};
 
 const HOUR_MS: i64 = 3_600_000;
@@ -49,8 +49,8 @@ pub(crate) fn group_view(g: &GroupDetail) -> GroupView {
     let s = &g.summary;
     let culprit = s.culprit_function.clone().unwrap_or_else(|| "??".into());
     let title = format!("{} ({}) in {culprit}", s.signal, s.kind);
-    let mut facts = vec![Fact { label: "signature", value: s.signature.clone() }];
-    let mut add = |label: &'static str, value: String| facts.push(Fact { label, value });
+    let mut facts = vec![fact("signature", s.signature.clone())];
+    let mut add = |label: &'static str, value: String| facts.push(fact(label, value));
     add("kind", format!("{} ({})", s.kind, s.signal));
     add("culprit", culprit);
     if let Some(module) = &s.culprit_module {
@@ -63,7 +63,11 @@ pub(crate) fn group_view(g: &GroupDetail) -> GroupView {
     add("crashes", thousands(s.count));
     add(
         "frequency",
-        format!("crashed in {} of {} runs since first seen", thousands(s.count), thousands(g.runs_since_first_seen)),
+        format!(
+            "crashed in {} of {} since first seen",
+            thousands(s.count),
+            count(g.runs_since_first_seen, "run", "runs")
+        ),
     );
     add("first seen", utc(s.first_seen_ms));
     add("last seen", utc(s.last_seen_ms));
@@ -81,8 +85,10 @@ pub(crate) fn group_view(g: &GroupDetail) -> GroupView {
             phase: o.phase.clone(),
         })
         .collect();
-    let more = (g.occurrences.len() > MAX_OCCURRENCES)
-        .then(|| format!("… and {} older occurrences", thousands((g.occurrences.len() - MAX_OCCURRENCES) as u64)));
+    let more = (g.occurrences.len() > MAX_OCCURRENCES).then(|| {
+        let older = (g.occurrences.len() - MAX_OCCURRENCES) as u64;
+        format!("… and {}", count(older, "older occurrence", "older occurrences"))
+    });
     GroupView {
         title,
         facts,

@@ -15,6 +15,7 @@
 
 mod chart;
 mod group;
+mod prose;
 mod stacks;
 mod view;
 

@@ -5,11 +5,13 @@
 use crate::diagnose::frames::{file_basename, is_user_frame};
 use crate::diagnose::hang::{describe, HangFinding};
 use crate::diagnose::location::culprit_in;
+use crate::html::prose::Prose;
 use crate::model::{Culprit, Frame, FrameKind, ProcessRole, ProcessSnapshot, Thread};
-use crate::report::crash::thread_activity;
+use crate::report::crash::{other_thread_label, thread_activity};
 use crate::report::snapshot::{focus_thread, thread_label, NATIVE_FAULT_FINDINGS};
 use crate::report::stack::{stack_items, StackItem, StackView};
-use crate::report::text::{group, readable_function, short_command, Paths};
+use crate::report::text::{count, group, readable_function, short_command, Paths};
+use crate::report::threads::{group_label, same_stack_groups};
 
 /// One frame of a stack.
 pub(crate) struct FrameRow {
@@ -36,9 +38,10 @@ pub(crate) struct StackRow {
     pub omitted: Option<String>,
 }
 
-/// A thread shown folded: one line saying what it was doing, the stack inside.
+/// A thread (or threads with the same stack) shown folded: one line saying what it was
+/// doing, the stack inside.
 pub(crate) struct ThreadView {
-    pub summary: String,
+    pub summary: Prose,
     pub stack: Vec<StackRow>,
 }
 
@@ -109,7 +112,7 @@ pub(crate) fn stack_rows(frames: &[Frame], culprit: Option<&Culprit>, paths: &Pa
             StackItem::Omitted(n) => StackRow {
                 folded: None,
                 frames: Vec::new(),
-                omitted: Some(format!("… {} more frames left out", group(n))),
+                omitted: Some(format!("… {} left out", count(n, "more frame", "more frames"))),
             },
             StackItem::Folded { frames, summary } => StackRow {
                 folded: Some(summary),
@@ -120,14 +123,18 @@ pub(crate) fn stack_rows(frames: &[Frame], culprit: Option<&Culprit>, paths: &Pa
         .collect()
 }
 
-/// A thread beside the crashed one: `Worker-1 (tid 12, holds the GIL): shapes.py:14 in bbox`.
-pub(crate) fn other_thread(thread: &Thread, paths: &Paths) -> ThreadView {
-    let name = thread.name.clone().unwrap_or_else(|| "(unnamed)".into());
-    let gil = if thread.holds_gil == Some(true) { ", holds the GIL" } else { "" };
-    ThreadView {
-        summary: format!("{name} (tid {}{gil}): {}", thread.tid, thread_activity(&thread.frames, paths)),
-        stack: stack_rows(&thread.frames, None, paths),
-    }
+/// The threads beside the crashed one, those with the same stack together:
+/// `Worker-1 (tid 12, holds the GIL): shapes.py:14 in bbox`.
+pub(crate) fn other_threads(threads: &[&Thread], paths: &Paths) -> Vec<ThreadView> {
+    same_stack_groups(threads)
+        .iter()
+        .map(|group| {
+            let first = group[0];
+            let summary =
+                format!("{}: {}", group_label(group, other_thread_label), thread_activity(&first.frames, paths));
+            ThreadView { summary: Prose::marked(&summary), stack: stack_rows(&first.frames, None, paths) }
+        })
+        .collect()
 }
 
 /// The processes of a stopped tree, as the terminal shows them: in each, the thread a
@@ -150,17 +157,16 @@ fn process(p: &ProcessSnapshot, findings: &[HangFinding], paths: &Paths) -> Proc
             finding.is_some_and(|f| f.tid == Some(thread.tid) && NATIVE_FAULT_FINDINGS.contains(&f.id.as_str()));
         let culprit = if marked { culprit_in(&thread.frames) } else { None };
         ThreadView {
-            summary: format!("thread {}", thread_label(thread)),
+            summary: Prose::plain(format!("thread {}", thread_label(thread))),
             stack: stack_rows(&thread.frames, culprit.as_ref(), paths),
         }
     });
-    let others = p
-        .threads
+    let others: Vec<&Thread> = p.threads.iter().filter(|t| Some(t.tid) != focus.map(|f| f.tid)).collect();
+    let others = same_stack_groups(&others)
         .iter()
-        .filter(|t| Some(t.tid) != focus.map(|f| f.tid))
-        .map(|t| ThreadView {
-            summary: format!("{}: {}", thread_label(t), describe(t)),
-            stack: stack_rows(&t.frames, None, paths),
+        .map(|group| ThreadView {
+            summary: Prose::marked(&format!("{}: {}", group_label(group, thread_label), describe(group[0]))),
+            stack: stack_rows(&group[0].frames, None, paths),
         })
         .collect();
     ProcessView { header: format!("pid {} {role}: {argv}", p.pid), focus: focus_view, others }

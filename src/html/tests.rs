@@ -44,6 +44,7 @@ fn base(outcome: Outcome, code: i32) -> Report {
         }),
         processes_started: 1,
         settings_file: None,
+        launcher: None,
     }
 }
 
@@ -235,4 +236,47 @@ fn a_memory_stop_shows_the_limit_and_where_the_threads_were() {
     assert!(page.contains("Where the threads were when the tree was stopped"));
     assert!(page.contains("pid 48213 main: python3 main.py"));
     assert!(page.contains("class=\"limit\""), "the limit line on the chart");
+}
+
+#[test]
+fn names_quoted_in_faultlines_sentences_are_code_and_still_escaped() {
+    let mut r = crashed();
+    let c = &mut r.crashes[0];
+    c.hints[0].text = "`<script>alert(5)</script>` in _geom read through a NULL pointer".into();
+    c.message = Some("_stats.c:8: mean: Assertion `count > 0' failed.".into());
+    let page = render_report(&r);
+    page_is_self_contained(&page);
+    assert!(page.contains(&format!("<li><code>{}</code> in _geom", escaped("<script>alert(5)</script>"))), "{page}");
+    // The process's own text keeps its backticks.
+    assert!(page.contains(&escaped("Assertion `count > 0' failed.")));
+    let hints = &page[page.find("<ul class=\"hints\">").unwrap()..];
+    let hints = &hints[..hints.find("</ul>").unwrap()];
+    assert!(!hints.contains('`'), "no literal backtick in the hints: {hints}");
+}
+
+#[test]
+fn one_stderr_line_is_a_line() {
+    let mut r = crashed();
+    r.crashes[0].stderr_tail = vec!["Fatal: out of cheese".into()];
+    let page = render_report(&r);
+    assert!(page.contains("<h3>stderr (last line)</h3>"), "{page}");
+    assert!(!page.contains("1 lines"));
+}
+
+#[test]
+fn threads_with_the_same_stack_fold_into_one() {
+    let mut r = crashed();
+    r.crashes = vec![diagnose(&fixtures::thread_crash())];
+    let c = &mut r.crashes[0];
+    let idle = c.threads.iter().find(|t| !t.crashed).cloned().expect("a thread beside the crashed one");
+    c.threads.retain(|t| t.crashed);
+    for i in 0..1000 {
+        let mut t = idle.clone();
+        t.tid = 70_000 + i;
+        t.name = Some(format!("Thread-{}", i + 1));
+        c.threads.push(t);
+    }
+    let page = render_report(&r);
+    assert_eq!(page.matches("<details class=\"thread\">").count(), 1, "one line for the 1,000 threads");
+    assert!(page.contains("1,000 threads with this stack (Thread-1, Thread-2, Thread-3 and 997 more)"), "{page}");
 }

@@ -3,12 +3,13 @@
 
 use crate::diagnose::hang::analyze_hang;
 use crate::html::chart::{memory_chart, LineChart};
-use crate::html::stacks::{other_thread, processes, stack_rows, ProcessView, StackRow, ThreadView};
-use crate::model::{Crash, MemoryReport, Outcome, ProcessRole, Report, SystemInfo, TimeoutInfo};
+use crate::html::prose::Prose;
+use crate::html::stacks::{other_threads, processes, stack_rows, ProcessView, StackRow, ThreadView};
+use crate::model::{Crash, MemoryReport, Outcome, ProcessRole, Report, SystemInfo, Thread, TimeoutInfo};
 use crate::report::crash::{location, phase_text, sent_by_a_process};
-use crate::report::stderr::shown_tail;
-use crate::report::summary::summary_line;
-use crate::report::text::{brief_command, duration, limit_duration, size, Paths};
+use crate::report::stderr::{shown_tail, tail_heading};
+use crate::report::summary::{launcher_note, summary_line};
+use crate::report::text::{brief_command, count, duration, group, limit_duration, size, Paths};
 use crate::report::TerminalStyle;
 
 /// How many stderr lines a crash shows (the terminal shows 8; a page has room).
@@ -17,11 +18,12 @@ const STDERR_LINES: usize = 40;
 /// A labelled value in a facts table.
 pub(crate) struct Fact {
     pub label: &'static str,
-    pub value: String,
+    pub value: Prose,
 }
 
-fn fact(label: &'static str, value: impl Into<String>) -> Fact {
-    Fact { label, value: value.into() }
+/// A fact shown as it is (a command line, a path).
+pub(crate) fn fact(label: &'static str, value: impl Into<String>) -> Fact {
+    Fact { label, value: Prose::plain(value) }
 }
 
 pub(crate) struct ReportView {
@@ -48,18 +50,20 @@ pub(crate) struct CrashView {
     pub place: String,
     pub message: Option<String>,
     pub facts: Vec<Fact>,
-    pub hints: Vec<String>,
+    pub hints: Vec<Prose>,
     /// `stack of thread MainThread (tid 48213), innermost first`.
     pub stack_title: String,
     pub stack: Vec<StackRow>,
     pub others: Vec<ThreadView>,
+    /// `stderr (last 2 lines)`.
+    pub stderr_heading: String,
     pub stderr: Vec<String>,
 }
 
 pub(crate) struct TimeoutView {
     /// `timed out after 10 s — stopped with SIGTERM`.
     pub title: String,
-    pub findings: Vec<String>,
+    pub findings: Vec<Prose>,
     pub processes: Vec<ProcessView>,
 }
 
@@ -127,7 +131,14 @@ fn run_facts(report: &Report) -> Vec<Fact> {
         facts.push(fact("started", at.clone()));
     }
     if report.processes_started > 0 {
-        facts.push(fact("processes", report.processes_started.to_string()));
+        let all = group(u64::from(report.processes_started));
+        facts.push(fact(
+            "processes",
+            match launcher_note(report) {
+                Some(note) => format!("{all} ({note})"),
+                None => all,
+            },
+        ));
     }
     facts
 }
@@ -166,7 +177,8 @@ fn crash_view(index: usize, crash: &Crash, paths: &Paths) -> CrashView {
         Some(detail) => format!("{} — {detail}", crash.kind.as_str()),
         None => crash.kind.as_str().to_string(),
     };
-    facts.push(fact("kind", kind));
+    // faultline's own sentence: it may quote a command in backticks.
+    facts.push(Fact { label: "kind", value: Prose::marked(&kind) });
     if let Some(c) = &crash.culprit {
         facts.push(fact("culprit", c.function.clone().unwrap_or_else(|| "??".into())));
         if let Some(module) = &c.module {
@@ -230,23 +242,21 @@ fn crash_view(index: usize, crash: &Crash, paths: &Paths) -> CrashView {
         }
         None => ("No stack was captured.".to_string(), Vec::new()),
     };
-    let others = crash
-        .threads
-        .iter()
-        .filter(|t| Some(t.tid) != crashed.map(|c| c.tid))
-        .map(|t| other_thread(t, paths))
-        .collect();
+    let others: Vec<&Thread> = crash.threads.iter().filter(|t| Some(t.tid) != crashed.map(|c| c.tid)).collect();
+    let others = other_threads(&others, paths);
+    let stderr = shown_tail(&crash.stderr_tail, STDERR_LINES);
     CrashView {
         anchor: format!("crash-{}", index + 1),
         title: format!("{} ({})", crash.signal, crash.kind.as_str()),
         place: location(crash).map(|p| format!("in {p}")).unwrap_or_default(),
         message: crash.message.clone(),
         facts,
-        hints: crash.hints.iter().map(|h| h.text.clone()).collect(),
+        hints: crash.hints.iter().map(|h| Prose::marked(&h.text)).collect(),
         stack_title,
         stack,
         others,
-        stderr: shown_tail(&crash.stderr_tail, STDERR_LINES),
+        stderr_heading: tail_heading(stderr.len()),
+        stderr,
     }
 }
 
@@ -267,7 +277,7 @@ fn timeout_view(timeout: &TimeoutInfo, paths: &Paths) -> TimeoutView {
     }
     TimeoutView {
         title: format!("Timed out after {}{stopped}", limit_duration(timeout.limit_ms)),
-        findings: texts,
+        findings: texts.iter().map(|t| Prose::marked(t)).collect(),
         processes: processes(&timeout.processes, &findings, paths),
     }
 }
@@ -283,12 +293,12 @@ fn memory_view(report: &Report, m: &MemoryReport, paths: &Paths) -> MemoryView {
     if let Some(t) = &m.trend {
         let trend = match t.verdict.as_str() {
             "growing" => format!(
-                "growing ~{}/s (r² {:.2}, {} samples)",
+                "growing ~{}/s (r² {:.2}, {})",
                 size(t.bytes_per_s.max(0.0).round() as u64),
                 t.r2,
-                t.samples
+                count(t.samples as u64, "sample", "samples")
             ),
-            other => format!("{other} ({} samples)", t.samples),
+            other => format!("{other} ({})", count(t.samples as u64, "sample", "samples")),
         };
         facts.push(fact("trend", trend));
     }
@@ -330,7 +340,7 @@ fn system_facts(s: &SystemInfo) -> Vec<Fact> {
     match (&s.cpu_model, s.cpu_count) {
         (Some(model), Some(n)) => facts.push(fact("CPU", format!("{n} × {model}"))),
         (Some(model), None) => facts.push(fact("CPU", model.clone())),
-        (None, Some(n)) => facts.push(fact("CPU", format!("{n} CPUs"))),
+        (None, Some(n)) => facts.push(fact("CPU", count(n as u64, "CPU", "CPUs"))),
         (None, None) => {}
     }
     match (s.memory_total_bytes, s.memory_available_bytes) {

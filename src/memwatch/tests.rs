@@ -123,6 +123,36 @@ fn samples_a_tree_of_fifty_processes() {
 }
 
 #[test]
+fn a_launcher_before_the_roots_exec_never_names_the_holder() {
+    if !python_available() {
+        eprintln!("skipped: python3 is not available to hold memory");
+        return;
+    }
+    // The launcher's stage: a helper holding more than the program ever will.
+    let helper = Tree(vec![python_holding(32)]);
+    let program = sleepers(1);
+    let mut watch = MemoryWatch::new(MemoryConfig::default());
+    watch.sample(Duration::from_millis(20), &helper.pids());
+    let launcher_peak = watch.peak_bytes();
+    drop(helper);
+    watch.root_exec();
+    watch.sample(Duration::from_millis(120), &program.pids());
+    let report = watch.finish(None, Vec::new(), None);
+    let holder = report.peak_holder.expect("the program is sampled");
+    assert_eq!(holder.pid, program.pids()[0]);
+    assert_eq!(holder.argv.first().map(String::as_str), Some("sleep"));
+    // The tree's peak is still the tree's.
+    assert_eq!(report.peak_rss_bytes, launcher_peak);
+
+    // No sample since the exec: nobody is named.
+    let helper = Tree(vec![python_holding(8)]);
+    let mut watch = MemoryWatch::new(MemoryConfig::default());
+    watch.sample(Duration::from_millis(20), &helper.pids());
+    watch.root_exec();
+    assert_eq!(watch.finish(None, Vec::new(), None).peak_holder, None);
+}
+
+#[test]
 fn thresholds_are_reported_once_and_sampling_speeds_up_near_the_limit() {
     let me = [std::process::id() as i32];
     let config = MemoryConfig { interval: Duration::from_millis(100), warn_bytes: Some(1), limit_bytes: Some(2) };

@@ -39,6 +39,9 @@ pub struct MemoryWatch {
     reader: ProcReader,
     timeline: Timeline,
     peak: u64,
+    /// The peak since the root process last exec'd, and who held the most then: a launcher
+    /// (a shim script and its helpers) is not the program, so it never names the holder.
+    program_peak: u64,
     holder: Option<MemoryHolder>,
     last_total: u64,
     warned: bool,
@@ -52,6 +55,7 @@ impl MemoryWatch {
             reader: ProcReader::new(),
             timeline: Timeline::new(),
             peak: 0,
+            program_peak: 0,
             holder: None,
             last_total: 0,
             warned: false,
@@ -83,8 +87,9 @@ impl MemoryWatch {
             return Vec::new();
         }
         self.timeline.push(elapsed.as_secs_f64() * 1000.0, total);
-        if total > self.peak || self.holder.is_none() {
-            self.peak = self.peak.max(total);
+        self.peak = self.peak.max(total);
+        if total > self.program_peak || self.holder.is_none() {
+            self.program_peak = total;
             if let Some((pid, rss_bytes)) = biggest {
                 // Read now: by the end of the run the holder may be gone.
                 let argv = self.reader.argv(pid);
@@ -92,6 +97,13 @@ impl MemoryWatch {
             }
         }
         self.crossings(total)
+    }
+
+    /// The root process exec'd a program: from now on the holder is named from its samples
+    /// only. The stages before it (pyenv's shim and its forty helpers) were the launcher.
+    pub fn root_exec(&mut self) {
+        self.program_peak = 0;
+        self.holder = None;
     }
 
     fn crossings(&mut self, total: u64) -> Vec<SampleEvent> {

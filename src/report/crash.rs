@@ -4,11 +4,12 @@
 use std::io::{self, Write};
 
 use crate::diagnose::frames::{file_basename, is_user_frame, short_function};
-use crate::model::{Crash, Frame, Phase, ProcessRole};
+use crate::model::{Crash, Frame, Phase, ProcessRole, Thread};
 use crate::report::stack::{stack_lines, telling_frame, StackView};
-use crate::report::stderr::shown_tail;
+use crate::report::stderr::{shown_tail, tail_heading};
 use crate::report::style::Role;
-use crate::report::text::{frame_text, short_place, Paths};
+use crate::report::text::{frame_text, short_command, short_place, Paths};
+use crate::report::threads::{group_label, write_thread_lines};
 use crate::report::TerminalConfig;
 
 pub(crate) fn write_crash(
@@ -33,6 +34,10 @@ pub(crate) fn write_crash(
         writeln!(out, "  test: {}{when}", test.nodeid)?;
     }
     writeln!(out, "  phase: {}", phase_text(crash))?;
+    // The root's command line is the one the user typed; a child's says which one it was.
+    if crash.process == ProcessRole::Child {
+        writeln!(out, "  command: {}", crash_command(crash))?;
+    }
 
     let crashed = crash.crashed_thread();
     if let Some(thread) = crashed {
@@ -57,12 +62,10 @@ pub(crate) fn write_crash(
     if !others.is_empty() {
         writeln!(out)?;
         writeln!(out, "  other threads:")?;
-        for t in others {
-            let name = t.name.clone().unwrap_or_else(|| "(unnamed)".into());
-            let gil = if t.holds_gil == Some(true) { ", holds the GIL" } else { "" };
-            let doing = thread_activity(&t.frames, paths);
-            writeln!(out, "    {name} (tid {}{gil}): {doing}", t.tid)?;
-        }
+        let line = |group: &[&Thread]| {
+            format!("{}: {}", group_label(group, other_thread_label), thread_activity(&group[0].frames, paths))
+        };
+        write_thread_lines(&others, "    ", line, out)?;
     }
 
     if !crash.hints.is_empty() {
@@ -78,8 +81,7 @@ pub(crate) fn write_crash(
     let tail = shown_tail(&crash.stderr_tail, config.stderr_lines);
     if !tail.is_empty() {
         writeln!(out)?;
-        let what = if tail.len() == 1 { "last line".to_string() } else { format!("last {} lines", tail.len()) };
-        writeln!(out, "  stderr ({what}):")?;
+        writeln!(out, "  {}:", tail_heading(tail.len()))?;
         for line in tail {
             writeln!(out, "    {}", style.paint(Role::Faint, &format!("| {line}")))?;
         }
@@ -102,6 +104,26 @@ fn header(config: &TerminalConfig, crash: &Crash) -> String {
         None => format!("tid {}", crash.tid),
     };
     format!("{} {what}{place} — pid {} {role}, {thread}", style.paint(Role::Strong, "faultline:"), crash.pid)
+}
+
+/// The crashed process's command line (redacted with the rest of the report), else its
+/// executable.
+fn crash_command(crash: &Crash) -> String {
+    match (&crash.argv[..], &crash.executable) {
+        ([], Some(exe)) => short_command(std::slice::from_ref(exe), COMMAND_WIDTH),
+        ([], None) => "(unknown)".into(),
+        (argv, _) => short_command(argv, COMMAND_WIDTH),
+    }
+}
+
+/// A child's command line is cut past this many characters.
+const COMMAND_WIDTH: usize = 200;
+
+/// `Worker-1 (tid 12, holds the GIL)`: a thread beside the crashed one.
+pub(crate) fn other_thread_label(t: &Thread) -> String {
+    let name = t.name.clone().unwrap_or_else(|| "(unnamed)".into());
+    let gil = if t.holds_gil == Some(true) { ", holds the GIL" } else { "" };
+    format!("{name} (tid {}{gil})", t.tid)
 }
 
 /// `bbox (_geom.c:53)`: the culprit, else the innermost Python frame, else frame 0.

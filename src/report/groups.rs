@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use super::style::{Role, TerminalStyle};
 use super::TerminalBuilder;
 use crate::store::{GroupDetail, GroupSummary};
-use crate::units::format_timestamp_ms;
+use crate::units::{count, format_timestamp_ms};
 
 /// Tests listed under a group before "and N more".
 const TESTS_SHOWN: usize = 3;
@@ -29,9 +29,9 @@ pub fn write_group_list(
             Role::Strong,
             &format!(
                 "Crash store {store}: {}, {} in {}",
-                plural(groups.len() as u64, "group"),
-                plural(crashes, "crash"),
-                plural(runs, "run")
+                count(groups.len() as u64, "group", "groups"),
+                count(crashes, "crash", "crashes"),
+                count(runs, "run", "runs")
             )
         )
     )?;
@@ -41,7 +41,7 @@ pub fn write_group_list(
     }
     for group in groups {
         writeln!(out)?;
-        write_group_heading(group, &plural(group.count, "crash"), style, out)?;
+        write_group_heading(group, &count(group.count, "crash", "crashes"), style, out)?;
         writeln!(
             out,
             "    first seen {}, last seen {}",
@@ -112,15 +112,15 @@ pub fn write_group(group: &GroupDetail, style: &TerminalStyle, out: &mut impl Wr
         "seen",
         &format!(
             "{} in {} since it was first seen",
-            plural(g.count, "time"),
-            plural(group.runs_since_first_seen, "run")
+            count(g.count, "time", "times"),
+            count(group.runs_since_first_seen, "run", "runs")
         ),
     )?;
     row(out, "first seen", &format_timestamp_ms(g.first_seen_ms))?;
     row(out, "last seen", &format_timestamp_ms(g.last_seen_ms))?;
     for (i, test) in g.tests.iter().enumerate() {
         let times = group.occurrences.iter().filter(|o| o.test.as_deref() == Some(test.as_str())).count() as u64;
-        row(out, if i == 0 { "tests" } else { "" }, &format!("{test} ({})", plural(times, "time")))?;
+        row(out, if i == 0 { "tests" } else { "" }, &format!("{test} ({})", count(times, "time", "times")))?;
     }
 
     writeln!(out)?;
@@ -172,17 +172,6 @@ pub(super) fn culprit(g: &GroupSummary) -> Option<String> {
 
 pub(super) fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or("")
-}
-
-pub(super) fn plural(n: u64, word: &str) -> String {
-    let suffix = if n == 1 {
-        ""
-    } else if word.ends_with('h') {
-        "es"
-    } else {
-        "s"
-    };
-    format!("{n} {word}{suffix}")
 }
 
 #[cfg(test)]
@@ -271,12 +260,5 @@ mod tests {
         };
         let text = render(|out| write_group(&group, &TerminalStyle::plain(), out));
         insta::assert_snapshot!(text);
-    }
-
-    #[test]
-    fn plurals() {
-        assert_eq!(plural(1, "crash"), "1 crash");
-        assert_eq!(plural(2, "crash"), "2 crashes");
-        assert_eq!(plural(0, "group"), "0 groups");
     }
 }

@@ -123,6 +123,9 @@ pub(crate) fn memory_line(report: &Report, style: &TerminalStyle) -> Option<Stri
         let argv = if argv.is_empty() { String::new() } else { format!(" {argv}") };
         if h.rss_bytes >= m.peak_rss_bytes {
             peak.push_str(&format!(" (pid {}{argv})", h.pid));
+        } else if report.launcher.as_ref().is_some_and(|l| l.processes > 0) {
+            // The tree's peak may be the launcher's helpers': say whose share this is.
+            peak.push_str(&format!(" (the program's largest process: pid {}{argv}, {})", h.pid, size(h.rss_bytes)));
         } else {
             peak.push_str(&format!(" (most in pid {}{argv}: {})", h.pid, size(h.rss_bytes)));
         }

@@ -32,6 +32,7 @@ mod stress;
 mod style;
 pub(crate) mod summary;
 pub(crate) mod text;
+pub(crate) mod threads;
 mod timeout;
 
 #[cfg(test)]

@@ -32,6 +32,7 @@ fn base(case: &str, outcome: Outcome, code: i32, duration_ms: f64, processes: u3
         system: None,
         processes_started: processes,
         settings_file: None,
+        launcher: None,
     }
 }
 
@@ -161,6 +162,14 @@ fn memory_lines() {
     m.warn_bytes = Some(100 * MIB);
     r.memory = Some(m);
     assert_eq!(line(&r), "  memory: peak 90 MiB (most in pid 48215 python3 -m worker: 60 MiB) · flat · limit 512 MiB");
+    // Behind a launcher whose helpers ran first, the holder is the program's largest process,
+    // not necessarily the largest at the tree's peak.
+    r.launcher = Some(crate::model::Launcher { program: "./launch".into(), became: None, processes: 2 });
+    assert_eq!(
+        line(&r),
+        "  memory: peak 90 MiB (the program's largest process: pid 48215 python3 -m worker, 60 MiB) · flat · limit 512 MiB"
+    );
+    r.launcher = None;
     // A run nothing was sampled for prints no memory line.
     r.memory = Some(MemoryReport {
         peak_rss_bytes: 0,
@@ -216,6 +225,6 @@ fn a_running_python_loop_and_many_processes() {
         Some(TimeoutInfo { limit_ms: 60_000.0, processes, stopped_with: Some("SIGTERM".into()), findings: Vec::new() });
     let text = render(&r);
     assert!(text.contains("  ⚠ MainThread (tid 48213) was running Python code at spin (main.py:3)"), "{text}");
-    assert!(text.contains("  … 3 more processes: their stacks are in the JSON report (--json)"), "{text}");
+    assert!(text.contains("  … 3 more processes left out here: the JSON report (--json) has every stack"), "{text}");
     assert!(text.contains("  … and 1 more\n"), "{text}");
 }

@@ -9,11 +9,12 @@ use crate::diagnose::location::culprit_in;
 use crate::model::{ProcessRole, ProcessSnapshot, Thread};
 use crate::report::stack::{stack_lines, StackView};
 use crate::report::text::{short_command, Paths};
+use crate::report::threads::{group_label, write_thread_lines};
 use crate::report::TerminalConfig;
+use crate::units::count;
 
 /// Past these, the terminal says how many were left out; the JSON report has them all.
 const MAX_PROCESSES: usize = 8;
-const MAX_THREAD_LINES: usize = 20;
 
 /// Findings whose thread is stuck in native code of the program's own: its stack marks
 /// that frame with `→`, as a crash marks its culprit.
@@ -42,10 +43,11 @@ pub(crate) fn write_processes(
     }
     if processes.len() > MAX_PROCESSES {
         writeln!(out)?;
+        let more = (processes.len() - MAX_PROCESSES) as u64;
         writeln!(
             out,
-            "  … {} more processes: their stacks are in the JSON report (--json)",
-            processes.len() - MAX_PROCESSES
+            "  … {} left out here: the JSON report (--json) has every stack",
+            count(more, "more process", "more processes")
         )?;
     }
     Ok(())
@@ -82,13 +84,8 @@ fn write_process(
         return Ok(());
     }
     writeln!(out, "  other threads:")?;
-    for t in others.iter().take(MAX_THREAD_LINES) {
-        writeln!(out, "    {}: {}", thread_label(t), describe(t))?;
-    }
-    if others.len() > MAX_THREAD_LINES {
-        writeln!(out, "    … {} more threads", others.len() - MAX_THREAD_LINES)?;
-    }
-    Ok(())
+    let line = |group: &[&Thread]| format!("{}: {}", group_label(group, thread_label), describe(group[0]));
+    write_thread_lines(&others, "    ", line, out)
 }
 
 /// The thread shown in full: the one the process's first finding is about, else the one

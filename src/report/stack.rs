@@ -6,7 +6,7 @@ use crate::diagnose::frames::{is_signal_plumbing, is_user_frame, module_basename
 use crate::diagnose::recursion::is_omission_marker;
 use crate::model::{Culprit, Frame, FrameKind};
 use crate::report::style::{Role, TerminalStyle};
-use crate::report::text::{frame_text, group, python_package, Paths};
+use crate::report::text::{count, frame_text, group, python_package, Paths};
 
 /// Frames that are worth naming even inside a folded run: they say which path the
 /// program was on (aborting, exiting, importing).
@@ -133,7 +133,7 @@ pub(crate) fn stack_lines(view: &StackView, paths: &Paths, style: &TerminalStyle
         .map(|item| match item {
             StackItem::Shown { frame, count, culprit } => shown_line(frame, count, culprit, paths, style),
             StackItem::Omitted(n) => {
-                let text = format!("      … {} more frames left out", group(n));
+                let text = format!("      … {} left out", count(n, "more frame", "more frames"));
                 style.paint(Role::Faint, &text)
             }
             StackItem::Folded { summary, .. } => style.paint(Role::Faint, &format!("      … {summary}")),
@@ -173,11 +173,7 @@ fn fold_summary(run: &[Group], paths: &Paths) -> String {
             }
         }
     }
-    let mut text = format!(
-        "{} in {}",
-        if total == 1 { "1 frame".into() } else { format!("{} frames", group(total)) },
-        list(&modules)
-    );
+    let mut text = format!("{} in {}", count(total, "frame", "frames"), list(&modules));
     if !landmarks.is_empty() {
         text.push_str(&format!(" ({})", landmarks.join(", ")));
     }
@@ -185,7 +181,7 @@ fn fold_summary(run: &[Group], paths: &Paths) -> String {
 }
 
 /// `a`, `a and b`, `a, b and c`, `a, b, c and 4 more`.
-fn list(items: &[String]) -> String {
+pub(crate) fn list(items: &[String]) -> String {
     match items {
         [] => "?".into(),
         [one] => one.clone(),

@@ -55,9 +55,23 @@ pub(crate) fn shown_tail(lines: &[String], max: usize) -> Vec<String> {
     kept.split_off(start)
 }
 
+/// `stderr (last line)`, `stderr (last 8 lines)`: the heading above a shown tail.
+pub(crate) fn tail_heading(shown: usize) -> String {
+    match shown {
+        1 => "stderr (last line)".to_string(),
+        n => format!("stderr (last {})", crate::units::count(n as u64, "line", "lines")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn headings_say_line_or_lines() {
+        assert_eq!(tail_heading(1), "stderr (last line)");
+        assert_eq!(tail_heading(2), "stderr (last 2 lines)");
+    }
 
     fn lines(text: &str) -> Vec<String> {
         text.lines().map(String::from).collect()

@@ -2,10 +2,10 @@
 
 use std::io::{self, Write};
 
-use super::groups::{plural, write_group_heading};
+use super::groups::write_group_heading;
 use super::style::{Role, TerminalStyle};
 use crate::stress::StressSummary;
-use crate::units::format_duration;
+use crate::units::{count, format_duration};
 
 /// Runs listed after a group before "and N more".
 const RUNS_SHOWN: usize = 10;
@@ -20,18 +20,23 @@ pub fn write_stress_summary(s: &StressSummary, style: &TerminalStyle, out: &mut 
             Role::Strong,
             &format!(
                 "faultline stress: {} of `{}`, {parallel}, {duration}",
-                plural(u64::from(s.runs_done), "run"),
+                count(u64::from(s.runs_done), "run", "runs"),
                 s.command.join(" ")
             )
         )
     )?;
     if let Some(why) = &s.stopped_early {
-        writeln!(out, "stopped early ({why}): {} of {} runs made", s.runs_done, s.runs_planned)?;
+        writeln!(
+            out,
+            "stopped early ({why}): {} of {} made",
+            s.runs_done,
+            count(u64::from(s.runs_planned), "run", "runs")
+        )?;
     }
     writeln!(out)?;
     let crashed = s.counts.crashed;
     if s.groups.is_empty() {
-        let line = format!("No crash in {}.", plural(u64::from(s.runs_done), "run"));
+        let line = format!("No crash in {}.", count(u64::from(s.runs_done), "run", "runs"));
         writeln!(out, "{}", style.paint(if s.all_passed() { Role::Good } else { Role::Strong }, &line))?;
     } else {
         let percent = 100.0 * f64::from(crashed) / f64::from(s.runs_done.max(1));
@@ -42,8 +47,8 @@ pub fn write_stress_summary(s: &StressSummary, style: &TerminalStyle, out: &mut 
                 Role::Alarm,
                 &format!(
                     "{crashed} of {} crashed ({percent:.0}%), in {}:",
-                    plural(u64::from(s.runs_done), "run"),
-                    plural(s.groups.len() as u64, "group")
+                    count(u64::from(s.runs_done), "run", "runs"),
+                    count(s.groups.len() as u64, "group", "groups")
                 )
             )
         )?;
@@ -54,7 +59,7 @@ pub fn write_stress_summary(s: &StressSummary, style: &TerminalStyle, out: &mut 
                 runs.push(format!("and {} more", group.runs.len() - RUNS_SHOWN));
             }
             writeln!(out)?;
-            let how_many = format!("{}: {}", plural(group.runs.len() as u64, "run"), runs.join(", "));
+            let how_many = format!("{}: {}", count(group.runs.len() as u64, "run", "runs"), runs.join(", "));
             write_group_heading(g, &how_many, style, out)?;
             if !g.tests.is_empty() {
                 writeln!(out, "    tests: {}", g.tests.join(", "))?;

@@ -2,6 +2,9 @@
 //! how many processes.
 //!
 //! `faultline: 1 crash (SIGSEGV null-deref) · exit 139 · 0.42 s · peak 45 MiB · 3 processes`
+//!
+//! Under a launcher (a pyenv shim) the count says how many were the launcher's:
+//! `41 processes (40 of them the launcher's: /root/.pyenv/shims/python3)`.
 
 use crate::model::{Outcome, Report};
 use crate::report::style::{Role, TerminalStyle};
@@ -27,9 +30,20 @@ pub(crate) fn summary_line(report: &Report, style: &TerminalStyle) -> String {
     }
     // 0 only in reports that never counted (an error before launch).
     if report.processes_started > 0 {
-        parts.push(count(report.processes_started as usize, "process", "processes"));
+        let all = count(u64::from(report.processes_started), "process", "processes");
+        parts.push(match launcher_note(report) {
+            Some(note) => format!("{all} ({note})"),
+            None => all,
+        });
     }
     format!("{} {}", style.paint(Role::Strong, "faultline:"), parts.join(" · "))
+}
+
+/// `40 of them the launcher's: /root/.pyenv/shims/python3`, when the command's launcher ran
+/// helper processes before the real program: a count of 41 says little about the program.
+pub(crate) fn launcher_note(report: &Report) -> Option<String> {
+    let launcher = report.launcher.as_ref().filter(|l| l.processes > 0)?;
+    Some(format!("{} of them the launcher's: {}", group(u64::from(launcher.processes)), launcher.program))
 }
 
 /// `2 crashes (SIGSEGV null-deref ×2)`: crashes of one signal and kind counted together.
@@ -47,7 +61,7 @@ fn crash_part(report: &Report) -> Option<String> {
     }
     let described: Vec<String> =
         kinds.into_iter().map(|(k, n)| if n == 1 { k } else { format!("{k} ×{}", group(n as u64)) }).collect();
-    Some(format!("{} ({})", count(report.crashes.len(), "crash", "crashes"), described.join(", ")))
+    Some(format!("{} ({})", count(report.crashes.len() as u64, "crash", "crashes"), described.join(", ")))
 }
 
 /// What ended the run when it was not the program itself.

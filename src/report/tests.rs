@@ -35,6 +35,7 @@ fn report(captures: &[Capture], code: i32, cwd: &str, duration_ms: f64, processe
         system: None,
         processes_started: processes,
         settings_file: None,
+        launcher: None,
     }
 }
 
@@ -139,6 +140,24 @@ fn summaries_without_a_crash() {
 }
 
 #[test]
+fn the_summary_says_which_processes_were_the_launchers() {
+    let mut r = report(&[], 0, "/work/cases/clean-pass", 120.0, 41);
+    r.launcher = Some(crate::model::Launcher {
+        program: "/root/.pyenv/shims/python3".into(),
+        became: Some("/root/.pyenv/versions/3.11.7/bin/python3.11".into()),
+        processes: 40,
+    });
+    assert_eq!(
+        render(&r),
+        "faultline: no crash · exit 0 · 0.12 s · 41 processes (40 of them the launcher's: /root/.pyenv/shims/python3)\n"
+    );
+    // A launcher that ran no helper (`env FOO=1 python3`) changes nothing.
+    r.launcher.as_mut().unwrap().processes = 0;
+    r.processes_started = 1;
+    assert_eq!(render(&r), "faultline: no crash · exit 0 · 0.12 s · 1 process\n");
+}
+
+#[test]
 fn repeated_crashes_are_counted_in_the_summary() {
     let mut child = fixtures::pytest_null_deref();
     child.role = ProcessRole::Child;
@@ -201,4 +220,26 @@ fn json_report() {
     let back: Report = serde_json::from_str(&text).expect("round trip");
     assert_eq!(back, r);
     insta::assert_json_snapshot!(value);
+}
+
+#[test]
+fn a_thousand_idle_threads_are_one_line() {
+    let mut r = report(&[fixtures::thread_crash()], 139, "/work/cases/thread-crash", 58.0, 1);
+    let c = &mut r.crashes[0];
+    let idle = c.threads.iter().find(|t| !t.crashed).cloned().expect("a thread beside the crashed one");
+    c.threads.retain(|t| t.crashed);
+    for i in 0..1000 {
+        let mut t = idle.clone();
+        t.tid = 70_000 + i;
+        t.name = Some(format!("Thread-{}", i + 1));
+        c.threads.push(t);
+    }
+    let text = render(&r);
+    let others = &text[text.find("  other threads:\n").expect("other threads")..];
+    let lines: Vec<&str> = others.lines().skip(1).take_while(|l| !l.is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    assert!(
+        lines[0].starts_with("    1,000 threads with this stack (Thread-1, Thread-2, Thread-3 and 997 more): "),
+        "{text}"
+    );
 }

@@ -131,10 +131,8 @@ pub(crate) fn short_place(frame: &Frame, paths: &Paths) -> String {
     }
 }
 
-/// `15900` → `15,900`.
-pub(crate) fn group(n: u64) -> String {
-    crate::diagnose::kind::group(usize::try_from(n).unwrap_or(usize::MAX))
-}
+/// `15900` → `15,900`; `1 crash`, `2 crashes`.
+pub(crate) use crate::units::{count, thousands as group};
 
 /// `0.42 s`, `1.2 s`, `2 min 03 s`.
 pub(crate) fn duration(ms: f64) -> String {
@@ -212,15 +210,6 @@ pub(crate) fn size_apart(reference: u64, bytes: u64) -> String {
         return size(bytes);
     }
     format!("{} ({} MiB)", size(bytes), group(bytes.div_ceil(1 << 20)))
-}
-
-/// `1 crash`, `2 crashes`.
-pub(crate) fn count(n: usize, one: &str, many: &str) -> String {
-    if n == 1 {
-        format!("1 {one}")
-    } else {
-        format!("{} {many}", group(n as u64))
-    }
 }
 
 #[cfg(test)]

@@ -225,6 +225,7 @@ fn start_and_finish_lines() {
         system: None,
         processes_started: 3,
         settings_file: None,
+        launcher: None,
     };
     assert_eq!(
         finished_line(&report),

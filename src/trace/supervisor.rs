@@ -322,6 +322,11 @@ impl<'s> Supervisor<'s> {
                 self.provisional.remove(&pid);
                 self.collector.forget(pid);
                 let executable = super::tasks::read_executable(pid);
+                if pid == self.root {
+                    if let Some(watch) = self.limits.memory.as_mut() {
+                        watch.root_exec();
+                    }
+                }
                 self.sink.event(RunEvent::ProcessExec { pid, executable });
             }
             _ => {}
