@@ -149,13 +149,16 @@ pub fn run_doctor(options: &DoctorOptions) -> DoctorReport {
     }
 }
 
-/// The extension modules on the interpreter's `sys.path`: one check per problem
-/// (`extensions.<problem id>`, warn: a broken module only hurts when imported), then one
-/// `extensions.examined` summary.
+/// The native code on the interpreter's `sys.path`: one check per problem and distribution
+/// (`extensions.<problem id>`, warn: a broken module only hurts when imported), then the
+/// `extensions.plugins` count and the `extensions.examined` summary.
 fn extension_checks(facts: Option<&python::ProbeFacts>) -> Vec<Check> {
-    const SUMMARY: &str = "extensions.examined";
     let Some(facts) = facts else {
-        return vec![Check::skip(SUMMARY, "skipped: the interpreter could not be examined")];
+        let skipped = "skipped: the interpreter could not be examined";
+        return vec![
+            Check::skip(extensions::checks::PLUGINS, skipped),
+            Check::skip(extensions::checks::EXAMINED, skipped),
+        ];
     };
     let python = extensions::PythonFacts {
         soabi: facts.info.soabi.clone().unwrap_or_default(),
@@ -163,36 +166,7 @@ fn extension_checks(facts: Option<&python::ProbeFacts>) -> Vec<Check> {
         sys_path: facts.sys_path.iter().map(PathBuf::from).collect(),
         numpy_version: facts.numpy_version.clone(),
     };
-    let report = extensions::check_extensions(&python);
-    extension_report_checks(&report)
-}
-
-pub fn extension_report_checks(report: &extensions::ExtensionReport) -> Vec<Check> {
-    let mut checks: Vec<Check> = report
-        .problems
-        .iter()
-        .map(|problem| {
-            let path = problem.path.display().to_string();
-            let finding = if problem.finding.contains(&path) {
-                problem.finding.clone()
-            } else {
-                format!("{path}: {}", problem.finding)
-            };
-            Check::warn(&format!("extensions.{}", problem.id), finding, problem.fix.clone())
-        })
-        .collect();
-    let n = report.examined;
-    checks.push(Check::ok(
-        "extensions.examined",
-        format!(
-            "{n} extension module{} examined in {:.2} s, {} problem{}",
-            if n == 1 { "" } else { "s" },
-            report.elapsed.as_secs_f64(),
-            report.problems.len(),
-            if report.problems.len() == 1 { "" } else { "s" }
-        ),
-    ));
-    checks
+    extensions::checks::checks(&extensions::check_extensions(&python))
 }
 
 fn env_of(names: &[&str]) -> Vec<(String, Option<String>)> {
