@@ -37,9 +37,10 @@ pub fn checks(report: &ExtensionReport) -> Vec<Check> {
     checks.push(Check::ok(
         EXAMINED,
         format!(
-            "{} examined (and the {} they load) in {:.2} s, {}",
+            "{} and {} {} examined in {:.2} s, {}",
             plural(report.modules, "extension module"),
             count(report.libraries, "library", "libraries"),
+            if report.modules == 1 { "it loads" } else { "they load" },
             report.elapsed.as_secs_f64(),
             plural(problems, "problem")
         ),
@@ -115,7 +116,7 @@ fn listed<T: std::fmt::Display>(items: &[T], shown: usize) -> String {
 fn files(paths: &[&Path]) -> String {
     match paths.len() {
         1 => paths[0].display().to_string(),
-        n => format!("{} and {} more", paths[0].display(), plural(n - 1, "file")),
+        n => format!("{} and {} more {}", paths[0].display(), n - 1, if n == 2 { "file" } else { "files" }),
     }
 }
 
@@ -148,4 +149,103 @@ fn plugins_check(report: &ExtensionReport) -> Check {
             listed(&named, NAMED)
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::doctor::extensions::closure::Missing;
+    use crate::doctor::extensions::{OptionalPlugin, ABI_MISMATCH, MISSING_LIBRARY};
+    use crate::doctor::Status;
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    fn problem(
+        owner: Option<&str>,
+        id: &'static str,
+        path: &str,
+        finding: &str,
+        missing: Option<(&str, &str)>,
+    ) -> ExtensionProblem {
+        ExtensionProblem {
+            id,
+            path: PathBuf::from(path),
+            owner: owner.map(str::to_owned),
+            finding: finding.to_owned(),
+            fix: "fix it".to_owned(),
+            missing: missing
+                .map(|(name, through)| Missing { name: name.to_owned(), through: Some(PathBuf::from(through)) }),
+        }
+    }
+
+    #[test]
+    fn problems_by_distribution_then_plugins_then_the_summary() {
+        let report = ExtensionReport {
+            modules: 3,
+            libraries: 1,
+            others: 2,
+            optional_plugins: vec![
+                OptionalPlugin { path: "/s/Qt/plugins/a.so".into(), missing: vec!["libxcb-icccm.so.4".into()] },
+                OptionalPlugin {
+                    path: "/s/Qt/plugins/b.so".into(),
+                    missing: vec!["libxcb-icccm.so.4".into(), "RHPG_9.6 of libpq.so.5".into()],
+                },
+            ],
+            problems: vec![
+                problem(Some("numpy 1.26.4"), ABI_MISMATCH, "/s/numpy/a.so", "built for CPython 3.10", None),
+                problem(Some("numpy 1.26.4"), ABI_MISMATCH, "/s/numpy/b.so", "built for CPython 3.10", None),
+                problem(
+                    Some("torch 2.5.0"),
+                    MISSING_LIBRARY,
+                    "/s/torch/_C.so",
+                    "x",
+                    Some(("libcublas.so.12", "/s/torch/lib/libtorch_cuda.so")),
+                ),
+                problem(
+                    Some("torch 2.5.0"),
+                    MISSING_LIBRARY,
+                    "/s/torch/_C.so",
+                    "y",
+                    Some(("libcudnn.so.9", "/s/torch/lib/libtorch_python.so")),
+                ),
+            ],
+            elapsed: Duration::from_millis(120),
+        };
+        let checks = checks(&report);
+        let lines: Vec<(&str, Status, &str)> =
+            checks.iter().map(|c| (c.id.as_str(), c.status, c.finding.as_str())).collect();
+        assert_eq!(
+            lines,
+            vec![
+                ("extensions.extension-abi-mismatch", Status::Warn, "numpy 1.26.4: /s/numpy/a.so and 1 more file: built for CPython 3.10"),
+                (
+                    "extensions.extension-missing-library",
+                    Status::Warn,
+                    "torch 2.5.0: /s/torch/_C.so: 2 libraries it loads cannot be found by the dynamic loader: libcublas.so.12, libcudnn.so.9 (needed by libtorch_cuda.so, libtorch_python.so)"
+                ),
+                (
+                    PLUGINS,
+                    Status::Ok,
+                    "2 plugins and libraries that Python does not import examined; 2 optional plugins cannot load here, which matters only if they are used: absent libxcb-icccm.so.4 (2), RHPG_9.6 of libpq.so.5 (1)"
+                ),
+                (EXAMINED, Status::Ok, "3 extension modules and 1 library they load examined in 0.12 s, 2 problems"),
+            ]
+        );
+    }
+
+    #[test]
+    fn nothing_to_say() {
+        let report = ExtensionReport {
+            modules: 1,
+            libraries: 0,
+            others: 1,
+            optional_plugins: vec![],
+            problems: vec![],
+            elapsed: Duration::ZERO,
+        };
+        let checks = checks(&report);
+        assert_eq!(checks.len(), 2);
+        assert_eq!(checks[0].finding, "1 plugin or library that Python does not import examined: all can load");
+        assert_eq!(checks[1].finding, "1 extension module and 0 libraries it loads examined in 0.00 s, 0 problems");
+    }
 }
