@@ -151,6 +151,10 @@ pub fn check_extensions_with(python: &PythonFacts, loader: &Loader) -> Extension
     let mut hosts: HashMap<(usize, String), plugins::Host> = HashMap::new();
     let mut loaded: HashSet<PathBuf> = HashSet::new();
     for (module, (closure, numpy)) in modules.iter().zip(closures) {
+        // A library the module needs but lacks is the module's problem, reported once: a
+        // plugin that needs it too is a plugin of this host, not another problem.
+        let lacking: Vec<String> =
+            closure.findings.iter().filter_map(|f| f.missing.as_ref().map(|m| m.name.clone())).collect();
         problems.extend(closure.findings.into_iter().chain(numpy).map(|f| (module.file, f)));
         let host = module.file.host_key().map(|key| {
             hosts.entry(key).or_insert_with_key(|(_, top)| plugins::Host {
@@ -160,6 +164,7 @@ pub fn check_extensions_with(python: &PythonFacts, loader: &Loader) -> Extension
         });
         if let Some(host) = host {
             host.names.extend(closure.names);
+            host.names.extend(lacking);
             for library in &closure.libraries {
                 if host.contains(library) {
                     host.lib_dirs.extend(library.parent().map(Path::to_path_buf));

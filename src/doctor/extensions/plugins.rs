@@ -22,7 +22,8 @@ use std::path::{Path, PathBuf};
 pub struct Host {
     /// The folders the package ships in (`numpy/` and `numpy.libs/`).
     pub roots: Vec<PathBuf>,
-    /// Names the loader finds already loaded once the package's modules are imported.
+    /// Names the loader finds already loaded once the package's modules are imported (and
+    /// those the modules need but lack: their own problem, reported with them).
     pub names: HashSet<String>,
     /// Folders inside the roots that hold libraries the modules load (`PySide6/Qt/lib`).
     pub lib_dirs: HashSet<PathBuf>,
