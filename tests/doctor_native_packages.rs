@@ -76,6 +76,15 @@ fn cached_venv(name: &str, packages: &[&str]) -> PathBuf {
 
 /// `faultline doctor --python PYTHON --json`, in a scratch folder, with `pythonpath`.
 fn doctor(python: &Path, pythonpath: Option<&Path>) -> Value {
+    doctor_with(python, |command| {
+        if let Some(path) = pythonpath {
+            command.env("PYTHONPATH", path);
+        }
+    })
+}
+
+/// [`doctor`], with the command adjusted by `prepare`.
+fn doctor_with(python: &Path, prepare: impl FnOnce(&mut Command)) -> Value {
     let dir = tempfile::tempdir().expect("tempdir");
     let json = dir.path().join("doctor.json");
     let mut command = Command::new(FAULTLINE);
@@ -89,9 +98,7 @@ fn doctor(python: &Path, pythonpath: Option<&Path>) -> Value {
         .env("NO_COLOR", "1")
         .env_remove("VIRTUAL_ENV")
         .env_remove("PYTHONPATH");
-    if let Some(path) = pythonpath {
-        command.env("PYTHONPATH", path);
-    }
+    prepare(&mut command);
     let output = run(&mut command);
     let report = std::fs::read_to_string(&json)
         .unwrap_or_else(|e| panic!("no JSON ({e}):\n{}{}", text(&output.stdout), text(&output.stderr)));
@@ -108,14 +115,17 @@ fn extension_problems(report: &Value) -> Vec<&Value> {
         .collect()
 }
 
-fn finding<'a>(report: &'a Value, id: &str) -> &'a str {
+fn check<'a>(report: &'a Value, id: &str) -> &'a Value {
     report["checks"]
         .as_array()
         .expect("checks")
         .iter()
         .find(|c| c["id"] == id)
-        .and_then(|c| c["finding"].as_str())
         .unwrap_or_else(|| panic!("no {id}: {report:#}"))
+}
+
+fn finding<'a>(report: &'a Value, id: &str) -> &'a str {
+    check(report, id)["finding"].as_str().unwrap_or_else(|| panic!("no finding in {id}: {report:#}"))
 }
 
 /// The first number in a finding (`160 plugins and libraries …` → 160).
@@ -144,6 +154,26 @@ fn a_clean_install_of_pyside6_numpy_and_lxml_gives_no_extension_warning() {
     assert!(leading_number(plugins) >= 100, "Qt's plugins were not examined: {plugins}");
     let examined = finding(&report, "extensions.examined");
     assert!(leading_number(examined) >= 40, "PySide6's, numpy's and lxml's modules were not examined: {examined}");
+}
+
+/// Under an X display Qt picks its xcb plugin and aborts when that cannot load (on a machine
+/// without libxcb-icccm4, say): the one optional plugin doctor names, in `gui.display`.
+/// Whether it loads is asked of Qt itself, with a display that does not exist.
+#[test]
+fn an_x_display_with_a_qt_whose_xcb_plugin_cannot_load_is_named() {
+    let python = cached_venv("pyside6-numpy-lxml", QT_NUMPY_LXML);
+    let start = run(Command::new(&python)
+        .args(["-c", "from PySide6.QtWidgets import QApplication; QApplication([])"])
+        .env("DISPLAY", ":99")
+        .env_remove("WAYLAND_DISPLAY")
+        .env_remove("QT_QPA_PLATFORM"));
+    let cannot_load = text(&start.stderr).contains("Could not load the Qt platform plugin \"xcb\"");
+    let report = doctor_with(&python, |c| {
+        c.env("DISPLAY", ":99").env_remove("WAYLAND_DISPLAY").env_remove("QT_QPA_PLATFORM");
+    });
+    let gui = check(&report, "gui.display");
+    let named = gui["status"] == "warn" && gui["finding"].as_str().unwrap().contains("xcb platform plugin cannot load");
+    assert_eq!(named, cannot_load, "Qt said:\n{}\ndoctor said: {gui:#}", text(&start.stderr));
 }
 
 #[test]

@@ -84,6 +84,14 @@ pub struct ExtensionReport {
     pub elapsed: Duration,
 }
 
+impl ExtensionReport {
+    /// The optional plugin whose path ends with `tail` (`platforms/libqxcb.so`), when one
+    /// cannot load here.
+    pub fn optional_plugin(&self, tail: &str) -> Option<&OptionalPlugin> {
+        self.optional_plugins.iter().find(|p| p.path.ends_with(tail))
+    }
+}
+
 /// One `.so` file found under a sys.path entry.
 #[derive(Debug, Clone)]
 struct Found {
