@@ -39,7 +39,7 @@ pub struct Missing {
 /// Everything one module's import maps, and what goes wrong on the way.
 #[derive(Debug, Default)]
 pub struct Closure {
-    /// The libraries loaded, not counting the module itself.
+    /// The libraries loaded, not counting the module itself, by their real paths.
     pub libraries: Vec<PathBuf>,
     /// The names they satisfy: DT_NEEDED names and DT_SONAMEs (the module's own included).
     pub names: HashSet<String>,
@@ -88,8 +88,9 @@ pub fn of_module(module: &Path, facts: Arc<ElfFacts>, loader: &Loader) -> Closur
                 closure.names.insert(soname.clone());
                 by_name.entry(soname.clone()).or_insert_with(|| library.clone());
             }
-            if visited.insert(std::fs::canonicalize(&library).unwrap_or_else(|_| library.clone())) {
-                closure.libraries.push(library.clone());
+            let real = std::fs::canonicalize(&library).unwrap_or_else(|_| library.clone());
+            if visited.insert(real.clone()) {
+                closure.libraries.push(real);
                 queue.push_back(Item { path: library, facts: library_facts, inherited: chain.clone() });
             }
         }

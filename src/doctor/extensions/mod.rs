@@ -126,7 +126,6 @@ pub fn check_extensions(python: &PythonFacts) -> ExtensionReport {
 pub fn check_extensions_with(python: &PythonFacts, loader: &Loader) -> ExtensionReport {
     let started = Instant::now();
     let found = find_extensions(&python.sys_path);
-    let numpy2 = python.numpy_version.as_deref().and_then(naming::major).is_some_and(|m| m >= 2);
 
     // Each file once, even when sys.path entries overlap.
     let mut seen = HashSet::new();
@@ -149,49 +148,13 @@ pub fn check_extensions_with(python: &PythonFacts, loader: &Loader) -> Extension
     let module_paths: HashSet<PathBuf> = parsed.iter().filter(|p| p.module).map(|p| canonical(&p.file.path)).collect();
     problems.extend(duplicate_modules(&found, python, |f| module_paths.contains(&canonical(&f.path))));
 
-    // What importing each module maps, and what is missing on the way.
     let modules: Vec<&Parsed> = parsed.iter().filter(|p| p.module).collect();
-    let closures = parallel_map(&modules, |p| {
-        let closure = closure::of_module(&p.file.path, p.facts.clone(), loader);
-        let numpy = numpy_abi(p.file, &p.facts, python, numpy2);
-        (closure, numpy)
-    });
-    let mut hosts: HashMap<(usize, String), plugins::Host> = HashMap::new();
-    let mut loaded: HashSet<PathBuf> = HashSet::new();
-    for (module, (closure, numpy)) in modules.iter().zip(closures) {
-        // A library the module needs but lacks is the module's problem, reported once: a
-        // plugin that needs it too is a plugin of this host, not another problem.
-        let lacking: Vec<String> =
-            closure.findings.iter().filter_map(|f| f.missing.as_ref().map(|m| m.name.clone())).collect();
-        problems.extend(closure.findings.into_iter().chain(numpy).map(|f| (module.file, f)));
-        let host = module.file.host_key().map(|key| {
-            hosts.entry(key).or_insert_with_key(|(_, top)| plugins::Host {
-                roots: vec![module.file.root.join(top), module.file.root.join(format!("{top}.libs"))],
-                ..plugins::Host::default()
-            })
-        });
-        if let Some(host) = host {
-            host.names.extend(closure.names);
-            host.names.extend(lacking);
-            for library in &closure.libraries {
-                if host.contains(library) {
-                    host.lib_dirs.extend(library.parent().map(Path::to_path_buf));
-                }
-            }
-        }
-        loaded.extend(closure.libraries.iter().map(|l| canonical(l)));
-    }
-    let libraries = loaded.len();
-
-    // Everything else: plugins and libraries, judged inside the package that hosts them.
+    let judged = judge_modules(&modules, python, loader);
+    problems.extend(judged.problems);
     let others: Vec<&Parsed> =
-        parsed.iter().filter(|p| !p.module && !loaded.contains(&canonical(&p.file.path))).collect();
-    let verdicts = parallel_map(&others, |p| {
-        let host = p.file.host_key().and_then(|key| hosts.get(&key));
-        plugins::examine(&p.file.path, &p.facts, host, loader)
-    });
+        parsed.iter().filter(|p| !p.module && !judged.loaded.contains(&canonical(&p.file.path))).collect();
     let mut optional_plugins = Vec::new();
-    for (other, verdict) in others.iter().zip(verdicts) {
+    for (other, verdict) in others.iter().zip(judge_others(&others, &judged.hosts, loader)) {
         match verdict {
             plugins::Verdict::Loads => {}
             plugins::Verdict::OptionalPlugin(missing) => {
@@ -223,12 +186,64 @@ pub fn check_extensions_with(python: &PythonFacts, loader: &Loader) -> Extension
     problems.dedup();
     ExtensionReport {
         modules: modules.len(),
-        libraries,
+        libraries: judged.loaded.len(),
         others: others.len(),
         optional_plugins,
         problems,
         elapsed: started.elapsed(),
     }
+}
+
+/// What the modules' imports map: their problems, what each host package brings into the
+/// process, every library loaded (real paths).
+struct Judged<'a> {
+    problems: Vec<(&'a Found, closure::Finding)>,
+    hosts: HashMap<(usize, String), plugins::Host>,
+    loaded: HashSet<PathBuf>,
+}
+
+fn judge_modules<'a>(modules: &[&'a Parsed<'a>], python: &PythonFacts, loader: &Loader) -> Judged<'a> {
+    let numpy2 = python.numpy_version.as_deref().and_then(naming::major).is_some_and(|m| m >= 2);
+    let closures = parallel_map(modules, |p| {
+        let closure = closure::of_module(&p.file.path, p.facts.clone(), loader);
+        let numpy = numpy_abi(p.file, &p.facts, python, numpy2);
+        (closure, numpy)
+    });
+    let mut judged = Judged { problems: Vec::new(), hosts: HashMap::new(), loaded: HashSet::new() };
+    for (module, (closure, numpy)) in modules.iter().zip(closures) {
+        // A library the module needs but lacks is the module's problem, reported once: a
+        // plugin that needs it too is a plugin of this host, not another problem.
+        let lacking: Vec<String> =
+            closure.findings.iter().filter_map(|f| f.missing.as_ref().map(|m| m.name.clone())).collect();
+        judged.problems.extend(closure.findings.into_iter().chain(numpy).map(|f| (module.file, f)));
+        if let Some(key) = module.file.host_key() {
+            let host = judged.hosts.entry(key).or_insert_with_key(|(_, top)| plugins::Host {
+                roots: vec![module.file.root.join(top), module.file.root.join(format!("{top}.libs"))],
+                ..plugins::Host::default()
+            });
+            host.names.extend(closure.names);
+            host.names.extend(lacking);
+            for library in &closure.libraries {
+                if host.contains(library) {
+                    host.lib_dirs.extend(library.parent().map(Path::to_path_buf));
+                }
+            }
+        }
+        judged.loaded.extend(closure.libraries);
+    }
+    judged
+}
+
+/// Everything no module loads: plugins and libraries, judged inside the package that hosts them.
+fn judge_others(
+    others: &[&Parsed],
+    hosts: &HashMap<(usize, String), plugins::Host>,
+    loader: &Loader,
+) -> Vec<plugins::Verdict> {
+    parallel_map(others, |p| {
+        let host = p.file.host_key().and_then(|key| hosts.get(&key));
+        plugins::examine(&p.file.path, &p.facts, host, loader)
+    })
 }
 
 fn canonical(path: &Path) -> PathBuf {
