@@ -188,10 +188,7 @@ fn print_live(event: &RunEvent) {
             units::format_duration(*limit)
         ),
         RunEvent::Escalated { signal } => {
-            faultline::say!(
-                "faultline: the command did not stop in time; sent {}",
-                faultline::signals::signal_name(*signal)
-            )
+            faultline::say!("faultline: the command did not stop in time; sent {}", faultline::signals::signal_name(*signal))
         }
         _ => {}
     }

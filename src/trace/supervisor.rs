@@ -386,9 +386,7 @@ impl<'s> Supervisor<'s> {
                 self.sink.event(RunEvent::Crash(Box::new(crash)));
             }
             Err(_) => {
-                crate::say!(
-                    "faultline: internal error while explaining a crash of pid {pid}; the crash is not reported"
-                )
+                crate::say!("faultline: internal error while explaining a crash of pid {pid}; the crash is not reported")
             }
         }
     }
