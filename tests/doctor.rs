@@ -28,6 +28,7 @@ const IDS: &[&str] = &[
     "tests.pytest",
     "tests.faulthandler",
     "tests.timeout",
+    "extensions.plugins",
     "extensions.examined",
 ];
 

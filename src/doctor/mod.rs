@@ -136,8 +136,14 @@ pub fn run_doctor(options: &DoctorOptions) -> DoctorReport {
     let probed = probe.join().unwrap_or_else(|_| Err("the interpreter probe panicked".to_owned()));
     let facts = probed.as_ref().ok();
     checks.extend(python::checks(&probed));
-    checks.extend(extension_checks(facts));
-    checks.extend(setup::gui_check(&env_of(&["DISPLAY", "WAYLAND_DISPLAY", "MPLBACKEND", "QT_QPA_PLATFORM"]), facts));
+    let extensions = facts.map(|f| extensions::check_extensions(&extension_facts(f)));
+    checks.extend(extension_checks(extensions.as_ref()));
+    let xcb_missing = extensions.as_ref().and_then(|r| r.optional_plugin("platforms/libqxcb.so"));
+    checks.extend(setup::gui_check(
+        &env_of(&["DISPLAY", "WAYLAND_DISPLAY", "MPLBACKEND", "QT_QPA_PLATFORM"]),
+        facts,
+        xcb_missing.map(|p| p.missing.as_slice()),
+    ));
     let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     checks.push(setup::threads_check(&env_of(&["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"]), cpus));
     checks.extend(setup::test_checks(&options.cwd, facts));
@@ -149,50 +155,26 @@ pub fn run_doctor(options: &DoctorOptions) -> DoctorReport {
     }
 }
 
-/// The extension modules on the interpreter's `sys.path`: one check per problem
-/// (`extensions.<problem id>`, warn: a broken module only hurts when imported), then one
-/// `extensions.examined` summary.
-fn extension_checks(facts: Option<&python::ProbeFacts>) -> Vec<Check> {
-    const SUMMARY: &str = "extensions.examined";
-    let Some(facts) = facts else {
-        return vec![Check::skip(SUMMARY, "skipped: the interpreter could not be examined")];
-    };
-    let python = extensions::PythonFacts {
+/// The native code on the interpreter's `sys.path`: one check per problem and distribution
+/// (`extensions.<problem id>`, warn: a broken module only hurts when imported), then the
+/// `extensions.plugins` count and the `extensions.examined` summary.
+fn extension_checks(report: Option<&extensions::ExtensionReport>) -> Vec<Check> {
+    match report {
+        Some(report) => extensions::checks::checks(report),
+        None => {
+            let skipped = "skipped: the interpreter could not be examined";
+            vec![Check::skip(extensions::checks::PLUGINS, skipped), Check::skip(extensions::checks::EXAMINED, skipped)]
+        }
+    }
+}
+
+fn extension_facts(facts: &python::ProbeFacts) -> extensions::PythonFacts {
+    extensions::PythonFacts {
         soabi: facts.info.soabi.clone().unwrap_or_default(),
         ext_suffixes: facts.ext_suffixes.clone(),
         sys_path: facts.sys_path.iter().map(PathBuf::from).collect(),
         numpy_version: facts.numpy_version.clone(),
-    };
-    let report = extensions::check_extensions(&python);
-    extension_report_checks(&report)
-}
-
-pub fn extension_report_checks(report: &extensions::ExtensionReport) -> Vec<Check> {
-    let mut checks: Vec<Check> = report
-        .problems
-        .iter()
-        .map(|problem| {
-            let path = problem.path.display().to_string();
-            let finding = if problem.finding.contains(&path) {
-                problem.finding.clone()
-            } else {
-                format!("{path}: {}", problem.finding)
-            };
-            Check::warn(&format!("extensions.{}", problem.id), finding, problem.fix.clone())
-        })
-        .collect();
-    let n = report.examined;
-    checks.push(Check::ok(
-        "extensions.examined",
-        format!(
-            "{n} extension module{} examined in {:.2} s, {} problem{}",
-            if n == 1 { "" } else { "s" },
-            report.elapsed.as_secs_f64(),
-            report.problems.len(),
-            if report.problems.len() == 1 { "" } else { "s" }
-        ),
-    ));
-    checks
+    }
 }
 
 fn env_of(names: &[&str]) -> Vec<(String, Option<String>)> {

@@ -72,7 +72,7 @@ print(json.dumps({
     "numpy": version("numpy"),
     "pytest": version("pytest"),
     "pytest_timeout": version("pytest-timeout"),
-    "qt_bindings": [n for n in ("pyqt5", "pyqt6", "pyside2", "pyside6") if n in dists],
+    "qt_bindings": [n for n in ("pyqt5", "pyqt6", "pyside2", "pyside6", "pyside6-essentials") if n in dists],
     "conflicts": conflicts,
 }))
 "#;

@@ -8,9 +8,35 @@ use std::path::{Path, PathBuf};
 const INTERACTIVE_BACKENDS: &[&str] = &["qt5agg", "qtagg", "qt4agg", "tkagg", "gtk3agg", "gtk4agg", "wxagg", "macosx"];
 
 /// `env`: DISPLAY, WAYLAND_DISPLAY, MPLBACKEND, QT_QPA_PLATFORM (unset or empty: None).
-pub fn gui_check(env: &[(String, Option<String>)], facts: Option<&ProbeFacts>) -> Option<Check> {
+/// `xcb_missing`: what Qt's xcb platform plugin lacks here, when it cannot load.
+pub fn gui_check(
+    env: &[(String, Option<String>)],
+    facts: Option<&ProbeFacts>,
+    xcb_missing: Option<&[String]>,
+) -> Option<Check> {
     const ID: &str = "gui.display";
     const FIX: &str = "use `faultline run --headless` (or set QT_QPA_PLATFORM=offscreen and MPLBACKEND=Agg)";
+    let qt_platform = env_get(env, "QT_QPA_PLATFORM");
+    let qt = facts.map(|f| f.qt_bindings.as_slice()).unwrap_or_default();
+    let qt_uses_xcb = !qt.is_empty() && qt_platform.is_none_or(|p| p == "xcb" || p.starts_with("xcb:"));
+    if let Some(display) = env_get(env, "DISPLAY") {
+        // With an X display, Qt picks its xcb plugin, and aborts when that cannot load: the
+        // one optional plugin that is not optional here.
+        if let Some(missing) = xcb_missing.filter(|_| qt_uses_xcb && env_get(env, "WAYLAND_DISPLAY").is_none()) {
+            return Some(Check::warn(
+                ID,
+                format!(
+                    "display {display} is set and {} is installed, but Qt's xcb platform plugin cannot load here (absent: {}): Qt will abort when it starts",
+                    qt.join(", "),
+                    missing.join(", ")
+                ),
+                format!(
+                    "install the packages that provide them (Debian/Ubuntu: `apt-get install {}`), or use `faultline run --headless`",
+                    missing.iter().map(|m| debian_package(m)).collect::<Vec<_>>().join(" ")
+                ),
+            ));
+        }
+    }
     if let Some(display) = env_get(env, "DISPLAY").or(env_get(env, "WAYLAND_DISPLAY")) {
         return Some(Check::ok(ID, format!("display {display} is set")));
     }
@@ -25,9 +51,7 @@ pub fn gui_check(env: &[(String, Option<String>)], facts: Option<&ProbeFacts>) -
             ));
         }
     }
-    let qt_platform = env_get(env, "QT_QPA_PLATFORM");
-    let qt = facts.map(|f| f.qt_bindings.as_slice()).unwrap_or_default();
-    if !qt.is_empty() && qt_platform.is_none_or(|p| p == "xcb" || p.starts_with("xcb:")) {
+    if qt_uses_xcb {
         return Some(Check::warn(
             ID,
             format!(
@@ -39,6 +63,20 @@ pub fn gui_check(env: &[(String, Option<String>)], facts: Option<&ProbeFacts>) -
         ));
     }
     Some(Check::ok(ID, "no display, and nothing configured that needs one"))
+}
+
+/// The Debian package that ships a library, by Debian's naming rule: the soname without
+/// `.so.`, with a `-` before the version when the name ends in a digit
+/// (`libxcb-icccm.so.4` → `libxcb-icccm4`, `libxkbcommon-x11.so.0` → `libxkbcommon-x11-0`).
+pub fn debian_package(soname: &str) -> String {
+    match soname.split_once(".so.") {
+        Some((name, version)) => {
+            let major = version.split('.').next().unwrap_or(version);
+            let dash = if name.ends_with(|c: char| c.is_ascii_digit()) { "-" } else { "" };
+            format!("{name}{dash}{major}")
+        }
+        None => soname.to_owned(),
+    }
 }
 
 /// `env`: OMP_NUM_THREADS, OPENBLAS_NUM_THREADS, MKL_NUM_THREADS.
@@ -241,11 +279,35 @@ mod tests {
     #[test]
     fn display() {
         let headless_qt = env(&[("DISPLAY", None), ("MPLBACKEND", Some("QtAgg"))]);
-        assert_eq!(gui_check(&headless_qt, None).unwrap().status, Status::Warn);
+        assert_eq!(gui_check(&headless_qt, None, None).unwrap().status, Status::Warn);
         let with_display = env(&[("DISPLAY", Some(":0")), ("MPLBACKEND", Some("QtAgg"))]);
-        assert_eq!(gui_check(&with_display, None).unwrap().status, Status::Ok);
+        assert_eq!(gui_check(&with_display, None, None).unwrap().status, Status::Ok);
         let agg = env(&[("MPLBACKEND", Some("Agg"))]);
-        assert_eq!(gui_check(&agg, None).unwrap().status, Status::Ok);
+        assert_eq!(gui_check(&agg, None, None).unwrap().status, Status::Ok);
+    }
+
+    #[test]
+    fn an_x_display_with_a_qt_whose_xcb_plugin_cannot_load() {
+        let facts = crate::doctor::python::parse_probe(
+            r#"{"executable": "/v/bin/python", "version": "3.11.7", "implementation": "cpython", "debug": false,
+            "shared": true, "gil_disabled": false, "soabi": "cpython-311-x86_64-linux-gnu", "ext_suffixes": [".so"],
+            "sys_path": [], "venv": true, "prefix": "/v", "numpy": null, "pytest": null, "pytest_timeout": null,
+            "qt_bindings": ["pyside6"], "conflicts": []}"#,
+        )
+        .unwrap();
+        let missing = vec!["libxcb-cursor.so.0".to_owned()];
+        let x11 = env(&[("DISPLAY", Some(":0")), ("WAYLAND_DISPLAY", None), ("QT_QPA_PLATFORM", None)]);
+        let check = gui_check(&x11, Some(&facts), Some(&missing)).unwrap();
+        assert_eq!(check.status, Status::Warn);
+        assert!(check.finding.contains("libxcb-cursor.so.0"), "{}", check.finding);
+        assert!(check.fix.unwrap().contains("apt-get install libxcb-cursor0"));
+        assert_eq!(debian_package("libxkbcommon-x11.so.0"), "libxkbcommon-x11-0");
+        assert_eq!(debian_package("libxcb-icccm.so.4.0.0"), "libxcb-icccm4");
+        assert_eq!(gui_check(&x11, Some(&facts), None).unwrap().status, Status::Ok);
+        let offscreen = env(&[("DISPLAY", Some(":0")), ("QT_QPA_PLATFORM", Some("offscreen"))]);
+        assert_eq!(gui_check(&offscreen, Some(&facts), Some(&missing)).unwrap().status, Status::Ok);
+        let wayland = env(&[("DISPLAY", Some(":0")), ("WAYLAND_DISPLAY", Some("wayland-0"))]);
+        assert_eq!(gui_check(&wayland, Some(&facts), Some(&missing)).unwrap().status, Status::Ok);
     }
 
     #[test]

@@ -23,12 +23,16 @@ pub struct ElfFacts {
     pub class64: bool,
     pub machine: u16,
     pub needed: Vec<String>,
+    /// `DT_SONAME`: the name other objects find this one by once it is loaded.
+    pub soname: Option<String>,
     pub rpath: Option<String>,
     pub runpath: Option<String>,
     pub version_needs: Vec<VersionNeed>,
     pub version_defs: Vec<String>,
     /// File offset and size of `.rodata`, when present.
     pub rodata: Option<(u64, u64)>,
+    /// File offset and size of the dynamic string table, when present.
+    pub dynstr: Option<(u64, u64)>,
 }
 
 /// The ELF class and machine from the first bytes, or `None` when not ELF.
@@ -72,11 +76,14 @@ fn parse_as<Elf: FileHeader<Endian = Endianness>>(data: &ReadCache<File>) -> obj
         ElfFacts { class64: header.is_class_64(), machine: header.e_machine(endian).0, ..ElfFacts::default() };
     if let Some((dyns, link)) = sections.dynamic(endian, data)? {
         let strings = sections.strings(endian, data, link)?;
+        let table = sections.section(link)?;
+        facts.dynstr = Some((table.sh_offset(endian).into(), table.sh_size(endian).into()));
         for d in dyns {
             let tag = d.d_tag(endian);
             let value = || d.string(endian, strings).map(text);
             match tag {
                 elf::DT_NEEDED => facts.needed.push(value()?),
+                elf::DT_SONAME => facts.soname = Some(value()?),
                 elf::DT_RPATH => facts.rpath = Some(value()?),
                 elf::DT_RUNPATH => facts.runpath = Some(value()?),
                 elf::DT_NULL => break,
@@ -111,6 +118,17 @@ fn parse_as<Elf: FileHeader<Endian = Endianness>>(data: &ReadCache<File>) -> obj
         }
     }
     Ok(facts)
+}
+
+/// Whether the file exports `PyInit_<stem>`, the function `import` calls: what tells an
+/// extension module named `stem.so` from a plugin or library that merely ends in `.so`.
+/// The name is looked for in the dynamic string table, which holds every exported name.
+pub fn exports_module_init(path: &Path, facts: &ElfFacts, stem: &str) -> bool {
+    let Some(range) = facts.dynstr else {
+        return false;
+    };
+    let needle = format!("\0PyInit_{stem}\0");
+    find_in_range(path, range, &[needle.as_bytes()]).is_ok_and(|found| found[0])
 }
 
 /// Which of `needles` occur in the byte range, read in chunks (overlapping by the longest

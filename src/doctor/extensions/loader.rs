@@ -77,7 +77,7 @@ pub struct Loader {
     cache: HashMap<String, Vec<PathBuf>>,
     ld_library_path: Vec<String>,
     ident: Mutex<HashMap<PathBuf, Option<(bool, u16)>>>,
-    defs: Mutex<HashMap<PathBuf, Option<Arc<Vec<String>>>>>,
+    parsed: Mutex<HashMap<PathBuf, Option<Arc<elf::ElfFacts>>>>,
 }
 
 impl Loader {
@@ -95,12 +95,13 @@ impl Loader {
             cache,
             ld_library_path: ld_library_path.split(':').filter(|p| !p.is_empty()).map(str::to_owned).collect(),
             ident: Mutex::new(HashMap::new()),
-            defs: Mutex::new(HashMap::new()),
+            parsed: Mutex::new(HashMap::new()),
         }
     }
 
-    /// A candidate the loader would accept: an ELF file of the requester's class and machine.
-    fn fits(&self, candidate: &Path, want: (bool, u16)) -> bool {
+    /// A candidate the loader would accept for `requester`: an ELF file of its class and machine.
+    pub fn fits(&self, candidate: &Path, requester: &elf::ElfFacts) -> bool {
+        let want = (requester.class64, requester.machine);
         if let Some(known) = self.ident.lock().unwrap_or_else(|e| e.into_inner()).get(candidate) {
             return *known == Some(want);
         }
@@ -111,18 +112,29 @@ impl Loader {
 
     /// Resolve `name` needed by the file `facts` describes, in the loader's order.
     pub fn resolve(&self, name: &str, origin: &Path, facts: &elf::ElfFacts) -> Option<PathBuf> {
-        let want = (facts.class64, facts.machine);
+        self.resolve_from(name, origin, facts, &[])
+    }
+
+    /// [`Loader::resolve`] for an object loaded on behalf of others: `inherited` are the
+    /// DT_RPATH directories of the objects that (transitively) needed it, which the loader
+    /// also searches when the object has no DT_RUNPATH of its own.
+    pub fn resolve_from(
+        &self,
+        name: &str,
+        origin: &Path,
+        facts: &elf::ElfFacts,
+        inherited: &[PathBuf],
+    ) -> Option<PathBuf> {
         if name.contains('/') {
             let p = PathBuf::from(
                 name.replace("${ORIGIN}", &origin.to_string_lossy()).replace("$ORIGIN", &origin.to_string_lossy()),
             );
-            return self.fits(&p, want).then_some(p);
+            return self.fits(&p, facts).then_some(p);
         }
         let mut dirs: Vec<PathBuf> = Vec::new();
         if facts.runpath.is_none() {
-            if let Some(rpath) = &facts.rpath {
-                dirs.extend(expand_search_path(rpath, origin));
-            }
+            dirs.extend(own_rpath(facts, origin));
+            dirs.extend(inherited.iter().cloned());
         }
         dirs.extend(self.ld_library_path.iter().map(PathBuf::from));
         if let Some(runpath) = &facts.runpath {
@@ -130,28 +142,42 @@ impl Loader {
         }
         for dir in &dirs {
             let p = dir.join(name);
-            if self.fits(&p, want) {
+            if self.fits(&p, facts) {
                 return Some(p);
             }
         }
         if let Some(paths) = self.cache.get(name) {
             for p in paths {
-                if self.fits(p, want) {
+                if self.fits(p, facts) {
                     return Some(p.clone());
                 }
             }
         }
-        DEFAULT_DIRS.iter().map(|d| Path::new(d).join(name)).find(|p| self.fits(p, want))
+        DEFAULT_DIRS.iter().map(|d| Path::new(d).join(name)).find(|p| self.fits(p, facts))
     }
 
-    /// The version names a library defines (`.gnu.version_d`), cached by path.
-    pub fn version_defs(&self, library: &Path) -> Option<Arc<Vec<String>>> {
-        if let Some(known) = self.defs.lock().unwrap_or_else(|e| e.into_inner()).get(library) {
+    /// The file's ELF facts, parsed once per path and shared by the worker threads.
+    pub fn facts(&self, path: &Path) -> Option<Arc<elf::ElfFacts>> {
+        if let Some(known) = self.parsed.lock().unwrap_or_else(|e| e.into_inner()).get(path) {
             return known.clone();
         }
-        let got = elf::parse(library).ok().map(|f| Arc::new(f.version_defs));
-        self.defs.lock().unwrap_or_else(|e| e.into_inner()).insert(library.to_owned(), got.clone());
+        let got = elf::parse(path).ok().map(Arc::new);
+        self.parsed.lock().unwrap_or_else(|e| e.into_inner()).insert(path.to_owned(), got.clone());
         got
+    }
+
+    /// The version names a library defines (`.gnu.version_d`).
+    pub fn version_defs(&self, library: &Path) -> Option<Vec<String>> {
+        self.facts(library).map(|f| f.version_defs.clone())
+    }
+}
+
+/// The DT_RPATH directories of an object, which count only when it has no DT_RUNPATH; the
+/// objects it loads inherit them.
+pub fn own_rpath(facts: &elf::ElfFacts, origin: &Path) -> Vec<PathBuf> {
+    match (&facts.rpath, &facts.runpath) {
+        (Some(rpath), None) => expand_search_path(rpath, origin),
+        _ => Vec::new(),
     }
 }
 

@@ -55,6 +55,12 @@ fn is_identifier(s: &str) -> bool {
     matches!(chars.next(), Some(c) if c == '_' || c.is_alphabetic()) && chars.all(|c| c == '_' || c.is_alphanumeric())
 }
 
+/// Whether every folder between the sys.path entry and the file is named like a package, so
+/// that the file can be imported from that entry at all.
+pub fn importable_dir(relative: &Path) -> bool {
+    relative.parent().is_some_and(|dir| dir.components().all(|c| c.as_os_str().to_str().is_some_and(is_identifier)))
+}
+
 /// The dotted module name a file would import as from its sys.path entry, if importable:
 /// `pkg/sub/m.cpython-311-x86_64-linux-gnu.so` → `pkg.sub.m`.
 pub fn module_name(relative: &Path, ext_suffixes: &[String]) -> Option<String> {
@@ -128,6 +134,11 @@ mod tests {
         assert_eq!(module_name(&PathBuf::from("m.abi3.so"), &s).as_deref(), Some("m"));
         assert_eq!(module_name(&PathBuf::from("numpy.libs/libx-1.so"), &s), None);
         assert_eq!(module_name(&PathBuf::from("m.cpython-310-x86_64-linux-gnu.so"), &s), None);
+        assert!(importable_dir(&PathBuf::from("pkg/sub/m.so")));
+        assert!(importable_dir(&PathBuf::from("m.so")));
+        assert!(!importable_dir(&PathBuf::from(
+            "build/lib.linux-x86_64-cpython-310/m.cpython-310-x86_64-linux-gnu.so"
+        )));
     }
 
     #[test]
