@@ -285,3 +285,17 @@ fn importing_the_same_report_twice_records_one_run() {
     let runs: serde_json::Value = serde_json::from_slice(&runs.stdout).unwrap();
     assert_eq!(runs["total"], 1, "{runs}");
 }
+
+/// `faultline doctor` under the same filter says so instead of dying of SIGSYS.
+#[test]
+fn doctor_under_a_filter_that_kills_on_ptrace_names_it() {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(FAULTLINE);
+    cmd.args(["doctor"]).stdin(Stdio::null());
+    // SAFETY: seccomp_on_ptrace only calls prctl, which is async-signal-safe.
+    unsafe { cmd.pre_exec(|| common::seccomp_on_ptrace(libc::SECCOMP_RET_KILL_PROCESS)) };
+    let out = cmd.output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{:?}\n{text}", out.status);
+    assert!(text.contains("a seccomp filter kills any process that calls ptrace"), "{text}");
+}

@@ -124,10 +124,14 @@ pub fn core_pattern_check(pattern: Option<&str>) -> Check {
 }
 
 /// Really tries: starts `sleep`, seizes it (as faultline seizes its command), kills it.
-/// `None` when no test child could be started.
+/// `None` when no test child could be started. Under a seccomp filter that kills whoever
+/// calls ptrace, a throwaway child finds that out first, so doctor lives to say it.
 fn try_ptrace() -> Option<Result<(), String>> {
     use nix::sys::ptrace;
     use nix::unistd::Pid;
+    if crate::trace::ptrace_kills_the_caller() {
+        return Some(Err("a seccomp filter kills any process that calls ptrace".to_owned()));
+    }
     let mut child = std::process::Command::new("sleep")
         .arg("30")
         .stdin(std::process::Stdio::null())
