@@ -9,6 +9,7 @@ pub mod childenv;
 pub mod console;
 pub mod diagnose;
 pub mod doctor;
+pub mod escape;
 pub mod events;
 pub mod html;
 pub mod memory;
@@ -26,6 +27,7 @@ pub mod signals;
 pub mod store;
 pub mod stress;
 pub mod system;
+pub mod texts;
 #[cfg(target_os = "linux")]
 pub mod trace;
 pub mod units;
