@@ -17,6 +17,8 @@ pub mod memwatch;
 pub mod model;
 pub mod native;
 pub mod process_globals;
+#[cfg(test)]
+mod properties;
 pub mod python;
 pub mod recorder;
 pub mod redact;
