@@ -98,6 +98,41 @@ mod tests {
         assert_eq!(Escaped("\x1b]52;c;aGk=\x07").to_string(), "\\x1b]52;c;aGk=\\x07");
     }
 
+    /// A crash whose every name came from a hostile process, as the terminal shows it: each
+    /// escape sequence written out, faultline's own colors untouched.
+    #[test]
+    fn a_hostile_crash_in_the_terminal() {
+        use crate::diagnose::fixtures;
+        use crate::report::{render_report, TerminalStyle};
+        let title = "\x1b]0;PWNED\x07";
+        let mut capture = fixtures::pytest_null_deref();
+        capture.pytest.current_test = Some(format!("tests/test_bbox.py::test_{title} (call)"));
+        let thread = &mut capture.threads[0];
+        thread.name = Some(format!("Main{title}"));
+        for frame in thread.frames.iter_mut().filter(|f| f.is_python()) {
+            frame.function = frame.function.take().map(|f| format!("{f}\x1b[2J"));
+            frame.file = frame.file.take().map(|f| f.replace("shapes", "sha\u{9b}pes"));
+        }
+        capture.stderr_tail = vec!["copy \x1b]52;c;aGk=\x07 \x1b]8;;https://evil/\x1b\\link\x1b]8;;\x1b\\ done".into()];
+        let report = fixtures::report(&[capture]);
+        let mut plain = Vec::new();
+        render_report(&report, &TerminalStyle::plain(), &mut plain).unwrap();
+        let plain = String::from_utf8(plain).unwrap();
+        assert!(!plain.chars().any(|c| c != '\n' && is_control(c)), "{plain}");
+        insta::assert_snapshot!(plain);
+
+        let mut colored = Vec::new();
+        render_report(&report, &TerminalStyle::new(true), &mut colored).unwrap();
+        let colored = String::from_utf8(colored).unwrap();
+        // Every ESC left is one of faultline's colors, `ESC[…m`.
+        for (at, _) in colored.match_indices('\x1b') {
+            let args = colored[at + 1..].strip_prefix('[').expect("a CSI");
+            let end = args.find('m').expect("an SGR");
+            assert!(args[..end].bytes().all(|b| b.is_ascii_digit() || b == b';'), "{:?}", &colored[at..]);
+        }
+        assert!(colored.contains("thread Main\\x1b]0;PWNED\\x07"), "{colored}");
+    }
+
     #[test]
     fn escaping_twice_changes_nothing() {
         let once = escape_controls("\x1b[31mred\u{9b}\n").into_owned();
