@@ -121,10 +121,20 @@ pub fn redact_argv(argv: &[String]) -> Vec<String> {
 /// Redacts one line of free text (stderr, a message, one argument): secret assignments,
 /// authorization values, URL passwords, client password options.
 pub fn redact_text(line: &str) -> String {
-    let text = hide_url_passwords(line);
-    let text = hide_assignments(&text);
-    let text = hide_bearer_tokens(&text);
-    hide_password_options(&text)
+    redacted(line).unwrap_or_else(|| line.to_owned())
+}
+
+/// The redacted line, or `None` when nothing in it is secret (most lines: no copy made).
+fn redacted(line: &str) -> Option<String> {
+    let passes: [fn(&str) -> Option<String>; 4] =
+        [hide_url_passwords, hide_assignments, hide_bearer_tokens, hide_password_options];
+    let mut current: Option<String> = None;
+    for pass in passes {
+        if let Some(changed) = pass(current.as_deref().unwrap_or(line)) {
+            current = Some(changed);
+        }
+    }
+    current
 }
 
 /// Redacts every text field of a report (see [`crate::texts`]): argument vectors with
@@ -133,7 +143,11 @@ pub fn redact_text(line: &str) -> String {
 pub fn redact_report(report: &mut Report) {
     report.visit_texts(&mut |text| match text {
         Text::Argv(argv) => *argv = redact_argv(argv),
-        Text::Free(text) => *text = redact_text(text),
+        Text::Free(text) => {
+            if let Some(changed) = redacted(text) {
+                *text = changed;
+            }
+        }
         Text::Ident(_) => {}
     });
 }
@@ -151,7 +165,10 @@ fn is_space(b: u8) -> bool {
 }
 
 /// `https://user:pw@host/` → `https://user:[redacted]@host/`.
-fn hide_url_passwords(text: &str) -> String {
+fn hide_url_passwords(text: &str) -> Option<String> {
+    if !text.contains("://") {
+        return None;
+    }
     let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len());
     let mut copied = 0;
@@ -184,13 +201,24 @@ fn hide_url_passwords(text: &str) -> String {
         copied = authority_start + at;
         search = authority_end;
     }
+    finish(out, text, copied)
+}
+
+/// The rewritten text, or `None` when nothing was replaced (`copied` is still 0).
+fn finish(mut out: String, text: &str, copied: usize) -> Option<String> {
+    if copied == 0 {
+        return None;
+    }
     out.push_str(&text[copied..]);
-    out
+    Some(out)
 }
 
 /// `NAME=value`, `NAME = value`, `NAME: value`, `"NAME": "value"`, `'NAME': 'value'`.
-fn hide_assignments(text: &str) -> String {
+fn hide_assignments(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
+    if !bytes.iter().any(|&b| b == b'=' || b == b':') {
+        return None;
+    }
     let mut out = String::with_capacity(text.len());
     let mut copied = 0;
     let mut i = 0;
@@ -218,8 +246,7 @@ fn hide_assignments(text: &str) -> String {
             None => i += 1,
         }
     }
-    out.push_str(&text[copied..]);
-    out
+    finish(out, text, copied)
 }
 
 /// Whether the `=` or `:` at `i` assigns (not `==`, `!=`, `<=`, `>=`, `::`, `:=`).
@@ -299,7 +326,7 @@ fn unquoted_end(bytes: &[u8], start: usize) -> usize {
 }
 
 /// `Bearer eyJhbGciOi…` on its own, wherever it is.
-fn hide_bearer_tokens(text: &str) -> String {
+fn hide_bearer_tokens(text: &str) -> Option<String> {
     const WORD: &str = "bearer";
     let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len());
@@ -330,8 +357,7 @@ fn hide_bearer_tokens(text: &str) -> String {
         }
         i = end.max(i + 1);
     }
-    out.push_str(&text[copied..]);
-    out
+    finish(out, text, copied)
 }
 
 /// The password option of the program `arg` names (`/usr/bin/mysql` → `-p`, glued only).
@@ -342,10 +368,11 @@ fn password_option_of(word: &str) -> Option<(char, bool)> {
 }
 
 /// `mysql -u root -pSECRET db` inside one line (a shell command, a log line).
-fn hide_password_options(text: &str) -> String {
+fn hide_password_options(text: &str) -> Option<String> {
     if !PASSWORD_OPTIONS.iter().any(|(name, _, _)| text.contains(name)) {
-        return text.to_owned();
+        return None;
     }
+    let mut changed = false;
     let mut out = String::with_capacity(text.len());
     let mut option: Option<(char, bool)> = None;
     let mut hide_next = false;
@@ -361,6 +388,7 @@ fn hide_password_options(text: &str) -> String {
             break;
         }
         if hide_next && !word.starts_with('-') {
+            changed |= word != REDACTED;
             out.push_str(REDACTED);
             hide_next = false;
             continue;
@@ -370,6 +398,7 @@ fn hide_password_options(text: &str) -> String {
             let mut chars = word.chars();
             if chars.next() == Some('-') && chars.next() == Some(letter) {
                 if word.len() > 2 && !word[2..].starts_with(REDACTED) {
+                    changed = true;
                     out.push('-');
                     out.push(letter);
                     out.push_str(REDACTED);
@@ -385,7 +414,7 @@ fn hide_password_options(text: &str) -> String {
         }
         out.push_str(word);
     }
-    out
+    changed.then_some(out)
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 
-use super::strategies::{bytes, capture, frames, text, texts};
+use super::strategies::{bytes, capture, frames, maps_text, text, texts};
 use crate::memory::BufferMemory;
 
 proptest! {
@@ -52,8 +52,9 @@ proptest! {
     }
 
     #[test]
-    fn proc_text(text in text(), raw in bytes()) {
+    fn proc_text(text in text(), raw in bytes(), maps in maps_text()) {
         let _ = crate::process_globals::parse_maps_text(&text);
+        let _ = crate::process_globals::parse_maps_text(&maps);
         let _ = crate::memwatch::parse_cmdline(&raw);
         let _ = crate::memwatch::parse_statm_rss_pages(&text);
         let _ = crate::system::parse_meminfo(&text);

@@ -151,6 +151,24 @@ pub(crate) fn bytes() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![vec(any::<u8>(), 0..256), text().prop_map(String::into_bytes)]
 }
 
+/// The text of `/proc/<pid>/maps`: lines of the kernel's shape with any numbers and paths,
+/// mixed with lines of any text.
+pub(crate) fn maps_text() -> impl Strategy<Value = String> {
+    let line = (
+        any::<u64>(),
+        any::<u64>(),
+        select(&["r-xp", "---p", "rw-p", "r--s", "rwxp", "xyz"][..]),
+        any::<u32>(),
+        any::<(u8, u8)>(),
+        any::<u64>(),
+        prop_oneof![Just(String::new()), Just("[stack]".to_owned()), Just("[vdso]".to_owned()), text()],
+    )
+        .prop_map(|(start, end, perms, offset, (major, minor), inode, path)| {
+            format!("{start:x}-{end:x} {perms} {offset:08x} {major:02x}:{minor:02x} {inode} {path}")
+        });
+    vec(prop_oneof![3 => line, 1 => text()], 0..8).prop_map(|lines| lines.join("\n"))
+}
+
 pub(crate) fn texts(max: usize) -> impl Strategy<Value = Vec<String>> {
     vec(text(), 0..max)
 }
