@@ -13,9 +13,9 @@
 //! **What is hidden** (the value becomes `[redacted]`, the name stays):
 //! - `NAME=value`, `NAME = value`, `NAME: value`, with a secret name, anywhere in a line; a
 //!   quoted name and value as JSON or a Python repr writes them (`{"password": "x"}`,
-//!   `{'password': 'x'}`) hide everything between the value's quotes. An unquoted value
-//!   ends at a space, `,`, `;`, `&` or a quote. `==`, `!=`, `<=`, `>=` and `::` are not
-//!   assignments.
+//!   `{'password': 'x'}`, `b'x'`) hide everything between the value's quotes. An unquoted
+//!   value ends at a space, `,`, `;`, `&` or a quote. `==`, `!=`, `<=`, `>=`, `:=` and `::`
+//!   are not assignments.
 //! - an HTTP authorization value keeps its scheme: `Authorization: Bearer [redacted]`
 //!   (`Basic`, `Digest`, `Token`, ... alike); `Bearer TOKEN` alone is hidden when the token
 //!   has at least 8 characters and a digit or a symbol (so `bearer certificates` stays).
@@ -290,9 +290,13 @@ fn value_after(text: &str, from: usize) -> Option<(usize, usize)> {
     while start < bytes.len() && is_space(bytes[start]) {
         start += 1;
     }
-    let first = *bytes.get(start)?;
+    // Python's string prefixes: `{'password': b'x'}`, `r"x"`.
+    let prefixed = matches!(bytes.get(start), Some(b'b' | b'r' | b'u' | b'f' | b'B' | b'R' | b'U' | b'F'))
+        && matches!(bytes.get(start + 1), Some(b'"' | b'\''));
+    let quote_at = if prefixed { start + 1 } else { start };
+    let first = *bytes.get(quote_at)?;
     if first == b'"' || first == b'\'' {
-        let inner = start + 1;
+        let inner = quote_at + 1;
         let mut j = inner;
         while j < bytes.len() && bytes[j] != first {
             j += if bytes[j] == b'\\' { 2 } else { 1 };
@@ -501,6 +505,7 @@ mod tests {
             (r#"{"password": "hunter3"}"#, r#"{"password": "[redacted]"}"#),
             (r#"{"user": "bob", "api_key": "a b c"}"#, r#"{"user": "bob", "api_key": "[redacted]"}"#),
             ("{'password': 'hunter3'}", "{'password': '[redacted]'}"),
+            ("{'password': b'hunter3', 'token': r\"a b\"}", "{'password': b'[redacted]', 'token': r\"[redacted]\"}"),
             (r#"{"password":"hun\"ter3"}"#, r#"{"password":"[redacted]"}"#),
             ("token = x", "token = [redacted]"),
             ("API_TOKEN =abc and more", "API_TOKEN =[redacted] and more"),
