@@ -14,8 +14,8 @@
 //! - `NAME=value`, `NAME = value`, `NAME: value`, with a secret name, anywhere in a line; a
 //!   quoted name and value as JSON or a Python repr writes them (`{"password": "x"}`,
 //!   `{'password': 'x'}`, `b'x'`) hide everything between the value's quotes. An unquoted
-//!   value ends at a space, `,`, `;`, `&` or a quote. `==`, `!=`, `<=`, `>=`, `:=` and `::`
-//!   are not assignments.
+//!   value ends at a space, `,`, `;`, `&`, a quote or a closing bracket (`f(token=x)`,
+//!   `test_login[password=x]`). `==`, `!=`, `<=`, `>=`, `:=` and `::` are not assignments.
 //! - an HTTP authorization value keeps its scheme: `Authorization: Bearer [redacted]`
 //!   (`Basic`, `Digest`, `Token`, ... alike); `Bearer TOKEN` alone is hidden when the token
 //!   has at least 8 characters and a digit or a symbol (so `bearer certificates` stays).
@@ -305,7 +305,7 @@ fn value_after(text: &str, from: usize) -> Option<(usize, usize)> {
         return (end > inner && !text[inner..end].starts_with(REDACTED)).then_some((inner, end));
     }
     let end = unquoted_end(bytes, start);
-    if end == start || text[start..end].starts_with(REDACTED) {
+    if end == start || text[start..].starts_with(REDACTED) {
         return None;
     }
     // `Authorization: Bearer abc`: keep the scheme, hide what follows it.
@@ -325,7 +325,7 @@ fn value_after(text: &str, from: usize) -> Option<(usize, usize)> {
 fn unquoted_end(bytes: &[u8], start: usize) -> usize {
     bytes[start..]
         .iter()
-        .position(|&b| b.is_ascii_whitespace() || matches!(b, b',' | b';' | b'"' | b'\'' | b'&'))
+        .position(|&b| b.is_ascii_whitespace() || matches!(b, b',' | b';' | b'"' | b'\'' | b'&' | b')' | b']' | b'}'))
         .map_or(bytes.len(), |i| start + i)
 }
 
@@ -521,6 +521,10 @@ mod tests {
             ("postgres://db/x?sslmode=disable&password=pw", "postgres://db/x?sslmode=disable&password=[redacted]"),
             ("mysql -u root -pSECRET shop", "mysql -u root -p[redacted] shop"),
             ("connect(password=\"x\")", "connect(password=\"[redacted]\")"),
+            (
+                "connect(token=abc) and test_login[password=x]",
+                "connect(token=[redacted]) and test_login[password=[redacted]]",
+            ),
         ];
         for (text, want) in cases {
             assert_eq!(redact_text(text), want, "{text}");
