@@ -104,7 +104,8 @@ pub fn redact_argv(argv: &[String]) -> Vec<String> {
             Some((name, value))
                 if is_secret_name(name)
                     && is_name(name)
-                    && (name.starts_with('-') || !value.contains(char::is_whitespace)) =>
+                    && (name.starts_with('-') || !value.contains(char::is_whitespace))
+                    && !value.trim_start_matches(['"', '\'']).starts_with(REDACTED) =>
             {
                 out.push(format!("{name}={REDACTED}"))
             }
