@@ -9,6 +9,7 @@ pub mod childenv;
 pub mod console;
 pub mod diagnose;
 pub mod doctor;
+pub mod escape;
 pub mod events;
 pub mod html;
 pub mod memory;
@@ -16,6 +17,8 @@ pub mod memwatch;
 pub mod model;
 pub mod native;
 pub mod process_globals;
+#[cfg(test)]
+mod properties;
 pub mod python;
 pub mod recorder;
 pub mod redact;
@@ -26,6 +29,7 @@ pub mod signals;
 pub mod store;
 pub mod stress;
 pub mod system;
+pub mod texts;
 #[cfg(target_os = "linux")]
 pub mod trace;
 pub mod units;

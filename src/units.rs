@@ -166,7 +166,11 @@ pub fn format_timestamp_ms(ms: i64) -> String {
         return format!("{ms} ms");
     };
     let time = std::time::UNIX_EPOCH + Duration::from_millis(ms);
-    let text = humantime::format_rfc3339_seconds(time).to_string();
+    // RFC 3339 stops at the year 9999: a later time (a corrupt store row) is shown raw.
+    let mut text = String::new();
+    if std::fmt::Write::write_fmt(&mut text, format_args!("{}", humantime::format_rfc3339_seconds(time))).is_err() {
+        return format!("{ms} ms");
+    }
     format!("{} UTC", text.trim_end_matches('Z').replacen('T', " ", 1))
 }
 
@@ -193,6 +197,14 @@ pub fn count(n: u64, one: &str, many: &str) -> String {
     }
 }
 
+/// A report's milliseconds as a `Duration`: negative or NaN is zero, too long is the longest.
+pub fn duration_from_ms(ms: f64) -> Duration {
+    if ms.is_nan() || ms <= 0.0 {
+        return Duration::ZERO;
+    }
+    Duration::try_from_secs_f64(ms / 1000.0).unwrap_or(Duration::MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,6 +223,18 @@ mod tests {
     fn timestamps() {
         assert_eq!(format_timestamp_ms(1_763_808_063_000), "2025-11-22 10:41:03 UTC");
         assert_eq!(format_timestamp_ms(-5), "-5 ms");
+        // Past the year 9999 (found by a property test: it panicked).
+        assert_eq!(format_timestamp_ms(253_402_300_800_000), "253402300800000 ms");
+        assert_eq!(format_timestamp_ms(i64::MAX), format!("{} ms", i64::MAX));
+    }
+
+    #[test]
+    fn report_milliseconds_as_durations() {
+        assert_eq!(duration_from_ms(1500.0), Duration::from_millis(1500));
+        assert_eq!(duration_from_ms(f64::NAN), Duration::ZERO);
+        assert_eq!(duration_from_ms(-3.0), Duration::ZERO);
+        assert_eq!(duration_from_ms(f64::INFINITY), Duration::MAX);
+        assert_eq!(duration_from_ms(1e300), Duration::MAX);
     }
 
     #[test]

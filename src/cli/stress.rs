@@ -217,7 +217,8 @@ fn announce(result: &RunResult, progress: &ProgressBar) {
     if progress.is_hidden() {
         faultline::say!("faultline: {line}");
     } else {
-        progress.println(format!("faultline: {line}"));
+        // The culprit and the test id come from the run's processes.
+        progress.println(format!("faultline: {}", faultline::escape::Escaped(&line)));
     }
 }
 

@@ -89,9 +89,12 @@ pub(crate) fn nice_step(raw: f64) -> f64 {
     [1.0, 2.0, 5.0, 10.0].into_iter().map(|m| m * base).find(|&s| s >= raw * (1.0 - 1e-9)).unwrap_or(10.0 * base)
 }
 
-/// Ticks from 0 to at least `max` in steps of `step`: `(value, position)` pairs.
+/// Ticks from 0 to at least `max` in steps of `step`: `(value, position)` pairs. A report
+/// with an absurd sample time (1e308 ms) would ask for `usize::MAX` ticks: at most
+/// `MAX_TICKS` are made.
 fn ticks(max: f64, step: f64) -> Vec<f64> {
-    let n = (max / step).ceil().max(1.0) as usize;
+    const MAX_TICKS: usize = 20;
+    let n = ((max / step).ceil().max(1.0) as usize).min(MAX_TICKS);
     (0..=n).map(|i| i as f64 * step).collect()
 }
 
@@ -223,6 +226,14 @@ mod tests {
     use super::*;
 
     const MIB: u64 = 1 << 20;
+
+    #[test]
+    fn absurd_ranges_give_few_ticks() {
+        // Found by a property test: this panicked with "capacity overflow".
+        assert_eq!(ticks(1.7e308, 1.0).len(), 21);
+        assert_eq!(ticks(f64::INFINITY, f64::INFINITY).len(), 2);
+        assert_eq!(ticks(10.0, 5.0), vec![0.0, 5.0, 10.0]);
+    }
 
     #[test]
     fn nice_steps() {

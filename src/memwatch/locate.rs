@@ -146,3 +146,19 @@ mod tests {
         assert_eq!(locate("garbage\n", "nonsense\n"), OwnCgroups::default());
     }
 }
+
+/// Property test (issue 9, A4): any mountinfo and cgroup text parses without a panic.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(crate::properties::config())]
+
+        #[test]
+        fn any_mountinfo(mountinfo in crate::properties::strategies::text(), cgroup in crate::properties::strategies::text()) {
+            let _ = super::locate(&mountinfo, &cgroup);
+            let _ = super::unescape(&mountinfo);
+        }
+    }
+}

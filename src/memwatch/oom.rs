@@ -56,3 +56,19 @@ mod tests {
         assert_eq!(parse_counter("oom_kill x\n", "oom_kill"), None);
     }
 }
+
+/// Property test (issue 9, A4): any `memory.events` text parses without a panic.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(crate::properties::config())]
+
+        #[test]
+        fn any_events_text(text in crate::properties::strategies::text(), key in crate::properties::strategies::text()) {
+            let _ = super::parse_counter(&text, &key);
+            let _ = super::parse_counter(&text, "oom_kill");
+        }
+    }
+}

@@ -161,3 +161,25 @@ mod tests {
         assert!(maps.find_code(here).is_some());
     }
 }
+
+/// Property test (issue 9, A4): maps text of any shape, and lookups at any address, never
+/// panic.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(crate::properties::config())]
+
+        #[test]
+        fn any_maps_text(text in crate::properties::strategies::maps_text(), address in any::<u64>()) {
+            use procfs::FromBufRead;
+            let Ok(parsed) = procfs::process::MemoryMaps::from_buf_read(text.as_bytes()) else { return Ok(()) };
+            let maps = super::Maps { entries: parsed.into_iter().map(super::from_procfs).collect() };
+            let _ = maps.find(address);
+            let _ = maps.find_code(address);
+            let _ = maps.stack_for(address);
+            let _ = maps.same_code(&maps);
+        }
+    }
+}

@@ -59,6 +59,8 @@ pub fn write_annotations(report: &Report, workspace: Option<&Path>, out: &mut im
 
 /// The annotations of a run: one per crash, one for a timeout, one for a memory stop.
 pub fn annotations(report: &Report, workspace: Option<&Path>) -> Vec<Annotation> {
+    // The runner's log is a terminal too: text from the processes comes escaped.
+    let report = &crate::escape::for_terminal(report);
     let places = Places { cwd: report.cwd.as_deref().map(Path::new), workspace };
     let paths = Paths::new(report.cwd.as_deref());
     let mut out: Vec<Annotation> = report.crashes.iter().map(|c| crash_annotation(c, &places, &paths)).collect();

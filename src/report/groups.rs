@@ -5,6 +5,7 @@ use std::io::{self, Write};
 
 use super::style::{Role, TerminalStyle};
 use super::TerminalBuilder;
+use crate::escape::{escape_controls, for_terminal};
 use crate::store::{GroupDetail, GroupSummary};
 use crate::units::{count, format_timestamp_ms};
 
@@ -21,6 +22,8 @@ pub fn write_group_list(
     style: &TerminalStyle,
     out: &mut impl Write,
 ) -> io::Result<()> {
+    let groups: Vec<GroupSummary> = groups.iter().map(for_terminal).collect();
+    let store = escape_controls(store);
     let crashes: u64 = groups.iter().map(|g| g.count).sum();
     writeln!(
         out,
@@ -39,7 +42,7 @@ pub fn write_group_list(
         writeln!(out, "No crashes recorded yet.")?;
         return Ok(());
     }
-    for group in groups {
+    for group in &groups {
         writeln!(out)?;
         write_group_heading(group, &count(group.count, "crash", "crashes"), style, out)?;
         writeln!(
@@ -92,6 +95,7 @@ pub(super) fn write_group_heading(
 
 /// `faultline crashes show ID`: the group, where and when it happened, then its latest report.
 pub fn write_group(group: &GroupDetail, style: &TerminalStyle, out: &mut impl Write) -> io::Result<()> {
+    let group = &for_terminal(group);
     let g = &group.summary;
     writeln!(
         out,

@@ -216,6 +216,8 @@ fn started_at(report: &Report) -> Option<chrono::DateTime<chrono::FixedOffset>> 
     chrono::DateTime::parse_from_rfc3339(report.started_at.as_deref()?).ok()
 }
 
+/// A test time readers can parse: a report's infinite or absurd duration is capped (at
+/// about 136 years; quick-junit cannot read `Duration::MAX` back).
 fn duration(ms: f64) -> Duration {
-    Duration::from_secs_f64((ms / 1000.0).max(0.0))
+    crate::units::duration_from_ms(ms).min(Duration::from_secs(u64::from(u32::MAX)))
 }

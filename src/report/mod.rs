@@ -44,6 +44,7 @@ mod tests;
 
 use std::io::{self, Write};
 
+use crate::escape::for_terminal;
 use crate::model::{Crash, Outcome, Report};
 use text::Paths;
 
@@ -117,8 +118,10 @@ pub struct TerminalReporter {
 
 impl TerminalReporter {
     /// Every crash; a timeout (what the threads were doing, their stacks) or a memory stop
-    /// (the limit, where the threads were); the memory line; then the run summary.
+    /// (the limit, where the threads were); the memory line; then the run summary. Text
+    /// from the processes is shown with its control characters escaped.
     pub fn write_report(&self, report: &Report, out: &mut impl Write) -> io::Result<()> {
+        let report = &for_terminal(report);
         let paths = Paths::new(self.config.cwd.as_deref().or(report.cwd.as_deref()));
         for c in &report.crashes {
             crash::write_crash(&self.config, c, &paths, out)?;
@@ -137,17 +140,17 @@ impl TerminalReporter {
         if let Some(line) = settings_line::settings_line(report, cwd, &self.config.style) {
             writeln!(out, "{line}")?;
         }
-        self.write_summary(report, out)
+        writeln!(out, "{}", summary::summary_line(report, &self.config.style))
     }
 
     /// One crash, as soon as it is known; paths are relative to the configured `cwd`.
     pub fn write_crash(&self, crash: &Crash, out: &mut impl Write) -> io::Result<()> {
-        crash::write_crash(&self.config, crash, &Paths::new(self.config.cwd.as_deref()), out)
+        crash::write_crash(&self.config, &for_terminal(crash), &Paths::new(self.config.cwd.as_deref()), out)
     }
 
     /// The one-line run summary.
     pub fn write_summary(&self, report: &Report, out: &mut impl Write) -> io::Result<()> {
-        writeln!(out, "{}", summary::summary_line(report, &self.config.style))
+        writeln!(out, "{}", summary::summary_line(&for_terminal(report), &self.config.style))
     }
 }
 

@@ -14,10 +14,10 @@
 use std::collections::BTreeSet;
 use std::io::{self, Write};
 
-use crate::units::count;
 use super::style::{Role, TerminalStyle};
 use super::text::{brief_command, duration};
 use crate::store::RunSummary;
+use crate::units::count;
 use crate::units::format_timestamp_ms;
 
 /// Characters of the command shown; the JSON has all of it.
@@ -32,7 +32,11 @@ pub fn write_run_list(
     out: &mut impl Write,
 ) -> io::Result<()> {
     let shown = if (runs.len() as u64) < total { format!(", the latest {} shown", runs.len()) } else { String::new() };
-    writeln!(out, "{}", style.paint(Role::Strong, &format!("Crash store {store}: {}{shown}", count(total as u64, "run", "runs"))))?;
+    writeln!(
+        out,
+        "{}",
+        style.paint(Role::Strong, &format!("Crash store {store}: {}{shown}", count(total as u64, "run", "runs")))
+    )?;
     if runs.is_empty() {
         writeln!(out, "No runs recorded yet.")?;
         return Ok(());
@@ -69,7 +73,10 @@ pub fn write_run_list(
         writeln!(
             out,
             "{}",
-            style.paint(Role::Faint, &format!("{} not shown: --limit N or --all.", count(older as u64, "older run", "older runs")))
+            style.paint(
+                Role::Faint,
+                &format!("{} not shown: --limit N or --all.", count(older as u64, "older run", "older runs"))
+            )
         )?;
     }
     writeln!(

@@ -4,6 +4,7 @@ use std::io::{self, Write};
 
 use super::groups::write_group_heading;
 use super::style::{Role, TerminalStyle};
+use crate::escape::for_terminal;
 use crate::stress::StressSummary;
 use crate::units::{count, format_duration};
 
@@ -11,7 +12,8 @@ use crate::units::{count, format_duration};
 const RUNS_SHOWN: usize = 10;
 
 pub fn write_stress_summary(s: &StressSummary, style: &TerminalStyle, out: &mut impl Write) -> io::Result<()> {
-    let duration = format_duration(std::time::Duration::from_secs_f64(s.duration_ms.max(0.0) / 1000.0));
+    let s = &for_terminal(s);
+    let duration = format_duration(crate::units::duration_from_ms(s.duration_ms));
     let parallel = if s.jobs == 1 { "one at a time".to_owned() } else { format!("{} at a time", s.jobs) };
     writeln!(
         out,

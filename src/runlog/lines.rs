@@ -57,11 +57,12 @@ pub fn event_line(event: &RunEvent) -> String {
                 crash.signal,
                 crash.kind.as_str()
             );
+            // Redacted like the command line: the event comes before the report is.
             if let Some(test) = &crash.test {
-                line.push_str(&format!(" test={}", value(&test.nodeid)));
+                line.push_str(&format!(" test={}", value(&crate::redact::redact_text(&test.nodeid))));
             }
             if let Some(function) = crash.culprit.as_ref().and_then(|c| c.function.as_deref()) {
-                line.push_str(&format!(" culprit={}", value(function)));
+                line.push_str(&format!(" culprit={}", value(&crate::redact::redact_text(function))));
             }
             line.push_str(&format!(" signature={}", value(&crash.signature)));
             line

@@ -185,6 +185,18 @@ fn event_lines() {
     }
 }
 
+/// A test id holding a secret (`test_login[password=hunter3]`) is redacted in the log as in
+/// the report; control characters come quoted.
+#[test]
+fn crash_lines_hide_secrets_and_quote_controls() {
+    let mut crash = crash();
+    crash.test = Some(TestRef { nodeid: "tests/t.py::test_login[password=hunter3]".into(), when: None });
+    crash.culprit = Some(Culprit { function: Some("f\x1b]0;x\x07".into()), module: None, file: None, line: None });
+    let line = event_line(&RunEvent::Crash(Box::new(crash)));
+    assert!(line.contains("test=tests/t.py::test_login[password=[redacted]]"), "{line}");
+    assert!(line.contains(r#"culprit="f\u{1b}]0;x\u{7}""#), "{line}");
+}
+
 #[test]
 fn the_sink_writes_one_line_per_event() {
     let dir = tempfile::tempdir().unwrap();

@@ -99,24 +99,10 @@ pub fn create_store_dir(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// `postgres://user:secret@host/db` → `postgres://user:[redacted]@host/db`.
+/// `postgres://user:secret@host/db?password=x` → `postgres://user:[redacted]@host/db?password=[redacted]`:
+/// the password in the URL and any secret parameter, by the redactor's rules.
 fn without_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let (authority, tail) = match rest.find('/') {
-        Some(at) => rest.split_at(at),
-        None => (rest, ""),
-    };
-    let Some((userinfo, host)) = authority.rsplit_once('@') else {
-        return url.to_owned();
-    };
-    match userinfo.split_once(':') {
-        Some((user, _password)) => {
-            format!("{scheme}://{user}:{}@{host}{tail}", crate::redact::REDACTED)
-        }
-        None => url.to_owned(),
-    }
+    crate::redact::redact_text(url)
 }
 
 #[cfg(test)]
@@ -154,5 +140,9 @@ mod tests {
         assert_eq!(shown, "postgresql://ci:[redacted]@db.example:5432/crashes?sslmode=disable");
         assert_eq!(Location::Postgres("postgres://db/crashes".into()).display(), "postgres://db/crashes");
         assert_eq!(Location::Postgres("postgres://ci@db/crashes".into()).display(), "postgres://ci@db/crashes");
+        assert_eq!(
+            Location::Postgres("postgres://db/x?sslmode=require&password=pw".into()).display(),
+            "postgres://db/x?sslmode=require&password=[redacted]"
+        );
     }
 }

@@ -391,3 +391,21 @@ mod tests {
         assert_eq!(last_lines_of(text, 10).len(), 4);
     }
 }
+
+/// Property test (issue 9, A4): any bytes at all, cut anywhere, give lines without a panic.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(crate::properties::config())]
+
+        #[test]
+        fn any_bytes_give_lines(bytes in crate::properties::strategies::bytes(), count in 0usize..30, long in any::<bool>()) {
+            // A tail of KEEP_BYTES or more drops its first, partial line.
+            let bytes = if long { bytes.repeat(super::KEEP_BYTES / bytes.len().max(1) + 1) } else { bytes };
+            let lines = super::last_lines_of(&bytes, count);
+            prop_assert!(lines.len() <= count);
+        }
+    }
+}

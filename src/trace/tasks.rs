@@ -151,3 +151,19 @@ mod tests {
         assert_eq!(state_name("garbage"), None);
     }
 }
+
+/// Property test (issue 9, A4): `/proc` text of any shape parses without a panic.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(crate::properties::config())]
+
+        #[test]
+        fn any_status_or_stat_text(text in crate::properties::strategies::text()) {
+            let _ = super::parse_sigcgt(&text);
+            let _ = super::state_name(&text);
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! Text from the traced processes, made harmless for a terminal.
+//!
+//! A thread name, a test id, a function name, a stderr line can hold escape sequences: a
+//! window title (`ESC ] 0 ; … BEL`), a cleared screen (`ESC [ 2 J`), a clipboard write
+//! (OSC 52), a disguised link (OSC 8). Every terminal output shows such text with its
+//! control characters written out instead:
+//! - C0 controls and DEL as `\x1b`, `\x07`, `\x7f` (`\t`, `\r`, `\n` by name);
+//! - C1 controls (U+0080–U+009F, `\u{9b}` is a CSI on its own) as `\u{9b}`;
+//! - the bidirectional overrides and isolates (U+202A–U+202E, U+2066–U+2069), which
+//!   reorder what a line appears to say, as `\u{202e}`.
+//!
+//! The terminal renderers take whole values through [`for_terminal`] (every text field of
+//! them, as [`crate::texts`] lists them) before writing a line, and add faultline's own
+//! colors after: those are never escaped. Lines that end structurally (the stderr tail is
+//! split into lines) keep their breaks; a line break inside one field is shown as `\n`.
+
+use std::borrow::Cow;
+use std::fmt::{self, Write as _};
+
+use crate::texts::{map_strings, Texts};
+
+/// Whether `c` is shown escaped.
+pub fn is_control(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `text` with every control character written out (see the module's documentation).
+pub fn escape_controls(text: &str) -> Cow<'_, str> {
+    escape_with(text, false)
+}
+
+/// Like [`escape_controls`], but line breaks stay: for messages of several lines whose
+/// breaks are faultline's own.
+pub fn escape_controls_keeping_lines(text: &str) -> Cow<'_, str> {
+    escape_with(text, true)
+}
+
+fn escape_with(text: &str, keep_newlines: bool) -> Cow<'_, str> {
+    let wanted = |c: char| is_control(c) && !(keep_newlines && c == '\n');
+    if !text.chars().any(wanted) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if wanted(c) {
+            push_escaped(c, &mut out);
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn push_escaped(c: char, out: &mut String) {
+    // Writing to a String cannot fail.
+    let _ = match c {
+        '\t' => out.write_str("\\t"),
+        '\r' => out.write_str("\\r"),
+        '\n' => out.write_str("\\n"),
+        c if (c as u32) < 0x80 => write!(out, "\\x{:02x}", c as u32),
+        c => write!(out, "\\u{{{:x}}}", c as u32),
+    };
+}
+
+/// Shows a string with its control characters escaped: `say!("… {}", Escaped(&name))`.
+pub struct Escaped<'a>(pub &'a str);
+
+impl fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&escape_controls(self.0))
+    }
+}
+
+/// A copy of `value` whose every text field is escaped, for a terminal renderer.
+pub fn for_terminal<T: Texts + Clone>(value: &T) -> T {
+    let mut copy = value.clone();
+    map_strings(&mut copy, &|s| match escape_controls(s) {
+        Cow::Owned(escaped) => Some(escaped),
+        Cow::Borrowed(_) => None,
+    });
+    copy
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn controls_are_written_out() {
+        assert_eq!(escape_controls("plain text, ünïcödé, エラー"), "plain text, ünïcödé, エラー");
+        assert_eq!(escape_controls("\x1b]0;pwned\x07"), "\\x1b]0;pwned\\x07");
+        assert_eq!(escape_controls("\x1b[2J\x1b[H"), "\\x1b[2J\\x1b[H");
+        assert_eq!(escape_controls("a\tb\rc\nd\x7f"), "a\\tb\\rc\\nd\\x7f");
+        assert_eq!(escape_controls("\u{9b}31m \u{85}"), "\\u{9b}31m \\u{85}");
+        assert_eq!(escape_controls("abc\u{202e}fed"), "abc\\u{202e}fed");
+        assert_eq!(escape_controls("\0"), "\\x00");
+        assert_eq!(escape_controls_keeping_lines("one\ntwo\x1b"), "one\ntwo\\x1b");
+        assert_eq!(Escaped("\x1b]52;c;aGk=\x07").to_string(), "\\x1b]52;c;aGk=\\x07");
+    }
+
+    /// A crash whose every name came from a hostile process, as the terminal shows it: each
+    /// escape sequence written out, faultline's own colors untouched.
+    #[test]
+    fn a_hostile_crash_in_the_terminal() {
+        use crate::diagnose::fixtures;
+        use crate::report::{render_report, TerminalStyle};
+        let title = "\x1b]0;PWNED\x07";
+        let mut capture = fixtures::pytest_null_deref();
+        capture.pytest.current_test = Some(format!("tests/test_bbox.py::test_{title} (call)"));
+        let thread = &mut capture.threads[0];
+        thread.name = Some(format!("Main{title}"));
+        for frame in thread.frames.iter_mut().filter(|f| f.is_python()) {
+            frame.function = frame.function.take().map(|f| format!("{f}\x1b[2J"));
+            frame.file = frame.file.take().map(|f| f.replace("shapes", "sha\u{9b}pes"));
+        }
+        capture.stderr_tail = vec!["copy \x1b]52;c;aGk=\x07 \x1b]8;;https://evil/\x1b\\link\x1b]8;;\x1b\\ done".into()];
+        let report = fixtures::report(&[capture]);
+        let mut plain = Vec::new();
+        render_report(&report, &TerminalStyle::plain(), &mut plain).unwrap();
+        let plain = String::from_utf8(plain).unwrap();
+        assert!(!plain.chars().any(|c| c != '\n' && is_control(c)), "{plain}");
+        insta::assert_snapshot!(plain);
+
+        let mut colored = Vec::new();
+        render_report(&report, &TerminalStyle::new(true), &mut colored).unwrap();
+        let colored = String::from_utf8(colored).unwrap();
+        // Every ESC left is one of faultline's colors, `ESC[…m`.
+        for (at, _) in colored.match_indices('\x1b') {
+            let args = colored[at + 1..].strip_prefix('[').expect("a CSI");
+            let end = args.find('m').expect("an SGR");
+            assert!(args[..end].bytes().all(|b| b.is_ascii_digit() || b == b';'), "{:?}", &colored[at..]);
+        }
+        assert!(colored.contains("thread Main\\x1b]0;PWNED\\x07"), "{colored}");
+    }
+
+    #[test]
+    fn escaping_twice_changes_nothing() {
+        let once = escape_controls("\x1b[31mred\u{9b}\n").into_owned();
+        assert!(matches!(escape_controls(&once), Cow::Borrowed(_)));
+    }
+}
