@@ -131,6 +131,15 @@ fn a_launcher_before_the_roots_exec_never_names_the_holder() {
     // The launcher's stage: a helper holding more than the program ever will.
     let helper = Tree(vec![python_holding(32)]);
     let program = sleepers(1);
+    // Under load the new process's command line can read empty for a moment: the test is
+    // about whom the watch names, so it starts once `sleep` shows as itself.
+    let shows_sleep = || {
+        std::fs::read(format!("/proc/{}/cmdline", program.pids()[0])).is_ok_and(|c| c.starts_with(b"sleep"))
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !shows_sleep() && std::time::Instant::now() < deadline {
+        std::thread::yield_now();
+    }
     let mut watch = MemoryWatch::new(MemoryConfig::default());
     watch.sample(Duration::from_millis(20), &helper.pids());
     let launcher_peak = watch.peak_bytes();
