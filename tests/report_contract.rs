@@ -3,26 +3,6 @@
 mod common;
 
 use common::faultline;
-use serde_json::Value;
-use std::path::Path;
-
-/// Validates with Python's `jsonschema` (installed by scripts/test.sh from
-/// scripts/test-requirements.txt), the reference implementation of JSON Schema.
-fn assert_valid(report: &Value) {
-    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/report-schema.json");
-    assert!(schema.is_file(), "{} is missing", schema.display());
-    let dir = tempfile::tempdir().unwrap();
-    let report_path = dir.path().join("report.json");
-    std::fs::write(&report_path, serde_json::to_vec(report).unwrap()).unwrap();
-    let check = "import json, sys, jsonschema\n\
-                 schema = json.load(open(sys.argv[1]))\n\
-                 jsonschema.Draft202012Validator(schema).validate(json.load(open(sys.argv[2])))\n";
-    let out = std::process::Command::new("python3")
-        .args(["-c", check, schema.to_str().unwrap(), report_path.to_str().unwrap()])
-        .output()
-        .expect("run python3");
-    assert!(out.status.success(), "report does not match the schema:\n{}", String::from_utf8_lossy(&out.stderr));
-}
 
 #[test]
 fn passing_failing_and_crashing_reports_match_the_schema() {
@@ -38,7 +18,7 @@ fn passing_failing_and_crashing_reports_match_the_schema() {
         let (_, stderr, report) = faultline(&args, dir.path());
         let report = report.unwrap_or_else(|| panic!("no report for {args:?}: {stderr}"));
         assert_eq!(report["outcome"], outcome, "{args:?}");
-        assert_valid(&report);
+        common::assert_matches_report_schema(&report);
     }
 }
 
