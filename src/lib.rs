@@ -25,6 +25,8 @@ pub mod settings;
 pub mod signals;
 pub mod store;
 pub mod stress;
+#[cfg(target_os = "linux")]
+pub mod supervised;
 pub mod system;
 #[cfg(target_os = "linux")]
 pub mod trace;
