@@ -5,8 +5,8 @@
 # instead of bundling anything, if the binary needs a library or symbol outside the tag.
 #
 # Everything stays under target/: the build venv (target/wheel-build/venv, reused), zig's
-# caches, and a cargo target dir of its own (target/zig: the linker and C compiler differ, so
-# sharing target/release would rebuild both ways).
+# and maturin's caches, and a cargo target dir of its own (target/zig: the linker and the C
+# compiler differ from a plain `cargo build`, whose target/release stays as it was).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,7 +24,9 @@ if [ "$("$venv/bin/maturin" --version 2>/dev/null)" != "maturin $MATURIN_VERSION
         "maturin==$MATURIN_VERSION" "ziglang==$ZIGLANG_VERSION" >&2
 fi
 
+# zig's caches, and maturin's zig wrappers (written to XDG_CACHE_HOME/cargo-zigbuild).
 export ZIG_GLOBAL_CACHE_DIR="$PWD/$build/zig-cache" ZIG_LOCAL_CACHE_DIR="$PWD/$build/zig-cache"
+export XDG_CACHE_HOME="$PWD/$build/cache"
 export CARGO_TARGET_DIR="$PWD/target/zig"
 out=$build/dist
 rm -rf "$out"

@@ -147,16 +147,16 @@ fn as_pyproject(work: &Path, extra: &str) {
     std::fs::write(work.join("pyproject.toml"), text).expect("write pyproject.toml");
 }
 
-/// pytest's own lines, with what differs between any two runs (durations, addresses) masked.
-fn pytest_lines(text: &[u8]) -> Vec<String> {
+/// Lines of pytest's output, with what differs between any two runs (durations, thread
+/// addresses) masked.
+fn masked_lines(text: &[u8]) -> Vec<String> {
     String::from_utf8_lossy(text)
         .lines()
-        .filter(|line| !line.starts_with("faultline") && !line.starts_with("  "))
         .map(|line| {
             let words: Vec<String> =
                 line.split(' ').map(|w| if w.starts_with("0x") { "0x…".to_owned() } else { w.to_owned() }).collect();
             let line = words.join(" ");
-            match line.find(" in ") {
+            match line.rfind(" in ") {
                 Some(at) if line.ends_with('s') && line[at + 4..].trim_end_matches('s').parse::<f64>().is_ok() => {
                     line[..at].to_owned()
                 }
@@ -164,6 +164,46 @@ fn pytest_lines(text: &[u8]) -> Vec<String> {
             }
         })
         .collect()
+}
+
+/// glibc's own libraries, which manylinux2014 lets a wheel link without bundling them.
+const MANYLINUX_LIBS: [&str; 7] =
+    ["libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2", "librt.so.1", "ld-linux-x86-64.so.2", "libgcc_s.so.1"];
+
+/// What maturin's auditwheel check claimed, checked again on the wheel's binary: the
+/// manylinux2014 tag, only glibc's libraries and symbols no newer than glibc 2.17, and
+/// nothing bundled beside the binary.
+#[test]
+fn the_wheel_is_manylinux2014_and_bundles_nothing() {
+    let wheel = wheel();
+    let name = wheel.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(name.ends_with("-py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64.whl"), "{name}");
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new("python3").args(["-m", "zipfile", "-e"]).arg(&wheel).arg(dir.path()).output().unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    let mut files = Vec::new();
+    list_files(dir.path(), dir.path(), &mut files);
+    let bundled: Vec<&String> = files.iter().filter(|f| f.contains(".so") || f.contains(".libs/")).collect();
+    assert!(bundled.is_empty(), "libraries bundled in the wheel: {bundled:?}");
+    let binary = files.iter().find(|f| f.ends_with(".data/scripts/faultline")).expect("the binary in the wheel");
+
+    let out =
+        Command::new("readelf").args(["--dynamic", "--version-info"]).arg(dir.path().join(binary)).output().unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let needed: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("(NEEDED)"))
+        .filter_map(|l| l.split('[').nth(1)?.strip_suffix(']'))
+        .collect();
+    assert!(!needed.is_empty() && needed.iter().all(|lib| MANYLINUX_LIBS.contains(lib)), "NEEDED: {needed:?}");
+    let newest = text
+        .split_whitespace()
+        .filter_map(|w| w.strip_prefix("GLIBC_"))
+        .filter_map(|v| v.split('.').map(|n| n.parse::<u32>().ok()).collect::<Option<Vec<u32>>>())
+        .max()
+        .expect("versioned glibc symbols");
+    assert!(newest <= vec![2, 17], "needs glibc {newest:?}");
 }
 
 #[test]
@@ -227,9 +267,14 @@ fn pytest_faultline_reports_the_crashing_test() {
     assert_eq!(crash["test"]["nodeid"], expected.as_str(), "{crash:#?}");
     assert_eq!(crash["process"], "main", "pytest is faultline's command itself: {crash:#?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains(&format!("faultline: SIGSEGV (null-deref) in bbox")), "{}", show(&out));
-    assert_eq!(pytest_lines(&out.stdout), pytest_lines(&bare.stdout), "pytest's stdout changed");
-    assert_eq!(pytest_lines(&out.stderr), pytest_lines(&bare.stderr), "pytest's stderr changed");
+    assert!(stderr.contains("faultline: SIGSEGV (null-deref) in bbox"), "{}", show(&out));
+    // pytest's output is what it is without faultline; faultline's report follows on stderr.
+    assert_eq!(masked_lines(&out.stdout), masked_lines(&bare.stdout), "pytest's stdout changed");
+    let (bare_stderr, stderr_lines) = (masked_lines(&bare.stderr), masked_lines(&out.stderr));
+    assert!(bare_stderr.iter().any(|l| l.starts_with("Fatal Python error")), "{}", show(&bare));
+    assert!(stderr_lines.len() > bare_stderr.len(), "{}", show(&out));
+    assert_eq!(stderr_lines[..bare_stderr.len()], bare_stderr[..], "pytest's stderr changed: {}", show(&out));
+    assert!(stderr_lines[bare_stderr.len()].starts_with("faultline: SIGSEGV"), "{}", show(&out));
 }
 
 /// `addopts = "--faultline"`: the project's unchanged pytest command (the console script
