@@ -1,5 +1,6 @@
 //! What the command gets beyond our own environment: a private temp dir, headless and
-//! single-thread variables, the user's `env` pairs, and resource limits.
+//! single-thread variables, the user's `env` pairs, resource limits, and the mark that it
+//! runs under faultline (`FAULTLINE_SUPERVISED`, see `supervised`).
 //!
 //! Everything is prepared here, before the fork: the child may only call async-signal-safe
 //! functions between fork and exec, so it receives finished C strings and plain numbers.
@@ -78,8 +79,9 @@ impl ChildEnv {
         } else {
             None
         };
-        let (vars, mut described) =
+        let (mut vars, mut described) =
             build_vars(std::env::vars_os().collect(), settings, temp.as_ref().map(PrivateTmp::path));
+        crate::supervised::mark(&mut vars, std::process::id());
         let envp = to_envp(&vars)?;
         let (rlimits, limit_lines) = limits::plan(settings, &limits::CurrentLimits::read()?).map_err(invalid)?;
         described.extend(limit_lines);

@@ -28,6 +28,8 @@ pub mod settings;
 pub mod signals;
 pub mod store;
 pub mod stress;
+#[cfg(target_os = "linux")]
+pub mod supervised;
 pub mod system;
 pub mod texts;
 #[cfg(target_os = "linux")]

@@ -150,7 +150,11 @@ fn no_temp_dir_unless_asked() {
     assert!(env.temp_dir().is_none());
     assert!(env.rlimits().is_empty());
     assert!(env.describe().is_empty());
-    assert_eq!(env.envp().len(), std::env::vars_os().count());
+    // Our environment, plus the mark that the command is supervised (replacing an inherited one).
+    let ours = std::env::vars_os().filter(|(key, _)| key != crate::supervised::SUPERVISED_ENV).count();
+    assert_eq!(env.envp().len(), ours + 1);
+    let mark = format!("{}={}", crate::supervised::SUPERVISED_ENV, std::process::id());
+    assert_eq!(env.envp().last().map(|e| e.to_str().unwrap()), Some(mark.as_str()));
 }
 
 const LIMITS: &str = "\

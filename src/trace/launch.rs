@@ -44,13 +44,16 @@ pub enum Launched {
     Untraced { pid: Tid, reason: Untraceable },
 }
 
-/// Why the command runs without tracing.
+/// Why the command runs without tracing (the whole line faultline prints about it).
 #[derive(Debug, thiserror::Error)]
 pub enum Untraceable {
-    #[error("ptrace is not permitted here ({0})")]
+    #[error("ptrace is not permitted here ({0}); running the command without crash capture")]
     Refused(Errno),
-    #[error("a seccomp filter here kills any process that calls ptrace")]
+    #[error("a seccomp filter here kills any process that calls ptrace; running the command without crash capture")]
     KilledByFilter,
+    /// A process has one tracer, and the outer faultline already traces everything we start.
+    #[error("already under faultline run (pid {0}), which captures this command's crashes; running it without a second capture")]
+    Nested(i32),
 }
 
 /// Finds the program the way `execvp` would, so that a missing command is reported before
@@ -111,6 +114,9 @@ pub struct LaunchSpec<'a> {
     pub on_forked: &'a dyn Fn(i32),
     /// Calling ptrace would kill faultline (see `probe`): start the child untraced.
     pub ptrace_kills: bool,
+    /// The pid of the `faultline run` that traces us (see `supervised`): it traces the child
+    /// too, so start it untraced.
+    pub supervised_by: Option<i32>,
 }
 
 pub fn launch(spec: &LaunchSpec) -> Result<Launched, LaunchError> {
@@ -160,7 +166,9 @@ pub fn launch(spec: &LaunchSpec) -> Result<Launched, LaunchError> {
     // SAFETY: closing our copy of the child's end.
     unsafe { libc::close(gate_read) };
     (spec.on_forked)(pid);
-    let launched = if spec.ptrace_kills {
+    let launched = if let Some(outer) = spec.supervised_by {
+        Launched::Untraced { pid, reason: Untraceable::Nested(outer) }
+    } else if spec.ptrace_kills {
         Launched::Untraced { pid, reason: Untraceable::KilledByFilter }
     } else {
         match ptrace::seize(pid) {

@@ -79,6 +79,7 @@ pub fn run(argv: &[OsString], options: RunOptions, sink: &mut dyn EventSink) -> 
         stderr_redirect: stderr_tail.child_redirect(),
         on_forked: &on_forked,
         ptrace_kills: probe::ptrace_kills_the_caller(),
+        supervised_by: crate::supervised::supervising_faultline(),
     };
     let launched = launch::launch(&spec);
     stderr_tail.child_started();
@@ -107,7 +108,7 @@ pub fn run(argv: &[OsString], options: RunOptions, sink: &mut dyn EventSink) -> 
         }
         Launched::Untraced { pid, reason } => {
             members.set(vec![pid]);
-            let why = format!("{reason}; running the command without crash capture");
+            let why = reason.to_string();
             sink.event(RunEvent::Started { root_pid: pid, untraced: Some(why) });
             let exit = wait_plainly(pid);
             members.set(Vec::new());

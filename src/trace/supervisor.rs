@@ -65,6 +65,18 @@ struct Stopping {
 
 struct Process {
     role: ProcessRole,
+    /// Known from the fork event; a process first seen through /proc has none.
+    parent: Option<i32>,
+    /// Signals of crashes already reported in this process's children: the same signal
+    /// sent to itself afterwards is passed on (as `timeout` and a nested faultline do to die
+    /// the way their command died), not a second crash.
+    children_crashed_with: Vec<i32>,
+}
+
+impl Process {
+    fn new(role: ProcessRole) -> Process {
+        Process { role, parent: None, children_crashed_with: Vec::new() }
+    }
 }
 
 pub struct Supervisor<'s> {
@@ -100,7 +112,7 @@ impl<'s> Supervisor<'s> {
         let mut tasks = HashMap::new();
         tasks.insert(root, root);
         let mut processes = HashMap::new();
-        processes.insert(root, Process { role: ProcessRole::Main });
+        processes.insert(root, Process::new(ProcessRole::Main));
         members.set(vec![root]);
         let started = Instant::now();
         Supervisor {
@@ -306,6 +318,9 @@ impl<'s> Supervisor<'s> {
                     let child = child as Tid;
                     self.tasks.insert(child, child);
                     self.add_process(child);
+                    if let Some(process) = self.processes.get_mut(&child) {
+                        process.parent = Some(pid);
+                    }
                     self.sink.event(RunEvent::ProcessStarted { pid: child, parent: pid });
                 }
             }
@@ -334,7 +349,8 @@ impl<'s> Supervisor<'s> {
     }
 
     fn add_process(&mut self, pid: i32) {
-        if self.processes.insert(pid, Process { role: ProcessRole::Child }).is_none() {
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.processes.entry(pid) {
+            slot.insert(Process::new(ProcessRole::Child));
             self.processes_started += 1;
             self.members.set(self.processes.keys().copied().collect());
         }
@@ -350,7 +366,7 @@ impl<'s> Supervisor<'s> {
             return;
         };
         let info = ptrace::decode_siginfo(&info);
-        if info.signo != signal {
+        if info.signo != signal || self.passes_on_a_childs_crash(pid, &info) {
             return;
         }
         let role = self.processes.get(&pid).map_or(ProcessRole::Child, |p| p.role);
@@ -368,12 +384,22 @@ impl<'s> Supervisor<'s> {
         }
     }
 
+    /// The process sent itself the signal its child's crash was reported with.
+    fn passes_on_a_childs_crash(&self, pid: i32, info: &ptrace::SigInfo) -> bool {
+        let sent_by_itself = matches!(info.code, libc::SI_USER | libc::SI_TKILL | libc::SI_QUEUE) && info.pid == pid;
+        sent_by_itself && self.processes.get(&pid).is_some_and(|p| p.children_crashed_with.contains(&info.signo))
+    }
+
     fn confirm_crash(&mut self, pid: i32, signal: i32) {
         let Some(held) = self.provisional.remove(&pid) else {
             return;
         };
         if held.signo() != signal {
             return;
+        }
+        let parent = self.processes.get(&pid).and_then(|p| p.parent);
+        if let Some(parent) = parent.and_then(|parent| self.processes.get_mut(&parent)) {
+            parent.children_crashed_with.push(signal);
         }
         let fault_seen = held.fault_seen();
         let collector = &mut self.collector;
