@@ -49,6 +49,10 @@ else
 fi
 
 cargo build --release --locked
+# The Python package (tests/wheel.rs installs it into fresh venvs): a manylinux2014 wheel
+# built with maturin and zig, all under target/.
+FAULTLINE_TEST_WHEEL="$(scripts/build-wheel.sh)"
+export FAULTLINE_TEST_WHEEL
 cargo test --release --locked
 
 # Every case of the corpus. (grade.py runs the binary from each case's folder: give it an
