@@ -15,15 +15,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 pub use limits::{parse_proc_limit, resource_name, RLIM_INFINITY};
+pub use faultline_trace::ChildRlimit;
 pub use tmp::PrivateTmp;
-
-/// A resource limit the child sets on itself between fork and exec.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ChildRlimit {
-    pub resource: libc::__rlimit_resource_t,
-    pub soft: u64,
-    pub hard: u64,
-}
 
 /// Set by `--headless`. Each makes a GUI or media library pick its no-display backend.
 const HEADLESS: [(&str, &str); 7] = [

@@ -1,37 +1,31 @@
 //! faultline: run a command under ptrace and explain every native crash in its process tree.
 //!
-//! Data flows one way: `trace` (the supervisor) → `native` and `python` (stacks) →
-//! `diagnose` (what it means) → `model` (the report) → `report` and `html` (what people read).
+//! Data flows one way: `faultline-trace` (the supervisor) → `faultline-unwind` and
+//! `faultline-python` (stacks) → `faultline-diagnose` (what it means) → `faultline-model`
+//! (the report) → `faultline-report` (what people read) and `faultline-store`. This crate
+//! is the command: its settings, the child's environment, the run session that consumes
+//! the tracer's events, the run log. It re-exports the crates' modules under the names
+//! they had before the workspace, so `faultline::model::Report` still reads as it did.
 
-pub mod capture;
 #[cfg(target_os = "linux")]
 pub mod childenv;
-pub mod console;
-pub mod diagnose;
-pub mod doctor;
-pub mod escape;
-pub mod events;
-pub mod html;
-pub mod memory;
-pub mod memwatch;
-pub mod model;
-pub mod native;
-pub mod process_globals;
 #[cfg(test)]
 mod properties;
-pub mod python;
 pub mod recorder;
-pub mod redact;
-pub mod report;
 pub mod runlog;
 pub mod settings;
-pub mod signals;
-pub mod store;
-pub mod stress;
+
+pub use faultline_diagnose as diagnose;
+pub use faultline_doctor as doctor;
+pub use faultline_model::{capture, console, escape, events, model, redact, say, signals, texts, units};
+pub use faultline_procfs::{memory, process_globals, system};
+pub use faultline_python as python;
+pub use faultline_report as report;
+pub use faultline_report::html;
+pub use faultline_store as store;
+pub use faultline_store::stress;
+pub use faultline_unwind as native;
 #[cfg(target_os = "linux")]
-pub mod supervised;
-pub mod system;
-pub mod texts;
+pub use faultline_trace as trace;
 #[cfg(target_os = "linux")]
-pub mod trace;
-pub mod units;
+pub use faultline_trace::{memwatch, supervised};

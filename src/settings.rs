@@ -17,7 +17,7 @@ pub use values::check_env_name;
 /// The config file that belongs to faultline alone.
 pub const FAULTLINE_TOML: &str = "faultline.toml";
 /// Python's project file; faultline reads its `[tool.faultline]` table.
-pub const PYPROJECT_TOML: &str = "pyproject.toml";
+pub use faultline_model::model::PYPROJECT_TOML;
 
 /// Everything `faultline run` can be told, each optional so file and CLI layers merge (CLI wins).
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -9,17 +9,5 @@
 
 mod parsers;
 mod renderers;
-pub(crate) mod strategies;
 
-/// Cases per property: enough to find a misplaced slice, few enough for a quick suite.
-/// `PROPTEST_CASES=20000` searches longer.
-pub(crate) fn config() -> proptest::test_runner::Config {
-    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(256);
-    proptest::test_runner::Config { cases, ..proptest::test_runner::Config::default() }
-}
-
-/// For properties whose cases write files.
-pub(crate) fn fewer() -> proptest::test_runner::Config {
-    let config = config();
-    proptest::test_runner::Config { cases: (config.cases / 4).max(1), ..config }
-}
+pub(crate) use faultline_model::fixtures::{config, fewer, strategies};

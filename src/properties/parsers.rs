@@ -32,7 +32,6 @@ proptest! {
         let _ = crate::diagnose::message::fatal_line_in(&lines);
         let _ = crate::diagnose::message::crash_message(&capture);
         let _ = crate::diagnose::abort::classify_abort_message(&message);
-        let _ = crate::diagnose::abort::abort_family(&frames, Some(&message));
         let _ = crate::diagnose::abort::has_abort_call(&frames);
         let _ = crate::diagnose::pytest::parse_current_test(&message);
     }
@@ -46,7 +45,6 @@ proptest! {
         let _ = frames::module_basename(&name);
         let _ = frames::file_basename(&name);
         let _ = frames::is_library_python_file(&name);
-        let _ = crate::report::text::readable_function(&name);
         let _ = crate::diagnose::hang::one_line(&name);
         let _ = crate::store::group_id(&name);
     }

@@ -62,7 +62,7 @@ proptest! {
     #![proptest_config(super::config())]
 
     #[test]
-    fn terminal_reports(report in report()) {
+    fn terminal_reports(report in report(crate::diagnose::diagnose)) {
         for colors in [false, true] {
             let style = TerminalStyle::new(colors);
             let reporter = TerminalBuilder::new().style(style).stderr_lines(20).build();
@@ -78,7 +78,7 @@ proptest! {
     }
 
     #[test]
-    fn machine_reports(report in report(), workspace in text()) {
+    fn machine_reports(report in report(crate::diagnose::diagnose), workspace in text()) {
         let json = render(|out| crate::report::write_json(&report, out));
         prop_assert!(serde_json::from_str::<serde_json::Value>(&json).is_ok(), "{}", json);
         let xml = render(|out| crate::report::write_junit(&report, out));
@@ -91,7 +91,7 @@ proptest! {
     }
 
     #[test]
-    fn store_and_stress_views(report in report(), store in text(), at_ms in any::<i64>(), command in texts(4)) {
+    fn store_and_stress_views(report in report(crate::diagnose::diagnose), store in text(), at_ms in any::<i64>(), command in texts(4)) {
         for colors in [false, true] {
             let style = TerminalStyle::new(colors);
             let groups: Vec<GroupSummary> = report.crashes.iter().map(|c| GroupSummary::of_crash(c, at_ms)).collect();

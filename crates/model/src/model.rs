@@ -1,0 +1,461 @@
+//! The report contract (`../shared/report-schema.json`, version 1) as Rust types.
+//!
+//! Everything here is plain data: no OS code, no I/O. The supervisor turns live values
+//! (wait statuses, siginfo, registers) into these types before anyone reports them.
+
+use serde::{Deserialize, Serialize};
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The project file whose `[tool.faultline]` table holds settings (`Report.settings_file`
+/// names it, or a `faultline.toml`).
+pub const PYPROJECT_TOML: &str = "pyproject.toml";
+
+/// How a whole run ended. Exhaustive: every run gets exactly one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// The root command exited 0 and nothing crashed.
+    Passed,
+    /// The root command exited non-zero and nothing crashed.
+    Failed,
+    /// At least one process of the tree died from a captured fatal signal.
+    Crashed,
+    /// faultline stopped the run at its time limit.
+    Timeout,
+    /// A memory limit stopped the run, or the kernel OOM killer took a process.
+    Oom,
+    /// Ended by a signal from outside with no fault.
+    Killed,
+    /// faultline could not run the command.
+    Error,
+}
+
+/// How the root command ended, as a shell would see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExitInfo {
+    /// The exit code, or 128 + signal number.
+    pub code: i32,
+    pub signal: Option<String>,
+    pub core_dumped: bool,
+}
+
+impl ExitInfo {
+    /// The number of the signal that killed the command (`code` is 128 + it then).
+    pub fn signal_number(&self) -> Option<i32> {
+        self.signal.as_ref().map(|_| self.code - 128)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FrameKind {
+    Native,
+    Python,
+}
+
+/// One stack frame, native or Python.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Frame {
+    pub kind: FrameKind,
+    pub function: Option<String>,
+    /// Python: the qualified name (`App.draw_frame`, `outer.<locals>.inner`) when it differs
+    /// from `function`, which is the plain name as Python's `co_name` has it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qualname: Option<String>,
+    /// Native: basename of the ELF object. Python: dotted module name when known.
+    pub module: Option<String>,
+    pub file: Option<String>,
+    pub line: Option<u32>,
+    /// Hex string (`0x7f12...`); native frames only.
+    pub address: Option<String>,
+    /// A native frame that DWARF says was inlined into the frame below it.
+    #[serde(default)]
+    pub inlined: bool,
+    /// How many identical frames directly below this one were folded into it (recursion).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub repeated: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl Frame {
+    pub fn native(function: Option<String>, module: Option<String>, address: u64) -> Frame {
+        Frame {
+            kind: FrameKind::Native,
+            function,
+            qualname: None,
+            module,
+            file: None,
+            line: None,
+            address: Some(hex(address)),
+            inlined: false,
+            repeated: 0,
+        }
+    }
+
+    /// A Python frame; `function` may be qualified (`App.draw_frame`): the plain name goes
+    /// to `function` and the qualified one to `qualname`.
+    pub fn python(function: String, file: String, line: Option<u32>, module: Option<String>) -> Frame {
+        let (plain, qualname) = match function.rsplit_once('.') {
+            Some((_, plain)) if !plain.is_empty() => (plain.to_owned(), Some(function)),
+            _ => (function, None),
+        };
+        Frame {
+            kind: FrameKind::Python,
+            function: Some(plain),
+            qualname,
+            module,
+            file: Some(file),
+            line,
+            address: None,
+            inlined: false,
+            repeated: 0,
+        }
+    }
+
+    /// The name to show people: the qualified one when known.
+    pub fn display_name(&self) -> Option<&str> {
+        self.qualname.as_deref().or(self.function.as_deref())
+    }
+
+    pub fn is_python(&self) -> bool {
+        self.kind == FrameKind::Python
+    }
+}
+
+/// Formats an address the way the schema wants it: a hex string.
+pub fn hex(address: u64) -> String {
+    format!("{address:#x}")
+}
+
+/// One thread of a process, innermost frame first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Thread {
+    pub tid: i32,
+    pub name: Option<String>,
+    #[serde(default)]
+    pub crashed: bool,
+    pub holds_gil: Option<bool>,
+    /// Extension: the OS scheduler state when the stack was taken (`running`, `sleeping`,
+    /// `disk-sleep`, `stopped`, `zombie`), from `/proc/<pid>/task/<tid>/stat`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    pub frames: Vec<Frame>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProcessRole {
+    /// The root command's own process (after any exec chain).
+    Main,
+    /// Any descendant.
+    Child,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessSnapshot {
+    pub pid: i32,
+    pub process: ProcessRole,
+    pub executable: Option<String>,
+    pub argv: Vec<String>,
+    pub threads: Vec<Thread>,
+}
+
+/// What went wrong, as far as can be told from outside the process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CrashKind {
+    NullDeref,
+    WildPointer,
+    UseAfterFree,
+    WriteToReadonly,
+    ExecNonCode,
+    StackOverflow,
+    DoubleFree,
+    HeapCorruption,
+    Abort,
+    Assert,
+    Fpe,
+    BusError,
+    IllegalInstruction,
+    SelfSignal,
+    ExternalSignal,
+    Unknown,
+}
+
+impl CrashKind {
+    /// The schema's spelling (`null-deref`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CrashKind::NullDeref => "null-deref",
+            CrashKind::WildPointer => "wild-pointer",
+            CrashKind::UseAfterFree => "use-after-free",
+            CrashKind::WriteToReadonly => "write-to-readonly",
+            CrashKind::ExecNonCode => "exec-non-code",
+            CrashKind::StackOverflow => "stack-overflow",
+            CrashKind::DoubleFree => "double-free",
+            CrashKind::HeapCorruption => "heap-corruption",
+            CrashKind::Abort => "abort",
+            CrashKind::Assert => "assert",
+            CrashKind::Fpe => "fpe",
+            CrashKind::BusError => "bus-error",
+            CrashKind::IllegalInstruction => "illegal-instruction",
+            CrashKind::SelfSignal => "self-signal",
+            CrashKind::ExternalSignal => "external-signal",
+            CrashKind::Unknown => "unknown",
+        }
+    }
+
+    /// What the kind means, in a few words for people (`a null pointer was dereferenced`).
+    pub fn describe(self) -> &'static str {
+        match self {
+            CrashKind::NullDeref => "a null pointer was dereferenced",
+            CrashKind::WildPointer => "an invalid pointer was dereferenced",
+            CrashKind::UseAfterFree => "memory was used after it was freed",
+            CrashKind::WriteToReadonly => "read-only memory was written to",
+            CrashKind::ExecNonCode => "the program jumped to memory that is not code",
+            CrashKind::StackOverflow => "the stack overflowed",
+            CrashKind::DoubleFree => "memory was freed twice",
+            CrashKind::HeapCorruption => "the heap was corrupted",
+            CrashKind::Abort => "the program aborted",
+            CrashKind::Assert => "an assertion failed",
+            CrashKind::Fpe => "an arithmetic error (division by zero)",
+            CrashKind::BusError => "a bus error (misaligned or unmapped file memory)",
+            CrashKind::IllegalInstruction => "an illegal instruction",
+            CrashKind::SelfSignal => "the process signalled itself",
+            CrashKind::ExternalSignal => "another process sent a fatal signal",
+            CrashKind::Unknown => "a fatal signal of unknown cause",
+        }
+    }
+}
+
+/// Where in the life of the program the crash happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    /// Before the interpreter ran any Python code.
+    Startup,
+    /// Inside an extension's `PyInit_*` or the import machinery.
+    Import,
+    /// Ordinary program code.
+    Run,
+    /// Inside a pytest test (setup, call or teardown).
+    Test,
+    /// After the interpreter began finalizing: exit handlers, static destructors.
+    Shutdown,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Startup => "startup",
+            Phase::Import => "import",
+            Phase::Run => "run",
+            Phase::Test => "test",
+            Phase::Shutdown => "shutdown",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestRef {
+    /// `tests/test_x.py::TestC::test_y[param]`
+    pub nodeid: String,
+    /// `setup`, `call` or `teardown`, as pytest announces it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PythonLocation {
+    pub function: String,
+    pub file: String,
+    pub line: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Culprit {
+    pub function: Option<String>,
+    pub module: Option<String>,
+    pub file: Option<String>,
+    pub line: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hint {
+    /// Stable identifier (`shutdown-static-destructor`), for machines.
+    pub id: String,
+    /// One or two sentences, for people.
+    pub text: String,
+}
+
+/// One captured crash: the diagnosis plus the evidence it rests on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Crash {
+    pub pid: i32,
+    pub tid: i32,
+    pub process: ProcessRole,
+    pub executable: Option<String>,
+    pub argv: Vec<String>,
+    pub thread_name: Option<String>,
+    pub signal: String,
+    pub si_code: Option<String>,
+    pub fault_address: Option<String>,
+    pub sender_pid: Option<i32>,
+    pub kind: CrashKind,
+    pub phase: Phase,
+    pub message: Option<String>,
+    pub test: Option<TestRef>,
+    pub python: Option<PythonLocation>,
+    pub culprit: Option<Culprit>,
+    pub signature: String,
+    pub hints: Vec<Hint>,
+    pub threads: Vec<Thread>,
+    /// Extension: one sentence on the faulting address (`in the guard page below the stack`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault_detail: Option<String>,
+    /// Extension: the last lines the crashed process wrote to its stderr.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stderr_tail: Vec<String>,
+    /// Extension: how long faultline held the faulting thread stopped, in ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_ms: Option<f64>,
+    /// Extension: ms from the fault stop until this report was complete (symbols, diagnosis).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_ready_ms: Option<f64>,
+}
+
+impl Crash {
+    pub fn crashed_thread(&self) -> Option<&Thread> {
+        self.threads.iter().find(|t| t.crashed).or_else(|| self.threads.iter().find(|t| t.tid == self.tid))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimeoutInfo {
+    pub limit_ms: f64,
+    pub processes: Vec<ProcessSnapshot>,
+    /// Extension: how the tree was stopped: `SIGTERM` when it ended within the grace period,
+    /// `SIGKILL` when it had to be killed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_with: Option<String>,
+    /// Extension: what the stacks show the tree was doing, most telling first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<HangFinding>,
+}
+
+/// One observation about a hung tree (`lock-while-holding-gil`, `all-threads-waiting`, ...).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HangFinding {
+    pub id: String,
+    pub pid: i32,
+    pub tid: Option<i32>,
+    pub text: String,
+}
+
+/// Whether memory grows steadily over the run: a least-squares line through the samples.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemoryTrend {
+    /// `growing` or `flat`.
+    pub verdict: String,
+    pub bytes_per_s: f64,
+    /// Coefficient of determination of the fit, 0..1.
+    pub r2: f64,
+    /// How many samples the fit used.
+    pub samples: usize,
+}
+
+/// The process that held the most memory at the tree's peak.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemoryHolder {
+    pub pid: i32,
+    pub rss_bytes: u64,
+    pub argv: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemoryReport {
+    /// Peak resident memory of the whole tree (the sum over its processes).
+    pub peak_rss_bytes: u64,
+    pub limit_bytes: Option<u64>,
+    /// `[ms since start, tree RSS bytes]`; thinned out for long runs.
+    pub samples: Vec<(f64, u64)>,
+    pub trend: Option<MemoryTrend>,
+    /// Stacks taken when a memory limit stopped the run.
+    pub snapshot: Option<Vec<ProcessSnapshot>>,
+    /// Extension: the process holding the most at the peak.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_holder: Option<MemoryHolder>,
+    /// Extension: the `--memory-warn` threshold, when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warn_bytes: Option<u64>,
+    /// Extension: how the limit was enforced (`cgroup v2`, `cgroup v1`, `watchdog + RLIMIT_AS`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enforcement: Option<String>,
+    /// Extension: processes the kernel's OOM killer took.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub oom_killed: Vec<i32>,
+}
+
+/// The machine the run happened on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SystemInfo {
+    pub host: Option<String>,
+    pub kernel: Option<String>,
+    pub cpu_count: Option<usize>,
+    pub cpu_model: Option<String>,
+    pub memory_total_bytes: Option<u64>,
+    pub memory_available_bytes: Option<u64>,
+    /// Version of the Python interpreter the run used, when one ran.
+    pub python_version: Option<String>,
+    pub faultline_version: String,
+}
+
+/// The whole run, as written by `faultline run --json FILE`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub faultline_version: String,
+    pub command: Vec<String>,
+    pub cwd: Option<String>,
+    pub started_at: Option<String>,
+    pub duration_ms: f64,
+    pub outcome: Outcome,
+    pub exit: ExitInfo,
+    pub crashes: Vec<Crash>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<TimeoutInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<MemoryReport>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<SystemInfo>,
+    /// Extension: how many processes the tree started (the root included).
+    #[serde(default)]
+    pub processes_started: u32,
+    /// Extension: the settings file the run applied (`faultline.toml`, or `pyproject.toml`
+    /// for its `[tool.faultline]` table), as an absolute path; absent when none was found or
+    /// `--no-config` was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings_file: Option<String>,
+    /// Extension: set when the command was a launcher (a shim script, `env`) that exec'd
+    /// the real program, and which of the processes were only its helpers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launcher: Option<Launcher>,
+}
+
+/// A command that only launched the real program: the root process exec'd other programs
+/// first (pyenv's `python3` shim is a bash script that runs ~40 helpers, then execs the real
+/// `python3`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Launcher {
+    /// The command's program as found on PATH: `/root/.pyenv/shims/python3`.
+    pub program: String,
+    /// The program the root process finally became: `/root/.pyenv/versions/3.11.7/bin/python3.11`.
+    pub became: Option<String>,
+    /// How many of `processes_started` served only the launcher: they ended before the real
+    /// program started.
+    pub processes: u32,
+}

@@ -1,0 +1,9 @@
+//! Reading a live process: its memory through one trait ([`memory::ReadMemory`]), the
+//! interpreter's globals and environment ([`process_globals`]), and the machine it runs on
+//! ([`system`]).
+
+pub mod memory;
+pub mod process_globals;
+pub mod system;
+
+use faultline_model::{capture, model};

@@ -1,0 +1,211 @@
+//! Native stacks: unwinding a stopped thread (framehop over DWARF CFI), turning its
+//! program counters into (object, file offset, build id) while the process exists, and
+//! naming them later (blazesym, inlined functions expanded).
+//!
+//! The three steps are separate because they run at different times: `unwind` while the
+//! thread is held stopped (fast, addresses only), `normalize` before the process can go
+//! away, `symbolize` after the signal is delivered (slow, DWARF).
+
+use faultline_model::{capture, model};
+use faultline_procfs::memory;
+
+mod elf;
+mod error;
+mod files;
+mod maps;
+mod process;
+mod stack;
+mod symbolize;
+mod unwind;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use crate::capture::Registers;
+use crate::memory::{ProcessMemory, ReadMemory};
+use crate::model::Frame;
+
+use files::ElfCache;
+use maps::Maps;
+use process::{ObjectRef, ProcessModules};
+use symbolize::FrameSymbolizer;
+
+/// One program counter of an unwound stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FramePc {
+    pub address: u64,
+    /// A return address: the call is the instruction before it, so look up `address - 1`.
+    /// False for frame 0 and for a frame interrupted by a signal (its exact pc is known).
+    pub is_return_address: bool,
+}
+
+/// A program counter tied to the object it is in, so it can be symbolized later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NormalizedPc {
+    pub address: u64,
+    /// Look up `address - 1` (see [`FramePc::is_return_address`]).
+    pub is_return_address: bool,
+    /// The mapped file (`[vdso]` for the vDSO); `None` outside any mapped object.
+    pub object: Option<PathBuf>,
+    /// Offset of `address` in `object`.
+    pub file_offset: Option<u64>,
+    pub build_id: Option<Vec<u8>>,
+}
+
+/// Per-run caches shared by every capture of a run: parsed ELF unwind sections (by file),
+/// per-process module tables and unwind rule caches (by pid), and the symbolizer.
+pub struct NativeStacks {
+    files: ElfCache,
+    processes: HashMap<i32, ProcessModules>,
+    /// The bulk copy of the stack being walked, kept to reuse its pages.
+    stack_buf: Vec<u8>,
+    symbolizer: FrameSymbolizer,
+}
+
+impl Default for NativeStacks {
+    fn default() -> Self {
+        NativeStacks::new()
+    }
+}
+
+impl NativeStacks {
+    pub fn new() -> NativeStacks {
+        NativeStacks {
+            files: ElfCache::default(),
+            processes: HashMap::new(),
+            stack_buf: Vec::new(),
+            symbolizer: FrameSymbolizer::new(),
+        }
+    }
+
+    /// While the thread is stopped: walk its stack. Returns program counters innermost
+    /// first: the first is `regs.ip`, the rest are return addresses. At most `max_frames`.
+    /// Never panics; returns what it got so far when unwinding fails.
+    pub fn unwind(&mut self, pid: i32, regs: &Registers, mem: &dyn ReadMemory, max_frames: usize) -> Vec<u64> {
+        self.unwind_frames(pid, regs, mem, max_frames).into_iter().map(|f| f.address).collect()
+    }
+
+    /// Like [`unwind`](Self::unwind), but says which pcs are return addresses: after a
+    /// signal frame the interrupted pc is exact. Pass the result to
+    /// [`normalize_frames`](Self::normalize_frames).
+    pub fn unwind_frames(
+        &mut self,
+        pid: i32,
+        regs: &Registers,
+        mem: &dyn ReadMemory,
+        max_frames: usize,
+    ) -> Vec<FramePc> {
+        // The module table may be stale (a dlopen, an exec, a stack that grew): reload it
+        // when the registers or the walk reach memory it does not know, then walk again.
+        let mut fresh = !self.processes.contains_key(&pid);
+        let stale = match self.process(pid, mem, fresh) {
+            // A stack pointer outside every known mapping: the stack grew since, or it
+            // overflowed; only fresh maps tell which.
+            Some(p) => p.maps.find_code(regs.ip).is_none() || p.maps.find(regs.sp).is_none(),
+            None => return vec![FramePc { address: regs.ip, is_return_address: false }],
+        };
+        if stale && !fresh {
+            fresh = true;
+            self.process(pid, mem, true);
+        }
+        let frames = self.walk(pid, regs, mem, max_frames);
+        // An address in no mapping at all may be code loaded since the maps were read.
+        if fresh || frames.iter().skip(1).all(|f| self.knows_address(pid, f.address)) {
+            return frames;
+        }
+        self.process(pid, mem, true);
+        self.walk(pid, regs, mem, max_frames)
+    }
+
+    /// While the process still exists: tie pcs (from [`unwind`](Self::unwind): the first
+    /// is the exact ip, the rest return addresses) to their objects.
+    pub fn normalize(&mut self, pid: i32, pcs: &[u64]) -> Vec<NormalizedPc> {
+        let frames: Vec<FramePc> =
+            pcs.iter().enumerate().map(|(i, &address)| FramePc { address, is_return_address: i > 0 }).collect();
+        self.normalize_frames(pid, &frames)
+    }
+
+    pub fn normalize_frames(&mut self, pid: i32, frames: &[FramePc]) -> Vec<NormalizedPc> {
+        let mem = ProcessMemory::new(pid);
+        let fresh = !self.processes.contains_key(&pid);
+        if !fresh && !frames.iter().all(|f| self.knows_code(pid, lookup_address(f))) {
+            self.process(pid, &mem, true);
+        } else {
+            self.process(pid, &mem, false);
+        }
+        let process = self.processes.get(&pid);
+        frames
+            .iter()
+            .map(|f| {
+                let module = process.and_then(|p| p.module_at(lookup_address(f)));
+                NormalizedPc {
+                    address: f.address,
+                    is_return_address: f.is_return_address,
+                    object: module.map(|m| match &m.object {
+                        ObjectRef::File(path) => path.clone(),
+                        ObjectRef::Vdso => PathBuf::from(symbolize::VDSO_OBJECT),
+                    }),
+                    file_offset: module.map(|m| m.file_offset(f.address)),
+                    build_id: module.and_then(|m| m.info.as_ref()?.build_id.clone()),
+                }
+            })
+            .collect()
+    }
+
+    /// Drops what is known about `pid`'s address space (call it after an exec or exit).
+    pub fn forget(&mut self, pid: i32) {
+        self.processes.remove(&pid);
+    }
+
+    /// Later, possibly after the process died: name the pcs. For each pc, its inlined
+    /// frames (innermost first, `inlined: true`), then the function that contains it.
+    pub fn symbolize(&mut self, pcs: &[NormalizedPc]) -> Vec<Frame> {
+        let vdso = self.files.last_vdso().cloned();
+        self.symbolizer.symbolize(pcs, vdso.as_deref())
+    }
+
+    /// The module table of `pid`, (re)built from its maps when missing or `reload`.
+    fn process(&mut self, pid: i32, mem: &dyn ReadMemory, reload: bool) -> Option<&mut ProcessModules> {
+        if reload || !self.processes.contains_key(&pid) {
+            match Maps::read(pid) {
+                Ok(maps) => match self.processes.get_mut(&pid) {
+                    // Only new code needs new modules (and a cold unwind rule cache); heap
+                    // and stack mappings change all the time.
+                    Some(p) if p.maps.same_code(&maps) => p.maps = maps,
+                    _ => {
+                        let modules = ProcessModules::build(pid, maps, &mut self.files, mem);
+                        self.processes.insert(pid, modules);
+                    }
+                },
+                Err(_) => return self.processes.get_mut(&pid),
+            }
+        }
+        self.processes.get_mut(&pid)
+    }
+
+    fn walk(&mut self, pid: i32, regs: &Registers, mem: &dyn ReadMemory, max_frames: usize) -> Vec<FramePc> {
+        match self.processes.get_mut(&pid) {
+            Some(process) => unwind::walk(process, regs, mem, &mut self.stack_buf, max_frames),
+            None => vec![FramePc { address: regs.ip, is_return_address: false }],
+        }
+    }
+
+    fn knows_address(&self, pid: i32, address: u64) -> bool {
+        self.processes.get(&pid).is_some_and(|p| p.maps.find(address).is_some())
+    }
+
+    fn knows_code(&self, pid: i32, address: u64) -> bool {
+        self.processes.get(&pid).is_some_and(|p| p.maps.find_code(address).is_some())
+    }
+}
+
+fn lookup_address(frame: &FramePc) -> u64 {
+    if frame.is_return_address {
+        frame.address.saturating_sub(1)
+    } else {
+        frame.address
+    }
+}
