@@ -7,7 +7,8 @@ that re-executes. Both arms run the same suite (the corpus's pytest-crash-in-sui
 its crashing test: 19 tests, one native extension) with the same binary, from a fresh venv
 with the wheel installed. Pairs alternate which arm goes first; prints each pair, then the
 median of the per-pair differences with its spread (min, quartiles, max), and each arm's
-median wall time.
+median wall time. A third arm, `python -c "import pytest"` in the same venv, is the floor: a
+pytest plugin runs only once pytest has imported itself, so no plugin can re-execute sooner.
 
 Usage: bench/plugin_reexec.py [--wheel target/wheel-build/dist/faultline-*.whl] [--pairs 21]
 (without --wheel it runs scripts/build-wheel.sh, which prints the wheel's path).
@@ -67,11 +68,14 @@ def main():
             "faultline run -- pytest": [str(venv / "bin" / "faultline"), "run", "--no-store", "--", *pytest],
             "pytest --faultline": [*pytest, "--faultline", "--faultline-args=--no-store"],
         }
+        floor_name = "python -c 'import pytest' (floor)"
+        arms[floor_name] = [str(python), "-c", "import pytest"]
         names = list(arms)
         for name in names:  # warm the page cache and the .pyc files
             timed(arms[name], work, env)
         times = {name: [] for name in names}
         diffs = []
+        floors = []
         print(f"{args.pairs} pairs on {CASE} (19 tests), wheel {wheel.name}")
         for i in range(args.pairs):
             order = names if i % 2 == 0 else names[::-1]
@@ -80,14 +84,18 @@ def main():
                 times[name].append(pair[name])
             diff = pair["pytest --faultline"] - pair["faultline run -- pytest"]
             diffs.append(diff)
+            floors.append(pair[floor_name])
             print(f"  pair {i + 1:2}: run {pair[names[0]] * 1000:6.0f} ms, plugin {pair[names[1]] * 1000:6.0f} ms,"
-                  f" plugin - run {diff * 1000:+5.0f} ms")
+                  f" plugin - run {diff * 1000:+5.0f} ms, import pytest {pair[floor_name] * 1000:4.0f} ms")
         q1, _, q3 = statistics.quantiles(diffs, n=4)
         for name in names:
             print(f"{name}: median {statistics.median(times[name]) * 1000:.0f} ms")
         print(f"re-exec cost (plugin - run): median {statistics.median(diffs) * 1000:+.0f} ms;"
               f" min {min(diffs) * 1000:+.0f}, quartiles {q1 * 1000:+.0f} / {q3 * 1000:+.0f}, max {max(diffs) * 1000:+.0f} ms"
               f" (target < 100 ms)")
+        beyond = [d - f for d, f in zip(diffs, floors)]
+        print(f"of which the floor (interpreter start + import pytest): median {statistics.median(floors) * 1000:.0f} ms;"
+              f" the plugin's own share (cost - floor): median {statistics.median(beyond) * 1000:+.0f} ms")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
