@@ -25,24 +25,11 @@ pub mod waits;
 mod tests;
 
 use crate::frames::{file_basename, is_culprit_candidate, module_stem, normalized_name};
-use crate::model::{Frame, ProcessSnapshot, Thread};
+pub use crate::model::HangFinding;
+use crate::model::{Frame, HangFindingId, ProcessSnapshot, Thread, TimeoutInfo};
 pub use activity::{activity, describe, Activity};
 use activity::{native_caller, native_name, native_place, python_place, short_who, waiting_call, who};
 use waits::{Wait, WaitKind};
-
-/// One thing worth saying about a hung tree.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HangFinding {
-    /// Stable identifier, for machines: `lock-while-holding-gil`, `blocking-while-holding-gil`,
-    /// `self-deadlock`, `gil-lock-inversion`, `waiting-for-gil`, `native-busy-loop`,
-    /// `python-busy`, `disk-sleep`, `all-threads-waiting`.
-    pub id: String,
-    pub pid: i32,
-    /// The thread it is about; for a whole process, its main thread.
-    pub tid: Option<i32>,
-    /// One or two sentences, for people.
-    pub text: String,
-}
 
 /// The order findings are told in: the cause before its consequences.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -54,6 +41,13 @@ enum Rank {
     GilWaiter,
     DiskSleep,
     AllWaiting,
+}
+
+/// A tree stopped at its time limit, with what its stacks show it was doing: the one place
+/// hang findings are made (the run that stopped the tree calls it; renderers read them).
+pub fn timeout_info(limit_ms: f64, processes: Vec<ProcessSnapshot>, stopped_with: Option<String>) -> TimeoutInfo {
+    let findings = analyze_hang(&processes);
+    TimeoutInfo { limit_ms, processes, stopped_with, findings }
 }
 
 /// The findings of every process of the tree, most telling first.
@@ -73,8 +67,8 @@ struct Process<'a> {
 }
 
 impl Process<'_> {
-    fn finding(&self, id: &str, thread: Option<&Thread>, text: String) -> HangFinding {
-        HangFinding { id: id.into(), pid: self.snapshot.pid, tid: thread.map(|t| t.tid), text }
+    fn finding(&self, id: HangFindingId, thread: Option<&Thread>, text: String) -> HangFinding {
+        HangFinding { id, pid: self.snapshot.pid, tid: thread.map(|t| t.tid), text }
     }
 }
 
@@ -94,7 +88,7 @@ fn process_findings(snapshot: &ProcessSnapshot, out: &mut Vec<(Rank, HangFinding
         for waiter in &gil_waiters {
             let at = python_place(&waiter.frames).map(|p| format!(" at {p}")).unwrap_or_default();
             let text = format!("{} waits for the GIL{at}, blocked behind {}", who(waiter), short_who(holder));
-            out.push((Rank::GilWaiter, p.finding("waiting-for-gil", Some(waiter), text)));
+            out.push((Rank::GilWaiter, p.finding(HangFindingId::WaitingForGil, Some(waiter), text)));
         }
     }
     for (thread, act) in &p.threads {
@@ -125,14 +119,14 @@ fn holder_blocked_finding(p: &Process, thread: &Thread, wait: &Wait, waiters: us
             who(thread),
             wait.kind.what()
         );
-        p.finding("lock-while-holding-gil", Some(thread), text)
+        p.finding(HangFindingId::LockWhileHoldingGil, Some(thread), text)
     } else {
         let text = format!(
             "{} holds the GIL while it waits for {} (`{call}`){from}{at}: code that blocks without releasing the GIL (Py_BEGIN_ALLOW_THREADS) stops every other Python thread{behind}",
             who(thread),
             wait.kind.what()
         );
-        p.finding("blocking-while-holding-gil", Some(thread), text)
+        p.finding(HangFindingId::BlockingWhileHoldingGil, Some(thread), text)
     }
 }
 
@@ -156,7 +150,7 @@ fn lock_owner_finding(p: &Process, thread: &Thread, wait: &Wait) -> Option<HangF
             "`{name}` is on {}'s stack twice: it re-entered itself and most likely waits for the lock its outer call holds — a self-deadlock",
             short_who(thread)
         );
-        return Some(p.finding("self-deadlock", Some(thread), text));
+        return Some(p.finding(HangFindingId::SelfDeadlock, Some(thread), text));
     }
     let in_module = |t: &Thread| {
         t.frames.iter().position(|f| {
@@ -176,7 +170,7 @@ fn lock_owner_finding(p: &Process, thread: &Thread, wait: &Wait) -> Option<HangF
             native_place(&other.frames, *i),
             short_who(thread)
         );
-        return Some(p.finding("gil-lock-inversion", Some(other), text));
+        return Some(p.finding(HangFindingId::GilLockInversion, Some(other), text));
     }
     if !others.is_empty() {
         // Another thread is inside the module and may own the lock; its own line tells.
@@ -196,7 +190,7 @@ fn lock_owner_finding(p: &Process, thread: &Thread, wait: &Wait) -> Option<HangF
         p.snapshot.pid,
         short_who(thread)
     );
-    Some(p.finding("self-deadlock", Some(thread), text))
+    Some(p.finding(HangFindingId::SelfDeadlock, Some(thread), text))
 }
 
 fn running_or_stuck(p: &Process, thread: &Thread, act: &Activity) -> Option<(Rank, HangFinding)> {
@@ -206,7 +200,7 @@ fn running_or_stuck(p: &Process, thread: &Thread, act: &Activity) -> Option<(Ran
     let (rank, id, text) = match act {
         Activity::NativeCode(i) => (
             Rank::Running,
-            "native-busy-loop",
+            HangFindingId::NativeBusyLoop,
             format!(
                 "{} was on the CPU in native code, not in any system call: {}{at} — a loop that does not end?{gil}",
                 who(thread),
@@ -215,7 +209,7 @@ fn running_or_stuck(p: &Process, thread: &Thread, act: &Activity) -> Option<(Ran
         ),
         Activity::Python => (
             Rank::Running,
-            "python-busy",
+            HangFindingId::PythonBusy,
             format!(
                 "{} was running Python code{at}: a loop that does not end, or work that needs more than the time limit",
                 who(thread)
@@ -225,7 +219,7 @@ fn running_or_stuck(p: &Process, thread: &Thread, act: &Activity) -> Option<(Ran
             let call = wait.as_ref().map(|w| format!(" (`{}`)", waiting_call(frames, w))).unwrap_or_default();
             (
                 Rank::DiskSleep,
-                "disk-sleep",
+                HangFindingId::DiskSleep,
                 format!(
                     "{} is in uninterruptible I/O{call}{at}: the kernel waits on a disk or a network filesystem, and no signal can interrupt it",
                     who(thread)
@@ -283,7 +277,7 @@ fn all_waiting_finding(p: &Process) -> Option<HangFinding> {
     };
     let text =
         format!("pid {} ({}): {count} — {verdict}: {}", p.snapshot.pid, command_line(p.snapshot), listed.join("; "));
-    Some(p.finding("all-threads-waiting", main, text))
+    Some(p.finding(HangFindingId::AllThreadsWaiting, main, text))
 }
 
 /// Text with its control characters escaped (`python3 -c "import x\nx.run()"` holds a

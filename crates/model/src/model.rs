@@ -347,13 +347,57 @@ pub struct TimeoutInfo {
     pub findings: Vec<HangFinding>,
 }
 
-/// One observation about a hung tree (`lock-while-holding-gil`, `all-threads-waiting`, ...).
+/// One observation about a hung tree, made once by the diagnosis when the tree was stopped
+/// (`faultline_diagnose::hang`); every renderer reads it from here.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HangFinding {
-    pub id: String,
+    pub id: HangFindingId,
     pub pid: i32,
+    /// The thread it is about; for a whole process, its main thread.
     pub tid: Option<i32>,
+    /// One or two sentences, for people.
     pub text: String,
+}
+
+/// What a hang finding says, for machines (serialized as the kebab-case name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HangFindingId {
+    /// A thread holding the GIL waits on a lock.
+    LockWhileHoldingGil,
+    /// A thread holding the GIL is blocked in a system call.
+    BlockingWhileHoldingGil,
+    /// A thread waits on a lock it holds itself.
+    SelfDeadlock,
+    /// Two threads each hold what the other waits for, one of them the GIL.
+    GilLockInversion,
+    /// A thread waits for the GIL.
+    WaitingForGil,
+    /// A thread runs native code without waiting.
+    NativeBusyLoop,
+    /// A thread runs Python code without waiting.
+    PythonBusy,
+    /// A thread is in uninterruptible sleep (I/O).
+    DiskSleep,
+    /// Every thread of a process waits.
+    AllThreadsWaiting,
+}
+
+impl HangFindingId {
+    /// The name machines read (the JSON value).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::LockWhileHoldingGil => "lock-while-holding-gil",
+            Self::BlockingWhileHoldingGil => "blocking-while-holding-gil",
+            Self::SelfDeadlock => "self-deadlock",
+            Self::GilLockInversion => "gil-lock-inversion",
+            Self::WaitingForGil => "waiting-for-gil",
+            Self::NativeBusyLoop => "native-busy-loop",
+            Self::PythonBusy => "python-busy",
+            Self::DiskSleep => "disk-sleep",
+            Self::AllThreadsWaiting => "all-threads-waiting",
+        }
+    }
 }
 
 /// Whether memory grows steadily over the run: a least-squares line through the samples.

@@ -1,11 +1,12 @@
 //! Snapshot tests of the CI outputs: the JUnit XML and the GitHub Actions annotations of a
 //! crash in a pytest test, a crash outside any test, a timeout, a memory stop and a clean run.
 
+use crate::diagnose::hang::timeout_info;
 use std::path::Path;
 
 use crate::diagnose::fixtures::hang::hang_gil;
 use crate::diagnose::{diagnose, fixtures};
-use crate::model::{ExitInfo, MemoryReport, Outcome, Report, TimeoutInfo, SCHEMA_VERSION};
+use crate::model::{ExitInfo, MemoryReport, Outcome, Report, SCHEMA_VERSION};
 use crate::github::write_annotations;
 use crate::junit::{pytest_names, write_junit};
 
@@ -60,12 +61,7 @@ fn crash_at_shutdown() -> Report {
 
 fn timeout() -> Report {
     let mut r = base("/work/cases/hang-gil", Outcome::Timeout, 143, &["python3", "main.py"]);
-    r.timeout = Some(TimeoutInfo {
-        limit_ms: 10_000.0,
-        processes: hang_gil(),
-        stopped_with: Some("SIGTERM".into()),
-        findings: Vec::new(),
-    });
+    r.timeout = Some(timeout_info(10_000.0, hang_gil(), Some("SIGTERM".into())));
     r
 }
 

@@ -17,7 +17,6 @@ use std::io::{self, Write};
 use std::path::{Component, Path, PathBuf};
 
 use crate::diagnose::frames::is_user_frame;
-use crate::diagnose::hang::analyze_hang;
 use crate::model::{Crash, Frame, FrameKind, Outcome, ProcessSnapshot, Report};
 use crate::stack::{stack_lines, StackView};
 use crate::style::TerminalStyle;
@@ -65,7 +64,7 @@ pub fn annotations(report: &Report, workspace: Option<&Path>) -> Vec<Annotation>
     let paths = Paths::new(report.cwd.as_deref());
     let mut out: Vec<Annotation> = report.crashes.iter().map(|c| crash_annotation(c, &places, &paths)).collect();
     if let Some(t) = &report.timeout {
-        let findings = analyze_hang(&t.processes);
+        let findings = &t.findings;
         let mut message =
             format!("faultline stopped `{}` after {}", brief_command(&report.command, 80), limit_duration(t.limit_ms));
         for f in findings.iter().take(3) {

@@ -54,8 +54,7 @@ pub fn junit_report(report: &Report) -> quick_junit::Report {
         let mut text = Vec::new();
         let _ = timeout::write_timeout(&config, t, &paths, &mut text);
         let stopped = t.stopped_with.as_deref().map(|s| format!(", stopped with {s}")).unwrap_or_default();
-        let findings = crate::diagnose::hang::analyze_hang(&t.processes);
-        let first = findings.first().map(|f| format!(": {}", f.text)).unwrap_or_default();
+        let first = t.findings.first().map(|f| format!(": {}", f.text)).unwrap_or_default();
         let message = format!("timed out after {}{stopped}{first}", limit_duration(t.limit_ms));
         cases.push(failed(
             format!("timeout: {}", brief_command(&report.command, COMMAND_CHARS)),

@@ -2,10 +2,11 @@
 //! doing, memory stops, the memory line and the summary, on trees shaped like the corpus
 //! cases `hang-gil`, `memory-blowup` and `leak-per-cycle`.
 
+use crate::diagnose::hang::timeout_info;
 use crate::diagnose::fixtures::{c_call, nat, py, run_file_tail, LIBC, LIBPY, PID};
 use crate::diagnose::fixtures::hang::{everything_waits, hang_gil, process, thread};
 use crate::model::{
-    ExitInfo, MemoryHolder, MemoryReport, MemoryTrend, Outcome, ProcessRole, ProcessSnapshot, Report, TimeoutInfo,
+    ExitInfo, MemoryHolder, MemoryReport, MemoryTrend, Outcome, ProcessRole, ProcessSnapshot, Report,
     SCHEMA_VERSION,
 };
 use crate::{render_report, TerminalStyle};
@@ -65,12 +66,7 @@ fn render(report: &Report) -> String {
 #[test]
 fn timeout_with_the_gil_held_across_a_self_deadlock() {
     let mut r = base("hang-gil", Outcome::Timeout, 143, 10_210.0, 1);
-    r.timeout = Some(TimeoutInfo {
-        limit_ms: 10_000.0,
-        processes: hang_gil(),
-        stopped_with: Some("SIGTERM".into()),
-        findings: Vec::new(),
-    });
+    r.timeout = Some(timeout_info(10_000.0, hang_gil(), Some("SIGTERM".into())));
     r.memory = Some(memory(14 * MIB, Some(("flat", 1200.0, 0.12))));
     let text = render(&r);
     assert!(text.starts_with("faultline: timed out after 10 s — stopped with SIGTERM\n"), "{text}");
@@ -78,15 +74,37 @@ fn timeout_with_the_gil_held_across_a_self_deadlock() {
     insta::assert_snapshot!(text);
 }
 
+/// Renderers read the findings the run made; they never diagnose again. A report that
+/// carries none (written by a faultline from before findings were kept) shows its stacks
+/// without the ⚠ lines, and the findings a report carries are the ones shown, whatever
+/// its stacks would say now.
+#[test]
+fn a_timeout_shows_the_findings_its_report_holds() {
+    let mut r = base("hang-gil", Outcome::Timeout, 143, 10_210.0, 1);
+    let mut timeout = timeout_info(10_000.0, hang_gil(), Some("SIGTERM".into()));
+    assert!(!timeout.findings.is_empty());
+    timeout.findings.clear();
+    r.timeout = Some(timeout.clone());
+    let text = render(&r);
+    assert!(!text.contains('⚠'), "{text}");
+    assert!(text.contains("    log_state (_store"), "the stacks are still shown: {text}");
+
+    timeout.findings = vec![crate::model::HangFinding {
+        id: crate::model::HangFindingId::DiskSleep,
+        pid: hang_gil()[0].pid,
+        tid: None,
+        text: "the finding the run made".into(),
+    }];
+    r.timeout = Some(timeout);
+    let text = render(&r);
+    assert!(text.contains("  ⚠ the finding the run made\n"), "{text}");
+    assert_eq!(text.matches('⚠').count(), 1, "{text}");
+}
+
 #[test]
 fn timeout_where_everything_waits() {
     let mut r = base("poller", Outcome::Timeout, 137, 95_400.0, 2);
-    r.timeout = Some(TimeoutInfo {
-        limit_ms: 90_000.0,
-        processes: everything_waits(),
-        stopped_with: Some("SIGKILL".into()),
-        findings: Vec::new(),
-    });
+    r.timeout = Some(timeout_info(90_000.0, everything_waits(), Some("SIGKILL".into())));
     r.memory = Some(memory(38 * MIB, Some(("flat", -300.0, 0.02))));
     insta::assert_snapshot!(render(&r));
 }
@@ -185,7 +203,7 @@ fn memory_lines() {
 fn a_timeout_without_stacks_and_an_oom_without_memory() {
     let mut r = base("x", Outcome::Timeout, 143, 5_000.0, 1);
     r.timeout =
-        Some(TimeoutInfo { limit_ms: 5_000.0, processes: Vec::new(), stopped_with: None, findings: Vec::new() });
+        Some(timeout_info(5_000.0, Vec::new(), None));
     insta::assert_snapshot!(render(&r), @r"
     faultline: timed out after 5 s
       no stacks could be taken before the tree was stopped
@@ -222,7 +240,7 @@ fn a_running_python_loop_and_many_processes() {
     }));
     let mut r = base("x", Outcome::Timeout, 143, 60_000.0, 11);
     r.timeout =
-        Some(TimeoutInfo { limit_ms: 60_000.0, processes, stopped_with: Some("SIGTERM".into()), findings: Vec::new() });
+        Some(timeout_info(60_000.0, processes, Some("SIGTERM".into())));
     let text = render(&r);
     assert!(text.contains("  ⚠ MainThread (tid 48213) was running Python code at spin (main.py:3)"), "{text}");
     assert!(text.contains("  … 3 more processes left out here: the JSON report (--json) has every stack"), "{text}");

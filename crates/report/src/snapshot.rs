@@ -4,7 +4,8 @@
 
 use std::io::{self, Write};
 
-use crate::diagnose::hang::{describe, HangFinding};
+use crate::diagnose::hang::describe;
+use crate::model::HangFinding;
 use crate::diagnose::location::culprit_in;
 use crate::model::{ProcessRole, ProcessSnapshot, Thread};
 use crate::stack::{stack_lines, StackView};

@@ -1,9 +1,10 @@
 //! Snapshot tests of the terminal report on realistic crashes (the corpus fixtures run
 //! through `diagnose`), and of the JSON report.
 
+use crate::diagnose::hang::timeout_info;
 use crate::capture::Capture;
 use crate::diagnose::{diagnose, fixtures};
-use crate::model::{ExitInfo, Outcome, ProcessRole, ProcessSnapshot, Report, TimeoutInfo, SCHEMA_VERSION};
+use crate::model::{ExitInfo, Outcome, ProcessRole, ProcessSnapshot, Report, SCHEMA_VERSION};
 use crate::{render_report, write_json, TerminalBuilder, TerminalStyle};
 
 fn report(captures: &[Capture], code: i32, cwd: &str, duration_ms: f64, processes: u32) -> Report {
@@ -174,18 +175,13 @@ fn timeout_shows_every_thread() {
     let capture = fixtures::thread_crash();
     let mut r = report(&[], 124, "/work/cases/thread-crash", 10_020.0, 1);
     r.outcome = Outcome::Timeout;
-    r.timeout = Some(TimeoutInfo {
-        limit_ms: 10_000.0,
-        processes: vec![ProcessSnapshot {
+    r.timeout = Some(timeout_info(10_000.0, vec![ProcessSnapshot {
             pid: capture.pid,
             process: ProcessRole::Main,
             executable: capture.executable.clone(),
             argv: capture.argv.clone(),
             threads: capture.threads.iter().map(|t| crate::model::Thread { crashed: false, ..t.clone() }).collect(),
-        }],
-        stopped_with: Some("SIGTERM".into()),
-        findings: Vec::new(),
-    });
+        }], Some("SIGTERM".into())));
     insta::assert_snapshot!(render(&r));
 }
 

@@ -11,7 +11,6 @@
 
 use std::io::{self, Write};
 
-use crate::diagnose::hang::analyze_hang;
 use crate::model::TimeoutInfo;
 use crate::snapshot::write_processes;
 use crate::style::Role;
@@ -39,7 +38,7 @@ pub(crate) fn write_timeout(
         style.paint(Role::Strong, "faultline:"),
         style.paint(Role::Alarm, &format!("timed out after {}", limit_duration(timeout.limit_ms)))
     )?;
-    let findings = analyze_hang(&timeout.processes);
+    let findings = &timeout.findings;
     for f in findings.iter().take(MAX_FINDINGS) {
         writeln!(out, "  {} {}", style.paint(Role::Hint, "⚠"), f.text)?;
     }

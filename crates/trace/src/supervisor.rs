@@ -17,7 +17,7 @@ use super::tree::TreeMembers;
 use crate::diagnose::diagnose;
 use crate::events::{exit_info, EventSink, RunEvent};
 use crate::memwatch::{MemoryWatch, SampleEvent};
-use crate::model::{ExitInfo, HangFinding, ProcessRole, ProcessSnapshot, TimeoutInfo};
+use crate::model::{ExitInfo, ProcessRole, ProcessSnapshot, TimeoutInfo};
 use std::collections::{HashMap, VecDeque};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -168,12 +168,11 @@ impl<'s> Supervisor<'s> {
         self.members.set(Vec::new());
         let (timeout, snapshot, stopped_for_memory) = match self.stopping {
             Some(Stopping { reason: StopReason::Timeout, snapshot, killed, .. }) => (
-                Some(TimeoutInfo {
-                    limit_ms: self.limits.timeout.map_or(0.0, |t| t.as_secs_f64() * 1000.0),
-                    findings: hang_findings(&snapshot),
-                    processes: snapshot,
-                    stopped_with: Some(if killed { "SIGKILL" } else { "SIGTERM" }.to_owned()),
-                }),
+                Some(crate::diagnose::hang::timeout_info(
+                    self.limits.timeout.map_or(0.0, |t| t.as_secs_f64() * 1000.0),
+                    snapshot,
+                    Some(if killed { "SIGKILL" } else { "SIGTERM" }.to_owned()),
+                )),
                 None,
                 false,
             ),
@@ -499,14 +498,6 @@ fn sleep_until_event(sigchld: &OwnedFd, deadline: Instant) {
         // SAFETY: reading into a buffer of the right size from a non-blocking signalfd.
         while unsafe { libc::read(sigchld.as_raw_fd(), info.as_mut_ptr() as *mut libc::c_void, info.len()) } > 0 {}
     }
-}
-
-/// What the snapshot shows the hung tree was doing, for machines as well as people.
-fn hang_findings(snapshot: &[ProcessSnapshot]) -> Vec<HangFinding> {
-    crate::diagnose::hang::analyze_hang(snapshot)
-        .into_iter()
-        .map(|f| HangFinding { id: f.id, pid: f.pid, tid: f.tid, text: f.text })
-        .collect()
 }
 
 fn read_tgid(tid: Tid) -> Option<i32> {

@@ -43,7 +43,7 @@ fn a_function_twice_on_the_stack_is_a_visible_self_deadlock() {
     frames.insert(6, nat("on_flush", &so, "/work/cases/hang-gil/_store.c:40"));
     frames.insert(7, nat("log_state", &so, "/work/cases/hang-gil/_store.c:15"));
     let findings = analyze_hang(&tree);
-    let f = findings.iter().find(|f| f.id == "self-deadlock").expect("self-deadlock");
+    let f = findings.iter().find(|f| f.id == crate::model::HangFindingId::SelfDeadlock).expect("self-deadlock");
     assert!(f.text.starts_with("`log_state` is on MainThread's stack twice"), "{}", f.text);
 }
 

@@ -3,7 +3,8 @@
 //! runs of library frames are folded, the same frame is the culprit.
 
 use crate::diagnose::frames::{file_basename, is_user_frame};
-use crate::diagnose::hang::{describe, HangFinding};
+use crate::diagnose::hang::describe;
+use crate::model::HangFinding;
 use crate::diagnose::location::culprit_in;
 use crate::html::prose::Prose;
 use crate::model::{Culprit, Frame, FrameKind, ProcessRole, ProcessSnapshot, Thread};

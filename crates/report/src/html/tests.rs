@@ -1,12 +1,13 @@
 //! Snapshot tests of the HTML pages (their `<body>`; the head is the same CSS every time),
 //! and the escaping of everything that came from the crashed process.
 
+use crate::diagnose::hang::timeout_info;
 use crate::diagnose::diagnose;
 use crate::diagnose::fixtures::{self, PID};
 use crate::diagnose::fixtures::hang::hang_gil;
 use crate::html::{render_group, render_report, render_run, CONTENT_SECURITY_POLICY};
 use crate::model::{
-    ExitInfo, Frame, MemoryHolder, MemoryReport, MemoryTrend, Outcome, Report, SystemInfo, TimeoutInfo, SCHEMA_VERSION,
+    ExitInfo, Frame, MemoryHolder, MemoryReport, MemoryTrend, Outcome, Report, SystemInfo, SCHEMA_VERSION,
 };
 use crate::store::{GroupDetail, GroupSummary, Occurrence, StoredRun};
 
@@ -145,12 +146,7 @@ fn a_crash() {
 fn a_timeout() {
     let mut r = base(Outcome::Timeout, 143);
     r.command = vec!["python3".into(), "main.py".into()];
-    r.timeout = Some(TimeoutInfo {
-        limit_ms: 10_000.0,
-        processes: hang_gil(),
-        stopped_with: Some("SIGTERM".into()),
-        findings: Vec::new(),
-    });
+    r.timeout = Some(timeout_info(10_000.0, hang_gil(), Some("SIGTERM".into())));
     r.memory = Some(memory(None, None));
     let page = render_report(&r);
     page_is_self_contained(&page);

@@ -1,7 +1,6 @@
 //! A report turned into template-ready rows: plain strings and lists, decided here so the
 //! templates only lay them out (and escape them).
 
-use crate::diagnose::hang::analyze_hang;
 use crate::html::chart::{memory_chart, LineChart};
 use crate::html::prose::Prose;
 use crate::html::stacks::{other_threads, processes, stack_rows, ProcessView, StackRow, ThreadView};
@@ -266,19 +265,14 @@ fn timeout_view(timeout: &TimeoutInfo, paths: &Paths) -> TimeoutView {
         Some(signal) => format!(" — stopped with {signal}"),
         None => String::new(),
     };
-    let findings = analyze_hang(&timeout.processes);
-    let mut texts: Vec<String> = findings.iter().map(|f| f.text.clone()).collect();
-    // The report's own findings, when the analysis here finds nothing (an older version).
-    if texts.is_empty() {
-        texts = timeout.findings.iter().map(|f| f.text.clone()).collect();
-    }
+    let mut texts: Vec<String> = timeout.findings.iter().map(|f| f.text.clone()).collect();
     if timeout.processes.is_empty() {
         texts.push("No stacks could be taken before the tree was stopped.".into());
     }
     TimeoutView {
         title: format!("Timed out after {}{stopped}", limit_duration(timeout.limit_ms)),
         findings: texts.iter().map(|t| Prose::marked(t)).collect(),
-        processes: processes(&timeout.processes, &findings, paths),
+        processes: processes(&timeout.processes, &timeout.findings, paths),
     }
 }
 
