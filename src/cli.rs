@@ -7,6 +7,7 @@ mod args;
 mod crashes;
 mod doctor;
 mod files;
+mod live;
 mod report;
 mod run;
 mod store;

@@ -1,9 +1,11 @@
 //! Builds the run's `Report` from the event stream.
 
+mod explain;
 mod launcher;
 
-use crate::events::{EventSink, RunEvent};
+use crate::events::{Captured, EventSink, RunEvent};
 use crate::model::{Crash, Outcome, Report, SCHEMA_VERSION};
+use crate::diagnose::hang::timeout_info;
 use crate::trace::RunEnd;
 use launcher::LauncherWatch;
 use std::time::{Duration, SystemTime};
@@ -56,7 +58,8 @@ impl Recorder {
             outcome,
             exit,
             crashes: self.crashes,
-            timeout,
+            // What the stacks of the stopped tree show: the one place hang findings are made.
+            timeout: timeout.map(|t| timeout_info(t.limit_ms, t.processes, Some(t.stopped_with))),
             memory,
             system: None,
             processes_started: processes_started.max(self.processes_started),
@@ -76,8 +79,11 @@ fn program_path(command: &[String]) -> String {
         .unwrap_or_else(|_| name.clone())
 }
 
-impl EventSink for Recorder {
-    fn event(&mut self, event: RunEvent) {
+/// The run session's sink for the tracer: every capture is explained (`explain`) before
+/// the live lines, the log and the report see it.
+impl EventSink<Captured> for Recorder {
+    fn event(&mut self, event: RunEvent<Captured>) {
+        let event = event.explain(explain::explain);
         if let Some(f) = self.on_event.as_mut() {
             f(&event);
         }
@@ -91,6 +97,7 @@ impl EventSink for Recorder {
             RunEvent::ProcessStarted { .. }
             | RunEvent::ProcessExec { .. }
             | RunEvent::ProcessExited { .. }
+            | RunEvent::InternalError { .. }
             | RunEvent::MemoryWarning { .. }
             | RunEvent::MemoryLimit { .. }
             | RunEvent::TimedOut { .. }
@@ -124,7 +131,8 @@ pub fn outcome_of(end: &RunEnd, crashes: &[Crash]) -> Outcome {
 mod tests {
     use super::*;
 
-    use crate::model::{ExitInfo, TimeoutInfo};
+    use crate::model::ExitInfo;
+    use crate::trace::TimeoutStop;
 
     fn end(code: i32, signal: Option<&str>) -> RunEnd {
         RunEnd {
@@ -147,7 +155,7 @@ mod tests {
     fn faultlines_own_stops_come_first() {
         let mut timed_out = end(143, Some("SIGTERM"));
         timed_out.timeout =
-            Some(TimeoutInfo { limit_ms: 1000.0, processes: Vec::new(), stopped_with: None, findings: Vec::new() });
+            Some(TimeoutStop { limit_ms: 1000.0, processes: Vec::new(), stopped_with: "SIGTERM".into() });
         assert_eq!(outcome_of(&timed_out, &[]), Outcome::Timeout);
         let mut memory = end(137, Some("SIGKILL"));
         memory.stopped_for_memory = true;

@@ -2,6 +2,7 @@
 //! command, then report.
 
 use super::args::{ColorChoice, RunArgs};
+use super::live;
 use super::Exit;
 use faultline::childenv::ChildEnv;
 use faultline::events::{EventSink, RunEvent};
@@ -11,7 +12,7 @@ use faultline::recorder::Recorder;
 use faultline::runlog::RunLog;
 use faultline::settings::{self, RunSettings};
 use faultline::trace::{self, RunOptions};
-use faultline::{report, units};
+use faultline::report;
 use std::cell::RefCell;
 use std::io::{IsTerminal, Write};
 use std::rc::Rc;
@@ -76,7 +77,7 @@ pub fn run(args: RunArgs) -> Exit {
         // A bug here must not stop the supervision: the tree is killed when faultline dies.
         let _ = fenced(|| {
             crate::internal_error::panic_if_injected("event");
-            print_live(event);
+            live::print_event(event);
             if let RunEvent::ProcessExec { executable: Some(exe), .. } = event {
                 let mut seen = python_record.borrow_mut();
                 if seen.is_none() && is_python(exe) {
@@ -89,6 +90,7 @@ pub fn run(args: RunArgs) -> Exit {
         });
     });
     let options = RunOptions {
+        notices: std::sync::Arc::new(live::print_notice),
         envp: Some(child_env.envp().to_vec()),
         rlimits: child_env.rlimits().to_vec(),
         timeout: settings.timeout,
@@ -213,32 +215,6 @@ fn gather_settings(args: &RunArgs) -> Result<(RunSettings, Option<std::path::Pat
 
 fn is_python(executable: &str) -> bool {
     std::path::Path::new(executable).file_name().is_some_and(|name| name.to_string_lossy().starts_with("python"))
-}
-
-/// Lines worth seeing while the command still runs.
-fn print_live(event: &RunEvent) {
-    match event {
-        RunEvent::Started { untraced: Some(why), .. } => faultline::say!("faultline: {why}"),
-        RunEvent::MemoryWarning { tree_bytes } => {
-            faultline::say!("faultline: warning: the process tree uses {} of memory", units::format_size(*tree_bytes))
-        }
-        RunEvent::MemoryLimit { tree_bytes, limit } => faultline::say!(
-            "faultline: the process tree uses {}, over the limit of {}: taking stacks, then stopping it",
-            units::format_size(*tree_bytes),
-            units::format_size(*limit)
-        ),
-        RunEvent::TimedOut { limit } => faultline::say!(
-            "faultline: time limit of {} reached: taking stacks, then stopping the command",
-            units::format_duration(*limit)
-        ),
-        RunEvent::Escalated { signal } => {
-            faultline::say!(
-                "faultline: the command did not stop in time; sent {}",
-                faultline::signals::signal_name(*signal)
-            )
-        }
-        _ => {}
-    }
 }
 
 /// GitHub reads workflow commands from stdout (its docs: "sent to the runner over stdout").

@@ -1,6 +1,6 @@
 //! The text of each log line: pure functions of events and the report.
 
-use crate::events::RunEvent;
+use crate::events::{InternalStage, RunEvent};
 use crate::model::{ExitInfo, ProcessRole, Report};
 use crate::signals::signal_name;
 use crate::units::{format_duration, format_size};
@@ -82,6 +82,15 @@ pub fn event_line(event: &RunEvent) -> String {
             format!("timeout limit={}: taking stacks, then stopping the tree", compact(&format_duration(*limit)))
         }
         RunEvent::Escalated { signal } => format!("escalated signal={}", signal_name(*signal)),
+        RunEvent::InternalError { pid, stage } => format!("internal-error pid={pid} while={}", stage_name(*stage)),
+    }
+}
+
+fn stage_name(stage: InternalStage) -> &'static str {
+    match stage {
+        InternalStage::TakingStacks => "taking-stacks",
+        InternalStage::Capturing => "capturing",
+        InternalStage::Explaining => "explaining",
     }
 }
 

@@ -5,12 +5,13 @@
 //! at the terminal (Ctrl-C, Ctrl-\) already reached every process of the tree that shares
 //! our process group, so only signals sent to faultline alone (kill) are passed on.
 //!
-//! SIGINT and SIGTERM are requests to stop: the first of either kind is passed on with one
-//! line saying so; a second of the same kind, from anywhere, means "stop now": the tree gets
+//! SIGINT and SIGTERM are requests to stop: the first of either kind is passed on with a
+//! notice saying so; a second of the same kind, from anywhere, means "stop now": the tree gets
 //! SIGKILL. Different kinds do not add up, so a runner's SIGINT-then-SIGTERM reaches the
 //! command as both signals, as it would without faultline.
 
 use super::tree::TreeMembers;
+use crate::events::{Notice, Notices};
 
 const FORWARDED: [i32; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
 
@@ -19,12 +20,12 @@ pub struct SignalForwarder;
 impl SignalForwarder {
     /// Blocks the forwarded signals in the calling thread (and so in threads it starts
     /// later) and starts the forwarding thread.
-    pub fn start(members: TreeMembers) -> SignalForwarder {
+    pub fn start(members: TreeMembers, notices: Notices) -> SignalForwarder {
         let set = signal_set(&FORWARDED);
         // SAFETY: set is initialized; blocking signals in this thread only.
         unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
         let spawned =
-            std::thread::Builder::new().name("signal-forwarder".into()).spawn(move || forward_forever(set, members));
+            std::thread::Builder::new().name("signal-forwarder".into()).spawn(move || forward_forever(set, members, notices));
         if spawned.is_err() {
             // Without the thread nobody takes the signals: let them act normally again.
             // SAFETY: as above.
@@ -46,7 +47,7 @@ pub fn signal_set(signals: &[i32]) -> libc::sigset_t {
     }
 }
 
-fn forward_forever(set: libc::sigset_t, members: TreeMembers) {
+fn forward_forever(set: libc::sigset_t, members: TreeMembers, notices: Notices) {
     let mut requests = StopRequests::default();
     loop {
         // SAFETY: info is a valid out-pointer; set is initialized.
@@ -59,15 +60,11 @@ fn forward_forever(set: libc::sigset_t, members: TreeMembers) {
         let from_terminal = info.si_code == libc::SI_KERNEL;
         match requests.on(sig) {
             Some(StopRequest::Again) => {
-                crate::say!("faultline: second {}: killing the command", crate::signals::signal_name(sig));
+                notices(Notice::StopForced { signal: sig });
                 members.signal_all(libc::SIGKILL);
                 continue;
             }
-            Some(StopRequest::First) => crate::say!(
-                "faultline: interrupted by {}: waiting for the command to stop ({} again to kill it)",
-                crate::signals::signal_name(sig),
-                again_hint(sig, from_terminal)
-            ),
+            Some(StopRequest::First) => notices(Notice::StopRequested { signal: sig, from_terminal }),
             None => {}
         }
         if !from_terminal {
@@ -105,15 +102,6 @@ impl StopRequests {
     }
 }
 
-/// How to send the same request again, in the words of whoever sent it.
-fn again_hint(sig: i32, from_terminal: bool) -> String {
-    if sig == libc::SIGINT && from_terminal {
-        "Ctrl-C".to_owned()
-    } else {
-        crate::signals::signal_name(sig)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,12 +125,5 @@ mod tests {
         assert_eq!(requests.on(libc::SIGINT), Some(StopRequest::First));
         assert_eq!(requests.on(libc::SIGTERM), Some(StopRequest::First));
         assert_eq!(requests.on(libc::SIGHUP), None);
-    }
-
-    #[test]
-    fn the_hint_names_what_the_sender_would_type() {
-        assert_eq!(again_hint(libc::SIGINT, true), "Ctrl-C");
-        assert_eq!(again_hint(libc::SIGINT, false), "SIGINT");
-        assert_eq!(again_hint(libc::SIGTERM, false), "SIGTERM");
     }
 }

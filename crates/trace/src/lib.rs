@@ -5,8 +5,7 @@
 pub mod memwatch;
 pub mod supervised;
 
-use faultline_diagnose as diagnose;
-use faultline_model::{capture, events, model, say, signals};
+use faultline_model::{capture, events, model};
 use faultline_procfs::{memory, process_globals};
 use faultline_python as python;
 use faultline_unwind as native;
@@ -27,9 +26,9 @@ pub use die::die_by_signal;
 pub use launch::{resolve_program, ChildRlimit, LaunchError};
 pub use probe::ptrace_kills_the_caller;
 
-use crate::events::{exit_info, EventSink, RunEvent};
+use crate::events::{exit_info, Captured, EventSink, Notice, Notices, RunEvent};
 use crate::memwatch::{LimitEnforcer, MemoryConfig, MemoryWatch, OomCounter};
-use crate::model::{ExitInfo, MemoryReport, TimeoutInfo};
+use crate::model::{ExitInfo, MemoryReport, ProcessSnapshot};
 use launch::{LaunchSpec, Launched};
 use std::ffi::{CString, OsString};
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -44,6 +43,18 @@ pub struct RunOptions {
     /// Grace period between SIGTERM and SIGKILL when faultline stops the tree.
     pub kill_after: Duration,
     pub memory: MemoryConfig,
+    /// Where the tracer's threads send what the user should hear while the run goes on.
+    pub notices: Notices,
+}
+
+/// A tree faultline stopped at its time limit, with the stacks taken first; the run
+/// session adds what they show (`faultline_diagnose::hang::timeout_info`).
+#[derive(Debug, Clone)]
+pub struct TimeoutStop {
+    pub limit_ms: f64,
+    pub processes: Vec<ProcessSnapshot>,
+    /// `SIGTERM` when the tree ended within the grace period, `SIGKILL` when it was killed.
+    pub stopped_with: String,
 }
 
 /// How the run ended.
@@ -51,7 +62,7 @@ pub struct RunOptions {
 pub struct RunEnd {
     pub exit: ExitInfo,
     pub processes_started: u32,
-    pub timeout: Option<TimeoutInfo>,
+    pub timeout: Option<TimeoutStop>,
     pub memory: Option<MemoryReport>,
     /// faultline stopped the run at `--max-memory`.
     pub stopped_for_memory: bool,
@@ -59,13 +70,13 @@ pub struct RunEnd {
 
 /// Runs `argv` (program first) to completion under supervision and returns how it ended.
 /// If ptrace is refused, the command still runs, untraced, and its status still comes back.
-pub fn run(argv: &[OsString], options: RunOptions, sink: &mut dyn EventSink) -> Result<RunEnd, LaunchError> {
+pub fn run(argv: &[OsString], options: RunOptions, sink: &mut dyn EventSink<Captured>) -> Result<RunEnd, LaunchError> {
     let program_name = argv.first().map(|a| a.as_os_str()).unwrap_or_default();
     let program = resolve_program(program_name, std::env::var_os("PATH").as_deref())?;
     // Before any thread starts, so that every thread has them blocked.
     let sigchld = sigchld_fd().map_err(LaunchError::Fork)?;
     let members = tree::TreeMembers::default();
-    let _forwarder = forward::SignalForwarder::start(members.clone());
+    let _forwarder = forward::SignalForwarder::start(members.clone(), options.notices.clone());
     let mut stderr_tail = stderr_tail::StderrTail::setup();
 
     let mut enforcer = options.memory.limit_bytes.map(LimitEnforcer::prepare);
@@ -127,7 +138,9 @@ pub fn run(argv: &[OsString], options: RunOptions, sink: &mut dyn EventSink) -> 
         enforcer.cleanup();
     }
     // Let the tree's last output reach the real stderr before anyone prints after it.
-    stderr_tail.finish(Duration::from_millis(300));
+    if let Some(error) = stderr_tail.finish(Duration::from_millis(300)) {
+        (options.notices)(Notice::StderrRelayFailed { error });
+    }
     Ok(end)
 }
 

@@ -121,8 +121,9 @@ impl StderrTail {
     /// report comes after it. If descendants that outlive the root still hold the pipe
     /// then, the rest of the copy goes to a detached relay, which starts once faultline
     /// has exited: they keep their stderr, and nothing waits for them.
-    pub fn finish(&mut self, patience: Duration) {
-        let StderrTail::Tee(tee) = self else { return };
+    /// Says why, when the relay could not take over.
+    pub fn finish(&mut self, patience: Duration) -> Option<String> {
+        let StderrTail::Tee(tee) = self else { return None };
         tee.write_end = None;
         let deadline = Instant::now() + patience;
         while tee.copier.as_ref().is_some_and(|c| !c.is_finished()) && Instant::now() < deadline {
@@ -131,14 +132,9 @@ impl StderrTail {
         // Still running means still held: stop the thread between two copies, so that no
         // byte it read is left unwritten, and give the rest of the pipe to the relay.
         tee.stop = None;
-        let Some(copier) = tee.copier.take() else { return };
-        let Ok(Some(read_end)) = copier.join() else { return };
-        if let Err(err) = relay::hand_off(read_end) {
-            crate::say!(
-                "faultline: cannot keep copying stderr for processes that outlive the command ({err}); \
-                 their later writes to stderr will fail"
-            );
-        }
+        let copier = tee.copier.take()?;
+        let read_end = copier.join().ok()??;
+        relay::hand_off(read_end).err().map(|err| err.to_string())
     }
 }
 

@@ -14,10 +14,10 @@ use super::ptrace::{self, Tid};
 use super::status::{decode, is_crash_signal, TaskStatus};
 use super::stderr_tail::StderrTail;
 use super::tree::TreeMembers;
-use crate::diagnose::diagnose;
-use crate::events::{exit_info, EventSink, RunEvent};
+use crate::events::{exit_info, Captured, EventSink, InternalStage, RunEvent};
 use crate::memwatch::{MemoryWatch, SampleEvent};
-use crate::model::{ExitInfo, ProcessRole, ProcessSnapshot, TimeoutInfo};
+use crate::model::{ExitInfo, ProcessRole, ProcessSnapshot};
+use crate::TimeoutStop;
 use std::collections::{HashMap, VecDeque};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -38,7 +38,7 @@ pub struct Limits {
 pub struct SupervisorEnd {
     pub exit: ExitInfo,
     pub processes_started: u32,
-    pub timeout: Option<TimeoutInfo>,
+    pub timeout: Option<TimeoutStop>,
     /// The memory sampler, to be frozen into the report once OOM kills are known.
     pub memory_watch: Option<MemoryWatch>,
     /// Stacks taken when the memory limit stopped the run.
@@ -92,7 +92,7 @@ pub struct Supervisor<'s> {
     /// handlers (faulthandler) re-raise, and some runtimes survive SIGSEGV on purpose.
     provisional: HashMap<i32, HeldCapture>,
     collector: Collector,
-    sink: &'s mut dyn EventSink,
+    sink: &'s mut dyn EventSink<Captured>,
     stderr_tail: &'s StderrTail,
     members: TreeMembers,
     limits: Limits,
@@ -104,7 +104,7 @@ pub struct Supervisor<'s> {
 impl<'s> Supervisor<'s> {
     pub fn new(
         root: Tid,
-        sink: &'s mut dyn EventSink,
+        sink: &'s mut dyn EventSink<Captured>,
         stderr_tail: &'s StderrTail,
         members: TreeMembers,
         limits: Limits,
@@ -168,11 +168,11 @@ impl<'s> Supervisor<'s> {
         self.members.set(Vec::new());
         let (timeout, snapshot, stopped_for_memory) = match self.stopping {
             Some(Stopping { reason: StopReason::Timeout, snapshot, killed, .. }) => (
-                Some(crate::diagnose::hang::timeout_info(
-                    self.limits.timeout.map_or(0.0, |t| t.as_secs_f64() * 1000.0),
-                    snapshot,
-                    Some(if killed { "SIGKILL" } else { "SIGTERM" }.to_owned()),
-                )),
+                Some(TimeoutStop {
+                    limit_ms: self.limits.timeout.map_or(0.0, |t| t.as_secs_f64() * 1000.0),
+                    processes: snapshot,
+                    stopped_with: if killed { "SIGKILL" } else { "SIGTERM" }.to_owned(),
+                }),
                 None,
                 false,
             ),
@@ -260,9 +260,7 @@ impl<'s> Supervisor<'s> {
             let deferred = &mut self.deferred;
             match catch_unwind(AssertUnwindSafe(|| collector.snapshot(pid, role, deferred))) {
                 Ok(process) => snapshot.push(process),
-                Err(_) => {
-                    crate::say!("faultline: internal error while taking the stacks of pid {pid}")
-                }
+                Err(_) => self.sink.event(RunEvent::InternalError { pid, stage: InternalStage::TakingStacks }),
             }
         }
         self.stopping =
@@ -377,9 +375,7 @@ impl<'s> Supervisor<'s> {
             Ok(held) => {
                 self.provisional.insert(pid, held);
             }
-            Err(_) => {
-                crate::say!("faultline: internal error while capturing a crash of pid {pid}; the crash is not reported")
-            }
+            Err(_) => self.sink.event(RunEvent::InternalError { pid, stage: InternalStage::Capturing }),
         }
     }
 
@@ -403,23 +399,14 @@ impl<'s> Supervisor<'s> {
         let fault_seen = held.fault_seen();
         let collector = &mut self.collector;
         let stderr_tail = self.stderr_tail;
-        let explained = catch_unwind(AssertUnwindSafe(|| {
+        let finished = catch_unwind(AssertUnwindSafe(|| {
             let mut capture = collector.finish(held);
             capture.stderr_tail = stderr_tail.last_lines();
-            let mut crash = diagnose(&capture);
-            crash.held_ms = Some(capture.held_ms);
-            crash
+            capture
         }));
-        match explained {
-            Ok(mut crash) => {
-                crash.report_ready_ms = Some(fault_seen.elapsed().as_secs_f64() * 1000.0);
-                self.sink.event(RunEvent::Crash(Box::new(crash)));
-            }
-            Err(_) => {
-                crate::say!(
-                    "faultline: internal error while explaining a crash of pid {pid}; the crash is not reported"
-                )
-            }
+        match finished {
+            Ok(capture) => self.sink.event(RunEvent::Crash(Box::new(Captured { capture, fault_seen }))),
+            Err(_) => self.sink.event(RunEvent::InternalError { pid, stage: InternalStage::Capturing }),
         }
     }
 
