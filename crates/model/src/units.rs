@@ -205,6 +205,67 @@ pub fn duration_from_ms(ms: f64) -> Duration {
     Duration::try_from_secs_f64(ms / 1000.0).unwrap_or(Duration::MAX)
 }
 
+// The forms people read in reports (spaced, rounded for reading); the `format_*` forms
+// above are the compact ones the options accept back.
+
+/// For reports: `0.42 s`, `1.2 s`, `2 min 03 s`, from milliseconds.
+pub fn readable_duration_ms(ms: f64) -> String {
+    let s = (ms / 1000.0).max(0.0);
+    if s < 1.0 {
+        format!("{s:.2} s")
+    } else if s < 60.0 {
+        format!("{s:.1} s")
+    } else {
+        let total = s.round() as u64;
+        format!("{} min {:02} s", total / 60, total % 60)
+    }
+}
+
+/// A limit the user set, as they would have written it: `10 s`, `5 min`, `1 h`,
+/// `1 min 30 s`; a limit with a fraction of a second reads like any other duration.
+pub fn readable_limit_ms(ms: f64) -> String {
+    if !(ms.is_finite() && ms >= 1000.0 && ms.fract() == 0.0 && ms % 1000.0 == 0.0) {
+        return readable_duration_ms(ms);
+    }
+    let s = (ms / 1000.0) as u64;
+    match (s / 3600, s % 3600 / 60, s % 60) {
+        (h, 0, 0) if h > 0 => format!("{h} h"),
+        (0, 0, s) => format!("{s} s"),
+        (0, m, 0) => format!("{m} min"),
+        _ if s % 60 == 0 => format!("{} min", s / 60),
+        _ => format!("{} min {:02} s", s / 60, s % 60),
+    }
+}
+
+/// A memory size the way `--max-memory` takes it: `512 B`, `12 KiB`, `5.2 MiB`, `214 MiB`,
+/// `1.1 GiB`.
+pub fn readable_size(bytes: u64) -> String {
+    const KIB: f64 = 1024.0;
+    const MIB: f64 = KIB * 1024.0;
+    const GIB: f64 = MIB * 1024.0;
+    let b = bytes as f64;
+    if b < KIB {
+        format!("{bytes} B")
+    } else if b < MIB {
+        format!("{:.0} KiB", b / KIB)
+    } else if b < 10.0 * MIB {
+        format!("{:.1} MiB", b / MIB)
+    } else if b < GIB {
+        format!("{:.0} MiB", b / MIB)
+    } else {
+        format!("{:.1} GiB", b / GIB)
+    }
+}
+
+/// Two sizes that must not read the same when they differ (a peak just over its limit):
+/// the second in whole MiB when [`size`] would round them alike.
+pub fn size_apart(reference: u64, bytes: u64) -> String {
+    if readable_size(reference) != readable_size(bytes) || reference == bytes {
+        return readable_size(bytes);
+    }
+    format!("{} ({} MiB)", readable_size(bytes), thousands(bytes.div_ceil(1 << 20)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -317,5 +378,33 @@ mod tests {
         }
         assert_eq!(format_duration(Duration::from_millis(999_960)), "16m 40s");
         assert_eq!(format_duration(Duration::from_millis(59_960)), "1m");
+    }
+
+    #[test]
+    fn durations_and_counts() {
+        assert_eq!(readable_duration_ms(420.0), "0.42 s");
+        assert_eq!(readable_duration_ms(1234.0), "1.2 s");
+        assert_eq!(readable_duration_ms(123_000.0), "2 min 03 s");
+        assert_eq!(count(1, "crash", "crashes"), "1 crash");
+        assert_eq!(count(3, "crash", "crashes"), "3 crashes");
+    }
+
+    #[test]
+    fn limits_and_sizes() {
+        assert_eq!(readable_limit_ms(10_000.0), "10 s");
+        assert_eq!(readable_limit_ms(90_000.0), "1 min 30 s");
+        assert_eq!(readable_limit_ms(300_000.0), "5 min");
+        assert_eq!(readable_limit_ms(3_600_000.0), "1 h");
+        assert_eq!(readable_limit_ms(5_400_000.0), "90 min");
+        assert_eq!(readable_limit_ms(1500.0), "1.5 s");
+        assert_eq!(readable_limit_ms(f64::NAN), "0.00 s");
+        assert_eq!(readable_size(512), "512 B");
+        assert_eq!(readable_size(12 * 1024), "12 KiB");
+        assert_eq!(readable_size(5_452_595), "5.2 MiB");
+        assert_eq!(readable_size(214 << 20), "214 MiB");
+        assert_eq!(readable_size(1 << 30), "1.0 GiB");
+        assert_eq!(readable_size(1_181_116_006), "1.1 GiB");
+        assert_eq!(size_apart(1 << 30, (1 << 30) + (3 << 19)), "1.0 GiB (1,026 MiB)");
+        assert_eq!(size_apart(1 << 30, 1_181_116_006), "1.1 GiB");
     }
 }

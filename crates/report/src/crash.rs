@@ -3,14 +3,16 @@
 
 use std::io::{self, Write};
 
-use crate::diagnose::frames::{file_basename, is_user_frame, short_function};
-use crate::model::{Crash, Frame, Phase, ProcessRole, Thread};
-use crate::stack::{stack_lines, telling_frame, StackView};
-use crate::stderr::{shown_tail, tail_heading};
-use crate::style::Role;
-use crate::text::{frame_text, short_command, short_place, Paths};
-use crate::threads::{group_label, write_thread_lines};
+use crate::model::{Crash, ProcessRole, Thread};
+use crate::stack::stack_lines;
+use crate::view::stack::StackView;
+use crate::view::stderr::{shown_tail, tail_heading};
+use crate::view::style::Role;
+use crate::view::text::{short_command, Paths};
+use crate::threads::write_thread_lines;
+use crate::view::threads::group_label;
 use crate::TerminalConfig;
+use crate::view::crash::{other_thread_label, location, thread_activity, sent_by_a_process, phase_text};
 
 pub(crate) fn write_crash(
     config: &TerminalConfig,
@@ -119,67 +121,3 @@ fn crash_command(crash: &Crash) -> String {
 /// A child's command line is cut past this many characters.
 const COMMAND_WIDTH: usize = 200;
 
-/// `Worker-1 (tid 12, holds the GIL)`: a thread beside the crashed one.
-pub(crate) fn other_thread_label(t: &Thread) -> String {
-    let name = t.name.clone().unwrap_or_else(|| "(unnamed)".into());
-    let gil = if t.holds_gil == Some(true) { ", holds the GIL" } else { "" };
-    format!("{name} (tid {}{gil})", t.tid)
-}
-
-/// `bbox (_geom.c:53)`: the culprit, else the innermost Python frame, else frame 0.
-pub(crate) fn location(crash: &Crash) -> Option<String> {
-    if let Some(c) = &crash.culprit {
-        let function = c.function.as_deref().map(short_function).unwrap_or_else(|| "??".into());
-        let place = match (&c.file, c.line, &c.module) {
-            (Some(file), Some(line), _) => format!("{}:{line}", file_basename(file)),
-            (Some(file), None, _) => file_basename(file).to_string(),
-            (None, _, Some(module)) => file_basename(module).to_string(),
-            (None, _, None) => "?".into(),
-        };
-        return Some(format!("{function} ({place})"));
-    }
-    if let Some(p) = &crash.python {
-        let line = p.line.map(|l| format!(":{l}")).unwrap_or_default();
-        return Some(format!("{} ({}{line})", p.function, file_basename(&p.file)));
-    }
-    let frame = crash.crashed_thread().and_then(|t| crate::diagnose::frames::innermost_meaningful(&t.frames))?;
-    let function = frame.function.as_deref().map(short_function)?;
-    Some(format!("{function} ({})", short_place(frame, &Paths::default())))
-}
-
-/// `threading.py:1112 in join ← main.py:28 in main`: where the thread is, and the user
-/// code that got it there when that is further out.
-pub(crate) fn thread_activity(frames: &[Frame], paths: &Paths) -> String {
-    let Some(telling) = telling_frame(frames) else {
-        return "no stack".into();
-    };
-    let innermost_python = frames.iter().find(|f| f.is_python());
-    match innermost_python {
-        Some(py) if !std::ptr::eq(py, telling) && is_user_frame(telling) => {
-            format!("{} ← {}", frame_text(py, paths), frame_text(telling, paths))
-        }
-        _ => frame_text(telling, paths),
-    }
-}
-
-pub(crate) fn sent_by_a_process(crash: &Crash) -> bool {
-    matches!(crash.si_code.as_deref(), Some("SI_USER" | "SI_TKILL" | "SI_QUEUE"))
-}
-
-fn is_pytest(crash: &Crash) -> bool {
-    crash.test.is_some() || crash.argv.iter().any(|a| a.contains("pytest") || a.contains("py.test"))
-}
-
-pub(crate) fn phase_text(crash: &Crash) -> String {
-    match crash.phase {
-        Phase::Shutdown => {
-            let after =
-                if is_pytest(crash) { "after all tests had finished" } else { "after the program had finished" };
-            format!("shutdown — the crash happened at interpreter shutdown, {after}")
-        }
-        Phase::Import => "import — while a module was being imported".into(),
-        Phase::Startup => "startup — before any Python code ran".into(),
-        Phase::Test => "test".into(),
-        Phase::Run => "run".into(),
-    }
-}

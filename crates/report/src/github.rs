@@ -18,9 +18,11 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::diagnose::frames::is_user_frame;
 use crate::model::{Crash, Frame, FrameKind, Outcome, ProcessSnapshot, Report};
-use crate::stack::{stack_lines, StackView};
-use crate::style::TerminalStyle;
-use crate::text::{brief_command, limit_duration, Paths};
+use crate::stack::stack_lines;
+use crate::view::stack::StackView;
+use crate::view::style::TerminalStyle;
+use crate::view::text::{brief_command, Paths};
+use crate::units::readable_limit_ms;
 
 /// How many lines of the crashed thread's stack go into a crash's message.
 const STACK_LINES: usize = 6;
@@ -66,7 +68,7 @@ pub fn annotations(report: &Report, workspace: Option<&Path>) -> Vec<Annotation>
     if let Some(t) = &report.timeout {
         let findings = &t.findings;
         let mut message =
-            format!("faultline stopped `{}` after {}", brief_command(&report.command, 80), limit_duration(t.limit_ms));
+            format!("faultline stopped `{}` after {}", brief_command(&report.command, 80), readable_limit_ms(t.limit_ms));
         for f in findings.iter().take(3) {
             message.push('\n');
             message.push_str(&f.text);
@@ -75,7 +77,7 @@ pub fn annotations(report: &Report, workspace: Option<&Path>) -> Vec<Annotation>
         out.push(Annotation {
             file,
             line,
-            title: format!("faultline: timed out after {}", limit_duration(t.limit_ms)),
+            title: format!("faultline: timed out after {}", readable_limit_ms(t.limit_ms)),
             message,
         });
     }

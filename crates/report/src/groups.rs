@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use super::style::{Role, TerminalStyle};
+use crate::view::style::{Role, TerminalStyle};
 use super::TerminalBuilder;
 use crate::escape::{escape_controls, for_terminal};
 use crate::store::{GroupDetail, GroupSummary};

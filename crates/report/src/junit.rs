@@ -22,9 +22,10 @@ use std::time::Duration;
 use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite};
 
 use crate::model::{Crash, Outcome, Phase, Report};
-use crate::stderr::shown_tail;
-use crate::style::TerminalStyle;
-use crate::text::{brief_command, limit_duration, Paths};
+use crate::view::stderr::shown_tail;
+use crate::view::style::TerminalStyle;
+use crate::view::text::{brief_command, Paths};
+use crate::units::readable_limit_ms;
 use crate::{crash, memory, timeout, TerminalConfig};
 
 /// The suite name, and the classname of cases that are not pytest tests.
@@ -46,7 +47,7 @@ pub fn junit_report(report: &Report) -> quick_junit::Report {
     if let Some(at) = started_at(report) {
         suite.set_timestamp(at);
     }
-    suite.set_time(duration(report.duration_ms));
+    suite.set_time(readable_duration_ms(report.duration_ms));
     suite.add_properties(properties(report));
 
     let mut cases: Vec<TestCase> = report.crashes.iter().map(|c| crash_case(&config, report, c, &paths)).collect();
@@ -55,7 +56,7 @@ pub fn junit_report(report: &Report) -> quick_junit::Report {
         let _ = timeout::write_timeout(&config, t, &paths, &mut text);
         let stopped = t.stopped_with.as_deref().map(|s| format!(", stopped with {s}")).unwrap_or_default();
         let first = t.findings.first().map(|f| format!(": {}", f.text)).unwrap_or_default();
-        let message = format!("timed out after {}{stopped}{first}", limit_duration(t.limit_ms));
+        let message = format!("timed out after {}{stopped}{first}", readable_limit_ms(t.limit_ms));
         cases.push(failed(
             format!("timeout: {}", brief_command(&report.command, COMMAND_CHARS)),
             SUITE,
@@ -90,7 +91,7 @@ pub fn junit_report(report: &Report) -> quick_junit::Report {
     if let Some(at) = started_at(report) {
         doc.set_timestamp(at);
     }
-    doc.set_time(duration(report.duration_ms));
+    doc.set_time(readable_duration_ms(report.duration_ms));
     doc.add_test_suite(suite);
     doc
 }
@@ -163,7 +164,7 @@ fn command_case(report: &Report) -> TestCase {
     };
     let mut case = TestCase::new(name, status);
     case.set_classname(SUITE);
-    case.set_time(duration(report.duration_ms));
+    case.set_time(readable_duration_ms(report.duration_ms));
     case
 }
 
@@ -217,6 +218,6 @@ fn started_at(report: &Report) -> Option<chrono::DateTime<chrono::FixedOffset>> 
 
 /// A test time readers can parse: a report's infinite or absurd duration is capped (at
 /// about 136 years; quick-junit cannot read `Duration::MAX` back).
-fn duration(ms: f64) -> Duration {
+fn readable_duration_ms(ms: f64) -> Duration {
     crate::units::duration_from_ms(ms).min(Duration::from_secs(u64::from(u32::MAX)))
 }

@@ -28,22 +28,19 @@ use faultline_model::{capture, signals};
 use faultline_model::{escape, model, units};
 use faultline_store as store;
 
-pub(crate) mod crash;
+mod crash;
 pub mod github;
 mod groups;
 pub mod junit;
 mod memory;
 mod runs;
 mod settings_line;
-pub(crate) mod snapshot;
-pub(crate) mod stack;
-pub(crate) mod stderr;
+mod snapshot;
+mod stack;
 mod stress;
-mod style;
-pub(crate) mod summary;
-pub(crate) mod text;
-pub(crate) mod threads;
+mod threads;
 mod timeout;
+mod view;
 
 #[cfg(test)]
 mod ci_tests;
@@ -56,13 +53,13 @@ use std::io::{self, Write};
 
 use crate::escape::for_terminal;
 use crate::model::{Crash, Outcome, Report};
-use text::Paths;
+use view::text::Paths;
 
 pub use groups::{write_group, write_group_list};
 pub use junit::write_junit;
 pub use runs::write_run_list;
 pub use stress::write_stress_summary;
-pub use style::TerminalStyle;
+pub use view::style::TerminalStyle;
 
 /// Settings of the terminal report, frozen by [`TerminalBuilder::build`].
 #[derive(Debug, Clone)]
@@ -150,7 +147,7 @@ impl TerminalReporter {
         if let Some(line) = settings_line::settings_line(report, cwd, &self.config.style) {
             writeln!(out, "{line}")?;
         }
-        writeln!(out, "{}", summary::summary_line(report, &self.config.style))
+        writeln!(out, "{}", crate::view::summary::summary_line(report, &self.config.style))
     }
 
     /// One crash, as soon as it is known; paths are relative to the configured `cwd`.
@@ -160,7 +157,7 @@ impl TerminalReporter {
 
     /// The one-line run summary.
     pub fn write_summary(&self, report: &Report, out: &mut impl Write) -> io::Result<()> {
-        writeln!(out, "{}", summary::summary_line(&for_terminal(report), &self.config.style))
+        writeln!(out, "{}", crate::view::summary::summary_line(&for_terminal(report), &self.config.style))
     }
 }
 

@@ -12,8 +12,9 @@ use std::io::{self, Write};
 use crate::diagnose::hang::activity::python_place;
 use crate::model::{MemoryReport, Outcome, ProcessSnapshot, Report};
 use crate::snapshot::write_processes;
-use crate::style::{Role, TerminalStyle};
-use crate::text::{brief_command, size, size_apart, Paths};
+use crate::view::style::{Role, TerminalStyle};
+use crate::view::text::{brief_command, Paths};
+use crate::units::{readable_size, size_apart};
 use crate::TerminalConfig;
 
 /// The section of an `oom` run: what stopped it, who was killed, where the threads were.
@@ -33,7 +34,7 @@ pub(crate) fn write_oom(
         m.limit_bytes.filter(|&limit| m.snapshot.is_some() || m.oom_killed.is_empty() || m.peak_rss_bytes >= limit);
     match at_limit {
         Some(limit) => {
-            let what = format!("stopped at the memory limit ({})", size(limit));
+            let what = format!("stopped at the memory limit ({})", readable_size(limit));
             writeln!(
                 out,
                 "{strong} {}: the tree reached {}",
@@ -59,7 +60,7 @@ pub(crate) fn write_oom(
         m.peak_holder
             .as_ref()
             .filter(|h| h.pid == p.pid && processes.len() > 1)
-            .map(|h| format!("{} at the peak", size(h.rss_bytes)))
+            .map(|h| format!("{} at the peak", readable_size(h.rss_bytes)))
     };
     write_processes(config, processes, &[], &note, paths, out)?;
     writeln!(out)
@@ -102,7 +103,7 @@ fn largest_process_line(m: &MemoryReport, processes: &[ProcessSnapshot]) -> Opti
     // Among several processes, say which one and how much it held.
     let of_process = match m.peak_holder.as_ref().filter(|h| h.pid == process.pid) {
         Some(h) if processes.len() > 1 => {
-            format!(" of pid {}, the largest process ({}),", process.pid, size(h.rss_bytes))
+            format!(" of pid {}, the largest process ({}),", process.pid, readable_size(h.rss_bytes))
         }
         _ if processes.len() > 1 => format!(" of pid {}", process.pid),
         _ => String::new(),
@@ -117,7 +118,7 @@ pub(crate) fn memory_line(report: &Report, style: &TerminalStyle) -> Option<Stri
     if m.peak_rss_bytes == 0 && m.samples.is_empty() {
         return None;
     }
-    let mut peak = format!("peak {}", size(m.peak_rss_bytes));
+    let mut peak = format!("peak {}", readable_size(m.peak_rss_bytes));
     if let Some(h) = &m.peak_holder {
         let argv = brief_command(&h.argv, 40);
         let argv = if argv.is_empty() { String::new() } else { format!(" {argv}") };
@@ -125,26 +126,26 @@ pub(crate) fn memory_line(report: &Report, style: &TerminalStyle) -> Option<Stri
             peak.push_str(&format!(" (pid {}{argv})", h.pid));
         } else if report.launcher.as_ref().is_some_and(|l| l.processes > 0) {
             // The tree's peak may be the launcher's helpers': say whose share this is.
-            peak.push_str(&format!(" (the program's largest process: pid {}{argv}, {})", h.pid, size(h.rss_bytes)));
+            peak.push_str(&format!(" (the program's largest process: pid {}{argv}, {})", h.pid, readable_size(h.rss_bytes)));
         } else {
-            peak.push_str(&format!(" (most in pid {}{argv}: {})", h.pid, size(h.rss_bytes)));
+            peak.push_str(&format!(" (most in pid {}{argv}: {})", h.pid, readable_size(h.rss_bytes)));
         }
     }
     let mut parts = vec![peak];
     if let Some(t) = &m.trend {
         parts.push(match t.verdict.as_str() {
             "growing" => {
-                let rate = size(t.bytes_per_s.max(0.0).round() as u64);
+                let rate = readable_size(t.bytes_per_s.max(0.0).round() as u64);
                 style.paint(Role::Alarm, &format!("growing ~{rate}/s (r² {:.2})", t.r2))
             }
             other => other.to_string(),
         });
     }
     if let Some(warn) = m.warn_bytes.filter(|&w| w <= m.peak_rss_bytes) {
-        parts.push(format!("over --memory-warn {}", size(warn)));
+        parts.push(format!("over --memory-warn {}", readable_size(warn)));
     }
     if let Some(limit) = m.limit_bytes.filter(|_| report.outcome != Outcome::Oom) {
-        parts.push(format!("limit {}", size(limit)));
+        parts.push(format!("limit {}", readable_size(limit)));
     }
     Some(format!("  memory: {}", parts.join(" · ")))
 }

@@ -14,8 +14,9 @@
 use std::collections::BTreeSet;
 use std::io::{self, Write};
 
-use super::style::{Role, TerminalStyle};
-use super::text::{brief_command, duration};
+use crate::view::style::{Role, TerminalStyle};
+use crate::view::text::brief_command;
+use crate::units::readable_duration_ms;
 use crate::store::RunSummary;
 use crate::units::count;
 use crate::units::format_timestamp_ms;
@@ -105,7 +106,7 @@ fn cells(run: &RunSummary, with_host: bool) -> Vec<String> {
         format_timestamp_ms(run.recorded_at_ms),
         run.outcome.clone(),
         exit,
-        run.duration_ms.map_or_else(|| "?".to_owned(), duration),
+        run.duration_ms.map_or_else(|| "?".to_owned(), readable_duration_ms),
         groups,
     ];
     if with_host {

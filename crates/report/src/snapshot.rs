@@ -8,24 +8,17 @@ use crate::diagnose::hang::describe;
 use crate::model::HangFinding;
 use crate::diagnose::location::culprit_in;
 use crate::model::{ProcessRole, ProcessSnapshot, Thread};
-use crate::stack::{stack_lines, StackView};
-use crate::text::{short_command, Paths};
-use crate::threads::{group_label, write_thread_lines};
+use crate::stack::stack_lines;
+use crate::view::stack::StackView;
+use crate::view::text::{short_command, Paths};
+use crate::threads::write_thread_lines;
+use crate::view::threads::group_label;
 use crate::TerminalConfig;
 use crate::units::count;
+use crate::view::snapshot::{NATIVE_FAULT_FINDINGS, focus_thread, thread_label};
 
 /// Past these, the terminal says how many were left out; the JSON report has them all.
 const MAX_PROCESSES: usize = 8;
-
-/// Findings whose thread is stuck in native code of the program's own: its stack marks
-/// that frame with `→`, as a crash marks its culprit.
-pub(crate) const NATIVE_FAULT_FINDINGS: &[&str] = &[
-    "lock-while-holding-gil",
-    "blocking-while-holding-gil",
-    "self-deadlock",
-    "gil-lock-inversion",
-    "native-busy-loop",
-];
 
 /// Extra words for one process's header line (`1.1 GiB at the peak`).
 pub(crate) type ProcessNote<'a> = &'a dyn Fn(&ProcessSnapshot) -> Option<String>;
@@ -77,7 +70,7 @@ fn write_process(
     let focus = focus_thread(p, finding);
     if let Some(thread) = focus {
         let marked =
-            finding.is_some_and(|f| f.tid == Some(thread.tid) && NATIVE_FAULT_FINDINGS.contains(&f.id.as_str()));
+            finding.is_some_and(|f| f.tid == Some(thread.tid) && NATIVE_FAULT_FINDINGS.contains(&f.id));
         write_full(config, thread, marked, paths, out)?;
     }
     let others: Vec<&Thread> = p.threads.iter().filter(|t| Some(t.tid) != focus.map(|f| f.tid)).collect();
@@ -87,18 +80,6 @@ fn write_process(
     writeln!(out, "  other threads:")?;
     let line = |group: &[&Thread]| format!("{}: {}", group_label(group, thread_label), describe(group[0]));
     write_thread_lines(&others, "    ", line, out)
-}
-
-/// The thread shown in full: the one the process's first finding is about, else the one
-/// holding the GIL, else the main thread, else the first.
-pub(crate) fn focus_thread<'a>(p: &'a ProcessSnapshot, finding: Option<&HangFinding>) -> Option<&'a Thread> {
-    let by_tid = |tid: i32| p.threads.iter().find(|t| t.tid == tid);
-    finding
-        .and_then(|f| f.tid)
-        .and_then(by_tid)
-        .or_else(|| p.threads.iter().find(|t| t.holds_gil == Some(true)))
-        .or_else(|| by_tid(p.pid))
-        .or_else(|| p.threads.first())
 }
 
 fn write_full(
@@ -122,22 +103,3 @@ fn write_full(
     Ok(())
 }
 
-/// `MainThread (tid 48213, holds the GIL, running)`: the scheduler state only when it is
-/// news (a thread in a hang is expected to be sleeping).
-pub(crate) fn thread_label(t: &Thread) -> String {
-    let mut details = Vec::new();
-    if t.holds_gil == Some(true) {
-        details.push("holds the GIL".to_string());
-    }
-    if let Some(state) = t.state.as_deref().filter(|s| *s != "sleeping") {
-        details.push(state.to_string());
-    }
-    match &t.name {
-        Some(name) => {
-            details.insert(0, format!("tid {}", t.tid));
-            format!("{name} ({})", details.join(", "))
-        }
-        None if details.is_empty() => format!("tid {}", t.tid),
-        None => format!("tid {} ({})", t.tid, details.join(", ")),
-    }
-}

@@ -13,8 +13,9 @@ use std::io::{self, Write};
 
 use crate::model::TimeoutInfo;
 use crate::snapshot::write_processes;
-use crate::style::Role;
-use crate::text::{limit_duration, Paths};
+use crate::view::style::Role;
+use crate::view::text::Paths;
+use crate::units::readable_limit_ms;
 use crate::TerminalConfig;
 
 /// Findings past this many are counted, not shown (a tree of 50 idle workers).
@@ -36,7 +37,7 @@ pub(crate) fn write_timeout(
         out,
         "{} {}{stopped}",
         style.paint(Role::Strong, "faultline:"),
-        style.paint(Role::Alarm, &format!("timed out after {}", limit_duration(timeout.limit_ms)))
+        style.paint(Role::Alarm, &format!("timed out after {}", readable_limit_ms(timeout.limit_ms)))
     )?;
     let findings = &timeout.findings;
     for f in findings.iter().take(MAX_FINDINGS) {

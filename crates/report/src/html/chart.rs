@@ -2,7 +2,7 @@
 //! limit and warning thresholds) and a group's occurrences over time (bars per hour or
 //! day). Only numbers and our own labels here; the template draws them, escaped.
 
-use crate::text::size;
+use crate::units::readable_size;
 
 pub(crate) const WIDTH: f64 = 720.0;
 pub(crate) const HEIGHT: f64 = 240.0;
@@ -147,13 +147,13 @@ pub(crate) fn memory_chart(samples: &[(f64, u64)], limit: Option<u64>, warn: Opt
     let points = samples.iter().map(|&(t, b)| format!("{},{}", x(t), y(b as f64))).collect::<Vec<_>>().join(" ");
     let dot = (samples.len() == 1).then(|| (x(samples[0].0), y(samples[0].1 as f64)));
     let x_ticks = ticks(x_max, x_step).into_iter().map(|t| Tick { at: x(t), label: time_label(t, x_step) }).collect();
-    let y_ticks = ticks(y_max, y_step).into_iter().map(|b| Tick { at: y(b), label: size(b as u64) }).collect();
+    let y_ticks = ticks(y_max, y_step).into_iter().map(|b| Tick { at: y(b), label: readable_size(b as u64) }).collect();
     let mut rules = Vec::new();
     if let Some(limit) = limit {
-        rules.push(Rule { y: y(limit as f64), label: format!("limit {}", size(limit)), class: "limit" });
+        rules.push(Rule { y: y(limit as f64), label: format!("limit {}", readable_size(limit)), class: "limit" });
     }
     if let Some(warn) = warn {
-        rules.push(Rule { y: y(warn as f64), label: format!("warn {}", size(warn)), class: "warn" });
+        rules.push(Rule { y: y(warn as f64), label: format!("warn {}", readable_size(warn)), class: "warn" });
     }
     let peak = samples.iter().map(|s| s.1).max().unwrap_or(0);
     Some(LineChart {
@@ -168,7 +168,7 @@ pub(crate) fn memory_chart(samples: &[(f64, u64)], limit: Option<u64>, warn: Opt
         label: format!(
             "resident memory of the tree over {}, peak {}",
             crate::units::count(samples.len() as u64, "sample", "samples"),
-            size(peak)
+            readable_size(peak)
         ),
     })
 }
@@ -218,7 +218,7 @@ pub(crate) fn bar_chart(buckets: &[(String, u64)], what: &str) -> Option<BarChar
 }
 
 fn group_count(n: u64) -> String {
-    crate::text::group(n)
+    crate::units::thousands(n)
 }
 
 #[cfg(test)]

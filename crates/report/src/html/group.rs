@@ -3,7 +3,7 @@
 
 use crate::html::chart::{bar_chart, BarChart};
 use crate::html::view::{fact, Fact};
-use crate::text::{count, group as thousands};
+use crate::units::{count, thousands};
 use crate::store::{GroupDetail, Occurrence};
 
 const HOUR_MS: i64 = 3_600_000;

@@ -1,5 +1,5 @@
 //! Stacks, threads and process snapshots as template rows. The folding is the terminal
-//! report's ([`crate::stack::stack_items`]): the same frames are shown, the same
+//! report's ([`crate::view::stack::stack_items`]): the same frames are shown, the same
 //! runs of library frames are folded, the same frame is the culprit.
 
 use crate::diagnose::frames::{file_basename, is_user_frame};
@@ -8,11 +8,12 @@ use crate::model::HangFinding;
 use crate::diagnose::location::culprit_in;
 use crate::html::prose::Prose;
 use crate::model::{Culprit, Frame, FrameKind, ProcessRole, ProcessSnapshot, Thread};
-use crate::crash::{other_thread_label, thread_activity};
-use crate::snapshot::{focus_thread, thread_label, NATIVE_FAULT_FINDINGS};
-use crate::stack::{stack_items, StackItem, StackView};
-use crate::text::{count, group, readable_function, short_command, Paths};
-use crate::threads::{group_label, same_stack_groups};
+use crate::view::crash::{other_thread_label, thread_activity};
+use crate::view::snapshot::{focus_thread, thread_label, NATIVE_FAULT_FINDINGS};
+use crate::view::stack::{stack_items, StackItem, StackView};
+use crate::view::text::{readable_function, short_command, Paths};
+use crate::units::{count, thousands};
+use crate::view::threads::{group_label, same_stack_groups};
 
 /// One frame of a stack.
 pub(crate) struct FrameRow {
@@ -89,7 +90,7 @@ pub(crate) fn frame_row(frame: &Frame, count: u64, culprit: bool, paths: &Paths)
         place,
         file: frame.file.clone().unwrap_or_default(),
         module,
-        count: if count > 1 { format!("× {}", group(count)) } else { String::new() },
+        count: if count > 1 { format!("× {}", thousands(count)) } else { String::new() },
         inlined: frame.inlined,
     }
 }
@@ -155,7 +156,7 @@ fn process(p: &ProcessSnapshot, findings: &[HangFinding], paths: &Paths) -> Proc
     let focus = focus_thread(p, finding);
     let focus_view = focus.map(|thread| {
         let marked =
-            finding.is_some_and(|f| f.tid == Some(thread.tid) && NATIVE_FAULT_FINDINGS.contains(&f.id.as_str()));
+            finding.is_some_and(|f| f.tid == Some(thread.tid) && NATIVE_FAULT_FINDINGS.contains(&f.id));
         let culprit = if marked { culprit_in(&thread.frames) } else { None };
         ThreadView {
             summary: Prose::plain(format!("thread {}", thread_label(thread))),

@@ -5,10 +5,11 @@ use crate::html::chart::{memory_chart, LineChart};
 use crate::html::prose::Prose;
 use crate::html::stacks::{other_threads, processes, stack_rows, ProcessView, StackRow, ThreadView};
 use crate::model::{Crash, MemoryReport, Outcome, ProcessRole, Report, SystemInfo, Thread, TimeoutInfo};
-use crate::crash::{location, phase_text, sent_by_a_process};
-use crate::stderr::{shown_tail, tail_heading};
-use crate::summary::{launcher_note, summary_line};
-use crate::text::{brief_command, count, duration, group, limit_duration, size, Paths};
+use crate::view::crash::{location, phase_text, sent_by_a_process};
+use crate::view::stderr::{shown_tail, tail_heading};
+use crate::view::summary::{launcher_note, summary_line};
+use crate::view::text::{brief_command, Paths};
+use crate::units::{count, readable_duration_ms, readable_limit_ms, readable_size, thousands};
 use crate::TerminalStyle;
 
 /// How many stderr lines a crash shows (the terminal shows 8; a page has room).
@@ -121,7 +122,7 @@ fn run_facts(report: &Report) -> Vec<Fact> {
         fact("command", report.command.join(" ")),
         fact("outcome", outcome_text(report.outcome)),
         fact("exit status", exit_text(report)),
-        fact("duration", duration(report.duration_ms)),
+        fact("duration", readable_duration_ms(report.duration_ms)),
     ];
     if let Some(cwd) = &report.cwd {
         facts.push(fact("directory", cwd.clone()));
@@ -130,7 +131,7 @@ fn run_facts(report: &Report) -> Vec<Fact> {
         facts.push(fact("started", at.clone()));
     }
     if report.processes_started > 0 {
-        let all = group(u64::from(report.processes_started));
+        let all = thousands(u64::from(report.processes_started));
         facts.push(fact(
             "processes",
             match launcher_note(report) {
@@ -270,25 +271,25 @@ fn timeout_view(timeout: &TimeoutInfo, paths: &Paths) -> TimeoutView {
         texts.push("No stacks could be taken before the tree was stopped.".into());
     }
     TimeoutView {
-        title: format!("Timed out after {}{stopped}", limit_duration(timeout.limit_ms)),
+        title: format!("Timed out after {}{stopped}", readable_limit_ms(timeout.limit_ms)),
         findings: texts.iter().map(|t| Prose::marked(t)).collect(),
         processes: processes(&timeout.processes, &timeout.findings, paths),
     }
 }
 
 fn memory_view(report: &Report, m: &MemoryReport, paths: &Paths) -> MemoryView {
-    let mut facts = vec![fact("peak", size(m.peak_rss_bytes))];
+    let mut facts = vec![fact("peak", readable_size(m.peak_rss_bytes))];
     if let Some(h) = &m.peak_holder {
         facts.push(fact(
             "largest process",
-            format!("pid {} ({}): {}", h.pid, brief_command(&h.argv, 80), size(h.rss_bytes)),
+            format!("pid {} ({}): {}", h.pid, brief_command(&h.argv, 80), readable_size(h.rss_bytes)),
         ));
     }
     if let Some(t) = &m.trend {
         let trend = match t.verdict.as_str() {
             "growing" => format!(
                 "growing ~{}/s (r² {:.2}, {})",
-                size(t.bytes_per_s.max(0.0).round() as u64),
+                readable_size(t.bytes_per_s.max(0.0).round() as u64),
                 t.r2,
                 count(t.samples as u64, "sample", "samples")
             ),
@@ -297,10 +298,10 @@ fn memory_view(report: &Report, m: &MemoryReport, paths: &Paths) -> MemoryView {
         facts.push(fact("trend", trend));
     }
     if let Some(limit) = m.limit_bytes {
-        facts.push(fact("limit", size(limit)));
+        facts.push(fact("limit", readable_size(limit)));
     }
     if let Some(warn) = m.warn_bytes {
-        facts.push(fact("warn at", size(warn)));
+        facts.push(fact("warn at", readable_size(warn)));
     }
     if let Some(how) = &m.enforcement {
         facts.push(fact("enforced by", how.clone()));
@@ -311,7 +312,7 @@ fn memory_view(report: &Report, m: &MemoryReport, paths: &Paths) -> MemoryView {
     }
     let stopped = (report.outcome == Outcome::Oom).then(|| match m.limit_bytes {
         Some(limit) if m.snapshot.is_some() || m.oom_killed.is_empty() => {
-            format!("Stopped at the memory limit ({}): the tree reached {}", size(limit), size(m.peak_rss_bytes))
+            format!("Stopped at the memory limit ({}): the tree reached {}", readable_size(limit), readable_size(m.peak_rss_bytes))
         }
         _ => "Out of memory".to_string(),
     });
@@ -338,8 +339,8 @@ fn system_facts(s: &SystemInfo) -> Vec<Fact> {
         (None, None) => {}
     }
     match (s.memory_total_bytes, s.memory_available_bytes) {
-        (Some(total), Some(free)) => facts.push(fact("memory", format!("{} ({} available)", size(total), size(free)))),
-        (Some(total), None) => facts.push(fact("memory", size(total))),
+        (Some(total), Some(free)) => facts.push(fact("memory", format!("{} ({} available)", readable_size(total), readable_size(free)))),
+        (Some(total), None) => facts.push(fact("memory", readable_size(total))),
         _ => {}
     }
     if let Some(v) = &s.python_version {

@@ -7,8 +7,8 @@
 //! `41 processes (40 of them the launcher's: /root/.pyenv/shims/python3)`.
 
 use crate::model::{Outcome, Report};
-use crate::style::{Role, TerminalStyle};
-use crate::text::{count, duration, group, limit_duration, size};
+use crate::view::style::{Role, TerminalStyle};
+use crate::units::{count, readable_duration_ms, readable_limit_ms, readable_size, thousands};
 
 pub(crate) fn summary_line(report: &Report, style: &TerminalStyle) -> String {
     let mut parts = Vec::new();
@@ -24,9 +24,9 @@ pub(crate) fn summary_line(report: &Report, style: &TerminalStyle) -> String {
         }
     }
     parts.push(format!("exit {}", report.exit.code));
-    parts.push(duration(report.duration_ms));
+    parts.push(readable_duration_ms(report.duration_ms));
     if let Some(m) = report.memory.as_ref().filter(|m| m.peak_rss_bytes > 0) {
-        parts.push(format!("peak {}", size(m.peak_rss_bytes)));
+        parts.push(format!("peak {}", readable_size(m.peak_rss_bytes)));
     }
     // 0 only in reports that never counted (an error before launch).
     if report.processes_started > 0 {
@@ -43,7 +43,7 @@ pub(crate) fn summary_line(report: &Report, style: &TerminalStyle) -> String {
 /// helper processes before the real program: a count of 41 says little about the program.
 pub(crate) fn launcher_note(report: &Report) -> Option<String> {
     let launcher = report.launcher.as_ref().filter(|l| l.processes > 0)?;
-    Some(format!("{} of them the launcher's: {}", group(u64::from(launcher.processes)), launcher.program))
+    Some(format!("{} of them the launcher's: {}", thousands(u64::from(launcher.processes)), launcher.program))
 }
 
 /// `2 crashes (SIGSEGV null-deref ×2)`: crashes of one signal and kind counted together.
@@ -60,7 +60,7 @@ fn crash_part(report: &Report) -> Option<String> {
         }
     }
     let described: Vec<String> =
-        kinds.into_iter().map(|(k, n)| if n == 1 { k } else { format!("{k} ×{}", group(n as u64)) }).collect();
+        kinds.into_iter().map(|(k, n)| if n == 1 { k } else { format!("{k} ×{}", thousands(n as u64)) }).collect();
     Some(format!("{} ({})", count(report.crashes.len() as u64, "crash", "crashes"), described.join(", ")))
 }
 
@@ -69,13 +69,13 @@ fn outcome_part(report: &Report) -> Option<String> {
     match report.outcome {
         Outcome::Passed | Outcome::Failed | Outcome::Crashed => None,
         Outcome::Timeout => Some(match &report.timeout {
-            Some(t) => format!("timed out after {}", limit_duration(t.limit_ms)),
+            Some(t) => format!("timed out after {}", readable_limit_ms(t.limit_ms)),
             None => "timed out".into(),
         }),
         Outcome::Oom => Some(match &report.memory {
             Some(m) if !m.oom_killed.is_empty() && m.snapshot.is_none() => "out of memory (OOM killer)".into(),
             Some(m) => match m.limit_bytes {
-                Some(limit) => format!("out of memory (limit {})", size(limit)),
+                Some(limit) => format!("out of memory (limit {})", readable_size(limit)),
                 None => "out of memory".into(),
             },
             None => "out of memory".into(),
