@@ -1,11 +1,11 @@
-//! Argument parsing and the subcommands. Exit codes (documented in the README):
-//! the command's own status for `run` (faultline dies of the signal that killed the
-//! command); 127 command not found; 126 not executable; 2 usage errors; 125 faultline's
-//! own failure before the command started.
+//! Argument parsing and the subcommands. Exit codes: the command's own status for `run`
+//! (faultline dies of the signal that killed the command); faultline's own are listed in
+//! `exit_codes`, the README's table.
 
 mod args;
 mod crashes;
 mod doctor;
+mod exit_codes;
 mod files;
 mod live;
 mod report;
@@ -29,9 +29,9 @@ pub fn main() -> Exit {
         Err(err) => {
             if let Some(line) = args::one_line_usage_error(&err) {
                 faultline::say!("faultline: {line}");
-                return Exit::Code(2);
+                return Exit::Code(exit_codes::USAGE);
             }
-            let code = if err.use_stderr() { 2 } else { 0 };
+            let code = if err.use_stderr() { exit_codes::USAGE } else { exit_codes::OK };
             let _ = err.print();
             return Exit::Code(code);
         }

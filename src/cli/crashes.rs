@@ -1,6 +1,7 @@
 //! `faultline crashes`: the crash store's groups, one group, its runs, or reports imported
 //! into it.
 
+use super::exit_codes;
 use super::args::{CrashesAction, CrashesArgs};
 use faultline::model::Report;
 use faultline::report::{self, TerminalStyle};
@@ -15,7 +16,7 @@ pub fn crashes(args: CrashesArgs) -> i32 {
         Ok(store) => store,
         Err(message) => {
             faultline::say!("faultline: {message}");
-            return 2;
+            return exit_codes::USAGE;
         }
     };
     let style = args.color.style(std::io::stdout().is_terminal());
@@ -27,10 +28,10 @@ pub fn crashes(args: CrashesArgs) -> i32 {
         CrashesAction::Prune { older_than } => prune(&mut store, older_than),
     };
     match result {
-        Ok(()) => 0,
+        Ok(()) => exit_codes::OK,
         Err(message) => {
             faultline::say!("faultline: {message}");
-            2
+            exit_codes::USAGE
         }
     }
 }
@@ -128,9 +129,9 @@ fn import(store: &mut Store, files: &[std::path::PathBuf], no_redact: bool) -> i
             "faultline: {failed} of {} not imported",
             faultline::units::count(files.len() as u64, "report", "reports")
         );
-        1
+        exit_codes::FOUND_PROBLEMS
     } else {
-        0
+        exit_codes::OK
     }
 }
 

@@ -1,5 +1,6 @@
 //! `faultline doctor`, and `faultline run --preflight`'s gate.
 
+use super::exit_codes;
 use super::args::{ColorChoice, DoctorArgs};
 use faultline::doctor::{self, render, DoctorOptions, DoctorReport};
 use std::io::{IsTerminal, Write};
@@ -15,14 +16,14 @@ pub fn doctor(args: DoctorArgs) -> i32 {
         Ok(options) => options,
         Err(message) => {
             faultline::say!("faultline: {message}");
-            return 2;
+            return exit_codes::USAGE;
         }
     };
     if let Some(path) = &args.json {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             if !parent.is_dir() {
                 faultline::say!("faultline: cannot write --json to {}: no such folder", path.display());
-                return 2;
+                return exit_codes::USAGE;
             }
         }
     }
@@ -37,13 +38,13 @@ pub fn doctor(args: DoctorArgs) -> i32 {
     if let Some(path) = &args.json {
         if let Err(err) = write_json(&report, path) {
             faultline::say!("faultline: could not write the JSON result to {}: {err}", path.display());
-            return 2;
+            return exit_codes::USAGE;
         }
     }
     report.exit_code(args.strict)
 }
 
-/// `run --preflight`: `Some(1)` (after printing the failures) when a check fails; `None` to
+/// `run --preflight`: `Some(exit_codes::FOUND_PROBLEMS)` (after printing the failures) when a check fails; `None` to
 /// go on with the run.
 pub fn preflight(python: Option<&Path>) -> Option<i32> {
     let options = match options(python) {
@@ -62,7 +63,7 @@ pub fn preflight(python: Option<&Path>) -> Option<i32> {
     let mut out = stderr.lock();
     let _ = writeln!(out, "faultline: pre-flight check failed; not starting the command (details: `faultline doctor`)");
     let _ = render::write_failures(&report, &style, &mut out);
-    Some(1)
+    Some(exit_codes::FOUND_PROBLEMS)
 }
 
 fn write_json(report: &DoctorReport, path: &Path) -> std::io::Result<()> {

@@ -2,16 +2,17 @@
 //! group (the latest run by default), or of a JSON report.
 
 use super::args::ReportArgs;
+use super::exit_codes;
 use faultline::html;
 use faultline::model::{Report, SCHEMA_VERSION};
 use faultline::store::Target;
 use std::io::Write;
 use std::path::Path;
 
-/// Errors the user can fix, as the one line to print; every one exits 2.
+/// Errors the user can fix, as the one line to print; every one is a usage error.
 fn fail(message: impl std::fmt::Display) -> i32 {
     faultline::say!("faultline: {message}");
-    2
+    exit_codes::USAGE
 }
 
 pub fn report(args: ReportArgs) -> i32 {
@@ -32,7 +33,7 @@ pub fn report(args: ReportArgs) -> i32 {
     match super::files::write_atomically(&args.html, |out| out.write_all(page.as_bytes())) {
         Ok(()) => {
             faultline::say!("faultline: HTML report written to {}", args.html.display());
-            0
+            exit_codes::OK
         }
         Err(err) => fail(format_args!("could not write the HTML report to {}: {err}", args.html.display())),
     }

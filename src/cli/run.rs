@@ -3,7 +3,7 @@
 
 use super::args::{ColorChoice, RunArgs};
 use super::live;
-use super::Exit;
+use super::{exit_codes, Exit};
 use faultline::childenv::ChildEnv;
 use faultline::events::{EventSink, RunEvent};
 use faultline::memwatch::MemoryConfig;
@@ -28,7 +28,7 @@ pub fn run(args: RunArgs) -> Exit {
         Ok(found) => found,
         Err(message) => {
             faultline::say!("faultline: {message}");
-            return Exit::Code(2);
+            return Exit::Code(exit_codes::USAGE);
         }
     };
     let cwd = std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from("."));
@@ -41,14 +41,14 @@ pub fn run(args: RunArgs) -> Exit {
     for (flag, path) in [(json_from, &settings.json), (junit_from, &settings.junit)] {
         if let Err(message) = check_destination(flag, path.as_deref()) {
             faultline::say!("faultline: {message}");
-            return Exit::Code(2);
+            return Exit::Code(exit_codes::USAGE);
         }
     }
     let child_env = match ChildEnv::new(&settings) {
         Ok(env) => env,
         Err(err) => {
             faultline::say!("faultline: could not prepare the command's environment: {err}");
-            return Exit::Code(2);
+            return Exit::Code(exit_codes::USAGE);
         }
     };
     let log = match &settings.log {
@@ -60,7 +60,7 @@ pub fn run(args: RunArgs) -> Exit {
             Ok(log) => Some(Rc::new(RefCell::new(log))),
             Err(err) => {
                 faultline::say!("faultline: cannot open the log {}: {err}", path.display());
-                return Exit::Code(2);
+                return Exit::Code(exit_codes::USAGE);
             }
         },
         None => None,
@@ -106,7 +106,7 @@ pub fn run(args: RunArgs) -> Exit {
         Ok(end) => end,
         Err(err) => {
             faultline::say!("faultline: {err}");
-            return Exit::Code(err.exit_code());
+            return Exit::Code(exit_codes::launch_failed(&err));
         }
     };
     // The command's status is known now; nothing below may lose it.

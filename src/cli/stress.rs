@@ -6,6 +6,7 @@
 //! statuses, and a crash of one run's tree must never disturb another's. Every run's report
 //! goes to the crash store as usual, and its JSON report and output to the logs folder.
 
+use super::exit_codes;
 use super::args::{ColorChoice, StressArgs};
 use faultline::model::Report;
 use faultline::report::{self, TerminalBuilder};
@@ -34,7 +35,7 @@ extern "C" fn on_interrupt(signal: libc::c_int) {
 pub fn stress(args: StressArgs) -> i32 {
     if args.runs == 0 {
         faultline::say!("faultline: --runs must be at least 1");
-        return 2;
+        return exit_codes::USAGE;
     }
     let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u32)).max(1);
     let jobs = jobs.min(args.runs);
@@ -42,12 +43,12 @@ pub fn stress(args: StressArgs) -> i32 {
         Ok(found) => found,
         Err(message) => {
             faultline::say!("faultline: {message}");
-            return 2;
+            return exit_codes::USAGE;
         }
     };
     let Ok(faultline) = std::env::current_exe() else {
         faultline::say!("faultline: cannot find faultline's own executable to start the runs");
-        return 125;
+        return exit_codes::INTERNAL;
     };
     install_interrupt_handlers();
     let command: Vec<String> = args.command.iter().map(|a| a.to_string_lossy().into_owned()).collect();
@@ -74,13 +75,13 @@ pub fn stress(args: StressArgs) -> i32 {
     if let Some(path) = &args.json {
         if let Err(err) = write_json(&summary, path) {
             faultline::say!("faultline: could not write the JSON summary to {}: {err}", path.display());
-            return 2;
+            return exit_codes::USAGE;
         }
     }
     if summary.all_passed() {
-        0
+        exit_codes::OK
     } else {
-        1
+        exit_codes::FOUND_PROBLEMS
     }
 }
 

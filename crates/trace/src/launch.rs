@@ -32,17 +32,6 @@ pub enum LaunchError {
     Fork(#[source] Errno),
 }
 
-impl LaunchError {
-    /// The status a shell would give for the same failure.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            LaunchError::NotFound(_) => 127,
-            LaunchError::NotExecutable(_) => 126,
-            LaunchError::NulByte(_) | LaunchError::Fork(_) => 126,
-        }
-    }
-}
-
 /// How the child ended up running.
 pub enum Launched {
     /// Traced from its first instruction.
@@ -223,7 +212,6 @@ mod tests {
     fn missing_command_is_not_found_with_shell_status() {
         let err = resolve_program(OsStr::new("no-such-command-xyz"), Some(OsStr::new("/bin"))).unwrap_err();
         assert!(matches!(err, LaunchError::NotFound(_)));
-        assert_eq!(err.exit_code(), 127);
     }
 
     #[test]
@@ -233,6 +221,5 @@ mod tests {
         std::fs::write(&file, "echo hi").unwrap();
         let err = resolve_program(file.as_os_str(), None).unwrap_err();
         assert!(matches!(err, LaunchError::NotExecutable(_)));
-        assert_eq!(err.exit_code(), 126);
     }
 }
