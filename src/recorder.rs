@@ -4,7 +4,7 @@ mod explain;
 mod launcher;
 
 use crate::events::{Captured, EventSink, RunEvent};
-use crate::model::{Crash, Outcome, Report, SCHEMA_VERSION};
+use crate::model::{Crash, ExitInfo, Outcome, Report, SCHEMA_VERSION};
 use crate::diagnose::hang::timeout_info;
 use crate::trace::RunEnd;
 use launcher::LauncherWatch;
@@ -66,6 +66,21 @@ impl Recorder {
             settings_file: None,
             launcher,
         }
+    }
+}
+
+impl Recorder {
+    /// The report of a command that could not be started (not found, not executable):
+    /// outcome `error`, the status a shell would have given.
+    pub fn not_started(self, code: i32, duration: Duration) -> Report {
+        let end = RunEnd {
+            exit: ExitInfo { code, signal: None, core_dumped: false },
+            processes_started: 0,
+            timeout: None,
+            memory: None,
+            stopped_for_memory: false,
+        };
+        Report { outcome: Outcome::Error, ..self.finish(end, duration) }
     }
 }
 
@@ -131,7 +146,6 @@ pub fn outcome_of(end: &RunEnd, crashes: &[Crash]) -> Outcome {
 mod tests {
     use super::*;
 
-    use crate::model::ExitInfo;
     use crate::trace::TimeoutStop;
 
     fn end(code: i32, signal: Option<&str>) -> RunEnd {

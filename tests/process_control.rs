@@ -42,9 +42,35 @@ fn exit_three_passes_through() {
 #[test]
 fn missing_command_is_a_clear_127() {
     let dir = tempfile::tempdir().unwrap();
-    let (status, stderr, _) = faultline(&["no-such-command-for-faultline"], dir.path());
+    let (status, stderr, report) = faultline(&["no-such-command-for-faultline"], dir.path());
     assert_eq!(status, 127);
     assert!(stderr.contains("command not found: no-such-command-for-faultline"), "stderr: {stderr}");
+    // The run still has its report: outcome `error`, the shell's status.
+    let report = report.expect("a report of the run that could not start");
+    common::assert_matches_report_schema(&report);
+    assert_eq!(report["outcome"], "error");
+    assert_eq!(report["exit"]["code"], 127);
+    assert_eq!(report["processes_started"], 0);
+}
+
+#[test]
+fn a_command_that_cannot_start_is_an_error_in_every_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let program = script(dir.path(), "not-executable.sh", "echo never\n");
+    let (junit, json) = (dir.path().join("junit.xml"), dir.path().join("report.json"));
+    let output = Command::new(FAULTLINE)
+        .args(["run", "--no-store", "--junit", junit.to_str().unwrap(), "--json", json.to_str().unwrap(), "--", &program])
+        .current_dir(dir.path())
+        .output()
+        .expect("run faultline");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(common::shell_status(&output.status), 126, "{stderr}");
+    assert!(stderr.contains("permission denied"), "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).expect("the JSON report")).unwrap();
+    assert_eq!(report["outcome"], "error");
+    assert_eq!(report["exit"]["code"], 126);
+    let xml = std::fs::read_to_string(&junit).expect("the JUnit report");
+    assert!(xml.contains("<error") && xml.contains("faultline could not run the command"), "{xml}");
 }
 
 #[test]

@@ -102,17 +102,22 @@ pub fn run(args: RunArgs) -> Exit {
         },
     };
     let started = Instant::now();
-    let end = match trace::run(&args.command, options, &mut recorder) {
-        Ok(end) => end,
+    let run = trace::run(&args.command, options, &mut recorder);
+    // The command's status is known now; nothing below may lose it.
+    let exit = match &run {
+        Ok(end) => command_exit(end),
         Err(err) => {
             faultline::say!("faultline: {err}");
-            return Exit::Code(exit_codes::launch_failed(&err));
+            Exit::Code(exit_codes::launch_failed(err))
         }
     };
-    // The command's status is known now; nothing below may lose it.
-    let exit = command_exit(&end);
     let reported = fenced(|| {
-        let mut report = recorder.finish(end, started.elapsed());
+        // A command that could not start still gets its report (outcome `error`), so that
+        // the JSON, JUnit and the store say what happened instead of nothing.
+        let mut report = match run {
+            Ok(end) => recorder.finish(end, started.elapsed()),
+            Err(err) => recorder.not_started(exit_codes::launch_failed(&err), started.elapsed()),
+        };
         report.settings_file = settings_file.map(|path| path.display().to_string());
         // The temp dir goes now, before anything below can fail.
         drop(child_env);

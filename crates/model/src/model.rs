@@ -139,10 +139,10 @@ pub struct Thread {
     #[serde(default)]
     pub crashed: bool,
     pub holds_gil: Option<bool>,
-    /// Extension: the OS scheduler state when the stack was taken (`running`, `sleeping`,
-    /// `disk-sleep`, `stopped`, `zombie`), from `/proc/<pid>/task/<tid>/stat`.
+    /// Extension: the OS scheduler state when the stack was taken, from
+    /// `/proc/<pid>/task/<tid>/stat`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<String>,
+    pub state: Option<ThreadState>,
     pub frames: Vec<Frame>,
 }
 
@@ -400,11 +400,89 @@ impl HangFindingId {
     }
 }
 
+/// A thread's scheduler state, the letter of its `stat` line, named (serialized in
+/// kebab-case: `running`, `sleeping`, `disk-sleep`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ThreadState {
+    /// `R`: on a CPU or ready to run.
+    Running,
+    /// `S`: waiting (a lock, a read, a sleep), interruptible.
+    Sleeping,
+    /// `D`: uninterruptible wait, nearly always I/O.
+    DiskSleep,
+    /// `T`: stopped by a signal.
+    Stopped,
+    /// `t`: stopped by a tracer.
+    TracingStop,
+    /// `Z`: ended, not yet reaped.
+    Zombie,
+    /// `X`: being torn down.
+    Dead,
+    /// `I`: an idle kernel thread.
+    Idle,
+    /// A letter this version does not know.
+    Unknown,
+}
+
+impl ThreadState {
+    pub const ALL: [ThreadState; 9] = [
+        ThreadState::Running,
+        ThreadState::Sleeping,
+        ThreadState::DiskSleep,
+        ThreadState::Stopped,
+        ThreadState::TracingStop,
+        ThreadState::Zombie,
+        ThreadState::Dead,
+        ThreadState::Idle,
+        ThreadState::Unknown,
+    ];
+
+    /// The state of a `stat` letter.
+    pub fn from_letter(letter: char) -> ThreadState {
+        match letter {
+            'R' => ThreadState::Running,
+            'S' => ThreadState::Sleeping,
+            'D' => ThreadState::DiskSleep,
+            'T' => ThreadState::Stopped,
+            't' => ThreadState::TracingStop,
+            'Z' => ThreadState::Zombie,
+            'X' => ThreadState::Dead,
+            'I' => ThreadState::Idle,
+            _ => ThreadState::Unknown,
+        }
+    }
+
+    /// The name people and machines read (the JSON value).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ThreadState::Running => "running",
+            ThreadState::Sleeping => "sleeping",
+            ThreadState::DiskSleep => "disk-sleep",
+            ThreadState::Stopped => "stopped",
+            ThreadState::TracingStop => "tracing-stop",
+            ThreadState::Zombie => "zombie",
+            ThreadState::Dead => "dead",
+            ThreadState::Idle => "idle",
+            ThreadState::Unknown => "unknown",
+        }
+    }
+}
+
+/// Whether the tree's memory grows over the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TrendVerdict {
+    /// A steady rise: the fit is good and the slope is a leak's.
+    Growing,
+    /// Anything else.
+    Flat,
+}
+
 /// Whether memory grows steadily over the run: a least-squares line through the samples.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MemoryTrend {
-    /// `growing` or `flat`.
-    pub verdict: String,
+    pub verdict: TrendVerdict,
     pub bytes_per_s: f64,
     /// Coefficient of determination of the fit, 0..1.
     pub r2: f64,

@@ -207,9 +207,9 @@ impl Texts for Hint {
 
 impl Texts for Thread {
     fn visit_texts(&mut self, f: &mut dyn FnMut(Text<'_>)) {
-        let Thread { tid: _, name, crashed: _, holds_gil: _, state, frames } = self;
+        // The state is an enum: no text.
+        let Thread { tid: _, name, crashed: _, holds_gil: _, state: _, frames } = self;
         free_opt(name, f);
-        ident_opt(state, f);
         each(frames, f);
     }
 }
@@ -274,9 +274,9 @@ impl Texts for MemoryReport {
 }
 
 impl Texts for MemoryTrend {
-    fn visit_texts(&mut self, f: &mut dyn FnMut(Text<'_>)) {
-        let MemoryTrend { verdict, bytes_per_s: _, r2: _, samples: _ } = self;
-        ident(verdict, f);
+    // The verdict is an enum: no text.
+    fn visit_texts(&mut self, _f: &mut dyn FnMut(Text<'_>)) {
+        let MemoryTrend { verdict: _, bytes_per_s: _, r2: _, samples: _ } = self;
     }
 }
 

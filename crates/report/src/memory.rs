@@ -10,7 +10,7 @@
 use std::io::{self, Write};
 
 use crate::diagnose::hang::activity::python_place;
-use crate::model::{MemoryReport, Outcome, ProcessSnapshot, Report};
+use crate::model::{MemoryReport, Outcome, ProcessSnapshot, Report, TrendVerdict};
 use crate::snapshot::write_processes;
 use crate::view::style::{Role, TerminalStyle};
 use crate::view::text::{brief_command, Paths};
@@ -133,12 +133,12 @@ pub(crate) fn memory_line(report: &Report, style: &TerminalStyle) -> Option<Stri
     }
     let mut parts = vec![peak];
     if let Some(t) = &m.trend {
-        parts.push(match t.verdict.as_str() {
-            "growing" => {
+        parts.push(match t.verdict {
+            TrendVerdict::Growing => {
                 let rate = readable_size(t.bytes_per_s.max(0.0).round() as u64);
                 style.paint(Role::Alarm, &format!("growing ~{rate}/s (r² {:.2})", t.r2))
             }
-            other => other.to_string(),
+            TrendVerdict::Flat => "flat".to_string(),
         });
     }
     if let Some(warn) = m.warn_bytes.filter(|&w| w <= m.peak_rss_bytes) {

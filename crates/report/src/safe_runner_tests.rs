@@ -6,7 +6,7 @@ use crate::diagnose::hang::timeout_info;
 use crate::diagnose::fixtures::{c_call, nat, py, run_file_tail, LIBC, LIBPY, PID};
 use crate::diagnose::fixtures::hang::{everything_waits, hang_gil, process, thread};
 use crate::model::{
-    ExitInfo, MemoryHolder, MemoryReport, MemoryTrend, Outcome, ProcessRole, ProcessSnapshot, Report,
+    ExitInfo, MemoryHolder, MemoryReport, MemoryTrend, Outcome, ProcessRole, ProcessSnapshot, Report, TrendVerdict,
     SCHEMA_VERSION,
 };
 use crate::{render_report, TerminalStyle};
@@ -38,13 +38,13 @@ fn base(case: &str, outcome: Outcome, code: i32, duration_ms: f64, processes: u3
 }
 
 /// A sampled run: the peak, who held it, and the trend.
-fn memory(peak: u64, trend: Option<(&str, f64, f64)>) -> MemoryReport {
+fn memory(peak: u64, trend: Option<(TrendVerdict, f64, f64)>) -> MemoryReport {
     MemoryReport {
         peak_rss_bytes: peak,
         limit_bytes: None,
         samples: vec![(0.0, 9 * MIB), (100.0, peak)],
         trend: trend.map(|(verdict, bytes_per_s, r2)| MemoryTrend {
-            verdict: verdict.into(),
+            verdict,
             bytes_per_s,
             r2,
             samples: 24,
@@ -67,7 +67,7 @@ fn render(report: &Report) -> String {
 fn timeout_with_the_gil_held_across_a_self_deadlock() {
     let mut r = base("hang-gil", Outcome::Timeout, 143, 10_210.0, 1);
     r.timeout = Some(timeout_info(10_000.0, hang_gil(), Some("SIGTERM".into())));
-    r.memory = Some(memory(14 * MIB, Some(("flat", 1200.0, 0.12))));
+    r.memory = Some(memory(14 * MIB, Some((TrendVerdict::Flat, 1200.0, 0.12))));
     let text = render(&r);
     assert!(text.starts_with("faultline: timed out after 10 s — stopped with SIGTERM\n"), "{text}");
     assert!(text.contains("  → log_state ("), "the lock-taker is marked: {text}");
@@ -105,7 +105,7 @@ fn a_timeout_shows_the_findings_its_report_holds() {
 fn timeout_where_everything_waits() {
     let mut r = base("poller", Outcome::Timeout, 137, 95_400.0, 2);
     r.timeout = Some(timeout_info(90_000.0, everything_waits(), Some("SIGKILL".into())));
-    r.memory = Some(memory(38 * MIB, Some(("flat", -300.0, 0.02))));
+    r.memory = Some(memory(38 * MIB, Some((TrendVerdict::Flat, -300.0, 0.02))));
     insta::assert_snapshot!(render(&r));
 }
 
@@ -135,7 +135,7 @@ fn blowup_snapshot() -> Vec<ProcessSnapshot> {
 #[test]
 fn oom_at_the_limit_with_a_snapshot() {
     let mut r = base("memory-blowup", Outcome::Oom, 137, 2_380.0, 1);
-    let mut m = memory(1_181_116_006, Some(("growing", 497.0 * MIB as f64, 0.99)));
+    let mut m = memory(1_181_116_006, Some((TrendVerdict::Growing, 497.0 * MIB as f64, 0.99)));
     m.limit_bytes = Some(1 << 30);
     m.snapshot = Some(blowup_snapshot());
     m.enforcement = Some("cgroup v2".into());
@@ -148,7 +148,7 @@ fn oom_at_the_limit_with_a_snapshot() {
 #[test]
 fn oom_killed_by_the_kernel() {
     let mut r = base("memory-blowup", Outcome::Oom, 137, 4_120.0, 1);
-    let mut m = memory(3_870 * MIB, Some(("growing", 940.0 * MIB as f64, 0.98)));
+    let mut m = memory(3_870 * MIB, Some((TrendVerdict::Growing, 940.0 * MIB as f64, 0.98)));
     m.oom_killed = vec![PID];
     r.memory = Some(m);
     insta::assert_snapshot!(render(&r));
@@ -157,7 +157,7 @@ fn oom_killed_by_the_kernel() {
 #[test]
 fn passing_run_with_a_growing_trend() {
     let mut r = base("leak-per-cycle", Outcome::Passed, 0, 2_310.0, 1);
-    let mut m = memory(214 * MIB, Some(("growing", 88.0 * MIB as f64, 0.994)));
+    let mut m = memory(214 * MIB, Some((TrendVerdict::Growing, 88.0 * MIB as f64, 0.994)));
     m.warn_bytes = Some(100 * MIB);
     r.memory = Some(m);
     insta::assert_snapshot!(render(&r), @r"
@@ -170,7 +170,7 @@ fn passing_run_with_a_growing_trend() {
 fn memory_lines() {
     let line = |r: &Report| render(r).lines().next().unwrap_or_default().to_string();
     let mut r = base("x", Outcome::Passed, 0, 1_000.0, 3);
-    let mut m = memory(90 * MIB, Some(("flat", 0.0, 0.0)));
+    let mut m = memory(90 * MIB, Some((TrendVerdict::Flat, 0.0, 0.0)));
     m.peak_holder = Some(MemoryHolder {
         pid: PID + 2,
         rss_bytes: 60 * MIB,

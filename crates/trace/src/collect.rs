@@ -10,7 +10,7 @@ use super::ptrace::{self, SigInfo, Tid};
 use super::tasks::{self, StoppedThreads};
 use crate::capture::{Capture, InterpreterState, Mapping, PytestState, Registers, SignalInfo};
 use crate::memory::ProcessMemory;
-use crate::model::{Frame, ProcessRole, ProcessSnapshot, Thread};
+use crate::model::{Frame, ProcessRole, ProcessSnapshot, Thread, ThreadState};
 use crate::native::{NativeStacks, NormalizedPc};
 use crate::process_globals;
 use crate::python::{self, PythonError, PythonThread};
@@ -34,7 +34,7 @@ struct ThreadsHeld {
     threads: Vec<HeldThread>,
     python: Result<Vec<PythonThread>, PythonError>,
     names: Vec<(Tid, String)>,
-    states: Vec<(Tid, String)>,
+    states: Vec<(Tid, ThreadState)>,
 }
 
 /// The evidence of a crash read while the process was held.
@@ -180,7 +180,7 @@ impl Collector {
         first: Option<Tid>,
         others: &StoppedThreads,
         mem: &ProcessMemory,
-        states: Vec<(Tid, String)>,
+        states: Vec<(Tid, ThreadState)>,
     ) -> ThreadsHeld {
         let tids: Vec<Tid> = first.into_iter().chain(others.tids()).collect();
         let mut threads = Vec::with_capacity(tids.len());
@@ -217,7 +217,11 @@ impl Collector {
                 crashed: Some(thread.tid) == crashed,
                 holds_gil: python_threads.map(|_| py.is_some_and(|p| p.holds_gil)),
                 // The faulting thread is already held by us when states are read.
-                state: if Some(thread.tid) == crashed { None } else { lookup(&held.states) },
+                state: if Some(thread.tid) == crashed {
+                    None
+                } else {
+                    held.states.iter().find(|(t, _)| *t == thread.tid).map(|(_, state)| *state)
+                },
                 frames,
             });
         }

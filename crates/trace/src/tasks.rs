@@ -5,6 +5,7 @@ use super::ptrace::{self, Tid};
 use super::status::{decode, TaskStatus};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
+use crate::model::ThreadState;
 
 /// How long to wait for threads to stop before reading them anyway.
 const INTERRUPT_DEADLINE: Duration = Duration::from_millis(50);
@@ -72,7 +73,7 @@ pub fn list_tasks(pid: i32) -> Vec<Tid> {
 
 /// Each thread's scheduler state, from `/proc/<pid>/task/<tid>/stat`. Read before the
 /// threads are stopped: afterwards every one shows as traced-stopped.
-pub fn thread_states(pid: i32) -> Vec<(Tid, String)> {
+pub fn thread_states(pid: i32) -> Vec<(Tid, ThreadState)> {
     list_tasks(pid)
         .into_iter()
         .filter_map(|tid| {
@@ -94,19 +95,9 @@ pub fn thread_names(pid: i32, tids: &[Tid]) -> Vec<(Tid, String)> {
 
 /// The state letter of a `stat` line, named. The command name in parentheses may hold
 /// anything, so the letter is found after the last `)`.
-fn state_name(stat: &str) -> Option<&'static str> {
+fn state_name(stat: &str) -> Option<ThreadState> {
     let letter = stat.rsplit_once(')')?.1.trim_start().chars().next()?;
-    Some(match letter {
-        'R' => "running",
-        'S' => "sleeping",
-        'D' => "disk-sleep",
-        'T' => "stopped",
-        't' => "tracing-stop",
-        'Z' => "zombie",
-        'X' => "dead",
-        'I' => "idle",
-        _ => "unknown",
-    })
+    Some(ThreadState::from_letter(letter))
 }
 
 pub fn read_cmdline(pid: i32) -> Vec<String> {
@@ -146,8 +137,8 @@ mod tests {
 
     #[test]
     fn state_letter_is_found_after_the_command_name() {
-        assert_eq!(state_name("123 (python3) S 1 123 123"), Some("sleeping"));
-        assert_eq!(state_name("123 (a) (b) R 1 2"), Some("running"));
+        assert_eq!(state_name("123 (python3) S 1 123 123"), Some(ThreadState::Sleeping));
+        assert_eq!(state_name("123 (a) (b) R 1 2"), Some(ThreadState::Running));
         assert_eq!(state_name("garbage"), None);
     }
 }

@@ -6,7 +6,7 @@ use crate::frames::{
     file_basename, is_culprit_candidate, is_user_frame, module_stem, normalized_name, short_function,
 };
 use crate::hang::waits::{blocking_wait, is_interpreter_frame, system_run, waits_for_gil, Wait};
-use crate::model::{Frame, FrameKind, Thread};
+use crate::model::{Frame, FrameKind, Thread, ThreadState};
 
 /// One thread's activity when the tree was stopped.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,8 +30,8 @@ pub enum Activity {
 /// so `running` means it was really on the CPU (or ready to be).
 pub fn activity(thread: &Thread) -> Activity {
     let frames = &thread.frames;
-    let state = thread.state.as_deref();
-    if state == Some("disk-sleep") {
+    let state = thread.state;
+    if state == Some(ThreadState::DiskSleep) {
         return Activity::DiskSleep(blocking_wait(frames));
     }
     if waits_for_gil(frames) {
@@ -41,7 +41,7 @@ pub fn activity(thread: &Thread) -> Activity {
     if let Some(wait) = blocking_wait(frames) {
         return Activity::Blocked(wait);
     }
-    if state != Some("running") {
+    if state != Some(ThreadState::Running) {
         return Activity::Unknown;
     }
     let run = system_run(frames);

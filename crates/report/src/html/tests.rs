@@ -54,7 +54,7 @@ fn memory(limit: Option<u64>, warn: Option<u64>) -> MemoryReport {
         peak_rss_bytes: 46 * MIB,
         limit_bytes: limit,
         samples: (0..15u32).map(|i| (f64::from(i) * 100.0, (20 + 2 * u64::from(i)) * MIB)).collect(),
-        trend: Some(MemoryTrend { verdict: "growing".into(), bytes_per_s: 20.0 * MIB as f64, r2: 0.99, samples: 15 }),
+        trend: Some(MemoryTrend { verdict: crate::model::TrendVerdict::Growing, bytes_per_s: 20.0 * MIB as f64, r2: 0.99, samples: 15 }),
         snapshot: None,
         peak_holder: Some(MemoryHolder {
             pid: PID,

@@ -4,7 +4,7 @@
 use crate::html::chart::{memory_chart, LineChart};
 use crate::html::prose::Prose;
 use crate::html::stacks::{other_threads, processes, stack_rows, ProcessView, StackRow, ThreadView};
-use crate::model::{Crash, MemoryReport, Outcome, ProcessRole, Report, SystemInfo, Thread, TimeoutInfo};
+use crate::model::{Crash, MemoryReport, Outcome, ProcessRole, Report, SystemInfo, Thread, TimeoutInfo, TrendVerdict};
 use crate::view::crash::{location, phase_text, sent_by_a_process};
 use crate::view::stderr::{shown_tail, tail_heading};
 use crate::view::summary::{launcher_note, summary_line};
@@ -286,14 +286,14 @@ fn memory_view(report: &Report, m: &MemoryReport, paths: &Paths) -> MemoryView {
         ));
     }
     if let Some(t) = &m.trend {
-        let trend = match t.verdict.as_str() {
-            "growing" => format!(
+        let trend = match t.verdict {
+            TrendVerdict::Growing => format!(
                 "growing ~{}/s (r² {:.2}, {})",
                 readable_size(t.bytes_per_s.max(0.0).round() as u64),
                 t.r2,
                 count(t.samples as u64, "sample", "samples")
             ),
-            other => format!("{other} ({})", count(t.samples as u64, "sample", "samples")),
+            TrendVerdict::Flat => format!("flat ({})", count(t.samples as u64, "sample", "samples")),
         };
         facts.push(fact("trend", trend));
     }

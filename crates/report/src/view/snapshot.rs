@@ -1,6 +1,6 @@
 //! The words about a stopped tree's processes that every rendering uses.
 
-use crate::model::{HangFinding, HangFindingId, ProcessSnapshot, Thread};
+use crate::model::{HangFinding, HangFindingId, ProcessSnapshot, Thread, ThreadState};
 
 /// Findings whose thread is stuck in native code of the program's own: its stack marks
 /// that frame with `→`, as a crash marks its culprit.
@@ -31,8 +31,8 @@ pub(crate) fn thread_label(t: &Thread) -> String {
     if t.holds_gil == Some(true) {
         details.push("holds the GIL".to_string());
     }
-    if let Some(state) = t.state.as_deref().filter(|s| *s != "sleeping") {
-        details.push(state.to_string());
+    if let Some(state) = t.state.filter(|s| *s != ThreadState::Sleeping) {
+        details.push(state.as_str().to_string());
     }
     match &t.name {
         Some(name) => {

@@ -4,6 +4,7 @@
 use super::cgroup::Cgroup;
 use super::fake_cgroupfs::FakeV2;
 use super::*;
+use crate::model::TrendVerdict;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
@@ -416,12 +417,12 @@ fn trend_of_real_programs() {
         let handles: Vec<_> = [leak, once, step].map(|code| s.spawn(move || watch_python(code))).into_iter().collect();
         handles.into_iter().map(|h| h.join().expect("watcher")).collect::<Vec<_>>()
     });
-    let verdicts: Vec<_> = reports.iter().map(|r| r.trend.as_ref().map(|t| t.verdict.clone())).collect();
+    let verdicts: Vec<_> = reports.iter().map(|r| r.trend.as_ref().map(|t| t.verdict)).collect();
     let shown: Vec<_> = reports
         .iter()
         .map(|r| (r.trend.clone(), r.samples.iter().map(|&(t, b)| (t as u64, b / MIB)).collect::<Vec<_>>()))
         .collect();
-    let expected = [Some("growing".to_owned()), Some("flat".to_owned()), Some("flat".to_owned())];
+    let expected = [Some(TrendVerdict::Growing), Some(TrendVerdict::Flat), Some(TrendVerdict::Flat)];
     assert_eq!(verdicts, expected, "{shown:#?}");
     assert!(reports[0].peak_rss_bytes > 200 * MIB);
 }

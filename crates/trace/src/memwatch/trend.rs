@@ -1,7 +1,7 @@
 //! The leak trend: a least-squares line through the timeline, and the rule (see the module
 //! documentation of `memwatch`) that calls it `growing` or `flat`. Pure.
 
-use crate::model::MemoryTrend;
+use crate::model::{MemoryTrend, TrendVerdict};
 
 const MIB: f64 = 1024.0 * 1024.0;
 /// Start-up left out of the fit: this much time, or `STARTUP_FRACTION` of the run if less.
@@ -55,7 +55,7 @@ pub fn trend(samples: &[(f64, u64)]) -> Option<MemoryTrend> {
         && (fit.b >= FAST_RATE || (rise >= SLOW_LEAK_RISE && rise >= SLOW_LEAK_FRACTION * fit.a))
         && quarters_rise(&points, span, fit.b);
     Some(MemoryTrend {
-        verdict: if growing { "growing" } else { "flat" }.to_owned(),
+        verdict: if growing { TrendVerdict::Growing } else { TrendVerdict::Flat },
         bytes_per_s: fit.b,
         r2: fit.r2,
         samples: points.len(),
@@ -130,7 +130,7 @@ mod tests {
             mib * MIB as f64 + noise(ms, 300_000.0)
         });
         let t = trend(&samples).expect("enough samples");
-        assert_eq!(t.verdict, "growing", "{t:?}");
+        assert_eq!(t.verdict, TrendVerdict::Growing, "{t:?}");
         assert!(t.r2 > 0.99, "{t:?}");
         assert!((t.bytes_per_s / MIB as f64 - 87.4).abs() < 5.0, "{t:?}");
     }
@@ -141,7 +141,7 @@ mod tests {
         let mut samples = timeline(2400.0, 100.0, |ms| (13.0 + ms / 2400.0 * 200.0) * MIB as f64);
         samples.push((2450.0, 13 * MIB));
         let t = trend(&samples).expect("enough samples");
-        assert_eq!(t.verdict, "growing", "{t:?}");
+        assert_eq!(t.verdict, TrendVerdict::Growing, "{t:?}");
     }
 
     #[test]
@@ -151,14 +151,14 @@ mod tests {
             mib * MIB as f64 + noise(ms, 500_000.0)
         });
         let t = trend(&samples).expect("enough samples");
-        assert_eq!(t.verdict, "flat", "{t:?}");
+        assert_eq!(t.verdict, TrendVerdict::Flat, "{t:?}");
     }
 
     #[test]
     fn a_step_in_the_middle_is_flat() {
         let samples = timeline(3000.0, 100.0, |ms| if ms < 1500.0 { 50.0 } else { 250.0 } * MIB as f64);
         let t = trend(&samples).expect("enough samples");
-        assert_eq!(t.verdict, "flat", "{t:?}");
+        assert_eq!(t.verdict, TrendVerdict::Flat, "{t:?}");
         assert!(t.r2 <= 0.76, "a single step cannot fit a line well: {t:?}");
     }
 
@@ -167,23 +167,23 @@ mod tests {
         // Grows for the first half (loading a data set), then holds.
         let samples = timeline(4000.0, 100.0, |ms| (20.0 + 200.0 * (ms / 2000.0).min(1.0)) * MIB as f64);
         let t = trend(&samples).expect("enough samples");
-        assert_eq!(t.verdict, "flat", "{t:?}");
+        assert_eq!(t.verdict, TrendVerdict::Flat, "{t:?}");
     }
 
     #[test]
     fn steady_memory_with_noise_is_flat() {
         let samples = timeline(10_000.0, 100.0, |ms| 80.0 * MIB as f64 + noise(ms, 2.0 * MIB as f64));
-        assert_eq!(trend(&samples).expect("enough samples").verdict, "flat");
+        assert_eq!(trend(&samples).expect("enough samples").verdict, TrendVerdict::Flat);
         let constant = timeline(2000.0, 100.0, |_| 30.0 * MIB as f64);
         let t = trend(&constant).expect("enough samples");
-        assert_eq!((t.verdict.as_str(), t.bytes_per_s, t.r2), ("flat", 0.0, 1.0));
+        assert_eq!((t.verdict, t.bytes_per_s, t.r2), (TrendVerdict::Flat, 0.0, 1.0));
     }
 
     #[test]
     fn slow_growth_that_stays_small_is_flat() {
         // 0.5 MiB/s for 6 s: 3 MiB, within allocator noise.
         let samples = timeline(6000.0, 100.0, |ms| (40.0 + 0.5 * ms / 1000.0) * MIB as f64);
-        assert_eq!(trend(&samples).expect("enough samples").verdict, "flat");
+        assert_eq!(trend(&samples).expect("enough samples").verdict, TrendVerdict::Flat);
     }
 
     #[test]
@@ -193,7 +193,7 @@ mod tests {
             100.0 * MIB as f64 + 100.0 * 1024.0 * ms / 1000.0 + noise(ms, 4.0 * MIB as f64)
         });
         let t = trend(&samples).expect("enough samples");
-        assert_eq!(t.verdict, "growing", "{t:?}");
+        assert_eq!(t.verdict, TrendVerdict::Growing, "{t:?}");
         assert!(t.bytes_per_s < 1024.0 * 1024.0);
     }
 
@@ -201,7 +201,7 @@ mod tests {
     fn few_samples_give_flat_and_none_gives_none() {
         let five = timeline(400.0, 100.0, |ms| (10.0 + ms) * MIB as f64);
         let t = trend(&five).expect("a line through 3 samples");
-        assert_eq!((t.verdict.as_str(), t.samples), ("flat", 3));
+        assert_eq!((t.verdict, t.samples), (TrendVerdict::Flat, 3));
         assert_eq!(trend(&[(0.0, 1), (100.0, 2)]), None);
         assert_eq!(trend(&[]), None);
         assert_eq!(trend(&[(5.0, 1), (5.0, 2), (5.0, 3)]), None);
@@ -213,7 +213,7 @@ mod tests {
         let samples = timeline(2000.0, 50.0, |ms| if ms < 200.0 { 10.0 + ms } else { 400.0 } * MIB as f64);
         let t = trend(&samples).expect("enough samples");
         // 10 % = 200 ms of start-up and 5 % = 100 ms of tear-down left out.
-        assert_eq!((t.verdict.as_str(), t.samples), ("flat", 35));
+        assert_eq!((t.verdict, t.samples), (TrendVerdict::Flat, 35));
         assert!(t.bytes_per_s.abs() < 1.0);
     }
 }
