@@ -282,6 +282,6 @@ fn user_errors_say_what_to_do_and_exit_2() {
         .output()
         .expect("run faultline report");
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("no such folder"), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("folder no/such/folder does not exist"), "{}", text(&out.stderr));
     assert!(!html.exists(), "nothing was written");
 }

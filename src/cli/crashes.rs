@@ -148,8 +148,12 @@ fn forget_kept_aside(path: &Path) {
 
 fn read_report(path: &Path) -> Result<Report, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read it: {e}"))?;
-    serde_json::from_str(&text)
-        .map_err(|e| format!("not a faultline report ({e}); give files written by `faultline run --json`"))
+    faultline::read::report_from_json(&text).map_err(|err| match err {
+        faultline::read::ReadReportError::NotAReport(e) => {
+            format!("not a faultline report ({e}); give files written by `faultline run --json`")
+        }
+        faultline::read::ReadReportError::NewerSchema { .. } => format!("{err}"),
+    })
 }
 
 fn write_json(value: &impl Serialize, out: &mut impl Write) -> std::io::Result<()> {

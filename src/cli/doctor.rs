@@ -19,13 +19,9 @@ pub fn doctor(args: DoctorArgs) -> i32 {
             return exit_codes::USAGE;
         }
     };
-    if let Some(path) = &args.json {
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            if !parent.is_dir() {
-                faultline::say!("faultline: cannot write --json to {}: no such folder", path.display());
-                return exit_codes::USAGE;
-            }
-        }
+    if let Some(Err(message)) = args.json.as_deref().map(|path| super::files::check_destination("--json", path)) {
+        faultline::say!("faultline: {message}");
+        return exit_codes::USAGE;
     }
     let report = doctor::run_doctor(&options);
     let stdout = std::io::stdout();

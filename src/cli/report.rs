@@ -4,7 +4,8 @@
 use super::args::ReportArgs;
 use super::exit_codes;
 use faultline::html;
-use faultline::model::{Report, SCHEMA_VERSION};
+use faultline::model::Report;
+use faultline::read::{report_from_json, ReadReportError};
 use faultline::store::Target;
 use std::io::Write;
 use std::path::Path;
@@ -16,7 +17,7 @@ fn fail(message: impl std::fmt::Display) -> i32 {
 }
 
 pub fn report(args: ReportArgs) -> i32 {
-    if let Err(message) = check_destination(&args.html) {
+    if let Err(message) = super::files::check_destination("--html", &args.html) {
         return fail(message);
     }
     let page = if let Some(json) = &args.from_json {
@@ -49,38 +50,14 @@ fn render_from_store(store: Option<&str>, target: Option<&str>) -> Result<String
     }
 }
 
-fn check_destination(path: &Path) -> Result<(), String> {
-    if path.is_dir() {
-        return Err(format!("cannot write --html to {}: it is a folder; name a file in it", path.display()));
-    }
-    match path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        Some(parent) if !parent.is_dir() => Err(format!(
-            "cannot write --html to {}: no such folder {}; create it first",
-            path.display(),
-            parent.display()
-        )),
-        _ => Ok(()),
-    }
-}
-
 fn read_report(path: &Path) -> Result<Report, String> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         format!("cannot read {}: {e}; give --from-json the file `faultline run --json FILE` wrote", path.display())
     })?;
-    let report: Report = serde_json::from_str(&text).map_err(|e| {
-        format!(
-            "{} is not a faultline JSON report ({e}); write one with `faultline run --json {} -- COMMAND`",
-            path.display(),
-            path.display()
-        )
-    })?;
-    if report.schema_version > SCHEMA_VERSION {
-        return Err(format!(
-            "{} was written by a newer faultline (report schema {}; this one reads {}): render it with that version",
-            path.display(),
-            report.schema_version,
-            SCHEMA_VERSION
-        ));
-    }
-    Ok(report)
+    report_from_json(&text).map_err(|err| match err {
+        ReadReportError::NotAReport(_) => {
+            format!("{} is {err}; write one with `faultline run --json {} -- COMMAND`", path.display(), path.display())
+        }
+        ReadReportError::NewerSchema { .. } => format!("{} was {err}", path.display()),
+    })
 }

@@ -39,7 +39,7 @@ pub fn run(args: RunArgs) -> Exit {
     let json_from = if args.json.is_some() { "--json" } else { "the `json` setting:" };
     let junit_from = if args.junit.is_some() { "--junit" } else { "the `junit` setting:" };
     for (flag, path) in [(json_from, &settings.json), (junit_from, &settings.junit)] {
-        if let Err(message) = check_destination(flag, path.as_deref()) {
+        if let Some(Err(message)) = path.as_deref().map(|path| super::files::check_destination(flag, path)) {
             faultline::say!("faultline: {message}");
             return Exit::Code(exit_codes::USAGE);
         }
@@ -218,8 +218,12 @@ fn gather_settings(args: &RunArgs) -> Result<(RunSettings, Option<std::path::Pat
     Ok((from_file.overlay(from_cli), file))
 }
 
+/// A Python interpreter by its file name (the one rule, `faultline_python`'s).
 fn is_python(executable: &str) -> bool {
-    std::path::Path::new(executable).file_name().is_some_and(|name| name.to_string_lossy().starts_with("python"))
+    std::path::Path::new(executable)
+        .file_name()
+        .and_then(|name| name.to_str())
+        .is_some_and(faultline::python::is_interpreter_name)
 }
 
 /// GitHub reads workflow commands from stdout (its docs: "sent to the runner over stdout").
@@ -238,20 +242,4 @@ fn print_terminal_report(report: &Report, color: ColorChoice) {
     let mut out = stderr.lock();
     let _ = report::render_report(report, &style, &mut out);
     let _ = out.flush();
-}
-
-/// Fails early, before the command runs, when a report could not be written.
-fn check_destination(flag: &str, path: Option<&std::path::Path>) -> Result<(), String> {
-    let Some(path) = path else { return Ok(()) };
-    if path.is_dir() {
-        return Err(format!("{flag} {} is a directory; give a file path", path.display()));
-    }
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => std::path::Path::new("."),
-    };
-    if !parent.is_dir() {
-        return Err(format!("{flag} {}: folder {} does not exist", path.display(), parent.display()));
-    }
-    Ok(())
 }

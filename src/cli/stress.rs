@@ -8,7 +8,6 @@
 
 use super::exit_codes;
 use super::args::{ColorChoice, StressArgs};
-use faultline::model::Report;
 use faultline::report::{self, TerminalBuilder};
 use faultline::stress::{summarize, RunResult, StressSummary};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -186,7 +185,7 @@ fn one_run(plan: &Plan, run: u32, running: &Mutex<HashSet<u32>>) -> RunResult {
         }
         Err(_) => -1,
     };
-    let report = std::fs::read_to_string(&report_path).ok().and_then(|text| serde_json::from_str::<Report>(&text).ok());
+    let report = std::fs::read_to_string(&report_path).ok().and_then(|text| faultline::read::report_from_json(&text).ok());
     let finished_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
     RunResult { run, exit_code, report, report_path, log_path, finished_ms }
 }

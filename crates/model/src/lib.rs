@@ -12,6 +12,7 @@ pub mod events;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
 pub mod model;
+pub mod read;
 pub mod redact;
 pub mod signals;
 pub mod texts;

@@ -121,6 +121,8 @@ impl Frame {
         self.qualname.as_deref().or(self.function.as_deref())
     }
 
+    /// A frame of Python code (as opposed to native code). Whether a *program* is Python is
+    /// another question: `faultline_python::is_interpreter_name`.
     pub fn is_python(&self) -> bool {
         self.kind == FrameKind::Python
     }

@@ -17,14 +17,16 @@ pub(super) fn looks_like_python(pid: i32, maps: &[Mapping]) -> bool {
         return true;
     }
     let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
-    if exe.as_deref().and_then(|p| p.file_name()).and_then(|n| n.to_str()).is_some_and(is_python_name) {
+    if exe.as_deref().and_then(|p| p.file_name()).and_then(|n| n.to_str()).is_some_and(is_interpreter_name) {
         return true;
     }
     INTERPRETER_EXPORTS.iter().any(|symbol| process_globals::find_executable_export(pid, maps, symbol).is_some())
 }
 
-/// `python`, `python3`, `python3.11`, `python3.13t`, `python2.7-dbg`; not `pythonista-helper`.
-fn is_python_name(name: &str) -> bool {
+/// Whether a program's file name is a Python interpreter's: `python`, `python3`,
+/// `python3.11`, `python3.13t`, `python2.7-dbg`; not `pythonista-helper`. The one rule for
+/// "is this program Python?" by name (the run session asks it of what the tree execs).
+pub fn is_interpreter_name(name: &str) -> bool {
     let Some(rest) = name.strip_prefix("python") else {
         return false;
     };
@@ -49,10 +51,10 @@ mod tests {
     #[test]
     fn recognizes_python_executable_names() {
         for name in ["python", "python3", "python3.11", "python3.13t", "python2.7-dbg", "python3.8d"] {
-            assert!(is_python_name(name), "{name}");
+            assert!(is_interpreter_name(name), "{name}");
         }
         for name in ["pythonista", "bash", "pytest", "ipython3", "python3.11x"] {
-            assert!(!is_python_name(name), "{name}");
+            assert!(!is_interpreter_name(name), "{name}");
         }
     }
 

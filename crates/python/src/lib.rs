@@ -14,6 +14,7 @@ mod spy;
 #[cfg(all(test, target_os = "linux"))]
 mod live_tests;
 
+pub use detect::is_interpreter_name;
 pub use merge::{is_eval_function, merge};
 pub use spy::read_python_stacks;
 

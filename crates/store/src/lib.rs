@@ -49,6 +49,8 @@ pub enum StoreError {
     TooNew { found: i64, supported: i64 },
     #[error("run {run}'s report cannot be read: {error}")]
     BadReport { run: i64, error: serde_json::Error },
+    #[error("run {run}'s report cannot be read: it is {error}")]
+    UnreadableReport { run: i64, error: faultline_model::read::ReadReportError },
     #[error("the report cannot be stored: {0}")]
     Encode(serde_json::Error),
     #[error("no run {0} in the store; `faultline crashes runs` lists the runs")]
@@ -318,8 +320,8 @@ fn summary(g: backend::GroupRow, tests: Vec<String>) -> GroupSummary {
 }
 
 fn stored_run(record: RunRecord) -> Result<StoredRun, StoreError> {
-    let report =
-        serde_json::from_str(&record.report).map_err(|error| StoreError::BadReport { run: record.id, error })?;
+    let report = faultline_model::read::report_from_json(&record.report)
+        .map_err(|error| StoreError::UnreadableReport { run: record.id, error })?;
     Ok(StoredRun { id: record.id, recorded_at_ms: record.recorded_at_ms, host: record.host, report })
 }
 
