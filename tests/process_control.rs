@@ -250,3 +250,36 @@ fn a_fatal_signal_sent_by_another_process_is_reported_as_such() {
     let sender = crash["sender_pid"].as_i64().expect("sender pid");
     assert_ne!(sender, crash["pid"].as_i64().unwrap());
 }
+
+/// A crash inside a signal handler: the frame the signal interrupted is named at its exact
+/// pc (the unwinder's fixture `crash interrupted`: a timer interrupts a one-instruction loop,
+/// and the handler crashes), not at the byte before it, which is other code.
+#[test]
+fn the_frame_a_signal_interrupted_is_named_at_its_exact_pc() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/native");
+    let exe = dir.path().join("crash");
+    let built = Command::new("cc")
+        .args(["-g", "-O1", "-pthread", "-o"])
+        .arg(&exe)
+        .arg(src.join("crash.c"))
+        .arg(src.join("libfault.c"))
+        .output()
+        .expect("run cc");
+    assert!(built.status.success(), "cc: {}", String::from_utf8_lossy(&built.stderr));
+    let source = std::fs::read_to_string(src.join("crash.c")).unwrap();
+    let line = source.lines().position(|l| l.contains("the interrupted line")).expect("marker") + 1;
+
+    let (status, _, report) = faultline(&[exe.to_str().unwrap(), "interrupted"], dir.path());
+    let report = report.expect("report");
+    assert_eq!(status, 139);
+    let crash = &report["crashes"][0];
+    let thread = crash["threads"].as_array().unwrap().iter().find(|t| t["crashed"] == true).expect("crashed thread");
+    let frames = thread["frames"].as_array().unwrap();
+    let names: Vec<&str> = frames.iter().map(|f| f["function"].as_str().unwrap_or("?")).collect();
+    let handler = names.iter().position(|&n| n == "on_alarm").unwrap_or_else(|| panic!("no on_alarm in {names:?}"));
+    let spin = names.iter().position(|&n| n == "spin").unwrap_or_else(|| panic!("no spin in {names:?}"));
+    assert!(handler < spin, "{names:?}");
+    assert_eq!(frames[spin]["line"], line, "{:#?}", frames[spin]);
+    assert_eq!(names[spin + 1], "interrupt_spin", "{names:?}");
+}

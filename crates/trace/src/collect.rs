@@ -190,8 +190,8 @@ impl Collector {
             let max = if Some(tid) == first { CRASHED_THREAD_MAX_FRAMES } else { OTHER_THREAD_MAX_FRAMES };
             let pcs = match &registers {
                 Some(regs) => {
-                    let raw = self.native.unwind(pid, regs, mem, max);
-                    self.native.normalize(pid, &raw)
+                    let pcs = self.native.unwind(pid, regs, mem, max);
+                    self.native.normalize(pid, &pcs)
                 }
                 None => Vec::new(),
             };

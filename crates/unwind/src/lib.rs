@@ -4,7 +4,9 @@
 //!
 //! The three steps are separate because they run at different times: `unwind` while the
 //! thread is held stopped (fast, addresses only), `normalize` before the process can go
-//! away, `symbolize` after the signal is delivered (slow, DWARF).
+//! away, `symbolize` after the signal is delivered (slow, DWARF). What each address means
+//! (an exact pc, or a return address whose call is the instruction before it) travels with
+//! it as a [`CodeAddress`], from the walk to the symbol lookup.
 
 use faultline_model::{capture, model};
 use faultline_procfs::memory;
@@ -33,26 +35,55 @@ use maps::Maps;
 use process::{ObjectRef, ProcessModules};
 use symbolize::FrameSymbolizer;
 
-/// One program counter of an unwound stack.
+/// One program counter of an unwound stack, and what it means (framehop's `FrameAddress`):
+/// symbols and lines are looked up at [`CodeAddress::lookup`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FramePc {
-    pub address: u64,
-    /// A return address: the call is the instruction before it, so look up `address - 1`.
-    /// False for frame 0 and for a frame interrupted by a signal (its exact pc is known).
-    pub is_return_address: bool,
+pub enum CodeAddress {
+    /// The instruction the thread was at: frame 0, the frame a signal interrupted, and the
+    /// signal trampoline a handler returns into.
+    Exact(u64),
+    /// A return address: the call is the instruction before it.
+    Return(u64),
+}
+
+impl CodeAddress {
+    /// The address itself, as the stack holds it.
+    pub fn address(self) -> u64 {
+        match self {
+            CodeAddress::Exact(address) | CodeAddress::Return(address) => address,
+        }
+    }
+
+    /// Where to look the frame up: for a return address, inside the call instruction, so
+    /// that the line reported is the call's, not the line after it.
+    pub fn lookup(self) -> u64 {
+        match self {
+            CodeAddress::Exact(address) => address,
+            CodeAddress::Return(address) => address.saturating_sub(1),
+        }
+    }
 }
 
 /// A program counter tied to the object it is in, so it can be symbolized later.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NormalizedPc {
-    pub address: u64,
-    /// Look up `address - 1` (see [`FramePc::is_return_address`]).
-    pub is_return_address: bool,
+    pub pc: CodeAddress,
     /// The mapped file (`[vdso]` for the vDSO); `None` outside any mapped object.
     pub object: Option<PathBuf>,
-    /// Offset of `address` in `object`.
+    /// Offset of `pc.address()` in `object`.
     pub file_offset: Option<u64>,
     pub build_id: Option<Vec<u8>>,
+}
+
+impl NormalizedPc {
+    /// The offset in `object` to look the frame up at (see [`CodeAddress::lookup`]).
+    pub fn lookup_offset(&self) -> Option<u64> {
+        let offset = self.file_offset?;
+        Some(match self.pc {
+            CodeAddress::Exact(_) => offset,
+            CodeAddress::Return(_) => offset.saturating_sub(1),
+        })
+    }
 }
 
 /// Per-run caches shared by every capture of a run: parsed ELF unwind sections (by file),
@@ -81,23 +112,11 @@ impl NativeStacks {
         }
     }
 
-    /// While the thread is stopped: walk its stack. Returns program counters innermost
-    /// first: the first is `regs.ip`, the rest are return addresses. At most `max_frames`.
+    /// While the thread is stopped: walk its stack. Returns its program counters innermost
+    /// first, each saying whether it is exact or a return address: the first is `regs.ip`,
+    /// and after a signal frame the interrupted pc is exact again. At most `max_frames`.
     /// Never panics; returns what it got so far when unwinding fails.
-    pub fn unwind(&mut self, pid: i32, regs: &Registers, mem: &dyn ReadMemory, max_frames: usize) -> Vec<u64> {
-        self.unwind_frames(pid, regs, mem, max_frames).into_iter().map(|f| f.address).collect()
-    }
-
-    /// Like [`unwind`](Self::unwind), but says which pcs are return addresses: after a
-    /// signal frame the interrupted pc is exact. Pass the result to
-    /// [`normalize_frames`](Self::normalize_frames).
-    pub fn unwind_frames(
-        &mut self,
-        pid: i32,
-        regs: &Registers,
-        mem: &dyn ReadMemory,
-        max_frames: usize,
-    ) -> Vec<FramePc> {
+    pub fn unwind(&mut self, pid: i32, regs: &Registers, mem: &dyn ReadMemory, max_frames: usize) -> Vec<CodeAddress> {
         // The module table may be stale (a dlopen, an exec, a stack that grew): reload it
         // when the registers or the walk reach memory it does not know, then walk again.
         let mut fresh = !self.processes.contains_key(&pid);
@@ -105,7 +124,7 @@ impl NativeStacks {
             // A stack pointer outside every known mapping: the stack grew since, or it
             // overflowed; only fresh maps tell which.
             Some(p) => p.maps.find_code(regs.ip).is_none() || p.maps.find(regs.sp).is_none(),
-            None => return vec![FramePc { address: regs.ip, is_return_address: false }],
+            None => return vec![CodeAddress::Exact(regs.ip)],
         };
         if stale && !fresh {
             fresh = true;
@@ -113,25 +132,19 @@ impl NativeStacks {
         }
         let frames = self.walk(pid, regs, mem, max_frames);
         // An address in no mapping at all may be code loaded since the maps were read.
-        if fresh || frames.iter().skip(1).all(|f| self.knows_address(pid, f.address)) {
+        if fresh || frames.iter().skip(1).all(|f| self.knows_address(pid, f.address())) {
             return frames;
         }
         self.process(pid, mem, true);
         self.walk(pid, regs, mem, max_frames)
     }
 
-    /// While the process still exists: tie pcs (from [`unwind`](Self::unwind): the first
-    /// is the exact ip, the rest return addresses) to their objects.
-    pub fn normalize(&mut self, pid: i32, pcs: &[u64]) -> Vec<NormalizedPc> {
-        let frames: Vec<FramePc> =
-            pcs.iter().enumerate().map(|(i, &address)| FramePc { address, is_return_address: i > 0 }).collect();
-        self.normalize_frames(pid, &frames)
-    }
-
-    pub fn normalize_frames(&mut self, pid: i32, frames: &[FramePc]) -> Vec<NormalizedPc> {
+    /// While the process still exists: tie the pcs of [`unwind`](Self::unwind) to their
+    /// objects.
+    pub fn normalize(&mut self, pid: i32, frames: &[CodeAddress]) -> Vec<NormalizedPc> {
         let mem = ProcessMemory::new(pid);
         let fresh = !self.processes.contains_key(&pid);
-        if !fresh && !frames.iter().all(|f| self.knows_code(pid, lookup_address(f))) {
+        if !fresh && !frames.iter().all(|f| self.knows_code(pid, f.lookup())) {
             self.process(pid, &mem, true);
         } else {
             self.process(pid, &mem, false);
@@ -139,16 +152,15 @@ impl NativeStacks {
         let process = self.processes.get(&pid);
         frames
             .iter()
-            .map(|f| {
-                let module = process.and_then(|p| p.module_at(lookup_address(f)));
+            .map(|&pc| {
+                let module = process.and_then(|p| p.module_at(pc.lookup()));
                 NormalizedPc {
-                    address: f.address,
-                    is_return_address: f.is_return_address,
+                    pc,
                     object: module.map(|m| match &m.object {
                         ObjectRef::File(path) => path.clone(),
                         ObjectRef::Vdso => PathBuf::from(symbolize::VDSO_OBJECT),
                     }),
-                    file_offset: module.map(|m| m.file_offset(f.address)),
+                    file_offset: module.map(|m| m.file_offset(pc.address())),
                     build_id: module.and_then(|m| m.info.as_ref()?.build_id.clone()),
                 }
             })
@@ -186,10 +198,10 @@ impl NativeStacks {
         self.processes.get_mut(&pid)
     }
 
-    fn walk(&mut self, pid: i32, regs: &Registers, mem: &dyn ReadMemory, max_frames: usize) -> Vec<FramePc> {
+    fn walk(&mut self, pid: i32, regs: &Registers, mem: &dyn ReadMemory, max_frames: usize) -> Vec<CodeAddress> {
         match self.processes.get_mut(&pid) {
             Some(process) => unwind::walk(process, regs, mem, &mut self.stack_buf, max_frames),
-            None => vec![FramePc { address: regs.ip, is_return_address: false }],
+            None => vec![CodeAddress::Exact(regs.ip)],
         }
     }
 
@@ -199,13 +211,5 @@ impl NativeStacks {
 
     fn knows_code(&self, pid: i32, address: u64) -> bool {
         self.processes.get(&pid).is_some_and(|p| p.maps.find_code(address).is_some())
-    }
-}
-
-fn lookup_address(frame: &FramePc) -> u64 {
-    if frame.is_return_address {
-        frame.address.saturating_sub(1)
-    } else {
-        frame.address
     }
 }

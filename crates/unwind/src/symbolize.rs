@@ -48,7 +48,7 @@ impl FrameSymbolizer {
             if !self.build_id_matches(object, &indices, pcs) {
                 continue;
             }
-            let offsets: Vec<u64> = indices.iter().map(|&i| lookup_offset(&pcs[i])).collect();
+            let offsets: Vec<u64> = indices.iter().map(|&i| pcs[i].lookup_offset().unwrap_or(0)).collect();
             let source = Source::Elf(Elf::new(object));
             let Ok(symbols) = self.symbolizer.symbolize(&source, Input::FileOffset(&offsets)) else {
                 continue;
@@ -61,7 +61,9 @@ impl FrameSymbolizer {
         }
         pcs.iter()
             .zip(resolved)
-            .flat_map(|(pc, frames)| frames.unwrap_or_else(|| vec![Frame::native(None, module_name(pc), pc.address)]))
+            .flat_map(|(pc, frames)| {
+                frames.unwrap_or_else(|| vec![Frame::native(None, module_name(pc), pc.pc.address())])
+            })
             .collect()
     }
 
@@ -74,28 +76,17 @@ impl FrameSymbolizer {
     }
 }
 
-/// For a return address, the call instruction is the byte before it: look that up, so the
-/// reported line is the call site, not the line after it.
-fn lookup_offset(pc: &NormalizedPc) -> u64 {
-    let offset = pc.file_offset.unwrap_or(0);
-    if pc.is_return_address {
-        offset.saturating_sub(1)
-    } else {
-        offset
-    }
-}
-
 /// Frames for one address, innermost first: inlined functions, then the real function.
 fn frames_of(pc: &NormalizedPc, sym: &Sym) -> Vec<Frame> {
     let module = module_name(pc);
     let mut frames = Vec::with_capacity(sym.inlined.len() + 1);
     for inlined in sym.inlined.iter().rev() {
-        let mut frame = Frame::native(Some(inlined.name.to_string()), module.clone(), pc.address);
+        let mut frame = Frame::native(Some(inlined.name.to_string()), module.clone(), pc.pc.address());
         set_location(&mut frame, inlined.code_info.as_ref());
         frame.inlined = true;
         frames.push(frame);
     }
-    let mut outer = Frame::native(Some(sym.name.to_string()), module, pc.address);
+    let mut outer = Frame::native(Some(sym.name.to_string()), module, pc.pc.address());
     set_location(&mut outer, sym.code_info.as_deref());
     frames.push(outer);
     frames
@@ -110,9 +101,9 @@ fn set_location(frame: &mut Frame, info: Option<&CodeInfo>) {
 
 fn vdso_frame(pc: &NormalizedPc, vdso: &ElfInfo) -> Option<Frame> {
     // The vDSO's file offsets equal its SVMAs: it is one segment loaded at 0.
-    let svma = vdso.svma_of_offset(lookup_offset(pc))?;
+    let svma = vdso.svma_of_offset(pc.lookup_offset()?)?;
     let symbol = vdso.symbol_at(svma)?;
-    Some(Frame::native(Some(symbol.name.clone()), module_name(pc), pc.address))
+    Some(Frame::native(Some(symbol.name.clone()), module_name(pc), pc.pc.address()))
 }
 
 pub fn module_name(pc: &NormalizedPc) -> Option<String> {

@@ -6,13 +6,13 @@ mod tracee;
 
 use std::time::{Duration, Instant};
 
-use super::{NativeStacks, NormalizedPc};
+use super::{CodeAddress, NativeStacks, NormalizedPc};
 use crate::memory::ProcessMemory;
 use crate::model::Frame;
 use tracee::{fixtures, run_command_until_crash, run_until_crash, Crashed};
 
 struct Unwound {
-    pcs: Vec<u64>,
+    pcs: Vec<CodeAddress>,
     normalized: Vec<NormalizedPc>,
     cold: Duration,
     warm: Duration,
@@ -62,7 +62,8 @@ fn inlined_helper_between_crash_and_main() {
     // helper's frame is at the call of crash(); outer's at the inlined call of helper().
     assert_eq!(frames[1].address, frames[2].address);
     assert_ne!(frames[1].line, frames[2].line);
-    assert!(!unwound.normalized[0].is_return_address && unwound.normalized[1].is_return_address);
+    assert!(matches!(unwound.normalized[0].pc, CodeAddress::Exact(_)));
+    assert!(matches!(unwound.normalized[1].pc, CodeAddress::Return(_)));
     assert!(unwound.normalized[0].build_id.is_some());
     let start = &frames[4];
     assert!(start.function.as_deref().is_some_and(|f| f.starts_with("__libc_start")), "{start:?}");
@@ -127,14 +128,55 @@ fn stack_overflow_is_capped() {
 fn walks_out_of_a_signal_handler() {
     let mut stacks = NativeStacks::new();
     let crashed = run_until_crash(&fixtures().crash, &["signal"]);
-    let frames_pc = stacks.unwind_frames(crashed.pid, &crashed.regs, &ProcessMemory::new(crashed.tid), 128);
-    let normalized = stacks.normalize_frames(crashed.pid, &frames_pc);
+    let frames_pc = stacks.unwind(crashed.pid, &crashed.regs, &ProcessMemory::new(crashed.tid), 128);
+    let normalized = stacks.normalize(crashed.pid, &frames_pc);
     let frames = stacks.symbolize(&normalized);
     assert_eq!(names(&frames)[..2], ["crash", "on_usr1"], "{frames:#?}");
     let raise = position(&frames, "raise_usr1");
     assert_eq!(frames[raise + 1].function.as_deref(), Some("main"), "{frames:#?}");
     // The interrupted pc (inside libc's raise) is exact, not a return address.
-    assert!(frames_pc.iter().filter(|f| !f.is_return_address).count() >= 3);
+    assert!(frames_pc.iter().filter(|f| matches!(f, CodeAddress::Exact(_))).count() >= 3);
+}
+
+/// The line of crash.c that holds `marker`.
+fn fixture_line(marker: &str) -> u32 {
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/native/crash.c");
+    let text = std::fs::read_to_string(source).expect("crash.c");
+    let index = text.lines().position(|l| l.contains(marker)).unwrap_or_else(|| panic!("no {marker:?} in crash.c"));
+    index as u32 + 1
+}
+
+/// A timer signal interrupts `spin()`, a loop of one instruction, and its handler crashes:
+/// the frame after the signal frame has an exact pc, at the start of the loop's line. Read
+/// as a return address (what the untyped path assumed of every frame after the first), the
+/// byte before it belongs to other code, and the frame is named wrongly.
+#[test]
+fn the_frame_a_signal_interrupted_is_looked_up_at_its_exact_pc() {
+    let mut stacks = NativeStacks::new();
+    let (pcs, normalized) = {
+        let crashed = run_until_crash(&fixtures().crash, &["interrupted"]);
+        let pcs = stacks.unwind(crashed.pid, &crashed.regs, &ProcessMemory::new(crashed.tid), 128);
+        let normalized = stacks.normalize(crashed.pid, &pcs);
+        (pcs, normalized)
+    };
+    let frames = stacks.symbolize(&normalized);
+    let handler = position(&frames, "on_alarm");
+    let spin = position(&frames, "spin");
+    assert!(spin > handler + 1, "the trampoline sits between them: {:?}", names(&frames));
+    assert_eq!(frames[spin].line, Some(fixture_line("the interrupted line")), "{frames:#?}");
+    assert_eq!(names(&frames)[spin + 1..spin + 3], ["interrupt_spin", "main"], "{frames:#?}");
+
+    // The trampoline and the interrupted pc are exact; the frames around them return addresses.
+    let kinds: Vec<bool> = pcs.iter().map(|pc| matches!(pc, CodeAddress::Exact(_))).collect();
+    assert_eq!(kinds[..5], [true, false, true, true, false], "{pcs:x?}");
+    let interrupted = &normalized[3];
+    let mut named = |pc: &NormalizedPc| {
+        let frame = stacks.symbolize(std::slice::from_ref(pc)).pop().expect("one frame");
+        (frame.function, frame.line)
+    };
+    assert_eq!(named(interrupted), (Some("spin".to_owned()), Some(fixture_line("the interrupted line"))));
+    let as_return_address = NormalizedPc { pc: CodeAddress::Return(interrupted.pc.address()), ..interrupted.clone() };
+    assert_ne!(named(&as_return_address), named(interrupted), "the untyped path's reading differs");
 }
 
 #[test]
@@ -154,7 +196,7 @@ fn call_through_a_null_function_pointer() {
     let crashed = run_until_crash(&fixtures().crash, &["null-call"]);
     let unwound = unwind(&mut stacks, &crashed, 128);
     let frames = stacks.symbolize(&unwound.normalized);
-    assert_eq!(unwound.pcs[0], 0);
+    assert_eq!(unwound.pcs[0], CodeAddress::Exact(0));
     assert_eq!(frames[0].function, None);
     assert_eq!(frames[0].module, None);
     assert_eq!(names(&frames)[1..3], ["call_null", "main"], "{frames:#?}");
@@ -197,8 +239,7 @@ fn forgetting_a_process_reloads_its_maps() {
 fn unknown_addresses_still_give_frames() {
     let mut stacks = NativeStacks::new();
     let pc = NormalizedPc {
-        address: 0x1234,
-        is_return_address: true,
+        pc: CodeAddress::Return(0x1234),
         object: Some("/nonexistent/libgone.so".into()),
         file_offset: Some(0x234),
         build_id: None,

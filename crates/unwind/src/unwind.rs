@@ -9,7 +9,7 @@ use framehop::{FrameAddress, Unwinder};
 
 use super::process::ProcessModules;
 use super::stack::StackReader;
-use super::FramePc;
+use super::CodeAddress;
 use crate::capture::Registers;
 use crate::memory::ReadMemory;
 
@@ -28,7 +28,7 @@ pub fn walk(
     mem: &dyn ReadMemory,
     stack_buf: &mut Vec<u8>,
     max_frames: usize,
-) -> Vec<FramePc> {
+) -> Vec<CodeAddress> {
     let mut frames = Vec::new();
     if max_frames == 0 {
         return frames;
@@ -36,7 +36,7 @@ pub fn walk(
     let mut stack = StackReader::new(mem, stack_buf);
     stack.rebase(stack_region(process, regs.sp));
     let mut uregs = UnwindRegsX86_64::new(regs.ip, regs.sp, regs.bp);
-    frames.push(FramePc { address: regs.ip, is_return_address: false });
+    frames.push(CodeAddress::Exact(regs.ip));
     let mut address = FrameAddress::InstructionPointer(regs.ip);
 
     // A call through a bad pointer leaves ip outside any code: the caller's return address
@@ -44,7 +44,7 @@ pub fn walk(
     if process.maps.find_code(regs.ip).is_none() {
         match return_from_non_code(process, &mut stack, &mut uregs) {
             Some((ra, next)) => {
-                frames.push(FramePc { address: ra, is_return_address: true });
+                frames.push(CodeAddress::Return(ra));
                 address = next;
             }
             None => return frames,
@@ -60,7 +60,7 @@ pub fn walk(
         if is_sigreturn(process, mem, ra) {
             // The handler returns into the trampoline; the interrupted context is saved in
             // the ucontext right above the return address (at the handler's CFA).
-            frames.push(FramePc { address: ra, is_return_address: false });
+            frames.push(CodeAddress::Exact(ra));
             let Some(ip) = restore_signal_context(&mut uregs, &mut read_stack) else {
                 break;
             };
@@ -69,12 +69,12 @@ pub fn walk(
                 stack.rebase(stack_region(process, uregs.sp()));
             }
             if frames.len() < max_frames {
-                frames.push(FramePc { address: ip, is_return_address: false });
+                frames.push(CodeAddress::Exact(ip));
             }
             address = FrameAddress::InstructionPointer(ip);
             continue;
         }
-        frames.push(FramePc { address: ra, is_return_address: true });
+        frames.push(CodeAddress::Return(ra));
         let Some(next) = FrameAddress::from_return_address(ra) else {
             break;
         };
