@@ -20,8 +20,6 @@ mod stack;
 mod symbolize;
 mod unwind;
 
-#[cfg(test)]
-mod tests;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -170,6 +168,11 @@ impl NativeStacks {
     /// Drops what is known about `pid`'s address space (call it after an exec or exit).
     pub fn forget(&mut self, pid: i32) {
         self.processes.remove(&pid);
+    }
+
+    /// Whether the address space of `pid` is known (its modules read and cached).
+    pub fn knows(&self, pid: i32) -> bool {
+        self.processes.contains_key(&pid)
     }
 
     /// Later, possibly after the process died: name the pcs. For each pc, its inlined

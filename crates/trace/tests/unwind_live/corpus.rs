@@ -8,7 +8,7 @@ use std::process::Command;
 
 use super::tracee::run_command_until_crash;
 use super::{names, unwind};
-use crate::NativeStacks;
+use faultline_unwind::NativeStacks;
 
 /// Crashes in the root process, deterministic. (Child-process and flaky cases need the
 /// supervisor's fork handling; they are the trace module's to test.)

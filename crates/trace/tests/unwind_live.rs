@@ -1,14 +1,17 @@
-//! End-to-end tests on real crashing processes: unwind at the signal-delivery-stop,
+//! The unwinder on real crashing processes, traced here (integration tests of the trace
+//! crate: they drive live processes under ptrace): unwind at the signal-delivery-stop,
 //! normalize while the process exists, symbolize after it is gone.
 
+#[path = "unwind_live/corpus.rs"]
 mod corpus;
+#[path = "unwind_live/tracee.rs"]
 mod tracee;
 
 use std::time::{Duration, Instant};
 
-use super::{CodeAddress, NativeStacks, NormalizedPc};
-use crate::memory::ProcessMemory;
-use crate::model::Frame;
+use faultline_model::model::Frame;
+use faultline_procfs::memory::ProcessMemory;
+use faultline_unwind::{CodeAddress, NativeStacks, NormalizedPc};
 use tracee::{fixtures, run_command_until_crash, run_until_crash, Crashed};
 
 struct Unwound {
@@ -230,8 +233,9 @@ fn forgetting_a_process_reloads_its_maps() {
     let mut stacks = NativeStacks::new();
     let crashed = run_until_crash(&fixtures().crash, &["inline"]);
     let before = unwind(&mut stacks, &crashed, 64).pcs;
+    assert!(stacks.knows(crashed.pid));
     stacks.forget(crashed.pid);
-    assert!(stacks.processes.is_empty());
+    assert!(!stacks.knows(crashed.pid));
     assert_eq!(unwind(&mut stacks, &crashed, 64).pcs, before);
 }
 

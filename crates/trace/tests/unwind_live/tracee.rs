@@ -12,7 +12,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
-use crate::capture::Registers;
+use faultline_model::capture::Registers;
 
 pub struct Fixtures {
     _dir: tempfile::TempDir,
