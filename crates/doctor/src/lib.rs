@@ -6,7 +6,6 @@
 //! (`docs/doctor-schema.json`) for machines.
 
 use faultline_model::units;
-use faultline_report as report;
 use faultline_trace as trace;
 
 pub mod capture;

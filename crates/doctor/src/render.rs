@@ -2,46 +2,16 @@
 //! ok and skipped checks one line each.
 
 use super::{Check, DoctorReport, Status};
-use crate::report::TerminalStyle;
+use faultline_model::style::{Role, TerminalStyle};
 use std::io::{self, Write};
-
-/// The report's colors (bold red, bold yellow, bold green, faint, bold), when the style has color.
-#[derive(Clone, Copy)]
-enum Role {
-    Alarm,
-    Hint,
-    Good,
-    Faint,
-    Strong,
-}
-
-trait Paint {
-    fn colored(&self, role: Role, text: &str) -> String;
-}
-
-impl Paint for TerminalStyle {
-    fn colored(&self, role: Role, text: &str) -> String {
-        if !self.color || text.is_empty() {
-            return text.to_owned();
-        }
-        let code = match role {
-            Role::Alarm => "1;31",
-            Role::Hint => "1;33",
-            Role::Good => "1;32",
-            Role::Faint => "2",
-            Role::Strong => "1",
-        };
-        format!("\x1b[{code}m{text}\x1b[0m")
-    }
-}
 
 fn tag(style: &TerminalStyle, status: Status) -> String {
     let text = format!("{:<4}", status.label());
     match status {
-        Status::Fail => style.colored(Role::Alarm, &text),
-        Status::Warn => style.colored(Role::Hint, &text),
-        Status::Ok => style.colored(Role::Good, &text),
-        Status::Skip => style.colored(Role::Faint, &text),
+        Status::Fail => style.paint(Role::Alarm, &text),
+        Status::Warn => style.paint(Role::Hint, &text),
+        Status::Ok => style.paint(Role::Good, &text),
+        Status::Skip => style.paint(Role::Faint, &text),
     }
 }
 
@@ -82,14 +52,14 @@ fn write_rows(checks: &[&Check], style: &TerminalStyle, out: &mut impl Write) ->
         previous = Some(check.status);
         writeln!(out, "{} {:<width$}  {}", tag(style, check.status), check.id, check.finding)?;
         if let Some(fix) = &check.fix {
-            writeln!(out, "     {:<width$}  {} {fix}", "", style.colored(Role::Strong, "fix:"))?;
+            writeln!(out, "     {:<width$}  {} {fix}", "", style.paint(Role::Strong, "fix:"))?;
         }
     }
     Ok(())
 }
 
 pub fn write_table(report: &DoctorReport, style: &TerminalStyle, out: &mut impl Write) -> io::Result<()> {
-    writeln!(out, "{}", style.colored(Role::Strong, &summary_line(report)))?;
+    writeln!(out, "{}", style.paint(Role::Strong, &summary_line(report)))?;
     writeln!(out)?;
     write_rows(&ordered(&report.checks), style, out)
 }

@@ -15,5 +15,6 @@ pub mod model;
 pub mod read;
 pub mod redact;
 pub mod signals;
+pub mod style;
 pub mod texts;
 pub mod units;

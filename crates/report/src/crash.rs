@@ -7,7 +7,7 @@ use crate::model::{Crash, ProcessRole, Thread};
 use crate::stack::stack_lines;
 use crate::view::stack::StackView;
 use crate::view::stderr::{shown_tail, tail_heading};
-use crate::view::style::Role;
+use faultline_model::style::Role;
 use crate::view::text::{short_command, Paths};
 use crate::threads::write_thread_lines;
 use crate::view::threads::group_label;

@@ -20,7 +20,7 @@ use crate::diagnose::frames::is_user_frame;
 use crate::model::{Crash, Frame, FrameKind, Outcome, ProcessSnapshot, Report};
 use crate::stack::stack_lines;
 use crate::view::stack::StackView;
-use crate::view::style::TerminalStyle;
+use faultline_model::style::TerminalStyle;
 use crate::view::text::{brief_command, Paths};
 use crate::units::readable_limit_ms;
 

@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use crate::view::style::{Role, TerminalStyle};
+use faultline_model::style::{Role, TerminalStyle};
 use super::TerminalBuilder;
 use crate::escape::{escape_controls, for_terminal};
 use crate::store::{GroupDetail, GroupSummary};

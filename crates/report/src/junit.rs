@@ -23,7 +23,7 @@ use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite}
 
 use crate::model::{Crash, Outcome, Phase, Report};
 use crate::view::stderr::shown_tail;
-use crate::view::style::TerminalStyle;
+use faultline_model::style::TerminalStyle;
 use crate::view::text::{brief_command, Paths};
 use crate::units::readable_limit_ms;
 use crate::{crash, memory, timeout, TerminalConfig};

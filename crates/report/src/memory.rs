@@ -12,7 +12,7 @@ use std::io::{self, Write};
 use crate::diagnose::hang::activity::python_place;
 use crate::model::{MemoryReport, Outcome, ProcessSnapshot, Report, TrendVerdict};
 use crate::snapshot::write_processes;
-use crate::view::style::{Role, TerminalStyle};
+use faultline_model::style::{Role, TerminalStyle};
 use crate::view::text::{brief_command, Paths};
 use crate::units::{readable_size, size_apart};
 use crate::TerminalConfig;

@@ -14,7 +14,7 @@
 use std::collections::BTreeSet;
 use std::io::{self, Write};
 
-use crate::view::style::{Role, TerminalStyle};
+use faultline_model::style::{Role, TerminalStyle};
 use crate::view::text::brief_command;
 use crate::units::readable_duration_ms;
 use crate::store::RunSummary;

@@ -2,7 +2,7 @@
 //! that a limit or variable nobody typed is traced to where it came from.
 
 use crate::model::Report;
-use crate::view::style::{Role, TerminalStyle};
+use faultline_model::style::{Role, TerminalStyle};
 use crate::model::PYPROJECT_TOML;
 
 /// The line, when the run applied a settings file. The path is relative to `cwd` when the

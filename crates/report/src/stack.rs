@@ -4,7 +4,7 @@
 
 use crate::diagnose::frames::is_user_frame;
 use crate::model::Frame;
-use crate::view::style::{Role, TerminalStyle};
+use faultline_model::style::{Role, TerminalStyle};
 use crate::view::text::{frame_text, Paths};
 use crate::units::{count, thousands};
 use crate::view::stack::{StackView, StackItem, stack_items};

@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 
 use super::groups::write_group_heading;
-use crate::view::style::{Role, TerminalStyle};
+use faultline_model::style::{Role, TerminalStyle};
 use crate::escape::for_terminal;
 use faultline_store::stress::StressSummary;
 use crate::units::{count, format_duration};

@@ -13,7 +13,7 @@ use std::io::{self, Write};
 
 use crate::model::TimeoutInfo;
 use crate::snapshot::write_processes;
-use crate::view::style::Role;
+use faultline_model::style::Role;
 use crate::view::text::Paths;
 use crate::units::readable_limit_ms;
 use crate::TerminalConfig;

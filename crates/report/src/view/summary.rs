@@ -7,7 +7,7 @@
 //! `41 processes (40 of them the launcher's: /root/.pyenv/shims/python3)`.
 
 use crate::model::{Outcome, Report};
-use crate::view::style::{Role, TerminalStyle};
+use faultline_model::style::{Role, TerminalStyle};
 use crate::units::{count, readable_duration_ms, readable_limit_ms, readable_size, thousands};
 
 pub(crate) fn summary_line(report: &Report, style: &TerminalStyle) -> String {

@@ -1,4 +1,5 @@
-//! Terminal styling: whether to color, and the few ANSI attributes the report uses.
+//! Terminal styling: whether to color, and the few ANSI attributes faultline's reports use
+//! (the crash report and `doctor` alike).
 
 use std::ffi::OsStr;
 
@@ -27,7 +28,7 @@ impl TerminalStyle {
         TerminalStyle { color: stderr_is_tty && !opted_out }
     }
 
-    pub(crate) fn paint(&self, role: Role, text: &str) -> String {
+    pub fn paint(&self, role: Role, text: &str) -> String {
         if !self.color || text.is_empty() {
             return text.to_string();
         }
@@ -50,7 +51,7 @@ impl Default for TerminalStyle {
 
 /// What a piece of text is, for styling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Role {
+pub enum Role {
     /// The signal and kind in the header, the culprit marker.
     Alarm,
     /// The user's own frames.
