@@ -51,8 +51,8 @@ proptest! {
 
     #[test]
     fn proc_text(text in text(), raw in bytes(), maps in maps_text()) {
-        let _ = crate::process_globals::parse_maps_text(&text);
-        let _ = crate::process_globals::parse_maps_text(&maps);
+        let _ = crate::maps::parse_maps_text(&text);
+        let _ = crate::maps::parse_maps_text(&maps);
         let _ = crate::memwatch::parse_cmdline(&raw);
         let _ = crate::memwatch::parse_statm_rss_pages(&text);
         let _ = crate::system::parse_meminfo(&text);

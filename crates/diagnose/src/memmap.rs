@@ -88,6 +88,9 @@ mod tests {
             readable: b[0] == b'r',
             writable: b[1] == b'w',
             executable: b[2] == b'x',
+            offset: 0,
+            dev: (0, 0),
+            inode: 0,
             path: path.map(String::from),
         }
     }

@@ -6,7 +6,9 @@
 
 use crate::model::{ProcessRole, Thread};
 
-/// One line of `/proc/<pid>/maps`, reduced to what diagnosis needs.
+/// One line of `/proc/<pid>/maps`: the one view of a process's memory map, read once per
+/// capture while the process is held, for the unwinder, the Python reader, the globals
+/// and the diagnosis alike.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mapping {
     pub start: u64,
@@ -14,7 +16,13 @@ pub struct Mapping {
     pub readable: bool,
     pub writable: bool,
     pub executable: bool,
+    /// Offset of `start` in the backing file.
+    pub offset: u64,
+    /// (major, minor) of the backing file's device; `(0, 0)` for anonymous memory.
+    pub dev: (i32, i32),
+    pub inode: u64,
     /// A file path, or a pseudo name such as `[stack]`, `[heap]`; `None` for anonymous memory.
+    /// A file no longer there keeps the kernel's ` (deleted)` marker.
     pub path: Option<String>,
 }
 
@@ -27,6 +35,29 @@ impl Mapping {
     pub fn is_inaccessible(&self) -> bool {
         !self.readable && !self.writable && !self.executable
     }
+
+    /// The mapped file's path without the ` (deleted)` marker, and whether the marker was
+    /// there; `None` for anonymous memory, pseudo names and System V shared memory
+    /// (`/SYSV0000002a`, which names a key, not a file).
+    pub fn file(&self) -> Option<(&str, bool)> {
+        const DELETED: &str = " (deleted)";
+        let path = self.path.as_deref().filter(|p| p.starts_with('/') && !is_sysv_name(p))?;
+        Some(match path.strip_suffix(DELETED) {
+            Some(stripped) => (stripped, true),
+            None => (path, false),
+        })
+    }
+
+    /// The kernel's vDSO: an ELF image that exists only in memory.
+    pub fn is_vdso(&self) -> bool {
+        self.path.as_deref() == Some("[vdso]")
+    }
+}
+
+/// `/SYSV` and the key in 8 hex digits, as the kernel names a System V segment.
+fn is_sysv_name(path: &str) -> bool {
+    let key = path.strip_prefix("/SYSV").map(|rest| rest.strip_suffix(" (deleted)").unwrap_or(rest));
+    key.is_some_and(|k| k.len() == 8 && k.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// The signal as the kernel described it in siginfo.
@@ -106,5 +137,38 @@ impl Capture {
 
     pub fn crashed_thread(&self) -> Option<&Thread> {
         self.threads.iter().find(|t| t.crashed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mapping(path: Option<&str>) -> Mapping {
+        Mapping {
+            start: 0x1000,
+            end: 0x2000,
+            readable: true,
+            writable: false,
+            executable: true,
+            offset: 0,
+            dev: (8, 1),
+            inode: 42,
+            path: path.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn files_are_told_from_pseudo_names_and_shared_memory_keys() {
+        assert_eq!(mapping(Some("/usr/lib/libc.so.6")).file(), Some(("/usr/lib/libc.so.6", false)));
+        assert_eq!(mapping(Some("/tmp/my lib.so (deleted)")).file(), Some(("/tmp/my lib.so", true)));
+        assert_eq!(mapping(Some("/memfd:jit (deleted)")).file(), Some(("/memfd:jit", true)));
+        for not_a_file in [None, Some("[heap]"), Some("[vdso]"), Some("/SYSV0000002a"), Some("/SYSV0000002a (deleted)")]
+        {
+            assert_eq!(mapping(not_a_file).file(), None, "{not_a_file:?}");
+        }
+        assert!(mapping(Some("/SYSV_not_a_key")).file().is_some());
+        assert!(mapping(Some("[vdso]")).is_vdso());
+        assert!(!mapping(Some("/usr/lib/vdso")).is_vdso());
     }
 }

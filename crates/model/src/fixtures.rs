@@ -57,6 +57,9 @@ pub fn map(start: u64, end: u64, perms: &str, path: Option<&str>) -> Mapping {
         readable: b.first() == Some(&b'r'),
         writable: b.get(1) == Some(&b'w'),
         executable: b.get(2) == Some(&b'x'),
+        offset: 0,
+        dev: (0, 0),
+        inode: 0,
         path: path.map(String::from),
     }
 }

@@ -6,7 +6,6 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io;
 use std::path::PathBuf;
 
 use object::elf;
@@ -28,57 +27,9 @@ const PAGE_SIZE: u64 = 4096;
 /// The C library's file name, by basename prefix: glibc, then musl.
 const LIBC_PREFIXES: &[&str] = &["libc.so", "libc.musl", "ld-musl"];
 
-// ---------------------------------------------------------------------------------------
-// /proc/<pid>/maps
-
-/// Reads `/proc/<pid>/maps` (with procfs, the parser the unwinder's `native::Maps` uses too).
-pub fn parse_maps(pid: i32) -> io::Result<Vec<Mapping>> {
-    let maps = procfs::process::Process::new(pid).and_then(|p| p.maps()).map_err(io::Error::other)?;
-    Ok(maps.iter().map(mapping_of).collect())
-}
-
-/// Parses the text of `/proc/<pid>/maps`; empty when it does not parse.
-pub fn parse_maps_text(text: &str) -> Vec<Mapping> {
-    use procfs::FromBufRead;
-    procfs::process::MemoryMaps::from_buf_read(text.as_bytes())
-        .map(|maps| maps.iter().map(mapping_of).collect())
-        .unwrap_or_default()
-}
-
-/// The diagnosis's view of one mapping: permissions and the path or pseudo name as the
-/// kernel prints it (`[heap]`, `/usr/lib/libc.so.6 (deleted)`), `None` for anonymous memory.
-fn mapping_of(m: &procfs::process::MemoryMap) -> Mapping {
-    use procfs::process::{MMPermissions, MMapPath};
-    let path = match &m.pathname {
-        MMapPath::Path(path) => Some(path.to_string_lossy().into_owned()),
-        MMapPath::Heap => Some("[heap]".to_owned()),
-        MMapPath::Stack => Some("[stack]".to_owned()),
-        MMapPath::TStack(tid) => Some(format!("[stack:{tid}]")),
-        MMapPath::Vdso => Some("[vdso]".to_owned()),
-        MMapPath::Vvar => Some("[vvar]".to_owned()),
-        MMapPath::Vsyscall => Some("[vsyscall]".to_owned()),
-        MMapPath::Rollup => Some("[rollup]".to_owned()),
-        MMapPath::Vsys(key) => Some(format!("/SYSV{key:08x}")),
-        MMapPath::Other(name) => Some(name.clone()),
-        MMapPath::Anonymous => None,
-    };
-    Mapping {
-        start: m.address.0,
-        end: m.address.1,
-        readable: m.perms.contains(MMPermissions::READ),
-        writable: m.perms.contains(MMPermissions::WRITE),
-        executable: m.perms.contains(MMPermissions::EXECUTE),
-        path,
-    }
-}
-
 /// A mapped file's path without the ` (deleted)` marker the kernel appends.
 fn file_path(mapping: &Mapping) -> Option<&str> {
-    let path = mapping.path.as_deref()?;
-    if !path.starts_with('/') {
-        return None; // `[heap]`, `[stack]`, `[vdso]`, ...
-    }
-    Some(path.strip_suffix(" (deleted)").unwrap_or(path))
+    mapping.file().map(|(path, _)| path)
 }
 
 fn basename(path: &str) -> &str {
@@ -324,34 +275,8 @@ mod tests {
     use super::*;
     use crate::memory::BufferMemory;
 
-    const MAPS: &str = "\
-55d4c3a00000-55d4c3a01000 r--p 00000000 00:2a 1234 /root/.pyenv/versions/3.11.7/bin/python3.11
-55d4c3a01000-55d4c3a02000 r-xp 00001000 00:2a 1234 /root/.pyenv/versions/3.11.7/bin/python3.11
-55d4c4b00000-55d4c4c00000 rw-p 00000000 00:00 0                          [heap]
-7f0a1c000000-7f0a1c021000 rw-p 00000000 00:00 0 
-7f0a1d5ff000-7f0a1d600000 ---p 00000000 00:00 0 
-7f0a1e028000-7f0a1e04e000 r--p 00000000 08:01 5678                       /usr/lib/x86_64-linux-gnu/libc.so.6
-7f0a1e04e000-7f0a1e1a3000 r-xp 00026000 08:01 5678                       /usr/lib/x86_64-linux-gnu/libc.so.6
-7f0a1e200000-7f0a1e201000 r--p 00000000 08:01 99                         /tmp/my lib.so (deleted)
-7ffc8e5a2000-7ffc8e5c3000 rw-p 00000000 00:00 0                          [stack]
-ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsyscall]
-";
-
-    #[test]
-    fn parses_maps_text() {
-        let maps = parse_maps_text(MAPS);
-        assert_eq!(maps.len(), 10);
-        assert_eq!(maps[0].start, 0x55d4c3a00000);
-        assert_eq!(maps[0].end, 0x55d4c3a01000);
-        assert!(maps[1].readable && maps[1].executable && !maps[1].writable);
-        assert_eq!(maps[2].path.as_deref(), Some("[heap]"));
-        assert_eq!(maps[3].path, None);
-        assert_eq!(maps[4].path, None);
-        assert!(maps[4].is_inaccessible());
-        assert_eq!(maps[7].path.as_deref(), Some("/tmp/my lib.so (deleted)"));
-        assert_eq!(maps[8].path.as_deref(), Some("[stack]"));
-        assert_eq!(maps[9].path.as_deref(), Some("[vsyscall]"));
-    }
+    use crate::maps::parse_maps_text;
+    use crate::maps::tests::MAPS;
 
     #[test]
     fn finds_the_loaded_module_by_basename() {
@@ -497,7 +422,7 @@ int main(void) {
                 .unwrap();
             let pid = child.id() as i32;
             wait_stopped(pid);
-            let maps = parse_maps(pid).unwrap();
+            let maps = crate::maps::read_maps(pid).unwrap();
             let mem = ProcessMemory::new(pid);
             let started = Instant::now();
             let env = read_live_env(pid, &mem, &maps, &["PYTEST_CURRENT_TEST", "PYTEST_VERSION", "NOPE"]);
@@ -536,7 +461,7 @@ int main(void) {
         #[test]
         fn finds_libc_globals_in_our_own_process() {
             let pid = std::process::id() as i32;
-            let maps = parse_maps(pid).unwrap();
+            let maps = crate::maps::read_maps(pid).unwrap();
             let environ = find_global(pid, &maps, "libc.so", "__environ").unwrap();
             // libc's .bss is anonymous memory right after its file mappings.
             let libc_start = maps
@@ -563,7 +488,7 @@ int main(void) {
             command.stderr(std::process::Stdio::null());
             // SAFETY: traceme is async-signal-safe; nothing else runs between fork and exec.
             unsafe {
-                command.pre_exec(|| nix::sys::ptrace::traceme().map_err(io::Error::from));
+                command.pre_exec(|| nix::sys::ptrace::traceme().map_err(std::io::Error::from));
             }
             let mut child = command.spawn().unwrap();
             let pid = Pid::from_raw(child.id() as i32);
@@ -572,7 +497,7 @@ int main(void) {
             while Instant::now() < deadline {
                 match waitpid(pid, None).unwrap() {
                     WaitStatus::Stopped(_, Signal::SIGABRT) => {
-                        let maps = parse_maps(pid.as_raw()).unwrap();
+                        let maps = crate::maps::read_maps(pid.as_raw()).unwrap();
                         let mem = ProcessMemory::new(pid.as_raw());
                         message = read_abort_message(pid.as_raw(), &mem, &maps);
                         break;

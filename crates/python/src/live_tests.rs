@@ -57,6 +57,11 @@ t.start()
 t.join()
 "#;
 
+/// What a capture does: the maps, read once, then the Python stacks.
+fn stacks_of(pid: i32) -> Result<Vec<PythonThread>, PythonError> {
+    read_python_stacks(pid, &faultline_procfs::maps::read_maps(pid))
+}
+
 #[test]
 fn reads_every_thread_of_a_stopped_python_process() {
     let mut child = Command::new(python()).args(["-c", THREADS_SCRIPT]).stdout(Stdio::piped()).spawn().unwrap();
@@ -69,11 +74,11 @@ fn reads_every_thread_of_a_stopped_python_process() {
     stop(pid);
 
     let started = Instant::now();
-    let threads = read_python_stacks(pid).expect("python stacks");
+    let threads = stacks_of(pid).expect("python stacks");
     let elapsed = started.elapsed();
     eprintln!("read_python_stacks on a stopped 3.11 process took {elapsed:?}");
     let again = Instant::now();
-    let _ = read_python_stacks(pid);
+    let _ = stacks_of(pid);
     eprintln!("second read_python_stacks took {:?}", again.elapsed());
 
     assert_eq!(threads.len(), 2, "{threads:#?}");
@@ -103,7 +108,7 @@ fn reads_every_thread_of_a_stopped_python_process() {
     assert!(threads.iter().filter(|t| t.holds_gil).count() <= 1);
 
     // pytest's variable, set through os.environ (putenv), is in the live environment.
-    let maps = crate::process_globals::parse_maps(pid).unwrap();
+    let maps = faultline_procfs::maps::read_maps(pid).unwrap();
     let mem = faultline_procfs::memory::ProcessMemory::new(pid);
     let env = crate::process_globals::read_live_env(pid, &mem, &maps, &["PYTEST_CURRENT_TEST"]);
     assert_eq!(
@@ -129,7 +134,7 @@ fn a_finalized_interpreter_is_an_error_and_comes_back_quickly() {
     wait_stopped(pid);
 
     let started = Instant::now();
-    let result = read_python_stacks(pid);
+    let result = stacks_of(pid);
     let elapsed = started.elapsed();
     eprintln!("read_python_stacks after Py_FinalizeEx took {elapsed:?}: {result:?}");
     match result {
@@ -144,10 +149,10 @@ fn a_process_that_is_not_python_is_not_python() {
     let child = Reaped(Command::new("sleep").arg("60").spawn().unwrap());
     let pid = child.0.id() as i32;
     stop(pid);
-    assert!(matches!(read_python_stacks(pid), Err(PythonError::NotPython)));
+    assert!(matches!(stacks_of(pid), Err(PythonError::NotPython)));
 }
 
 #[test]
 fn a_vanished_process_is_an_error() {
-    assert!(read_python_stacks(i32::MAX).is_err());
+    assert!(stacks_of(i32::MAX).is_err());
 }

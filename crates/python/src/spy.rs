@@ -7,14 +7,15 @@ use py_spy::{Config, PythonSpy, StackTrace};
 
 use super::detect::looks_like_python;
 use super::{PyFrameInfo, PythonError, PythonThread};
-use crate::process_globals;
+use crate::capture::Mapping;
 
 /// Reads every Python thread of a process that the caller already holds stopped under
-/// ptrace. Never attaches or stops anything itself (py-spy's `AlreadyLocked`).
-pub fn read_python_stacks(pid: i32) -> Result<Vec<PythonThread>, PythonError> {
-    let maps = process_globals::parse_maps(pid)
-        .map_err(|e| PythonError::NoInterpreter(format!("cannot read the memory maps of {pid}: {e}")))?;
-    if !looks_like_python(pid, &maps) {
+/// ptrace, given its maps as the capture read them (or why they could not be read). Never
+/// attaches or stops anything itself (py-spy's `AlreadyLocked`).
+pub fn read_python_stacks(pid: i32, maps: &std::io::Result<Vec<Mapping>>) -> Result<Vec<PythonThread>, PythonError> {
+    let maps =
+        maps.as_ref().map_err(|e| PythonError::NoInterpreter(format!("cannot read the memory maps of {pid}: {e}")))?;
+    if !looks_like_python(pid, maps) {
         return Err(PythonError::NotPython);
     }
     let config = Config {

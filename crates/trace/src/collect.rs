@@ -4,11 +4,13 @@
 //! The order matters for how long the process stays stopped: everything that needs the
 //! live process (registers, stack bytes, Python thread states, maps, globals) happens
 //! while it is held; everything that only needs files on disk (symbols, DWARF lines)
-//! happens after it is let go (`Collector::finish`, `ThreadsHeld::into_threads`).
+//! happens after it is let go (`Collector::finish`, `Collector::resolve`). The maps are
+//! read once, after the threads are stopped, and every reader of the capture uses them.
 
 use super::ptrace::{self, SigInfo, Tid};
 use super::tasks::{self, StoppedThreads};
 use crate::capture::{Capture, InterpreterState, Mapping, PytestState, Registers, SignalInfo};
+use crate::maps::read_maps;
 use crate::memory::ProcessMemory;
 use crate::model::{Frame, ProcessRole, ProcessSnapshot, Thread, ThreadState};
 use crate::native::{NativeStacks, NormalizedPc};
@@ -83,9 +85,10 @@ impl Collector {
         let states = tasks::thread_states(pid);
         let others = tasks::stop_threads(pid, Some(tid), deferred);
         let mem = ProcessMemory::new(pid);
-        let held = self.read_threads(pid, Some(tid), &others, &mem, states);
+        let maps = read_maps(pid);
+        let held = self.read_threads(pid, Some(tid), &others, &mem, &maps, states);
 
-        let maps = process_globals::parse_maps(pid).unwrap_or_default();
+        let maps = maps.unwrap_or_default();
         let env = process_globals::read_live_env(
             pid,
             &mem,
@@ -135,7 +138,8 @@ impl Collector {
         let states = tasks::thread_states(pid);
         let stopped = tasks::stop_threads(pid, None, deferred);
         let mem = ProcessMemory::new(pid);
-        let held = self.read_threads(pid, None, &stopped, &mem, states);
+        let maps = read_maps(pid);
+        let held = self.read_threads(pid, None, &stopped, &mem, &maps, states);
         let executable = tasks::read_executable(pid);
         let argv = tasks::read_cmdline(pid);
         stopped.resume();
@@ -173,15 +177,19 @@ impl Collector {
     }
 
     /// Registers, native stack and Python stacks of the stopped threads (`first`, the
-    /// thread of interest, walked deepest).
+    /// thread of interest, walked deepest), over the maps just read.
     fn read_threads(
         &mut self,
         pid: i32,
         first: Option<Tid>,
         others: &StoppedThreads,
         mem: &ProcessMemory,
+        maps: &std::io::Result<Vec<Mapping>>,
         states: Vec<(Tid, ThreadState)>,
     ) -> ThreadsHeld {
+        if let Ok(maps) = maps {
+            self.native.load_maps(pid, maps.clone(), mem);
+        }
         let tids: Vec<Tid> = first.into_iter().chain(others.tids()).collect();
         let mut threads = Vec::with_capacity(tids.len());
         for &tid in &tids {
@@ -197,7 +205,12 @@ impl Collector {
             };
             threads.push(HeldThread { tid, registers, pcs });
         }
-        ThreadsHeld { threads, python: python::read_python_stacks(pid), names: tasks::thread_names(pid, &tids), states }
+        ThreadsHeld {
+            threads,
+            python: python::read_python_stacks(pid, maps),
+            names: tasks::thread_names(pid, &tids),
+            states,
+        }
     }
 
     fn resolve(&mut self, held: ThreadsHeld, crashed: Option<Tid>) -> Vec<Thread> {

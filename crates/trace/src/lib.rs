@@ -6,7 +6,7 @@ pub mod memwatch;
 pub mod supervised;
 
 use faultline_model::{capture, events, model};
-use faultline_procfs::{memory, process_globals};
+use faultline_procfs::{maps, memory, process_globals};
 use faultline_python as python;
 use faultline_unwind as native;
 

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use faultline_model::model::Frame;
 use faultline_procfs::memory::ProcessMemory;
 use faultline_unwind::{CodeAddress, NativeStacks, NormalizedPc};
+use faultline_procfs::maps::read_maps;
 use tracee::{fixtures, run_command_until_crash, run_until_crash, Crashed};
 
 struct Unwound {
@@ -21,10 +22,17 @@ struct Unwound {
     warm: Duration,
 }
 
+/// Reads the held process's maps, as a capture does once.
+fn load_maps(stacks: &mut NativeStacks, crashed: &Crashed) {
+    let maps = read_maps(crashed.pid).expect("maps of the held process");
+    stacks.load_maps(crashed.pid, maps, &ProcessMemory::new(crashed.tid));
+}
+
 /// Unwinds twice (cold caches, then warm) and normalizes.
 fn unwind(stacks: &mut NativeStacks, crashed: &Crashed, max_frames: usize) -> Unwound {
     let mem = ProcessMemory::new(crashed.tid);
     let started = Instant::now();
+    load_maps(stacks, crashed);
     let first = stacks.unwind(crashed.pid, &crashed.regs, &mem, max_frames);
     let cold = started.elapsed();
     let started = Instant::now();
@@ -131,6 +139,7 @@ fn stack_overflow_is_capped() {
 fn walks_out_of_a_signal_handler() {
     let mut stacks = NativeStacks::new();
     let crashed = run_until_crash(&fixtures().crash, &["signal"]);
+    load_maps(&mut stacks, &crashed);
     let frames_pc = stacks.unwind(crashed.pid, &crashed.regs, &ProcessMemory::new(crashed.tid), 128);
     let normalized = stacks.normalize(crashed.pid, &frames_pc);
     let frames = stacks.symbolize(&normalized);
@@ -158,6 +167,7 @@ fn the_frame_a_signal_interrupted_is_looked_up_at_its_exact_pc() {
     let mut stacks = NativeStacks::new();
     let (pcs, normalized) = {
         let crashed = run_until_crash(&fixtures().crash, &["interrupted"]);
+        load_maps(&mut stacks, &crashed);
         let pcs = stacks.unwind(crashed.pid, &crashed.regs, &ProcessMemory::new(crashed.tid), 128);
         let normalized = stacks.normalize(crashed.pid, &pcs);
         (pcs, normalized)
@@ -236,6 +246,9 @@ fn forgetting_a_process_reloads_its_maps() {
     assert!(stacks.knows(crashed.pid));
     stacks.forget(crashed.pid);
     assert!(!stacks.knows(crashed.pid));
+    // Without maps nothing is walked: only the registers' pc is known.
+    let mem = ProcessMemory::new(crashed.tid);
+    assert_eq!(stacks.unwind(crashed.pid, &crashed.regs, &mem, 64), [CodeAddress::Exact(crashed.regs.ip)]);
     assert_eq!(unwind(&mut stacks, &crashed, 64).pcs, before);
 }
 

@@ -5,8 +5,6 @@ use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NativeError {
-    #[error("cannot read the memory map of process {0}")]
-    Maps(i32, #[source] procfs::ProcError),
     #[error("cannot open {0}")]
     Open(PathBuf, #[source] std::io::Error),
     #[error("cannot parse ELF object {0}")]

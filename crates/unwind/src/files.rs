@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use super::elf::ElfInfo;
 use super::error::NativeError;
-use super::maps::{Backing, MapEntry};
+use crate::capture::Mapping;
 use crate::memory::ReadMemory;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -32,22 +32,21 @@ pub struct ElfCache {
 
 impl ElfCache {
     /// The parsed object behind a file mapping of process `pid`.
-    pub fn file(&mut self, pid: i32, entry: &MapEntry) -> Option<Arc<ElfInfo>> {
-        let Backing::File { path, deleted } = &entry.backing else {
-            return None;
-        };
-        let key = FileKey { path: path.clone(), dev: entry.dev, inode: entry.inode };
+    pub fn file(&mut self, pid: i32, entry: &Mapping) -> Option<Arc<ElfInfo>> {
+        let (path, deleted) = entry.file()?;
+        let path = Path::new(path);
+        let key = FileKey { path: path.to_path_buf(), dev: entry.dev, inode: entry.inode };
         self.files
             .entry(key)
             .or_insert_with(|| {
-                let (file, opened) = open_mapped_file(pid, entry, path, *deleted).ok()?;
+                let (file, opened) = open_mapped_file(pid, entry, path, deleted).ok()?;
                 ElfInfo::from_file(file, &opened).ok().map(Arc::new)
             })
             .clone()
     }
 
     /// The vDSO of a process, read from its memory (there is no file).
-    pub fn vdso(&mut self, entry: &MapEntry, mem: &dyn ReadMemory) -> Option<Arc<ElfInfo>> {
+    pub fn vdso(&mut self, entry: &Mapping, mem: &dyn ReadMemory) -> Option<Arc<ElfInfo>> {
         let len = usize::try_from(entry.end.saturating_sub(entry.start)).ok()?;
         let mut bytes = vec![0u8; len];
         mem.read_exact_at(entry.start, &mut bytes).ok()?;
@@ -72,7 +71,7 @@ impl ElfCache {
 /// the file may have been replaced on disk (`map_files` still reaches the mapped one, but
 /// only with CAP_SYS_ADMIN). Without a match (overlay filesystems report other device
 /// numbers) the first file that opens is used, unless the mapped file was deleted.
-fn open_mapped_file(pid: i32, entry: &MapEntry, path: &Path, deleted: bool) -> Result<(File, PathBuf), NativeError> {
+fn open_mapped_file(pid: i32, entry: &Mapping, path: &Path, deleted: bool) -> Result<(File, PathBuf), NativeError> {
     let map_file = PathBuf::from(format!("/proc/{pid}/map_files/{:x}-{:x}", entry.start, entry.end));
     let mut candidates = vec![map_file];
     if !deleted {
@@ -101,7 +100,7 @@ fn open_mapped_file(pid: i32, entry: &MapEntry, path: &Path, deleted: bool) -> R
     })
 }
 
-fn same_file(file: &File, entry: &MapEntry) -> bool {
+fn same_file(file: &File, entry: &Mapping) -> bool {
     let Ok(meta) = file.metadata() else {
         return false;
     };
@@ -113,19 +112,15 @@ fn same_file(file: &File, entry: &MapEntry) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::maps::Maps;
+    use faultline_procfs::maps::read_maps;
 
     #[test]
     fn opens_and_caches_our_own_libc() {
         let pid = std::process::id() as i32;
-        let maps = Maps::read(pid).expect("maps");
+        let maps = read_maps(pid).expect("maps");
         let libc = maps
-            .entries
             .iter()
-            .find(|m| {
-                m.executable
-                    && matches!(&m.backing, Backing::File { path, .. } if path.to_string_lossy().contains("libc.so"))
-            })
+            .find(|m| m.executable && m.file().is_some_and(|(path, _)| path.contains("libc.so")))
             .expect("libc mapped");
         let mut cache = ElfCache::default();
         let first = cache.file(pid, libc).expect("libc parsed");
@@ -138,8 +133,8 @@ mod tests {
     #[test]
     fn reads_the_vdso_from_memory() {
         let pid = std::process::id() as i32;
-        let maps = Maps::read(pid).expect("maps");
-        let Some(vdso) = maps.entries.iter().find(|m| m.backing == Backing::Vdso) else {
+        let maps = read_maps(pid).expect("maps");
+        let Some(vdso) = maps.iter().find(|m| m.is_vdso()) else {
             return; // some kernels run without a vDSO
         };
         let mem = crate::memory::ProcessMemory::new(pid);

@@ -2,9 +2,10 @@
 //! program counters into (object, file offset, build id) while the process exists, and
 //! naming them later (blazesym, inlined functions expanded).
 //!
-//! The three steps are separate because they run at different times: `unwind` while the
-//! thread is held stopped (fast, addresses only), `normalize` before the process can go
-//! away, `symbolize` after the signal is delivered (slow, DWARF). What each address means
+//! The steps are separate because they run at different times: `load_maps` and `unwind`
+//! while the thread is held stopped (fast, addresses only; the maps are the ones the
+//! capture read once), `normalize` before the process can go away, `symbolize` after the
+//! signal is delivered (slow, DWARF). What each address means
 //! (an exact pc, or a return address whose call is the instruction before it) travels with
 //! it as a [`CodeAddress`], from the walk to the symbol lookup.
 
@@ -24,8 +25,8 @@ mod unwind;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use crate::capture::Registers;
-use crate::memory::{ProcessMemory, ReadMemory};
+use crate::capture::{Mapping, Registers};
+use crate::memory::ReadMemory;
 use crate::model::Frame;
 
 use files::ElfCache;
@@ -110,43 +111,37 @@ impl NativeStacks {
         }
     }
 
-    /// While the thread is stopped: walk its stack. Returns its program counters innermost
-    /// first, each saying whether it is exact or a return address: the first is `regs.ip`,
-    /// and after a signal frame the interrupted pc is exact again. At most `max_frames`.
-    /// Never panics; returns what it got so far when unwinding fails.
+    /// While the process is held: its memory map as the capture just read it. The module
+    /// table is rebuilt only when the code mappings changed; the walks and normalization
+    /// of this capture then need no other read of the maps.
+    pub fn load_maps(&mut self, pid: i32, maps: Vec<Mapping>, mem: &dyn ReadMemory) {
+        let maps = Maps { entries: maps };
+        match self.processes.get_mut(&pid) {
+            // Only new code needs new modules (and a cold unwind rule cache); heap and stack
+            // mappings change all the time.
+            Some(p) if p.maps.same_code(&maps) => p.maps = maps,
+            _ => {
+                let modules = ProcessModules::build(pid, maps, &mut self.files, mem);
+                self.processes.insert(pid, modules);
+            }
+        }
+    }
+
+    /// While the thread is stopped: walk its stack, over the maps last loaded for `pid`.
+    /// Returns its program counters innermost first, each saying whether it is exact or a
+    /// return address: the first is `regs.ip`, and after a signal frame the interrupted pc
+    /// is exact again. At most `max_frames`. Never panics; returns what it got so far when
+    /// unwinding fails (only `regs.ip` without maps).
     pub fn unwind(&mut self, pid: i32, regs: &Registers, mem: &dyn ReadMemory, max_frames: usize) -> Vec<CodeAddress> {
-        // The module table may be stale (a dlopen, an exec, a stack that grew): reload it
-        // when the registers or the walk reach memory it does not know, then walk again.
-        let mut fresh = !self.processes.contains_key(&pid);
-        let stale = match self.process(pid, mem, fresh) {
-            // A stack pointer outside every known mapping: the stack grew since, or it
-            // overflowed; only fresh maps tell which.
-            Some(p) => p.maps.find_code(regs.ip).is_none() || p.maps.find(regs.sp).is_none(),
-            None => return vec![CodeAddress::Exact(regs.ip)],
-        };
-        if stale && !fresh {
-            fresh = true;
-            self.process(pid, mem, true);
+        match self.processes.get_mut(&pid) {
+            Some(process) => unwind::walk(process, regs, mem, &mut self.stack_buf, max_frames),
+            None => vec![CodeAddress::Exact(regs.ip)],
         }
-        let frames = self.walk(pid, regs, mem, max_frames);
-        // An address in no mapping at all may be code loaded since the maps were read.
-        if fresh || frames.iter().skip(1).all(|f| self.knows_address(pid, f.address())) {
-            return frames;
-        }
-        self.process(pid, mem, true);
-        self.walk(pid, regs, mem, max_frames)
     }
 
     /// While the process still exists: tie the pcs of [`unwind`](Self::unwind) to their
     /// objects.
-    pub fn normalize(&mut self, pid: i32, frames: &[CodeAddress]) -> Vec<NormalizedPc> {
-        let mem = ProcessMemory::new(pid);
-        let fresh = !self.processes.contains_key(&pid);
-        if !fresh && !frames.iter().all(|f| self.knows_code(pid, f.lookup())) {
-            self.process(pid, &mem, true);
-        } else {
-            self.process(pid, &mem, false);
-        }
+    pub fn normalize(&self, pid: i32, frames: &[CodeAddress]) -> Vec<NormalizedPc> {
         let process = self.processes.get(&pid);
         frames
             .iter()
@@ -180,39 +175,5 @@ impl NativeStacks {
     pub fn symbolize(&mut self, pcs: &[NormalizedPc]) -> Vec<Frame> {
         let vdso = self.files.last_vdso().cloned();
         self.symbolizer.symbolize(pcs, vdso.as_deref())
-    }
-
-    /// The module table of `pid`, (re)built from its maps when missing or `reload`.
-    fn process(&mut self, pid: i32, mem: &dyn ReadMemory, reload: bool) -> Option<&mut ProcessModules> {
-        if reload || !self.processes.contains_key(&pid) {
-            match Maps::read(pid) {
-                Ok(maps) => match self.processes.get_mut(&pid) {
-                    // Only new code needs new modules (and a cold unwind rule cache); heap
-                    // and stack mappings change all the time.
-                    Some(p) if p.maps.same_code(&maps) => p.maps = maps,
-                    _ => {
-                        let modules = ProcessModules::build(pid, maps, &mut self.files, mem);
-                        self.processes.insert(pid, modules);
-                    }
-                },
-                Err(_) => return self.processes.get_mut(&pid),
-            }
-        }
-        self.processes.get_mut(&pid)
-    }
-
-    fn walk(&mut self, pid: i32, regs: &Registers, mem: &dyn ReadMemory, max_frames: usize) -> Vec<CodeAddress> {
-        match self.processes.get_mut(&pid) {
-            Some(process) => unwind::walk(process, regs, mem, &mut self.stack_buf, max_frames),
-            None => vec![CodeAddress::Exact(regs.ip)],
-        }
-    }
-
-    fn knows_address(&self, pid: i32, address: u64) -> bool {
-        self.processes.get(&pid).is_some_and(|p| p.maps.find(address).is_some())
-    }
-
-    fn knows_code(&self, pid: i32, address: u64) -> bool {
-        self.processes.get(&pid).is_some_and(|p| p.maps.find_code(address).is_some())
     }
 }

@@ -10,7 +10,8 @@ use framehop::{Module, Unwinder};
 
 use super::elf::{ElfInfo, SectionBytes};
 use super::files::ElfCache;
-use super::maps::{Backing, MapEntry, Maps};
+use super::maps::Maps;
+use crate::capture::Mapping;
 use crate::memory::ReadMemory;
 
 pub type NativeUnwinder = UnwinderX86_64<SectionBytes>;
@@ -80,11 +81,11 @@ impl ProcessModules {
     }
 }
 
-fn code_module(pid: i32, entry: &MapEntry, cache: &mut ElfCache, mem: &dyn ReadMemory) -> Option<CodeModule> {
-    let (object, info) = match &entry.backing {
-        Backing::File { path, .. } => (ObjectRef::File(path.clone()), cache.file(pid, entry)),
-        Backing::Vdso => (ObjectRef::Vdso, cache.vdso(entry, mem)),
-        _ => return None,
+fn code_module(pid: i32, entry: &Mapping, cache: &mut ElfCache, mem: &dyn ReadMemory) -> Option<CodeModule> {
+    let (object, info) = match entry.file() {
+        Some((path, _)) => (ObjectRef::File(PathBuf::from(path)), cache.file(pid, entry)),
+        None if entry.is_vdso() => (ObjectRef::Vdso, cache.vdso(entry, mem)),
+        None => return None,
     };
     let svma = info.as_ref().and_then(|i| i.svma_of_offset(entry.offset)).unwrap_or(entry.offset);
     let base_avma = entry.start.wrapping_sub(svma);
