@@ -1,5 +1,7 @@
-//! What one ELF object contributes to unwinding and normalization: its unwind sections,
-//! its load segments (to find where it is based in a process) and its build id.
+//! The unwinder's ELF reader: what one object contributes to unwinding, normalization and
+//! symbolization: its unwind sections, its load segments (to find where it is based in a
+//! process) and its build id (also read alone from the file on disk, to refuse symbolizing
+//! with a rebuilt file).
 //!
 //! Parsed once per file and shared by every process that maps it. The section bytes are
 //! copied out of the file, so nothing stays mapped: a file rewritten under us cannot fault.
@@ -75,7 +77,7 @@ impl ElfInfo {
 
     fn parse<'data, R: ReadRef<'data>>(data: R, keep_symbols: bool) -> Result<ElfInfo, object::Error> {
         let file = object::File::parse(data)?;
-        let build_id = file.build_id().ok().flatten().map(<[u8]>::to_vec);
+        let build_id = build_id_of(&file);
         let loads = file
             .segments()
             .filter_map(|s| {
@@ -145,6 +147,16 @@ impl ElfInfo {
     }
 }
 
+/// The build id of the object file at `path` as it is on disk now.
+pub fn read_build_id(path: &Path) -> Option<Vec<u8>> {
+    let cache = object::ReadCache::new(File::open(path).ok()?);
+    build_id_of(&object::File::parse(&cache).ok()?)
+}
+
+fn build_id_of<'data, R: ReadRef<'data>>(file: &object::File<'data, R>) -> Option<Vec<u8>> {
+    file.build_id().ok().flatten().map(<[u8]>::to_vec)
+}
+
 fn image_symbols<'data, R: ReadRef<'data>>(file: &object::File<'data, R>) -> Vec<ImageSymbol> {
     file.dynamic_symbols()
         .chain(file.symbols())
@@ -169,5 +181,7 @@ mod tests {
         assert!(info.eh_frame_hdr.is_some());
         // The first load segment starts at offset 0.
         assert!(info.svma_of_offset(0).is_some());
+        assert!(info.build_id.is_some());
+        assert_eq!(read_build_id(&exe), info.build_id);
     }
 }

@@ -2,14 +2,12 @@
 //! the object files (possibly after the process is gone).
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use blazesym::symbolize::source::{Elf, Source};
 use blazesym::symbolize::{CodeInfo, Input, Sym, Symbolized, Symbolizer};
-use object::Object;
 
-use super::elf::ElfInfo;
+use super::elf::{read_build_id, ElfInfo};
 use super::NormalizedPc;
 use crate::model::Frame;
 
@@ -112,11 +110,4 @@ pub fn module_name(pc: &NormalizedPc) -> Option<String> {
         Some(name) => Some(name.to_string_lossy().into_owned()),
         None => Some(object.to_string_lossy().into_owned()),
     }
-}
-
-fn read_build_id(path: &Path) -> Option<Vec<u8>> {
-    let file = File::open(path).ok()?;
-    let cache = object::ReadCache::new(file);
-    let object = object::File::parse(&cache).ok()?;
-    object.build_id().ok().flatten().map(<[u8]>::to_vec)
 }
