@@ -11,13 +11,13 @@
 //! `env`-style launcher is seen the same way.
 
 use crate::events::RunEvent;
-use crate::model::Launcher;
+use crate::model::{Launcher, Pid};
 
 /// Follows the events that tell launcher from program: the root's execs, and when each
 /// other process ended.
 #[derive(Debug, Default)]
 pub(crate) struct LauncherWatch {
-    root: Option<i32>,
+    root: Option<Pid>,
     /// Position of each event in the stream: the order is all that matters.
     position: u64,
     /// The root's execs, in order: (position, executable).
@@ -57,19 +57,19 @@ impl LauncherWatch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ExitInfo, ProcessRole};
+    use crate::model::{ExitInfo, Pid, ProcessRole};
 
-    const ROOT: i32 = 100;
+    const ROOT: Pid = Pid(100);
 
     fn exec(pid: i32, exe: &str) -> RunEvent {
-        RunEvent::ProcessExec { pid, executable: Some(exe.into()) }
+        RunEvent::ProcessExec { pid: Pid(pid), executable: Some(exe.into()) }
     }
     fn fork(pid: i32, parent: i32) -> RunEvent {
-        RunEvent::ProcessStarted { pid, parent }
+        RunEvent::ProcessStarted { pid: Pid(pid), parent: Pid(parent) }
     }
     fn exit(pid: i32) -> RunEvent {
-        let role = if pid == ROOT { ProcessRole::Main } else { ProcessRole::Child };
-        RunEvent::ProcessExited { pid, role, exit: ExitInfo { code: 0, signal: None, core_dumped: false } }
+        let role = if Pid(pid) == ROOT { ProcessRole::Main } else { ProcessRole::Child };
+        RunEvent::ProcessExited { pid: Pid(pid), role, exit: ExitInfo { code: 0, signal: None, core_dumped: false } }
     }
 
     fn watch(events: &[RunEvent]) -> Option<Launcher> {
@@ -85,20 +85,20 @@ mod tests {
     fn a_shim_that_runs_helpers_then_execs_the_program() {
         let python = "/home/u/.pyenv/versions/3.11.7/bin/python3.11";
         let events = [
-            exec(ROOT, "/usr/bin/env"),
-            exec(ROOT, "/usr/bin/bash"),
-            fork(101, ROOT),
+            exec(ROOT.0, "/usr/bin/env"),
+            exec(ROOT.0, "/usr/bin/bash"),
+            fork(101, ROOT.0),
             fork(102, 101),
             exec(102, "/usr/bin/readlink"),
             exit(102),
             exit(101),
-            fork(103, ROOT),
+            fork(103, ROOT.0),
             exit(103),
-            exec(ROOT, python),
+            exec(ROOT.0, python),
             // The program's own children are the program's.
-            fork(104, ROOT),
+            fork(104, ROOT.0),
             exit(104),
-            exit(ROOT),
+            exit(ROOT.0),
         ];
         let launcher = watch(&events).expect("a launcher");
         assert_eq!(launcher.processes, 3);
@@ -108,19 +108,19 @@ mod tests {
 
     #[test]
     fn a_program_that_execs_itself_is_still_the_program() {
-        let events = [exec(ROOT, "/usr/bin/python3"), fork(101, ROOT), exit(101), exec(ROOT, "/usr/bin/python3")];
+        let events = [exec(ROOT.0, "/usr/bin/python3"), fork(101, ROOT.0), exit(101), exec(ROOT.0, "/usr/bin/python3")];
         assert_eq!(watch(&events), None);
     }
 
     #[test]
     fn a_plain_command_has_no_launcher() {
-        assert_eq!(watch(&[exec(ROOT, "/usr/bin/python3"), fork(101, ROOT), exit(101), exit(ROOT)]), None);
+        assert_eq!(watch(&[exec(ROOT.0, "/usr/bin/python3"), fork(101, ROOT.0), exit(101), exit(ROOT.0)]), None);
         assert_eq!(watch(&[]), None);
     }
 
     #[test]
     fn env_execs_at_once_and_has_no_helpers() {
-        let launcher = watch(&[exec(ROOT, "/usr/bin/env"), exec(ROOT, "/usr/bin/python3")]).expect("a launcher");
+        let launcher = watch(&[exec(ROOT.0, "/usr/bin/env"), exec(ROOT.0, "/usr/bin/python3")]).expect("a launcher");
         assert_eq!(launcher.processes, 0);
     }
 }

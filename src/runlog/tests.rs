@@ -1,3 +1,4 @@
+use crate::model::{Pid, Tid};
 use super::*;
 use crate::model::{
     Crash, CrashKind, Culprit, ExitInfo, MemoryReport, Outcome, Phase, ProcessRole, TestRef, SCHEMA_VERSION,
@@ -115,8 +116,8 @@ fn write_errors_are_counted_not_raised() {
 
 fn crash() -> Crash {
     Crash {
-        pid: 4242,
-        tid: 4243,
+        pid: Pid(4242),
+        tid: Tid(4243),
         process: ProcessRole::Child,
         executable: Some("/usr/bin/python3".into()),
         argv: vec!["python3".into()],
@@ -146,14 +147,14 @@ fn event_lines() {
     let exit =
         |code, signal: Option<&str>, core_dumped| ExitInfo { code, signal: signal.map(str::to_owned), core_dumped };
     let cases = [
-        (RunEvent::Started { root_pid: 10, untraced: None }, "started pid=10"),
+        (RunEvent::Started { root_pid: Pid(10), untraced: None }, "started pid=10"),
         (
-            RunEvent::Started { root_pid: 10, untraced: Some("ptrace is not permitted".into()) },
+            RunEvent::Started { root_pid: Pid(10), untraced: Some("ptrace is not permitted".into()) },
             "started pid=10 untraced=\"ptrace is not permitted\"",
         ),
-        (RunEvent::ProcessStarted { pid: 11, parent: 10 }, "process-started pid=11 parent=10"),
+        (RunEvent::ProcessStarted { pid: Pid(11), parent: Pid(10) }, "process-started pid=11 parent=10"),
         (
-            RunEvent::ProcessExec { pid: 11, executable: Some("/usr/bin/python3".into()) },
+            RunEvent::ProcessExec { pid: Pid(11), executable: Some("/usr/bin/python3".into()) },
             "exec pid=11 executable=/usr/bin/python3",
         ),
         (
@@ -162,11 +163,11 @@ fn event_lines() {
              test=\"tests/test_x.py::test_y[a b]\" culprit=render signature=deadbeef",
         ),
         (
-            RunEvent::ProcessExited { pid: 11, role: ProcessRole::Main, exit: exit(139, Some("SIGSEGV"), true) },
+            RunEvent::ProcessExited { pid: Pid(11), role: ProcessRole::Main, exit: exit(139, Some("SIGSEGV"), true) },
             "exited pid=11 process=main code=139 signal=SIGSEGV core-dumped",
         ),
         (
-            RunEvent::ProcessExited { pid: 12, role: ProcessRole::Child, exit: exit(0, None, false) },
+            RunEvent::ProcessExited { pid: Pid(12), role: ProcessRole::Child, exit: exit(0, None, false) },
             "exited pid=12 process=child code=0",
         ),
         (RunEvent::MemoryWarning { tree_bytes: 3 << 29 }, "memory-warning tree=1.5GiB"),
@@ -202,7 +203,7 @@ fn the_sink_writes_one_line_per_event() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("run.log");
     let mut log = RunLog::open(&path, 1 << 20, 5).unwrap();
-    log.event(RunEvent::Started { root_pid: 10, untraced: None });
+    log.event(RunEvent::Started { root_pid: Pid(10), untraced: None });
     log.event(RunEvent::Crash(Box::new(crash())));
     let lines = read_lines(&path);
     assert_eq!(lines.len(), 2);

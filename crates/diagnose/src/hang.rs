@@ -246,7 +246,7 @@ fn all_waiting_finding(p: &Process) -> Option<HangFinding> {
     }
     // The process's main thread first: its wait is usually the one the program is in.
     let mut order: Vec<&Thread> = p.threads.iter().map(|(t, _)| *t).collect();
-    order.sort_by_key(|t| t.tid != p.snapshot.pid);
+    order.sort_by_key(|t| t.tid != p.snapshot.pid.main_thread());
     const SHOWN: usize = 3;
     let mut listed: Vec<String> =
         order.iter().take(SHOWN).map(|t| format!("{} {}", short_who(t), describe(t))).collect();

@@ -2,6 +2,7 @@
 //! likely went wrong and what to do next. Ordered: when it happened (shutdown), what it
 //! was (the kind), where (a thread, a child process).
 
+use crate::model::Pid;
 use crate::capture::Capture;
 use crate::frames::{
     file_basename, innermost_meaningful, is_culprit_candidate, module_stem, normalized_name, short_function,
@@ -340,7 +341,7 @@ fn abort_hint(facts: &Facts, who: &str) -> Option<Hint> {
 
 fn external_hint(facts: &Facts) -> Hint {
     let sender = match facts.capture.signal.sender_pid {
-        Some(pid) if pid > 0 => format!("another process (pid {pid})"),
+        Some(pid) if pid > Pid(0) => format!("another process (pid {pid})"),
         _ => "outside the process".into(),
     };
     hint(
@@ -379,7 +380,7 @@ fn unknown_hint(facts: &Facts) -> Option<Hint> {
 
 fn thread_hint(facts: &Facts) -> Option<Hint> {
     let c = facts.capture;
-    if c.tid == c.pid {
+    if c.tid == c.pid.main_thread() {
         return None;
     }
     let name = c

@@ -4,6 +4,7 @@
 //! Also the one-sentence `fault_detail` that says what the address was. SIGSEGV has its
 //! own file ([`crate::segv`]), and so has SIGABRT ([`crate::abort`]).
 
+use crate::model::Pid;
 use crate::capture::Capture;
 use crate::abort::{abort_family, has_abort_call};
 use crate::memmap;
@@ -84,7 +85,7 @@ fn sent_signal(capture: &Capture, frames: &[Frame], message: Option<&str>) -> Ve
         );
     }
     match signal.sender_pid {
-        Some(pid) if pid > 0 => {
+        Some(pid) if pid > Pid(0) => {
             let who = match &capture.sender_command {
                 Some(command) => format!("pid {pid} (`{command}`)"),
                 None => format!("pid {pid}"),
@@ -173,7 +174,7 @@ mod tests {
         c.signal = SignalInfo { signo: 6, code: signals::SI_TKILL, fault_address: None, sender_pid: Some(c.pid) };
         assert_eq!(kind_of(&c).0, CrashKind::SelfSignal);
         // SIGABRT from another process.
-        c.signal.sender_pid = Some(4242);
+        c.signal.sender_pid = Some(Pid(4242));
         assert_eq!(kind_of(&c).0, CrashKind::ExternalSignal);
     }
 

@@ -95,7 +95,7 @@ fn capped(thread: &Thread) -> Thread {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{CrashKind, Phase};
+    use crate::model::{CrashKind, Phase, Pid};
 
     #[test]
     fn pytest_null_deref_end_to_end() {
@@ -132,7 +132,7 @@ mod tests {
         c.signal.fault_address = Some(0x4b7);
         let crash = diagnose(&c);
         assert_eq!(crash.kind, CrashKind::ExternalSignal);
-        assert_eq!(crash.sender_pid, Some(1207));
+        assert_eq!(crash.sender_pid, Some(Pid(1207)));
         assert_eq!(crash.fault_address, None);
         assert_eq!(crash.si_code.as_deref(), Some("SI_USER"));
     }

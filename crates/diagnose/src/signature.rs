@@ -235,8 +235,8 @@ mod tests {
         let mut b = a.clone();
         shift_addresses(&mut b, 0x1234_5000);
         b.signal.fault_address = Some(0x10);
-        b.pid += 5;
-        b.tid += 5;
+        b.pid.0 += 5;
+        b.tid.0 += 5;
         assert_eq!(sig(&a), sig(&b));
     }
 

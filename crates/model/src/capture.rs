@@ -4,7 +4,7 @@
 //! and `diagnose` turns it into a `model::Crash`. Keeping it free of OS handles lets the
 //! diagnosis be tested on hand-made captures.
 
-use crate::model::{ProcessRole, Thread};
+use crate::model::{Pid, ProcessRole, Thread, Tid};
 
 /// One line of `/proc/<pid>/maps`: the one view of a process's memory map, read once per
 /// capture while the process is held, for the unwinder, the Python reader, the globals
@@ -68,7 +68,7 @@ pub struct SignalInfo {
     /// `si_addr` for fault signals (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP).
     pub fault_address: Option<u64>,
     /// `si_pid` for signals sent with kill/tgkill/sigqueue.
-    pub sender_pid: Option<i32>,
+    pub sender_pid: Option<Pid>,
 }
 
 /// The faulting thread's registers that diagnosis reads.
@@ -106,8 +106,8 @@ pub struct PytestState {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Capture {
-    pub pid: i32,
-    pub tid: i32,
+    pub pid: Pid,
+    pub tid: Tid,
     pub role: ProcessRole,
     pub executable: Option<String>,
     pub argv: Vec<String>,

@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use crate::capture::Capture;
-use crate::model::{Crash, ExitInfo, ProcessRole};
+use crate::model::{Crash, ExitInfo, Pid, ProcessRole};
 
 /// A crash as the tracer took it: the evidence, and when the fault was first seen (the
 /// report's `report_ready_ms` counts from there).
@@ -32,18 +32,18 @@ pub enum InternalStage {
 #[derive(Debug, Clone)]
 pub enum RunEvent<C = Crash> {
     /// The root command is running. `untraced` says why crash capture is off, if it is.
-    Started { root_pid: i32, untraced: Option<String> },
+    Started { root_pid: Pid, untraced: Option<String> },
     /// A new process joined the tree (fork, vfork, or clone without CLONE_THREAD).
-    ProcessStarted { pid: i32, parent: i32 },
+    ProcessStarted { pid: Pid, parent: Pid },
     /// A process of the tree replaced its program.
-    ProcessExec { pid: i32, executable: Option<String> },
+    ProcessExec { pid: Pid, executable: Option<String> },
     /// A process died from a fatal signal that was captured at delivery.
     Crash(Box<C>),
     /// A bug of faultline's own while handling this process: what it was for is lost (a
     /// stack, or the crash's report); the run goes on.
-    InternalError { pid: i32, stage: InternalStage },
+    InternalError { pid: Pid, stage: InternalStage },
     /// A process of the tree ended.
-    ProcessExited { pid: i32, role: ProcessRole, exit: ExitInfo },
+    ProcessExited { pid: Pid, role: ProcessRole, exit: ExitInfo },
     /// The tree's resident memory first crossed the `--memory-warn` threshold.
     MemoryWarning { tree_bytes: u64 },
     /// The tree crossed `--max-memory`: stacks were taken and the tree is being stopped.

@@ -3,6 +3,7 @@
 //! stacks innermost first, realistic memory maps and registers. Shared by the tests of
 //! every crate (the `fixtures` feature); `faultline_diagnose::fixtures` adds the diagnosed ones.
 
+use crate::model::{Pid, Tid};
 use crate::capture::{Capture, InterpreterState, Mapping, PytestState, Registers, SignalInfo};
 use crate::model::{Frame, ProcessRole, Thread};
 
@@ -141,7 +142,7 @@ fn case_file(case: &str, file: &str) -> String {
 }
 
 fn main_thread(frames: Vec<Frame>) -> Thread {
-    Thread { tid: PID, name: Some("MainThread".into()), crashed: true, holds_gil: Some(true), state: None, frames }
+    Thread { tid: Tid(PID), name: Some("MainThread".into()), crashed: true, holds_gil: Some(true), state: None, frames }
 }
 
 fn capture(argv: &[&str], signal: SignalInfo, sp: u64, maps: Vec<Mapping>, threads: Vec<Thread>) -> Capture {
@@ -152,10 +153,10 @@ fn capture(argv: &[&str], signal: SignalInfo, sp: u64, maps: Vec<Mapping>, threa
         .and_then(|f| f.address.as_deref())
         .and_then(|a| u64::from_str_radix(a.trim_start_matches("0x"), 16).ok())
         .unwrap_or(0);
-    let tid = threads.iter().find(|t| t.crashed).map_or(PID, |t| t.tid);
+    let tid = threads.iter().find(|t| t.crashed).map_or(PID, |t| t.tid.0);
     Capture {
-        pid: PID,
-        tid,
+        pid: Pid(PID),
+        tid: Tid(tid),
         role: ProcessRole::Main,
         executable: Some("/root/.pyenv/versions/3.11.7/bin/python3.11".into()),
         argv: argv.iter().map(|s| s.to_string()).collect(),
@@ -178,7 +179,7 @@ pub fn segv(code: i32, address: u64) -> SignalInfo {
 }
 
 fn sigabrt_from_self() -> SignalInfo {
-    SignalInfo { signo: 6, code: -6, fault_address: None, sender_pid: Some(PID) }
+    SignalInfo { signo: 6, code: -6, fault_address: None, sender_pid: Some(Pid(PID)) }
 }
 
 /// glibc's abort(): the frames above the function that called it.
@@ -328,7 +329,7 @@ pub fn shutdown_static_dtor() -> Capture {
     frames.extend(events_dtor_frames());
     frames.extend(exit_tail());
     let argv = ["python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"];
-    let thread = Thread { tid: PID, name: None, crashed: true, holds_gil: None, state: None, frames };
+    let thread = Thread { tid: Tid(PID), name: None, crashed: true, holds_gil: None, state: None, frames };
     let mut c = capture(&argv, segv(1, 0x10), 0x7ffc_5abe_f8a0, python_maps("_events"), vec![thread]);
     c.interpreter = InterpreterState::Unavailable("no interpreter state: finalized".into());
     c.stderr_tail = vec![
@@ -355,7 +356,7 @@ pub fn shutdown_static_dtor_abort() -> Capture {
     frames.extend(events_dtor_frames());
     frames.extend(exit_tail());
     let argv = ["python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"];
-    let thread = Thread { tid: PID, name: None, crashed: true, holds_gil: None, state: None, frames };
+    let thread = Thread { tid: Tid(PID), name: None, crashed: true, holds_gil: None, state: None, frames };
     let mut c = capture(&argv, sigabrt_from_self(), 0x7ffc_5abe_f620, python_maps("_events"), vec![thread]);
     c.interpreter = InterpreterState::Unavailable("no interpreter state: finalized".into());
     c.stderr_tail = vec![
@@ -440,7 +441,7 @@ pub fn thread_crash() -> Capture {
     heartbeat.extend(thread_tail());
     let threads = vec![
         Thread {
-            tid: PID,
+            tid: Tid(PID),
             name: Some("MainThread".into()),
             crashed: false,
             holds_gil: Some(false),
@@ -448,7 +449,7 @@ pub fn thread_crash() -> Capture {
             frames: main_frames,
         },
         Thread {
-            tid: PID + 1,
+            tid: Tid(PID + 1),
             name: Some("worker-1".into()),
             crashed: true,
             holds_gil: Some(true),
@@ -456,7 +457,7 @@ pub fn thread_crash() -> Capture {
             frames: worker,
         },
         Thread {
-            tid: PID + 2,
+            tid: Tid(PID + 2),
             name: Some("heartbeat".into()),
             crashed: false,
             holds_gil: Some(false),
@@ -627,9 +628,9 @@ pub fn mp_child_crash() -> Capture {
         python_maps("_streams"),
         vec![main_thread(frames)],
     );
-    c.pid = PID + 7;
-    c.tid = PID + 7;
-    c.threads[0].tid = PID + 7;
+    c.pid = Pid(PID + 7);
+    c.tid = Tid(PID + 7);
+    c.threads[0].tid = Tid(PID + 7);
     c.role = ProcessRole::Child;
     c
 }
@@ -645,7 +646,7 @@ pub fn external_sigterm() -> Capture {
         py("<module>", &main, 12),
     ];
     frames.extend(run_file_tail());
-    let signal = SignalInfo { signo: 15, code: 0, fault_address: None, sender_pid: Some(1207) };
+    let signal = SignalInfo { signo: 15, code: 0, fault_address: None, sender_pid: Some(Pid(1207)) };
     let mut c =
         capture(&["python3", "main.py"], signal, 0x7ffc_5abe_9700, python_maps("_none"), vec![main_thread(frames)]);
     c.sender_command = Some("timeout 30 python3 main.py".into());

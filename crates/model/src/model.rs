@@ -11,6 +11,42 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// names it, or a `faultline.toml`).
 pub const PYPROJECT_TOML: &str = "pyproject.toml";
 
+/// A process id (the kernel's thread-group id), as the report names processes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Pid(pub i32);
+
+/// A thread id (the kernel's task id); a process's main thread has the process's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Tid(pub i32);
+
+impl Pid {
+    /// The id of the process's main thread.
+    pub fn main_thread(self) -> Tid {
+        Tid(self.0)
+    }
+}
+
+impl Tid {
+    /// Whether this is the main thread of `pid`.
+    pub fn is_main_of(self, pid: Pid) -> bool {
+        self.0 == pid.0
+    }
+}
+
+impl std::fmt::Display for Pid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::fmt::Display for Tid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// How a whole run ended. Exhaustive: every run gets exactly one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -136,7 +172,7 @@ pub fn hex(address: u64) -> String {
 /// One thread of a process, innermost frame first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Thread {
-    pub tid: i32,
+    pub tid: Tid,
     pub name: Option<String>,
     #[serde(default)]
     pub crashed: bool,
@@ -159,7 +195,7 @@ pub enum ProcessRole {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProcessSnapshot {
-    pub pid: i32,
+    pub pid: Pid,
     pub process: ProcessRole,
     pub executable: Option<String>,
     pub argv: Vec<String>,
@@ -297,8 +333,8 @@ pub struct Hint {
 /// One captured crash: the diagnosis plus the evidence it rests on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Crash {
-    pub pid: i32,
-    pub tid: i32,
+    pub pid: Pid,
+    pub tid: Tid,
     pub process: ProcessRole,
     pub executable: Option<String>,
     pub argv: Vec<String>,
@@ -306,7 +342,7 @@ pub struct Crash {
     pub signal: String,
     pub si_code: Option<String>,
     pub fault_address: Option<String>,
-    pub sender_pid: Option<i32>,
+    pub sender_pid: Option<Pid>,
     pub kind: CrashKind,
     pub phase: Phase,
     pub message: Option<String>,
@@ -354,9 +390,9 @@ pub struct TimeoutInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HangFinding {
     pub id: HangFindingId,
-    pub pid: i32,
+    pub pid: Pid,
     /// The thread it is about; for a whole process, its main thread.
-    pub tid: Option<i32>,
+    pub tid: Option<Tid>,
     /// One or two sentences, for people.
     pub text: String,
 }
@@ -495,7 +531,7 @@ pub struct MemoryTrend {
 /// The process that held the most memory at the tree's peak.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MemoryHolder {
-    pub pid: i32,
+    pub pid: Pid,
     pub rss_bytes: u64,
     pub argv: Vec<String>,
 }

@@ -46,7 +46,7 @@ pub(crate) fn write_crash(
         writeln!(out)?;
         let who = match &thread.name {
             Some(name) => format!("thread {name} (tid {})", thread.tid),
-            None if thread.tid == crash.pid => format!("the main thread (tid {})", thread.tid),
+            None if thread.tid == crash.pid.main_thread() => format!("the main thread (tid {})", thread.tid),
             None => format!("tid {}", thread.tid),
         };
         if thread.frames.is_empty() {
@@ -102,7 +102,7 @@ fn header(config: &TerminalConfig, crash: &Crash) -> String {
     };
     let thread = match &crash.thread_name {
         Some(name) => format!("thread {name}"),
-        None if crash.tid == crash.pid => "main thread".into(),
+        None if crash.tid == crash.pid.main_thread() => "main thread".into(),
         None => format!("tid {}", crash.tid),
     };
     format!("{} {what}{place} — pid {} {role}, {thread}", style.paint(Role::Strong, "faultline:"), crash.pid)

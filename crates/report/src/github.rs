@@ -12,6 +12,7 @@
 //! says workflow commands reach the runner over stdout, so the CLI writes these there (after
 //! the command has exited, so they never interleave with its output).
 
+use crate::model::Tid;
 use std::fmt;
 use std::io::{self, Write};
 use std::path::{Component, Path, PathBuf};
@@ -145,7 +146,7 @@ fn crash_annotation(c: &Crash, places: &Places, paths: &Paths) -> Annotation {
 }
 
 /// The innermost Python frame of the user's code in the finding's thread (else any thread).
-fn snapshot_place(processes: &[ProcessSnapshot], tid: Option<i32>, places: &Places) -> (Option<String>, Option<u32>) {
+fn snapshot_place(processes: &[ProcessSnapshot], tid: Option<Tid>, places: &Places) -> (Option<String>, Option<u32>) {
     let threads = || processes.iter().flat_map(|p| p.threads.iter());
     let preferred = tid.and_then(|tid| threads().find(|t| t.tid == tid));
     preferred

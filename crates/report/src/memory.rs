@@ -7,6 +7,7 @@
 //!   memory: peak 214 MiB (pid 123 python3 main.py) · growing ~88 MiB/s (r² 0.99)
 //! ```
 
+use crate::model::Pid;
 use std::io::{self, Write};
 
 use crate::diagnose::hang::activity::python_place;
@@ -78,8 +79,8 @@ fn oom_killed_text(m: &MemoryReport) -> Option<String> {
 
 /// `48213 (python3 main.py)`, with the command line when the report knows it.
 fn process_name(m: &MemoryReport, pid: i32) -> String {
-    let from_snapshot = m.snapshot.iter().flatten().find(|p| p.pid == pid).map(|p| p.argv.clone());
-    let from_holder = m.peak_holder.as_ref().filter(|h| h.pid == pid).map(|h| h.argv.clone());
+    let from_snapshot = m.snapshot.iter().flatten().find(|p| p.pid == Pid(pid)).map(|p| p.argv.clone());
+    let from_holder = m.peak_holder.as_ref().filter(|h| h.pid == Pid(pid)).map(|h| h.argv.clone());
     match from_snapshot.or(from_holder).filter(|a| !a.is_empty()) {
         Some(argv) => format!("{pid} ({})", brief_command(&argv, 60)),
         None => pid.to_string(),

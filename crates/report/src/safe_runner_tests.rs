@@ -2,6 +2,7 @@
 //! doing, memory stops, the memory line and the summary, on trees shaped like the corpus
 //! cases `hang-gil`, `memory-blowup` and `leak-per-cycle`.
 
+use crate::model::Pid;
 use crate::diagnose::hang::timeout_info;
 use crate::diagnose::fixtures::{c_call, nat, py, run_file_tail, LIBC, LIBPY, PID};
 use crate::diagnose::fixtures::hang::{everything_waits, hang_gil, process, thread};
@@ -50,7 +51,7 @@ fn memory(peak: u64, trend: Option<(TrendVerdict, f64, f64)>) -> MemoryReport {
             samples: 24,
         }),
         snapshot: None,
-        peak_holder: Some(MemoryHolder { pid: PID, rss_bytes: peak, argv: vec!["python3".into(), "main.py".into()] }),
+        peak_holder: Some(MemoryHolder { pid: Pid(PID), rss_bytes: peak, argv: vec!["python3".into(), "main.py".into()] }),
         warn_bytes: None,
         enforcement: None,
         oom_killed: Vec::new(),
@@ -172,7 +173,7 @@ fn memory_lines() {
     let mut r = base("x", Outcome::Passed, 0, 1_000.0, 3);
     let mut m = memory(90 * MIB, Some((TrendVerdict::Flat, 0.0, 0.0)));
     m.peak_holder = Some(MemoryHolder {
-        pid: PID + 2,
+        pid: Pid(PID + 2),
         rss_bytes: 60 * MIB,
         argv: vec!["python3".into(), "-m".into(), "worker".into()],
     });

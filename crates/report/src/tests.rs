@@ -1,6 +1,7 @@
 //! Snapshot tests of the terminal report on realistic crashes (the corpus fixtures run
 //! through `diagnose`), and of the JSON report.
 
+use crate::model::Tid;
 use crate::diagnose::hang::timeout_info;
 use crate::capture::Capture;
 use crate::diagnose::{diagnose, fixtures};
@@ -226,7 +227,7 @@ fn a_thousand_idle_threads_are_one_line() {
     c.threads.retain(|t| t.crashed);
     for i in 0..1000 {
         let mut t = idle.clone();
-        t.tid = 70_000 + i;
+        t.tid = Tid(70_000 + i);
         t.name = Some(format!("Thread-{}", i + 1));
         c.threads.push(t);
     }

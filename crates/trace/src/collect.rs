@@ -7,6 +7,7 @@
 //! happens after it is let go (`Collector::finish`, `Collector::resolve`). The maps are
 //! read once, after the threads are stopped, and every reader of the capture uses them.
 
+use crate::model::Pid;
 use super::ptrace::{self, SigInfo, Tid};
 use super::tasks::{self, StoppedThreads};
 use crate::capture::{Capture, InterpreterState, Mapping, PytestState, Registers, SignalInfo};
@@ -115,7 +116,7 @@ impl Collector {
                 signo: info.signo,
                 code: info.code,
                 fault_address: is_fault_code(info.code).then_some(info.addr),
-                sender_pid: is_sent_code(info.code).then_some(info.pid),
+                sender_pid: is_sent_code(info.code).then_some(Pid(info.pid)),
             },
             held,
             maps,
@@ -144,7 +145,7 @@ impl Collector {
         let argv = tasks::read_cmdline(pid);
         stopped.resume();
         let threads = self.resolve(held, None);
-        ProcessSnapshot { pid, process: role, executable, argv, threads }
+        ProcessSnapshot { pid: Pid(pid), process: role, executable, argv, threads }
     }
 
     /// Resolves symbols and merges Python frames: the work that needs no live process.
@@ -157,8 +158,8 @@ impl Collector {
         let registers = capture.held.threads.first().and_then(|t| t.registers);
         let threads = self.resolve(capture.held, Some(capture.tid));
         Capture {
-            pid: capture.pid,
-            tid: capture.tid,
+            pid: Pid(capture.pid),
+            tid: crate::model::Tid(capture.tid),
             role: capture.role,
             executable: capture.executable,
             argv: capture.argv,
@@ -225,7 +226,7 @@ impl Collector {
             };
             let lookup = |list: &[(Tid, String)]| list.iter().find(|(t, _)| *t == thread.tid).map(|(_, v)| v.clone());
             threads.push(Thread {
-                tid: thread.tid,
+                tid: crate::model::Tid(thread.tid),
                 name: py.and_then(|p| p.name.clone()).or_else(|| lookup(&held.names)),
                 crashed: Some(thread.tid) == crashed,
                 holds_gil: python_threads.map(|_| py.is_some_and(|p| p.holds_gil)),

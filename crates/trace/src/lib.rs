@@ -5,6 +5,7 @@
 pub mod memwatch;
 pub mod supervised;
 
+use crate::model::Pid;
 use faultline_model::{capture, events, model};
 use faultline_procfs::{maps, memory, process_globals};
 use faultline_python as python;
@@ -104,7 +105,7 @@ pub fn run(argv: &[OsString], options: RunOptions, sink: &mut dyn EventSink<Capt
     stderr_tail.child_started();
     let end = match launched? {
         Launched::Traced(root) => {
-            sink.event(RunEvent::Started { root_pid: root, untraced: None });
+            sink.event(RunEvent::Started { root_pid: Pid(root), untraced: None });
             let limits = supervisor::Limits {
                 timeout: options.timeout,
                 kill_after: options.kill_after,
@@ -128,7 +129,7 @@ pub fn run(argv: &[OsString], options: RunOptions, sink: &mut dyn EventSink<Capt
         Launched::Untraced { pid, reason } => {
             members.set(vec![pid]);
             let why = reason.to_string();
-            sink.event(RunEvent::Started { root_pid: pid, untraced: Some(why) });
+            sink.event(RunEvent::Started { root_pid: Pid(pid), untraced: Some(why) });
             let exit = wait_plainly(pid);
             members.set(Vec::new());
             RunEnd { exit, processes_started: 1, timeout: None, memory: None, stopped_for_memory: false }

@@ -9,6 +9,7 @@
 //! every stop and exit of a tracee) with a timeout set by the next deadline: a memory
 //! sample, the run's time limit, the end of the grace period after SIGTERM.
 
+use crate::model::Pid;
 use super::collect::{Collector, HeldCapture};
 use super::ptrace::{self, Tid};
 use super::status::{decode, is_crash_signal, TaskStatus};
@@ -260,7 +261,7 @@ impl<'s> Supervisor<'s> {
             let deferred = &mut self.deferred;
             match catch_unwind(AssertUnwindSafe(|| collector.snapshot(pid, role, deferred))) {
                 Ok(process) => snapshot.push(process),
-                Err(_) => self.sink.event(RunEvent::InternalError { pid, stage: InternalStage::TakingStacks }),
+                Err(_) => self.sink.event(RunEvent::InternalError { pid: Pid(pid), stage: InternalStage::TakingStacks }),
             }
         }
         self.stopping =
@@ -318,7 +319,7 @@ impl<'s> Supervisor<'s> {
                     if let Some(process) = self.processes.get_mut(&child) {
                         process.parent = Some(pid);
                     }
-                    self.sink.event(RunEvent::ProcessStarted { pid: child, parent: pid });
+                    self.sink.event(RunEvent::ProcessStarted { pid: Pid(child), parent: Pid(pid) });
                 }
             }
             libc::PTRACE_EVENT_CLONE => {
@@ -339,7 +340,7 @@ impl<'s> Supervisor<'s> {
                         watch.root_exec();
                     }
                 }
-                self.sink.event(RunEvent::ProcessExec { pid, executable });
+                self.sink.event(RunEvent::ProcessExec { pid: Pid(pid), executable });
             }
             _ => {}
         }
@@ -375,7 +376,7 @@ impl<'s> Supervisor<'s> {
             Ok(held) => {
                 self.provisional.insert(pid, held);
             }
-            Err(_) => self.sink.event(RunEvent::InternalError { pid, stage: InternalStage::Capturing }),
+            Err(_) => self.sink.event(RunEvent::InternalError { pid: Pid(pid), stage: InternalStage::Capturing }),
         }
     }
 
@@ -406,7 +407,7 @@ impl<'s> Supervisor<'s> {
         }));
         match finished {
             Ok(capture) => self.sink.event(RunEvent::Crash(Box::new(Captured { capture, fault_seen }))),
-            Err(_) => self.sink.event(RunEvent::InternalError { pid, stage: InternalStage::Capturing }),
+            Err(_) => self.sink.event(RunEvent::InternalError { pid: Pid(pid), stage: InternalStage::Capturing }),
         }
     }
 
@@ -421,7 +422,7 @@ impl<'s> Supervisor<'s> {
         let role = self.processes.remove(&pid).map_or(ProcessRole::Child, |p| p.role);
         self.members.set(self.processes.keys().copied().collect());
         self.tasks.retain(|_, owner| *owner != pid);
-        self.sink.event(RunEvent::ProcessExited { pid, role, exit: exit.clone() });
+        self.sink.event(RunEvent::ProcessExited { pid: Pid(pid), role, exit: exit.clone() });
         (pid == self.root).then_some(exit)
     }
 

@@ -1,5 +1,6 @@
 //! The hang findings on snapshots shaped like real hung trees.
 
+use crate::model::Tid;
 use crate::fixtures::hang::{busy_native_loop, everything_waits, hang_gil, process, sleeping, thread, thread_tail};
 use super::*;
 use crate::fixtures::{c_call, ext, nat, py, run_file_tail, LIBC, PID};
@@ -14,7 +15,7 @@ fn hang_gil_names_the_lock_the_gil_and_the_thread_behind_it() {
     let findings = analyze_hang(&hang_gil());
     assert_eq!(ids(&findings), ["lock-while-holding-gil", "self-deadlock", "waiting-for-gil"]);
     let first = &findings[0];
-    assert_eq!((first.pid, first.tid), (PID, Some(PID)));
+    assert_eq!((first.pid.0, first.tid.map(|t| t.0)), (PID, Some(PID)));
     assert_eq!(
         first.text,
         "MainThread (tid 48213) holds the GIL and is blocked on a lock (`pthread_mutex_lock`) from \
@@ -27,7 +28,7 @@ fn hang_gil_names_the_lock_the_gil_and_the_thread_behind_it() {
          itself — does `flush` already hold it when it calls `log_state`? A non-recursive mutex \
          taken twice by one thread deadlocks"
     );
-    assert_eq!(findings[2].tid, Some(PID + 1));
+    assert_eq!(findings[2].tid, Some(Tid(PID + 1)));
     assert_eq!(
         findings[2].text,
         "heartbeat (tid 48214) waits for the GIL at heartbeat (main.py:17), blocked behind MainThread"
@@ -59,7 +60,7 @@ fn a_gil_waiter_inside_the_same_module_is_a_lock_order_inversion() {
     frames.extend(thread_tail());
     let findings = analyze_hang(&tree);
     assert_eq!(ids(&findings), ["lock-while-holding-gil", "gil-lock-inversion", "waiting-for-gil"]);
-    assert_eq!(findings[1].tid, Some(PID + 1));
+    assert_eq!(findings[1].tid, Some(Tid(PID + 1)));
     assert!(
         findings[1]
             .text
@@ -94,7 +95,7 @@ fn holding_the_gil_in_a_blocking_read_is_said_too() {
 fn a_tree_where_everything_waits_says_what_each_process_waits_on() {
     let findings = analyze_hang(&everything_waits());
     assert_eq!(ids(&findings), ["all-threads-waiting", "all-threads-waiting"]);
-    assert_eq!((findings[0].pid, findings[0].tid), (PID, Some(PID)));
+    assert_eq!((findings[0].pid.0, findings[0].tid.map(|t| t.0)), (PID, Some(PID)));
     assert_eq!(
         findings[0].text,
         "pid 48213 (python3 main.py): both threads are waiting, none running — waiting on something \

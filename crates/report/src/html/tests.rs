@@ -3,6 +3,7 @@
 
 use crate::diagnose::hang::timeout_info;
 use crate::diagnose::diagnose;
+use crate::model::{Pid, Tid};
 use crate::diagnose::fixtures::{self, PID};
 use crate::diagnose::fixtures::hang::hang_gil;
 use crate::html::{render_group, render_report, render_run, CONTENT_SECURITY_POLICY};
@@ -57,7 +58,7 @@ fn memory(limit: Option<u64>, warn: Option<u64>) -> MemoryReport {
         trend: Some(MemoryTrend { verdict: crate::model::TrendVerdict::Growing, bytes_per_s: 20.0 * MIB as f64, r2: 0.99, samples: 15 }),
         snapshot: None,
         peak_holder: Some(MemoryHolder {
-            pid: PID,
+            pid: Pid(PID),
             rss_bytes: 46 * MIB,
             argv: vec!["python3".into(), "-m".into(), "pytest".into()],
         }),
@@ -268,7 +269,7 @@ fn threads_with_the_same_stack_fold_into_one() {
     c.threads.retain(|t| t.crashed);
     for i in 0..1000 {
         let mut t = idle.clone();
-        t.tid = 70_000 + i;
+        t.tid = Tid(70_000 + i);
         t.name = Some(format!("Thread-{}", i + 1));
         c.threads.push(t);
     }

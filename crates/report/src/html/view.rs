@@ -231,7 +231,7 @@ fn crash_view(index: usize, crash: &Crash, paths: &Paths) -> CrashView {
         Some(t) => {
             let who = match &t.name {
                 Some(name) => format!("thread {name} (tid {})", t.tid),
-                None if t.tid == crash.pid => format!("the main thread (tid {})", t.tid),
+                None if t.tid == crash.pid.main_thread() => format!("the main thread (tid {})", t.tid),
                 None => format!("tid {}", t.tid),
             };
             if t.frames.is_empty() {

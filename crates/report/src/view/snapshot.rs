@@ -1,5 +1,6 @@
 //! The words about a stopped tree's processes that every rendering uses.
 
+use crate::model::Tid;
 use crate::model::{HangFinding, HangFindingId, ProcessSnapshot, Thread, ThreadState};
 
 /// Findings whose thread is stuck in native code of the program's own: its stack marks
@@ -15,12 +16,12 @@ pub(crate) const NATIVE_FAULT_FINDINGS: &[HangFindingId] = &[
 /// The thread shown in full: the one the process's first finding is about, else the one
 /// holding the GIL, else the main thread, else the first.
 pub(crate) fn focus_thread<'a>(p: &'a ProcessSnapshot, finding: Option<&HangFinding>) -> Option<&'a Thread> {
-    let by_tid = |tid: i32| p.threads.iter().find(|t| t.tid == tid);
+    let by_tid = |tid: Tid| p.threads.iter().find(|t| t.tid == tid);
     finding
         .and_then(|f| f.tid)
         .and_then(by_tid)
         .or_else(|| p.threads.iter().find(|t| t.holds_gil == Some(true)))
-        .or_else(|| by_tid(p.pid))
+        .or_else(|| by_tid(p.pid.main_thread()))
         .or_else(|| p.threads.first())
 }
 

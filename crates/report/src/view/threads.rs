@@ -58,10 +58,10 @@ fn short_name(t: &Thread) -> String {
 pub(crate) mod tests {
     use super::*;
     use crate::diagnose::fixtures::{nat, LIBC};
-    use crate::model::Frame;
+    use crate::model::{Frame, Tid};
 
     pub(crate) fn thread(tid: i32, name: &str, frames: Vec<Frame>) -> Thread {
-        Thread { tid, name: Some(name.into()), crashed: false, holds_gil: Some(false), state: None, frames }
+        Thread { tid: Tid(tid), name: Some(name.into()), crashed: false, holds_gil: Some(false), state: None, frames }
     }
 
     pub(crate) fn waiting() -> Vec<Frame> {
@@ -81,7 +81,7 @@ pub(crate) mod tests {
         gil.holds_gil = Some(true);
         let all = [&a, &b, &c, &gil];
         let groups = same_stack_groups(&all);
-        let tids: Vec<Vec<i32>> = groups.iter().map(|g| g.iter().map(|t| t.tid).collect()).collect();
+        let tids: Vec<Vec<i32>> = groups.iter().map(|g| g.iter().map(|t| t.tid.0).collect()).collect();
         assert_eq!(tids, vec![vec![1, 3], vec![2], vec![4]]);
     }
 

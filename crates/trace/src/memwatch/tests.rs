@@ -113,7 +113,7 @@ fn samples_a_tree_of_fifty_processes() {
     assert!(expected > 64 * MIB, "the holder alone has 64 MiB: {expected}");
     let report = watch.finish(None, Vec::new(), None);
     let holder = report.peak_holder.expect("a holder");
-    assert_eq!((holder.pid, holder.rss_bytes), (holder_pid, vm_rss(holder_pid)));
+    assert_eq!((holder.pid.0, holder.rss_bytes), (holder_pid, vm_rss(holder_pid)));
     assert_eq!(holder.argv.first().map(|a| a.contains("python")), Some(true), "{:?}", holder.argv);
     assert_eq!(holder.argv.get(1).map(String::as_str), Some("-c"));
     assert_eq!(report.samples, vec![(100.0, expected)]);
@@ -149,7 +149,7 @@ fn a_launcher_before_the_roots_exec_never_names_the_holder() {
     watch.sample(Duration::from_millis(120), &program.pids());
     let report = watch.finish(None, Vec::new(), None);
     let holder = report.peak_holder.expect("the program is sampled");
-    assert_eq!(holder.pid, program.pids()[0]);
+    assert_eq!(holder.pid, crate::model::Pid(program.pids()[0]));
     assert_eq!(holder.argv.first().map(String::as_str), Some("sleep"));
     // The tree's peak is still the tree's.
     assert_eq!(report.peak_rss_bytes, launcher_peak);

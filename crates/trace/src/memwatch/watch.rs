@@ -1,6 +1,7 @@
 //! One sample at a time: the supervisor owns the clock and the list of live processes, the
 //! watch owns the arithmetic (sum, peak, holder, thresholds, timeline).
 
+use crate::model::Pid;
 use super::sampler::ProcReader;
 use super::timeline::Timeline;
 use super::trend::trend;
@@ -93,7 +94,7 @@ impl MemoryWatch {
             if let Some((pid, rss_bytes)) = biggest {
                 // Read now: by the end of the run the holder may be gone.
                 let argv = self.reader.argv(pid);
-                self.holder = Some(MemoryHolder { pid, rss_bytes, argv });
+                self.holder = Some(MemoryHolder { pid: Pid(pid), rss_bytes, argv });
             }
         }
         self.crossings(total)
