@@ -49,7 +49,7 @@ pub struct RunOptions {
 }
 
 /// A tree faultline stopped at its time limit, with the stacks taken first; the run
-/// session adds what they show (`faultline_diagnose::hang::timeout_info`).
+/// session adds the hang findings they show (`hang::timeout_info`, outside the tracer).
 #[derive(Debug, Clone)]
 pub struct TimeoutStop {
     pub limit_ms: f64,
