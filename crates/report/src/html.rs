@@ -7,8 +7,8 @@
 //! it `safe`.
 //!
 //! ```
-//! # fn show(report: &faultline::model::Report) {
-//! let page: String = faultline::html::render_report(report);
+//! # fn show(report: &faultline_model::model::Report) {
+//! let page: String = faultline_report::html::render_report(report);
 //! assert!(page.starts_with("<!DOCTYPE html>"));
 //! # }
 //! ```

@@ -5,8 +5,8 @@
 //! writes to any `io::Write`, so tests render into a `Vec<u8>`:
 //!
 //! ```
-//! use faultline::report::{TerminalBuilder, TerminalStyle};
-//! # fn show(report: &faultline::model::Report) -> std::io::Result<()> {
+//! use faultline_report::{TerminalBuilder, TerminalStyle};
+//! # fn show(report: &faultline_model::model::Report) -> std::io::Result<()> {
 //! let reporter = TerminalBuilder::new().style(TerminalStyle::plain()).build();
 //! let mut out = Vec::new();
 //! reporter.write_report(report, &mut out)?;
