@@ -52,6 +52,8 @@ const TMP_VARS: [&str; 3] = ["TMPDIR", "TEMP", "TMP"];
 /// goes when this is dropped, whatever way the run ended.
 pub struct ChildEnv {
     envp: Vec<CString>,
+    /// faultline's pytest channel, loaded into any pytest of the tree (`faultline_pytest`).
+    pytest: Option<faultline_pytest::Channel>,
     rlimits: Vec<ChildRlimit>,
     described: Vec<String>,
     // Declared last so the directory outlives everything that mentions it.
@@ -63,22 +65,52 @@ impl ChildEnv {
         for (key, _) in &settings.env {
             check_env_name(key).map_err(|problem| invalid(format!("--env: {problem}")))?;
         }
-        let temp = if settings.isolate_tmp == Some(true) {
-            let base = std::env::var_os("TMPDIR")
-                .map(PathBuf::from)
-                .filter(|dir| dir.is_absolute() && dir.is_dir())
-                .unwrap_or_else(|| PathBuf::from("/tmp"));
-            Some(PrivateTmp::create_in(&base)?)
-        } else {
-            None
-        };
+        let base = std::env::var_os("TMPDIR")
+            .map(PathBuf::from)
+            .filter(|dir| dir.is_absolute() && dir.is_dir())
+            .unwrap_or_else(|| PathBuf::from("/tmp"));
+        let temp = if settings.isolate_tmp == Some(true) { Some(PrivateTmp::create_in(&base)?) } else { None };
         let (mut vars, mut described) =
             build_vars(std::env::vars_os().collect(), settings, temp.as_ref().map(PrivateTmp::path));
         crate::supervised::mark(&mut vars, std::process::id());
+        let pytest = match faultline_pytest::Channel::create_in(&base) {
+            Ok(channel) => {
+                channel.add_to(&mut vars);
+                Some(channel)
+            }
+            Err(err) => {
+                crate::say!("faultline: warning: {err}; a crash under pytest is reported without the tests that ran before it");
+                None
+            }
+        };
         let envp = to_envp(&vars)?;
         let (rlimits, limit_lines) = limits::plan(settings, &limits::CurrentLimits::read()?).map_err(invalid)?;
         described.extend(limit_lines);
-        Ok(ChildEnv { envp, rlimits, described, temp })
+        Ok(ChildEnv { envp, pytest, rlimits, described, temp })
+    }
+
+    /// The folder where the command's pytest processes write what they did, when the
+    /// channel could be set up.
+    pub fn pytest_log_dir(&self) -> Option<PathBuf> {
+        self.pytest.as_ref().map(faultline_pytest::Channel::log_dir)
+    }
+
+    /// The pytest channel, for runs of the same command again (keep-going, bisect).
+    pub fn pytest_channel(&self) -> Option<&faultline_pytest::Channel> {
+        self.pytest.as_ref()
+    }
+
+    /// [`ChildEnv::envp`] with `extra` variables set too (replacing any of the same name).
+    pub fn envp_with(&self, extra: &[(&str, &OsStr)]) -> io::Result<Vec<CString>> {
+        let mut envp: Vec<CString> = self
+            .envp
+            .iter()
+            .filter(|entry| !extra.iter().any(|(key, _)| entry.as_bytes().strip_prefix(key.as_bytes()).is_some_and(|rest| rest.first() == Some(&b'='))))
+            .cloned()
+            .collect();
+        let vars: Vec<(OsString, OsString)> = extra.iter().map(|(k, v)| (OsString::from(k), v.to_os_string())).collect();
+        envp.extend(to_envp(&vars)?);
+        Ok(envp)
     }
 
     /// The full environment for execve, as prepared C strings (our env + overrides), built BEFORE fork.

@@ -3,20 +3,24 @@
 //! `exit_codes`, the README's table.
 
 mod args;
+mod bisect;
 mod crashes;
 mod doctor;
 mod exit_codes;
 mod files;
+mod keep_going;
 mod live;
 mod report;
 mod run;
 mod store;
 mod stress;
+mod trial;
 mod unstored;
 
 use clap::Parser;
 
 /// How faultline ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
     Code(i32),
     /// The command was killed by this signal: faultline dies of it too.
@@ -49,6 +53,7 @@ pub fn main() -> Exit {
         args::Command::Crashes(crashes_args) => crashes::crashes(crashes_args),
         args::Command::Report(report_args) => report::report(report_args),
         args::Command::Stress(stress_args) => stress::stress(stress_args),
+        args::Command::Bisect(bisect_args) => bisect::bisect(bisect_args),
     };
     Exit::Code(code)
 }

@@ -20,6 +20,7 @@ pub use faultline_doctor as doctor;
 pub use faultline_model::{capture, console, escape, events, model, read, redact, say, signals, texts, units};
 pub use faultline_procfs::{maps, memory, process_globals, system};
 pub use faultline_python as python;
+pub use faultline_pytest as pytest;
 pub use faultline_report as report;
 pub use faultline_report::html;
 pub use faultline_store as store;

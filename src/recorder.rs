@@ -8,6 +8,8 @@ use crate::model::{Crash, ExitInfo, Outcome, Report, SCHEMA_VERSION};
 use crate::diagnose::hang::timeout_info;
 use crate::trace::RunEnd;
 use launcher::LauncherWatch;
+use crate::pytest::{progress, ProcessLog};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 /// Collects what a run produced; `finish` freezes it into a report.
@@ -18,6 +20,8 @@ pub struct Recorder {
     processes_started: u32,
     untraced: Option<String>,
     launcher: LauncherWatch,
+    /// Where the command's pytest processes write what they did (`faultline_pytest`).
+    pytest_log: Option<PathBuf>,
     /// Called for every event as it happens (live terminal lines).
     on_event: Option<Box<dyn FnMut(&RunEvent)>>,
 }
@@ -31,8 +35,15 @@ impl Recorder {
             processes_started: 0,
             untraced: None,
             launcher: LauncherWatch::default(),
+            pytest_log: None,
             on_event: None,
         }
+    }
+
+    /// Reads each crashed pytest process's breadcrumbs from `dir`, the pytest channel's logs.
+    pub fn with_pytest_log(mut self, dir: Option<PathBuf>) -> Recorder {
+        self.pytest_log = dir;
+        self
     }
 
     pub fn on_event(mut self, f: impl FnMut(&RunEvent) + 'static) -> Recorder {
@@ -65,6 +76,7 @@ impl Recorder {
             processes_started: processes_started.max(self.processes_started),
             settings_file: None,
             launcher,
+            suite: None,
         }
     }
 }
@@ -98,7 +110,10 @@ fn program_path(command: &[String]) -> String {
 /// the live lines, the log and the report see it.
 impl EventSink<Captured> for Recorder {
     fn event(&mut self, event: RunEvent<Captured>) {
-        let event = event.explain(explain::explain);
+        let mut event = event.explain(explain::explain);
+        if let RunEvent::Crash(crash) = &mut event {
+            add_pytest_progress(crash, self.pytest_log.as_deref());
+        }
         if let Some(f) = self.on_event.as_mut() {
             f(&event);
         }
@@ -118,6 +133,23 @@ impl EventSink<Captured> for Recorder {
             | RunEvent::TimedOut { .. }
             | RunEvent::Escalated { .. } => {}
         }
+    }
+}
+
+/// What pytest had done in the crashed process, from its channel log; for a pytest process
+/// without one, that the channel did not load there.
+fn add_pytest_progress(crash: &mut Crash, log_dir: Option<&Path>) {
+    let Some(dir) = log_dir else { return };
+    let Ok(pid) = u32::try_from(crash.pid.0) else { return };
+    match ProcessLog::read(dir, pid) {
+        Some(log) => {
+            crash.pytest = Some(progress::progress(&log));
+            if crash.test.is_none() {
+                crash.test = progress::running_test(&log);
+            }
+        }
+        None if crash.test.is_some() => crash.pytest = Some(progress::without_channel()),
+        None => {}
     }
 }
 

@@ -46,6 +46,8 @@ pub struct RunSettings {
     pub log_keep: Option<u32>,
     /// The crash store: a SQLite path (made absolute), a `postgres://` URL, or `none`.
     pub store: Option<String>,
+    /// After a crash in a test, run pytest again on the tests not yet run (`--keep-going`).
+    pub keep_going: Option<bool>,
 }
 
 impl RunSettings {
@@ -71,6 +73,7 @@ impl RunSettings {
             log_max_size: other.log_max_size.or(self.log_max_size),
             log_keep: other.log_keep.or(self.log_keep),
             store: other.store.or(self.store),
+            keep_going: other.keep_going.or(self.keep_going),
         }
     }
 }

@@ -126,3 +126,8 @@ def _split_args(text):
 def _say(message):
     sys.stderr.write("faultline: {}\n".format(message))
     sys.stderr.flush()
+
+
+# The channel to the `faultline run` that supervises this pytest (the same code faultline
+# brings into pytests that do not have this package): active only under faultline.
+from ._channel import pytest_configure  # noqa: E402,F401

@@ -150,11 +150,35 @@ fn no_temp_dir_unless_asked() {
     assert!(env.temp_dir().is_none());
     assert!(env.rlimits().is_empty());
     assert!(env.describe().is_empty());
-    // Our environment, plus the mark that the command is supervised (replacing an inherited one).
-    let ours = std::env::vars_os().filter(|(key, _)| key != crate::supervised::SUPERVISED_ENV).count();
-    assert_eq!(env.envp().len(), ours + 1);
+    // Our environment, plus the mark that the command is supervised (replacing an inherited
+    // one), plus what loads faultline's pytest channel.
+    let added = [
+        crate::supervised::SUPERVISED_ENV,
+        "PYTHONPATH",
+        "PYTEST_PLUGINS",
+        faultline_pytest::channel::CHANNEL_ENV,
+        faultline_pytest::channel::PATH_ENV,
+    ];
+    let ours = std::env::vars_os().filter(|(key, _)| !added.iter().any(|a| key == a)).count();
+    assert_eq!(env.envp().len(), ours + added.len());
     let mark = format!("{}={}", crate::supervised::SUPERVISED_ENV, std::process::id());
-    assert_eq!(env.envp().last().map(|e| e.to_str().unwrap()), Some(mark.as_str()));
+    assert!(env.envp().iter().any(|e| e.to_str().unwrap() == mark));
+    let channel = env.pytest_log_dir().expect("the pytest channel");
+    let named = format!("{}={}", faultline_pytest::channel::CHANNEL_ENV, channel.display());
+    assert!(env.envp().iter().any(|e| e.to_str().unwrap() == named));
+    let plugins = env.envp().iter().filter_map(|e| e.to_str().ok()?.strip_prefix("PYTEST_PLUGINS=")).next().unwrap();
+    assert!(plugins.split(',').any(|p| p == faultline_pytest::channel::PLUGIN_MODULE));
+}
+
+#[test]
+fn envp_with_replaces_and_adds_variables() {
+    let env = ChildEnv::new(&RunSettings::default()).unwrap();
+    let extended = env.envp_with(&[("FAULTLINE_PYTEST_SELECT", std::ffi::OsStr::new("/tmp/s.json")), ("PYTEST_PLUGINS", std::ffi::OsStr::new("x"))]).unwrap();
+    let texts: Vec<&str> = extended.iter().map(|e| e.to_str().unwrap()).collect();
+    assert!(texts.contains(&"FAULTLINE_PYTEST_SELECT=/tmp/s.json"));
+    assert_eq!(texts.iter().filter(|t| t.starts_with("PYTEST_PLUGINS=")).count(), 1);
+    assert!(texts.contains(&"PYTEST_PLUGINS=x"));
+    assert_eq!(extended.len(), env.envp().len() + 1);
 }
 
 const LIMITS: &str = "\

@@ -84,6 +84,52 @@ pub enum Command {
     /// crash store like any run. Exit status: 0 when every run passed, 1 otherwise.
     #[command(override_usage = "faultline stress [OPTIONS] -- <COMMAND>...")]
     Stress(StressArgs),
+
+    /// For a pytest crash that happens only in the whole suite: find the fewest tests that
+    /// must run before the crashing one for it to crash (delta debugging over the tests that
+    /// ran before it), and how many times in a row the test itself must run.
+    ///
+    /// Every trial is a supervised run of COMMAND on chosen tests; a trial counts only when
+    /// the same test crashes with the same signature. Exit status: 0 when the crash was
+    /// explained (order-dependent, or crashing alone), 1 when it did not reproduce (no crash,
+    /// or flaky), 2 for a usage error.
+    #[command(override_usage = "faultline bisect [OPTIONS] -- python -m pytest [ARGS]...")]
+    Bisect(BisectArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BisectArgs {
+    /// How many trials at once [default: the number of CPUs].
+    #[arg(short = 'j', long, value_name = "N", value_parser = small_count_in(&ranges::STRESS_JOBS))]
+    pub jobs: Option<u32>,
+
+    /// How many runs to try before calling a crash not reproducible (and for the rate of a
+    /// flaky one).
+    #[arg(long, default_value = "3", value_name = "N", value_parser = small_count_in(&ranges::STRESS_RUNS))]
+    pub attempts: u32,
+
+    /// Stop each trial after this long (stacks first, as `faultline run --timeout`).
+    #[arg(long, value_name = "DURATION", value_parser = duration_in(&ranges::TIMEOUT))]
+    pub timeout: Option<Duration>,
+
+    /// Write the result (the tests needed, trials, the crash) as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+
+    /// Keep secrets in the reports (as for `faultline run`).
+    #[arg(long)]
+    pub no_redact: bool,
+
+    /// Ignore [tool.faultline] / faultline.toml (as for `faultline run`).
+    #[arg(long)]
+    pub no_config: bool,
+
+    /// When to color the output (NO_COLOR is respected with `auto`).
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+
+    #[arg(required = true, trailing_var_arg = true, value_name = "COMMAND")]
+    pub command: Vec<OsString>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -339,6 +385,17 @@ pub struct RunArgs {
     /// PASSWORD or KEY (in argv, stderr lines, messages) are replaced by `[redacted]`.
     #[arg(long)]
     pub no_redact: bool,
+
+    /// When a pytest process crashes in a test, keep that crash's report and run the same
+    /// pytest command again on the collected tests that have not run yet, until every test
+    /// has run or crashed; then one summary for the whole suite (exit status: see README)
+    #[arg(long, help_heading = "Test suites")]
+    pub keep_going: bool,
+
+    /// One run for `faultline bisect` and `--keep-going`'s checks: the report goes only to
+    /// --json (no JUnit, log, store, annotations or settings-file outputs).
+    #[arg(long, hide = true)]
+    pub trial: bool,
 
     /// The command to run, after `--`.
     // Not `allow_hyphen_values`: a mistyped option (`--timout`) must be a usage error, not

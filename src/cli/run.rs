@@ -24,114 +24,225 @@ const DEFAULT_LOG_MAX_SIZE: u64 = 10 * 1024 * 1024;
 const DEFAULT_LOG_KEEP: u32 = 5;
 
 pub fn run(args: RunArgs) -> Exit {
-    let (settings, settings_file) = match gather_settings(&args) {
-        Ok(found) => found,
-        Err(message) => {
-            faultline::say!("faultline: {message}");
-            return Exit::Code(exit_codes::USAGE);
-        }
+    let session = match Session::prepare(&args) {
+        Ok(session) => session,
+        Err(exit) => return exit,
     };
-    let cwd = std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from("."));
-    // `settings.store` is the file's value unless --store overrode it; `resolve` puts
-    // FAULTLINE_STORE between the command line and the file.
-    let store_location = super::store::resolve(args.store.as_deref(), args.no_store, settings.store.as_deref(), &cwd);
-    // Name where the path came from: the command line, or the project's settings file.
-    let json_from = if args.json.is_some() { "--json" } else { "the `json` setting:" };
-    let junit_from = if args.junit.is_some() { "--junit" } else { "the `junit` setting:" };
-    for (flag, path) in [(json_from, &settings.json), (junit_from, &settings.junit)] {
-        if let Some(Err(message)) = path.as_deref().map(|path| super::files::check_destination(flag, path)) {
-            faultline::say!("faultline: {message}");
-            return Exit::Code(exit_codes::USAGE);
+    if session.settings.keep_going == Some(true) && !args.trial {
+        return super::keep_going::keep_going(session);
+    }
+    let envp = session.child_env.envp().to_vec();
+    let round = session.supervise(envp, session.settings.timeout);
+    if args.trial {
+        session.keep_pytest_logs();
+    }
+    if let Some(report) = round.report {
+        if fenced(|| session.finish(report)).is_err() {
+            faultline::say!("faultline: the report is incomplete because of that error; the command's exit status is kept");
         }
     }
-    let child_env = match ChildEnv::new(&settings) {
-        Ok(env) => env,
-        Err(err) => {
-            faultline::say!("faultline: could not prepare the command's environment: {err}");
-            return Exit::Code(exit_codes::USAGE);
+    round.exit
+}
+
+/// Everything a `faultline run` sets up once, however many times it runs the command.
+pub(super) struct Session<'a> {
+    pub(super) args: &'a RunArgs,
+    pub(super) settings: RunSettings,
+    settings_file: Option<std::path::PathBuf>,
+    pub(super) cwd: std::path::PathBuf,
+    store_location: Option<faultline::store::Location>,
+    pub(super) child_env: ChildEnv,
+    log: Option<Rc<RefCell<RunLog>>>,
+    pub(super) command: Vec<String>,
+    python_seen: Rc<RefCell<Option<String>>>,
+}
+
+/// One run of the command: how faultline should end for it, and its report (none when
+/// faultline's own recording failed).
+pub(super) struct Round {
+    pub(super) exit: Exit,
+    pub(super) report: Option<Report>,
+    /// faultline stopped the tree at the time limit.
+    pub(super) timed_out: bool,
+}
+
+impl<'a> Session<'a> {
+    /// Reads the settings, checks the outputs, prepares the environment and the log; a
+    /// problem the user can fix ends faultline here, with its message said.
+    pub(super) fn prepare(args: &'a RunArgs) -> Result<Session<'a>, Exit> {
+        let usage = |message: String| {
+            faultline::say!("faultline: {message}");
+            Exit::Code(exit_codes::USAGE)
+        };
+        let (mut settings, settings_file) = gather_settings(args).map_err(usage)?;
+        if args.trial {
+            // A trial reports to its --json alone: nothing of the project's outputs.
+            settings = RunSettings { junit: None, log: None, keep_going: None, ..settings };
         }
-    };
-    let log = match &settings.log {
-        Some(path) => match RunLog::open(
-            path,
-            settings.log_max_size.unwrap_or(DEFAULT_LOG_MAX_SIZE),
-            settings.log_keep.unwrap_or(DEFAULT_LOG_KEEP),
-        ) {
-            Ok(log) => Some(Rc::new(RefCell::new(log))),
-            Err(err) => {
-                faultline::say!("faultline: cannot open the log {}: {err}", path.display());
-                return Exit::Code(exit_codes::USAGE);
+        let cwd = std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from("."));
+        // `settings.store` is the file's value unless --store overrode it; `resolve` puts
+        // FAULTLINE_STORE between the command line and the file.
+        let store_location = if args.trial {
+            None
+        } else {
+            super::store::resolve(args.store.as_deref(), args.no_store, settings.store.as_deref(), &cwd)
+        };
+        // Name where the path came from: the command line, or the project's settings file.
+        let json_from = if args.json.is_some() { "--json" } else { "the `json` setting:" };
+        let junit_from = if args.junit.is_some() { "--junit" } else { "the `junit` setting:" };
+        for (flag, path) in [(json_from, &settings.json), (junit_from, &settings.junit)] {
+            if let Some(Err(message)) = path.as_deref().map(|path| super::files::check_destination(flag, path)) {
+                return Err(usage(message));
             }
-        },
-        None => None,
-    };
-    let command: Vec<String> = args.command.iter().map(|a| a.to_string_lossy().into_owned()).collect();
-    if let Some(log) = &log {
-        log.borrow_mut().run_started(&command, &child_env.describe());
+        }
+        let child_env = ChildEnv::new(&settings)
+            .map_err(|err| usage(format!("could not prepare the command's environment: {err}")))?;
+        let log = match &settings.log {
+            Some(path) => match RunLog::open(
+                path,
+                settings.log_max_size.unwrap_or(DEFAULT_LOG_MAX_SIZE),
+                settings.log_keep.unwrap_or(DEFAULT_LOG_KEEP),
+            ) {
+                Ok(log) => Some(Rc::new(RefCell::new(log))),
+                Err(err) => return Err(usage(format!("cannot open the log {}: {err}", path.display()))),
+            },
+            None => None,
+        };
+        let command: Vec<String> = args.command.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        if let Some(log) = &log {
+            log.borrow_mut().run_started(&command, &child_env.describe());
+        }
+        Ok(Session {
+            args,
+            settings,
+            settings_file,
+            cwd,
+            store_location,
+            child_env,
+            log,
+            command,
+            python_seen: Rc::default(),
+        })
     }
 
-    let log_events = log.clone();
-    let python_seen: Rc<RefCell<Option<String>>> = Rc::default();
-    let python_record = Rc::clone(&python_seen);
-    let mut recorder = Recorder::new(command).on_event(move |event| {
-        // A bug here must not stop the supervision: the tree is killed when faultline dies.
-        let _ = fenced(|| {
-            crate::internal_error::panic_if_injected("event");
-            live::print_event(event);
-            if let RunEvent::ProcessExec { executable: Some(exe), .. } = event {
-                let mut seen = python_record.borrow_mut();
-                if seen.is_none() && is_python(exe) {
-                    *seen = Some(exe.clone());
-                }
-            }
-            if let Some(log) = &log_events {
-                log.borrow_mut().event(event.clone());
-            }
-        });
-    });
-    let options = RunOptions {
-        notices: std::sync::Arc::new(live::print_notice),
-        envp: Some(child_env.envp().to_vec()),
-        rlimits: child_env.rlimits().to_vec(),
-        timeout: settings.timeout,
-        kill_after: settings.kill_after.unwrap_or(DEFAULT_KILL_AFTER),
-        memory: MemoryConfig {
-            interval: settings.memory_interval.unwrap_or(DEFAULT_MEMORY_INTERVAL),
-            warn_bytes: settings.memory_warn,
-            limit_bytes: settings.max_memory,
-        },
-    };
-    let started = Instant::now();
-    let run = trace::run(&args.command, options, &mut recorder);
-    // The command's status is known now; nothing below may lose it.
-    let exit = match &run {
-        Ok(end) => command_exit(end),
-        Err(err) => {
-            faultline::say!("faultline: {err}");
-            Exit::Code(exit_codes::launch_failed(err))
-        }
-    };
-    let reported = fenced(|| {
-        // A command that could not start still gets its report (outcome `error`), so that
-        // the JSON, JUnit and the store say what happened instead of nothing.
-        let mut report = match run {
-            Ok(end) => recorder.finish(end, started.elapsed()),
-            Err(err) => recorder.not_started(exit_codes::launch_failed(&err), started.elapsed()),
+    /// Runs the command once under supervision, with `envp`, for at most `timeout`.
+    pub(super) fn supervise(&self, envp: Vec<std::ffi::CString>, timeout: Option<Duration>) -> Round {
+        let log_events = self.log.clone();
+        let python_record = Rc::clone(&self.python_seen);
+        let mut recorder =
+            Recorder::new(self.command.clone()).with_pytest_log(self.child_env.pytest_log_dir()).on_event(move |event| {
+                // A bug here must not stop the supervision: the tree is killed when faultline dies.
+                let _ = fenced(|| {
+                    crate::internal_error::panic_if_injected("event");
+                    live::print_event(event);
+                    if let RunEvent::ProcessExec { executable: Some(exe), .. } = event {
+                        let mut seen = python_record.borrow_mut();
+                        if seen.is_none() && is_python(exe) {
+                            *seen = Some(exe.clone());
+                        }
+                    }
+                    if let Some(log) = &log_events {
+                        log.borrow_mut().event(event.clone());
+                    }
+                });
+            });
+        let settings = &self.settings;
+        let options = RunOptions {
+            notices: std::sync::Arc::new(live::print_notice),
+            envp: Some(envp),
+            rlimits: self.child_env.rlimits().to_vec(),
+            timeout,
+            kill_after: settings.kill_after.unwrap_or(DEFAULT_KILL_AFTER),
+            memory: MemoryConfig {
+                interval: settings.memory_interval.unwrap_or(DEFAULT_MEMORY_INTERVAL),
+                warn_bytes: settings.memory_warn,
+                limit_bytes: settings.max_memory,
+            },
         };
-        report.settings_file = settings_file.map(|path| path.display().to_string());
-        // The temp dir goes now, before anything below can fail.
-        drop(child_env);
-        report_run(report, &args, &settings, log.as_ref(), store_location.as_ref(), &cwd, &python_seen)
-    });
-    if reported.is_err() {
-        faultline::say!("faultline: the report is incomplete because of that error; the command's exit status is kept");
+        let started = Instant::now();
+        let run = trace::run(&self.args.command, options, &mut recorder);
+        // The command's status is known now; nothing below may lose it.
+        let (exit, timed_out) = match &run {
+            Ok(end) => (command_exit(end), end.timeout.is_some()),
+            Err(err) => {
+                faultline::say!("faultline: {err}");
+                (Exit::Code(exit_codes::launch_failed(err)), false)
+            }
+        };
+        let report = fenced(|| {
+            // A command that could not start still gets its report (outcome `error`), so that
+            // the JSON, JUnit and the store say what happened instead of nothing.
+            let mut report = match run {
+                Ok(end) => recorder.finish(end, started.elapsed()),
+                Err(err) => recorder.not_started(exit_codes::launch_failed(&err), started.elapsed()),
+            };
+            report.settings_file = self.settings_file.as_ref().map(|path| path.display().to_string());
+            crate::internal_error::panic_if_injected("report");
+            let python = self.python_seen.borrow().clone();
+            report.system = Some(faultline::system::collect_system(python.as_deref().map(std::path::Path::new)));
+            if !self.args.no_redact {
+                faultline::redact::redact_report(&mut report);
+            }
+            report
+        });
+        if report.is_err() {
+            faultline::say!("faultline: the report is incomplete because of that error; the command's exit status is kept");
+        }
+        Round { exit, report: report.ok(), timed_out }
     }
-    exit
+
+    /// Everything after the command ended: the report in every form asked for, the log, the store.
+    pub(super) fn finish(&self, report: Report) {
+        if !self.args.trial {
+            print_terminal_report(&report, self.args.color);
+            if std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true") {
+                print_github_annotations(&report);
+            }
+        }
+        self.write_outputs(&report);
+    }
+
+    /// For a trial: the pytest channel's logs, kept beside its JSON report (`X.json` →
+    /// `X.logs/`), for `bisect` to read which tests ran before the crash.
+    fn keep_pytest_logs(&self) {
+        let (Some(json), Some(logs)) = (&self.settings.json, self.child_env.pytest_log_dir()) else { return };
+        let kept = json.with_extension("logs");
+        let copied = std::fs::create_dir_all(&kept).and_then(|()| {
+            for entry in std::fs::read_dir(&logs)? {
+                let entry = entry?;
+                std::fs::copy(entry.path(), kept.join(entry.file_name()))?;
+            }
+            Ok(())
+        });
+        if let Err(err) = copied {
+            faultline::say!("faultline: could not keep the pytest logs in {}: {err}", kept.display());
+        }
+    }
+
+    /// The JSON and JUnit files, the log and the store.
+    pub(super) fn write_outputs(&self, report: &Report) {
+        if let Some(path) = &self.settings.json {
+            if let Err(err) = super::files::write_atomically(path, |out| report::write_json(report, out)) {
+                faultline::say!("faultline: could not write the JSON report to {}: {err}", path.display());
+            }
+        }
+        if let Some(path) = &self.settings.junit {
+            if let Err(err) = super::files::write_atomically(path, |out| report::write_junit(report, out)) {
+                faultline::say!("faultline: could not write the JUnit report to {}: {err}", path.display());
+            }
+        }
+        if let Some(log) = &self.log {
+            log.borrow_mut().run_finished(report);
+        }
+        if let Some(location) = &self.store_location {
+            super::store::keep_report(location, report, &self.cwd);
+        }
+    }
 }
 
 /// Runs `work`, turning a panic (already described in one line by the panic hook) into an
 /// error, so that faultline goes on to hand back the command's status.
-fn fenced<T>(work: impl FnOnce() -> T) -> Result<T, ()> {
+pub(super) fn fenced<T>(work: impl FnOnce() -> T) -> Result<T, ()> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).map_err(|_| ())
 }
 
@@ -143,44 +254,6 @@ fn command_exit(end: &trace::RunEnd) -> Exit {
     match end.exit.signal_number() {
         Some(signal) if !stopped_by_us => Exit::Signal(signal),
         _ => Exit::Code(end.exit.code),
-    }
-}
-
-/// Everything after the command ended: the report in every form asked for, the log, the store.
-fn report_run(
-    mut report: Report,
-    args: &RunArgs,
-    settings: &RunSettings,
-    log: Option<&Rc<RefCell<RunLog>>>,
-    store_location: Option<&faultline::store::Location>,
-    cwd: &std::path::Path,
-    python_seen: &Rc<RefCell<Option<String>>>,
-) {
-    crate::internal_error::panic_if_injected("report");
-    let python = python_seen.borrow().clone();
-    report.system = Some(faultline::system::collect_system(python.as_deref().map(std::path::Path::new)));
-    if !args.no_redact {
-        faultline::redact::redact_report(&mut report);
-    }
-    print_terminal_report(&report, args.color);
-    if std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true") {
-        print_github_annotations(&report);
-    }
-    if let Some(path) = &settings.json {
-        if let Err(err) = super::files::write_atomically(path, |out| report::write_json(&report, out)) {
-            faultline::say!("faultline: could not write the JSON report to {}: {err}", path.display());
-        }
-    }
-    if let Some(path) = &settings.junit {
-        if let Err(err) = super::files::write_atomically(path, |out| report::write_junit(&report, out)) {
-            faultline::say!("faultline: could not write the JUnit report to {}: {err}", path.display());
-        }
-    }
-    if let Some(log) = log {
-        log.borrow_mut().run_finished(&report);
-    }
-    if let Some(location) = store_location {
-        super::store::keep_report(location, &report, cwd);
     }
 }
 
@@ -214,6 +287,7 @@ fn gather_settings(args: &RunArgs) -> Result<(RunSettings, Option<std::path::Pat
         log_max_size: args.log_max_size,
         log_keep: args.log_keep,
         store: args.store.clone(),
+        keep_going: args.keep_going.then_some(true),
     };
     Ok((from_file.overlay(from_cli), file))
 }
@@ -228,7 +302,7 @@ fn is_python(executable: &str) -> bool {
 
 /// GitHub reads workflow commands from stdout (its docs: "sent to the runner over stdout").
 /// The command has exited by now, so they never interleave with its output.
-fn print_github_annotations(report: &Report) {
+pub(super) fn print_github_annotations(report: &Report) {
     let workspace = std::env::var_os("GITHUB_WORKSPACE").filter(|w| !w.is_empty()).map(std::path::PathBuf::from);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -236,7 +310,7 @@ fn print_github_annotations(report: &Report) {
     let _ = out.flush();
 }
 
-fn print_terminal_report(report: &Report, color: ColorChoice) {
+pub(super) fn print_terminal_report(report: &Report, color: ColorChoice) {
     let stderr = std::io::stderr();
     let style = color.style(stderr.is_terminal());
     let mut out = stderr.lock();

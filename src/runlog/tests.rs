@@ -139,6 +139,7 @@ fn crash() -> Crash {
         stderr_tail: vec![],
         held_ms: None,
         report_ready_ms: None,
+        pytest: None,
     }
 }
 
@@ -239,6 +240,7 @@ fn start_and_finish_lines() {
         processes_started: 3,
         settings_file: None,
         launcher: None,
+        suite: None,
     };
     assert_eq!(
         finished_line(&report),

@@ -61,6 +61,7 @@ log-keep = 2
 json = "/abs/report.json"
 store = "crashes/store.db"
 junit = "out/junit.xml"
+keep-going = true
 "#,
     );
     let (settings, from) = load(dir.path()).unwrap().unwrap();
@@ -83,6 +84,7 @@ junit = "out/junit.xml"
         log_max_size: Some(1_000_000),
         log_keep: Some(2),
         store: Some(dir.path().join("crashes/store.db").display().to_string()),
+        keep_going: Some(true),
     };
     assert_eq!(settings, expected);
 }

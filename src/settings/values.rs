@@ -64,6 +64,7 @@ pub(super) fn settings_from_table(
             "isolate-tmp" => s.isolate_tmp = field.boolean(),
             "headless" => s.headless = field.boolean(),
             "single-thread" => s.single_thread = field.boolean(),
+            "keep-going" => s.keep_going = field.boolean(),
             "env" => s.env = field.env(),
             "core-dumps" => s.core_dumps = field.boolean(),
             "max-fds" => s.max_fds = field.count(&ranges::MAX_FDS),

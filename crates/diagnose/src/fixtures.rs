@@ -37,5 +37,6 @@ pub fn report(crashes: &[Capture]) -> crate::model::Report {
         processes_started: 1,
         settings_file: None,
         launcher: None,
+        suite: None,
     }
 }

@@ -85,6 +85,8 @@ pub fn diagnose(capture: &Capture) -> Crash {
         held_ms: Some(capture.held_ms),
         // Set by the supervisor once symbols and diagnosis are done.
         report_ready_ms: None,
+        // Set by the run session from faultline's pytest channel.
+        pytest: None,
     }
 }
 

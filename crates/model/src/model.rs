@@ -364,6 +364,10 @@ pub struct Crash {
     /// Extension: ms from the fault stop until this report was complete (symbols, diagnosis).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report_ready_ms: Option<f64>,
+    /// Extension: what pytest had done in the crashed process, from faultline's pytest
+    /// channel; absent when the process was not pytest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pytest: Option<PytestProgress>,
 }
 
 impl Crash {
@@ -604,6 +608,160 @@ pub struct Report {
     /// the real program, and which of the processes were only its helpers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub launcher: Option<Launcher>,
+    /// Extension: with `--keep-going`, every test of the suite and how it ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suite: Option<SuiteResult>,
+}
+
+/// What pytest had done in a crashed process when it crashed: the breadcrumbs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PytestProgress {
+    /// False when the process ran pytest but faultline's pytest plugin did not load in it
+    /// (`python -I`, a runner that clears PYTHONPATH, `-p no:...`): then the test is named
+    /// from `PYTEST_CURRENT_TEST` alone and nothing else below is known.
+    pub channel: bool,
+    /// The pytest-xdist worker (`gw0`), when the process was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<String>,
+    /// How many tests the process had collected (after any selection), once it had.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collected: Option<u32>,
+    /// Tests this process finished before the crash, by pytest's outcome words.
+    pub passed_before: u32,
+    pub failed_before: u32,
+    /// The last tests that ran in this process before the crashed one, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recent: Vec<RecentTest>,
+    /// The session had ended (pytest_sessionfinish) before the crash: it happened at exit.
+    pub session_finished: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecentTest {
+    pub nodeid: String,
+    /// pytest's word for how it ended: passed, failed, error, skipped, xfailed, xpassed.
+    pub outcome: String,
+}
+
+/// Extension of the report, for `faultline run --keep-going`: every collected test of the
+/// suite with its real outcome, over all the restarts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SuiteResult {
+    /// How many times pytest was started again after a crash.
+    pub restarts: u32,
+    /// The tests, in the order they ran.
+    pub tests: Vec<SuiteTest>,
+    /// Why faultline stopped before every test had run (an interrupt, the time limit,
+    /// `--maxfail`, a crash outside any test), when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SuiteTest {
+    pub nodeid: String,
+    pub outcome: TestOutcome,
+    /// Setup, call and teardown together.
+    pub duration_ms: f64,
+    /// The failure's one line (`assert 1 == 2`), for failed and error outcomes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// For a crashed test: its crash, an index into the report's `crashes`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crash: Option<usize>,
+    /// For a crashed test: it passed when run alone, so the crash needs tests that ran
+    /// before it (`faultline bisect` finds which).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub order_dependent: bool,
+}
+
+/// pytest's words for a test's end, and faultline's `crashed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TestOutcome {
+    Passed,
+    Failed,
+    Crashed,
+    Error,
+    Skipped,
+    Xfailed,
+    Xpassed,
+    /// Collected but never run (the run was stopped first).
+    NotRun,
+}
+
+impl TestOutcome {
+    /// The word pytest's summary uses (`3 failed`, `2 errors`: see `words`).
+    pub fn word(self) -> &'static str {
+        match self {
+            TestOutcome::Passed => "passed",
+            TestOutcome::Failed => "failed",
+            TestOutcome::Crashed => "crashed",
+            TestOutcome::Error => "error",
+            TestOutcome::Skipped => "skipped",
+            TestOutcome::Xfailed => "xfailed",
+            TestOutcome::Xpassed => "xpassed",
+            TestOutcome::NotRun => "not run",
+        }
+    }
+
+    /// Whether the suite fails because of it.
+    pub fn is_problem(self) -> bool {
+        matches!(self, TestOutcome::Failed | TestOutcome::Crashed | TestOutcome::Error)
+    }
+}
+
+/// What `faultline bisect` found (`faultline bisect --json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BisectReport {
+    pub command: Vec<String>,
+    pub verdict: BisectVerdict,
+    /// The test that crashed in the whole run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+    /// How many tests ran before it in the process that crashed.
+    pub earlier_tests: u32,
+    /// The fewest of those that still make it crash (order kept): every one is needed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub needed: Vec<String>,
+    /// How many times in a row the test alone must run to crash, when repeating it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repetitions: Option<u32>,
+    /// For a crash that did not come back every time: how often it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reproduced: Option<Rate>,
+    /// Supervised runs made, the first whole run included.
+    pub trials: u32,
+    pub duration_ms: f64,
+    /// Why the search ended early (an interrupt), when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
+    /// The crash, as the smallest reproducing trial reported it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crash: Option<Crash>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BisectVerdict {
+    /// It crashes only after some of the earlier tests ran (see `needed`, `repetitions`).
+    OrderDependent,
+    /// It crashes when run alone too: nothing before it is needed.
+    CrashesAlone,
+    /// The crash did not come back with the same tests in the same order.
+    Flaky,
+    /// The command did not crash in a test.
+    NoCrash,
+    /// The crash happened in no test (collection, start-up, exit): there is nothing to order.
+    OutsideTests,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rate {
+    pub crashed: u32,
+    pub runs: u32,
 }
 
 /// A command that only launched the real program: the root process exec'd other programs

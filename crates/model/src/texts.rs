@@ -7,7 +7,8 @@
 
 use crate::model::{
     Crash, Culprit, ExitInfo, Frame, HangFinding, Hint, Launcher, MemoryHolder, MemoryReport, MemoryTrend,
-    ProcessSnapshot, PythonLocation, Report, SystemInfo, TestRef, Thread, TimeoutInfo,
+    ProcessSnapshot, PytestProgress, PythonLocation, RecentTest, Report, SuiteResult, SuiteTest, SystemInfo, TestRef,
+    Thread, TimeoutInfo,
 };
 
 /// One text field.
@@ -97,6 +98,7 @@ impl Texts for Report {
             processes_started: _,
             settings_file,
             launcher,
+            suite,
         } = self;
         ident(faultline_version, f);
         f(Text::Argv(command));
@@ -109,6 +111,47 @@ impl Texts for Report {
         system.visit_texts(f);
         free_opt(settings_file, f);
         launcher.visit_texts(f);
+        suite.visit_texts(f);
+    }
+}
+
+impl Texts for SuiteResult {
+    fn visit_texts(&mut self, f: &mut dyn FnMut(Text<'_>)) {
+        let SuiteResult { restarts: _, tests, stopped } = self;
+        each(tests, f);
+        free_opt(stopped, f);
+    }
+}
+
+impl Texts for SuiteTest {
+    fn visit_texts(&mut self, f: &mut dyn FnMut(Text<'_>)) {
+        let SuiteTest { nodeid, outcome: _, duration_ms: _, message, crash: _, order_dependent: _ } = self;
+        free(nodeid, f);
+        free_opt(message, f);
+    }
+}
+
+impl Texts for PytestProgress {
+    fn visit_texts(&mut self, f: &mut dyn FnMut(Text<'_>)) {
+        let PytestProgress {
+            channel: _,
+            worker,
+            collected: _,
+            passed_before: _,
+            failed_before: _,
+            recent,
+            session_finished: _,
+        } = self;
+        free_opt(worker, f);
+        each(recent, f);
+    }
+}
+
+impl Texts for RecentTest {
+    fn visit_texts(&mut self, f: &mut dyn FnMut(Text<'_>)) {
+        let RecentTest { nodeid, outcome } = self;
+        free(nodeid, f);
+        ident(outcome, f);
     }
 }
 
@@ -153,6 +196,7 @@ impl Texts for Crash {
             stderr_tail,
             held_ms: _,
             report_ready_ms: _,
+            pytest,
         } = self;
         free_opt(executable, f);
         f(Text::Argv(argv));
@@ -169,6 +213,7 @@ impl Texts for Crash {
         each(threads, f);
         free_opt(fault_detail, f);
         stderr_tail.iter_mut().for_each(|line| free(line, f));
+        pytest.visit_texts(f);
     }
 }
 

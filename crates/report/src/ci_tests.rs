@@ -31,6 +31,7 @@ fn base(cwd: &str, outcome: Outcome, code: i32, command: &[&str]) -> Report {
         processes_started: 1,
         settings_file: None,
         launcher: None,
+        suite: None,
     }
 }
 

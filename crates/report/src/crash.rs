@@ -12,7 +12,7 @@ use crate::view::text::{short_command, Paths};
 use crate::threads::write_thread_lines;
 use crate::view::threads::group_label;
 use crate::TerminalConfig;
-use crate::view::crash::{other_thread_label, location, thread_activity, sent_by_a_process, phase_text};
+use crate::view::crash::{other_thread_label, location, thread_activity, sent_by_a_process, phase_text, pytest_progress_lines};
 
 pub(crate) fn write_crash(
     config: &TerminalConfig,
@@ -36,6 +36,11 @@ pub(crate) fn write_crash(
         writeln!(out, "  test: {}{when}", test.nodeid)?;
     }
     writeln!(out, "  phase: {}", phase_text(crash))?;
+    if let Some(progress) = &crash.pytest {
+        for line in pytest_progress_lines(progress) {
+            writeln!(out, "  {line}")?;
+        }
+    }
     // The root's command line is the one the user typed; a child's says which one it was.
     if crash.process == ProcessRole::Child {
         writeln!(out, "  command: {}", crash_command(crash))?;

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite};
 
-use crate::model::{Crash, Outcome, Phase, Report};
+use crate::model::{Crash, Outcome, Phase, Report, SuiteResult, TestOutcome};
 use crate::view::stderr::shown_tail;
 use faultline_model::style::TerminalStyle;
 use crate::view::text::{brief_command, Paths};
@@ -50,7 +50,10 @@ pub fn junit_report(report: &Report) -> quick_junit::Report {
     suite.set_time(readable_duration_ms(report.duration_ms));
     suite.add_properties(properties(report));
 
-    let mut cases: Vec<TestCase> = report.crashes.iter().map(|c| crash_case(&config, report, c, &paths)).collect();
+    let mut cases: Vec<TestCase> = match &report.suite {
+        Some(tests) => suite_cases(&config, report, tests, &paths),
+        None => report.crashes.iter().map(|c| crash_case(&config, report, c, &paths)).collect(),
+    };
     if let Some(t) = &report.timeout {
         let mut text = Vec::new();
         let _ = timeout::write_timeout(&config, t, &paths, &mut text);
@@ -135,6 +138,48 @@ fn crash_case(config: &TerminalConfig, report: &Report, c: &Crash, paths: &Paths
         case.set_system_err(tail.join("\n") + "\n");
     }
     case
+}
+
+/// With `--keep-going`: every test of the suite with its real outcome (a crashed one is its
+/// crash's case), then the crashes that happened in no test.
+fn suite_cases(config: &TerminalConfig, report: &Report, suite: &SuiteResult, paths: &Paths) -> Vec<TestCase> {
+    let mut cases = Vec::with_capacity(suite.tests.len());
+    for test in &suite.tests {
+        let time = Duration::from_secs_f64(test.duration_ms.max(0.0) / 1000.0);
+        let crash = test.crash.and_then(|i| report.crashes.get(i));
+        let mut case = match (test.outcome, crash) {
+            (TestOutcome::Crashed, Some(c)) => crash_case(config, report, c, paths),
+            (outcome, _) => {
+                let (classname, name) = pytest_names(&test.nodeid);
+                let message = test.message.clone().unwrap_or_default();
+                let status = match outcome {
+                    TestOutcome::Passed | TestOutcome::Xpassed => TestCaseStatus::success(),
+                    TestOutcome::Failed => non_success(NonSuccessKind::Failure, "failed", message, None),
+                    TestOutcome::Crashed => non_success(NonSuccessKind::Failure, "crashed", "crashed".into(), None),
+                    TestOutcome::Error => non_success(NonSuccessKind::Error, "error", message, None),
+                    TestOutcome::Skipped | TestOutcome::Xfailed => skipped(outcome.word()),
+                    TestOutcome::NotRun => skipped("not run: faultline stopped the suite before it"),
+                };
+                let mut case = TestCase::new(name, status);
+                case.set_classname(classname);
+                case
+            }
+        };
+        case.set_time(time);
+        cases.push(case);
+    }
+    let in_tests: Vec<usize> = suite.tests.iter().filter_map(|t| t.crash).collect();
+    for (i, c) in report.crashes.iter().enumerate().filter(|(i, _)| !in_tests.contains(i)) {
+        let _ = i;
+        cases.push(crash_case(config, report, c, paths));
+    }
+    cases
+}
+
+fn skipped(message: &str) -> TestCaseStatus {
+    let mut status = TestCaseStatus::skipped();
+    status.set_message(message);
+    status
 }
 
 fn phase_words(phase: Phase) -> &'static str {

@@ -38,6 +38,7 @@ mod settings_line;
 mod snapshot;
 mod stack;
 mod stress;
+pub mod suite;
 mod threads;
 mod timeout;
 mod view;
@@ -142,6 +143,9 @@ impl TerminalReporter {
         }
         if let Some(line) = memory::memory_line(report, &self.config.style) {
             writeln!(out, "{line}")?;
+        }
+        if let Some(suite) = &report.suite {
+            suite::write_suite(&self.config, report, suite, out)?;
         }
         let cwd = self.config.cwd.as_deref().or(report.cwd.as_deref());
         if let Some(line) = settings_line::settings_line(report, cwd, &self.config.style) {

@@ -35,6 +35,7 @@ fn base(case: &str, outcome: Outcome, code: i32, duration_ms: f64, processes: u3
         processes_started: processes,
         settings_file: None,
         launcher: None,
+        suite: None,
     }
 }
 

@@ -38,6 +38,7 @@ fn report(captures: &[Capture], code: i32, cwd: &str, duration_ms: f64, processe
         processes_started: processes,
         settings_file: None,
         launcher: None,
+        suite: None,
     }
 }
 
@@ -60,6 +61,39 @@ fn pytest_null_deref_in_color() {
     render_report(&r, &TerminalStyle::new(true), &mut out).expect("render");
     let text = String::from_utf8(out).expect("utf-8");
     assert!(text.contains("\x1b[1;31mSIGSEGV (null-deref)\x1b[0m"));
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn pytest_breadcrumbs_from_the_channel() {
+    use crate::model::{PytestProgress, RecentTest};
+    let recent = |nodeid: &str, outcome: &str| RecentTest { nodeid: nodeid.into(), outcome: outcome.into() };
+    let during = PytestProgress {
+        channel: true,
+        worker: Some("gw1".into()),
+        collected: Some(30),
+        passed_before: 11,
+        failed_before: 1,
+        recent: vec![
+            recent("tests/test_bbox.py::test_union", "passed"),
+            recent("tests/test_bbox.py::test_area[unit square]", "failed"),
+            recent("tests/test_bbox.py::test_empty", "passed"),
+        ],
+        session_finished: false,
+    };
+    let without = PytestProgress { channel: false, ..during.clone() };
+    let at_exit = PytestProgress { session_finished: true, recent: vec![], worker: None, ..during.clone() };
+    let shown = |capture: Capture, progress: PytestProgress| {
+        let mut r = report(&[capture], 139, "/work/cases/pytest-crash-in-suite", 420.0, 1);
+        r.crashes[0].pytest = Some(progress);
+        render(&r)
+    };
+    let text = [
+        shown(fixtures::pytest_null_deref(), during),
+        shown(fixtures::pytest_null_deref(), without),
+        shown(fixtures::shutdown_static_dtor(), at_exit),
+    ]
+    .join("\n=====\n");
     insta::assert_snapshot!(text);
 }
 
@@ -239,4 +273,35 @@ fn a_thousand_idle_threads_are_one_line() {
         lines[0].starts_with("    1,000 threads with this stack (Thread-1, Thread-2, Thread-3 and 997 more): "),
         "{text}"
     );
+}
+
+#[test]
+fn a_whole_suite_after_keep_going() {
+    use crate::model::{SuiteResult, SuiteTest, TestOutcome};
+    let mut r = report(
+        &[fixtures::pytest_null_deref(), fixtures::double_free()],
+        139,
+        "/work/cases/pytest-crash-in-suite",
+        4_210.0,
+        3,
+    );
+    let test = |nodeid: &str, outcome, crash: Option<usize>, order_dependent, message: Option<&str>| SuiteTest {
+        nodeid: nodeid.into(),
+        outcome,
+        duration_ms: 1.5,
+        message: message.map(str::to_owned),
+        crash,
+        order_dependent,
+    };
+    let mut tests: Vec<SuiteTest> =
+        (0..1204).map(|i| test(&format!("tests/test_many.py::test_{i}"), TestOutcome::Passed, None, false, None)).collect();
+    tests.push(test("tests/test_bbox.py::test_bbox_of_empty_polygon", TestOutcome::Crashed, Some(0), false, None));
+    tests.push(test("tests/test_render.py::test_batch[3]", TestOutcome::Crashed, Some(1), true, None));
+    tests.push(test("tests/test_io.py::test_roundtrip", TestOutcome::Failed, None, false, Some("assert b'' == b'x'")));
+    tests.push(test("tests/test_io.py::test_skip", TestOutcome::Skipped, None, false, None));
+    r.command = vec!["python3".into(), "-m".into(), "pytest".into(), "tests".into()];
+    r.suite = Some(SuiteResult { restarts: 2, tests, stopped: None });
+    let text = render(&r);
+    let summary = text.find("faultline: the whole suite").expect("the suite section");
+    insta::assert_snapshot!(&text[summary..]);
 }

@@ -12,26 +12,55 @@
 
 use super::tree::TreeMembers;
 use crate::events::{Notice, Notices};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Mutex, Once};
 
 const FORWARDED: [i32; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
 
 pub struct SignalForwarder;
 
+/// The tree the forwarding thread passes signals to: the current run's. One thread serves
+/// every run of the process (keep-going runs the command several times), so that each
+/// signal is taken once and the stop requests add up over the runs.
+struct Target {
+    members: TreeMembers,
+    notices: Notices,
+}
+
+static TARGET: Mutex<Option<Target>> = Mutex::new(None);
+static STARTED: Once = Once::new();
+/// The first SIGINT or SIGTERM that asked faultline to stop (0: none yet).
+static STOP_REQUESTED: AtomicI32 = AtomicI32::new(0);
+
 impl SignalForwarder {
     /// Blocks the forwarded signals in the calling thread (and so in threads it starts
-    /// later) and starts the forwarding thread.
+    /// later), points the forwarding thread at this run's tree, and starts that thread the
+    /// first time.
     pub fn start(members: TreeMembers, notices: Notices) -> SignalForwarder {
         let set = signal_set(&FORWARDED);
         // SAFETY: set is initialized; blocking signals in this thread only.
         unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
-        let spawned =
-            std::thread::Builder::new().name("signal-forwarder".into()).spawn(move || forward_forever(set, members, notices));
-        if spawned.is_err() {
-            // Without the thread nobody takes the signals: let them act normally again.
-            // SAFETY: as above.
-            unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut()) };
+        if let Ok(mut target) = TARGET.lock() {
+            *target = Some(Target { members, notices });
         }
+        STARTED.call_once(|| {
+            let spawned = std::thread::Builder::new().name("signal-forwarder".into()).spawn(move || forward_forever(set));
+            if spawned.is_err() {
+                // Without the thread nobody takes the signals: let them act normally again.
+                // SAFETY: as above.
+                unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut()) };
+            }
+        });
         SignalForwarder
+    }
+}
+
+/// The signal (SIGINT or SIGTERM) that first asked faultline to stop, if one did: a caller
+/// that runs the command again must not, after it.
+pub fn stop_requested() -> Option<i32> {
+    match STOP_REQUESTED.load(Ordering::SeqCst) {
+        0 => None,
+        signal => Some(signal),
     }
 }
 
@@ -47,7 +76,7 @@ pub fn signal_set(signals: &[i32]) -> libc::sigset_t {
     }
 }
 
-fn forward_forever(set: libc::sigset_t, members: TreeMembers, notices: Notices) {
+fn forward_forever(set: libc::sigset_t) {
     let mut requests = StopRequests::default();
     loop {
         // SAFETY: info is a valid out-pointer; set is initialized.
@@ -58,7 +87,16 @@ fn forward_forever(set: libc::sigset_t, members: TreeMembers, notices: Notices) 
         }
         // From the terminal (SI_KERNEL), the whole foreground group got it already.
         let from_terminal = info.si_code == libc::SI_KERNEL;
-        match requests.on(sig) {
+        let Some((members, notices)) =
+            TARGET.lock().ok().and_then(|t| t.as_ref().map(|t| (t.members.clone(), t.notices.clone())))
+        else {
+            continue;
+        };
+        let request = requests.on(sig);
+        if request.is_some() {
+            let _ = STOP_REQUESTED.compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst);
+        }
+        match request {
             Some(StopRequest::Again) => {
                 notices(Notice::StopForced { signal: sig });
                 members.signal_all(libc::SIGKILL);

@@ -24,6 +24,7 @@ mod tasks;
 mod tree;
 
 pub use die::die_by_signal;
+pub use forward::stop_requested;
 pub use launch::{resolve_program, ChildRlimit, LaunchError};
 pub use probe::ptrace_kills_the_caller;
 

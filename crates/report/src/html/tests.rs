@@ -47,6 +47,7 @@ fn base(outcome: Outcome, code: i32) -> Report {
         processes_started: 1,
         settings_file: None,
         launcher: None,
+        suite: None,
     }
 }
 

@@ -2,7 +2,7 @@
 //! what the other threads were doing.
 
 use crate::diagnose::frames::{file_basename, is_user_frame, short_function};
-use crate::model::{Crash, Frame, Phase, Thread};
+use crate::model::{Crash, Frame, Phase, PytestProgress, Thread};
 use crate::view::stack::telling_frame;
 use crate::view::text::{frame_text, short_place, Paths};
 
@@ -68,5 +68,47 @@ pub(crate) fn phase_text(crash: &Crash) -> String {
         Phase::Startup => "startup — before any Python code ran".into(),
         Phase::Test => "test".into(),
         Phase::Run => "run".into(),
+    }
+}
+
+/// What pytest had done in the crashed process (faultline's pytest channel), as lines
+/// without indentation: a count line, then the last tests that ran, oldest first.
+pub(crate) fn pytest_progress_lines(progress: &PytestProgress) -> Vec<String> {
+    if !progress.channel {
+        return vec![
+            "tests: faultline's pytest plugin did not load in this process, so the test is named from \
+             PYTEST_CURRENT_TEST and what ran before it is not known"
+                .into(),
+        ];
+    }
+    let counts = count_words(progress.passed_before, progress.failed_before);
+    let worker = progress.worker.as_deref().map(|w| format!(", worker {w}")).unwrap_or_default();
+    let collected = progress.collected.map(|n| format!(" of {n} collected")).unwrap_or_default();
+    let mut lines = Vec::new();
+    if progress.session_finished {
+        lines.push(format!("tests: the session had finished ({counts}{collected}{worker}) when it crashed"));
+    } else if progress.collected.is_none() && progress.recent.is_empty() {
+        lines.push(format!("tests: pytest had not finished collecting: no test had started{worker}"));
+        return lines;
+    } else {
+        lines.push(format!("before it: {counts} in this process{collected}{worker}"));
+    }
+    if !progress.recent.is_empty() {
+        let width = progress.recent.iter().map(|r| r.nodeid.chars().count()).max().unwrap_or(0);
+        lines.push("last ran:".into());
+        for recent in &progress.recent {
+            lines.push(format!("  {:<width$}  {}", recent.nodeid, recent.outcome));
+        }
+    }
+    lines
+}
+
+/// `12 passed, 1 failed`, `no test ended`.
+fn count_words(passed: u32, failed: u32) -> String {
+    match (passed, failed) {
+        (0, 0) => "no test had ended".into(),
+        (p, 0) => format!("{p} passed"),
+        (0, f) => format!("{f} failed"),
+        (p, f) => format!("{p} passed, {f} failed"),
     }
 }

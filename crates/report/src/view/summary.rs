@@ -12,6 +12,12 @@ use crate::units::{count, readable_duration_ms, readable_limit_ms, readable_size
 
 pub(crate) fn summary_line(report: &Report, style: &TerminalStyle) -> String {
     let mut parts = Vec::new();
+    // A whole suite's run says first what the tests did, as pytest would.
+    if let Some(suite) = &report.suite {
+        let problems = suite.tests.iter().any(|t| t.outcome.is_problem());
+        let role = if problems { Role::Alarm } else { Role::Good };
+        parts.push(style.paint(role, &crate::suite::summary_words(suite)));
+    }
     let crashes = crash_part(report);
     let outcome = outcome_part(report);
     match (crashes, outcome) {
