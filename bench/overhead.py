@@ -2,8 +2,9 @@
 """faultline's speed figures, measured side by side with bare runs.
 
 1. Supervision overhead: numpy's own numpy/_core/tests/test_umath.py under pytest, bare vs
-   `faultline run`, N alternating pairs; prints each pair and the median wall ratio
-   (target <= 1.02).
+   `faultline run` (whose pytest channel is on in every pytest), N alternating pairs; prints
+   each pair and the median wall ratio (target <= 1.02), and the channel's own share (the
+   same faultline run with the channel's plugin turned off by `-p no:_faultline_channel`).
 2. `faultline doctor` wall time on this machine's Python (target < 2 s), and the memory
    sampler's own cost on a tree of 50 processes at 10 Hz (target < 1% of a core).
 3. The crash store: what keeping a report costs at the end of a run (`faultline run -- true`
@@ -57,9 +58,13 @@ def overhead(faultline, pairs):
     print(f"numpy {numpy.__version__}: {test_file}")
     timed(pytest, cwd)  # warm the page cache and .pyc files
     ratios = []
+    channel_ratios = []
     for i in range(pairs):
-        # Alternate which goes first, so drift on a noisy machine hits both sides.
-        runs = [("bare", pytest), ("faultline", [faultline, "run", "--", *pytest])]
+        # Alternate which goes first, so drift on a noisy machine hits both sides. The third
+        # run turns faultline's pytest channel off (the plugin is not loaded), to show what
+        # the channel itself costs.
+        runs = [("bare", pytest), ("faultline", [faultline, "run", "--", *pytest]),
+                ("no-channel", [faultline, "run", "--", *pytest, "-p", "no:_faultline_channel"])]
         if i % 2:
             runs.reverse()
         result = {}
@@ -69,10 +74,14 @@ def overhead(faultline, pairs):
                 sys.exit(f"overhead.py: {name} run exited {status}")
         ratio = result["faultline"] / result["bare"]
         ratios.append(ratio)
-        print(f"  pair {i + 1:2d}: bare {result['bare']:.3f} s  faultline {result['faultline']:.3f} s  ratio {ratio:.4f}")
+        channel_ratios.append(result["faultline"] / result["no-channel"])
+        print(f"  pair {i + 1:2d}: bare {result['bare']:.3f} s  faultline {result['faultline']:.3f} s  ratio {ratio:.4f}"
+              f"  (without the pytest channel {result['no-channel']:.3f} s)")
     shutil.rmtree(cwd, ignore_errors=True)
     print(f"supervision overhead: median wall ratio {statistics.median(ratios):.4f} over {pairs} pairs "
           f"(min {min(ratios):.4f}, max {max(ratios):.4f}; target <= 1.02)")
+    print(f"pytest channel: median ratio with/without {statistics.median(channel_ratios):.4f} "
+          f"(min {min(channel_ratios):.4f}, max {max(channel_ratios):.4f})")
 
 
 def capture_times(faultline, corpus, repeats):

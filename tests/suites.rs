@@ -376,7 +376,7 @@ def test_never_reached(): pass
     let out = project.root.join("out");
     std::fs::create_dir_all(&out).unwrap();
     let json = out.join("report.json");
-    let mut child = Command::new(FAULTLINE)
+    let child = Command::new(FAULTLINE)
         .args(["run", "--no-store", "--keep-going", "--json"])
         .arg(&json)
         .args(["--", "python3", "-m", "pytest", "-q", "tests"])

@@ -266,6 +266,11 @@ fn pytest_faultline_reports_the_crashing_test() {
     let crash = only_crash(&report_at(&report, &out)).clone();
     assert_eq!(crash["test"]["nodeid"], expected.as_str(), "{crash:#?}");
     assert_eq!(crash["process"], "main", "pytest is faultline's command itself: {crash:#?}");
+    // The wheel's plugin and the one faultline brings are the same channel, active once: each
+    // test that passed before the crash (a `.` of pytest -q) is counted once.
+    let dots = String::from_utf8_lossy(&bare.stdout).lines().next().unwrap_or_default().matches('.').count();
+    assert_eq!(crash["pytest"]["channel"], true, "{crash:#?}");
+    assert_eq!(crash["pytest"]["passed_before"], dots as u64, "{crash:#?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("faultline: SIGSEGV (null-deref) in bbox"), "{}", show(&out));
     // pytest's output is what it is without faultline; faultline's report follows on stderr.

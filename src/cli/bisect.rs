@@ -58,7 +58,7 @@ pub fn bisect(args: BisectArgs) -> i32 {
         }
     };
     install_interrupt_handlers();
-    let search = Search { trials: &trials, jobs: jobs as usize, count: AtomicU32::new(0) };
+    let mut search = Search { trials, jobs: jobs as usize, count: AtomicU32::new(0) };
     let started = Instant::now();
     let mut report = search.run(&args);
     report.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -83,8 +83,8 @@ pub fn bisect(args: BisectArgs) -> i32 {
     }
 }
 
-struct Search<'a> {
-    trials: &'a Trials,
+struct Search {
+    trials: Trials,
     jobs: usize,
     count: AtomicU32,
 }
@@ -95,8 +95,8 @@ struct Target {
     signature: String,
 }
 
-impl Search<'_> {
-    fn run(&self, args: &BisectArgs) -> BisectReport {
+impl Search {
+    fn run(&mut self, args: &BisectArgs) -> BisectReport {
         let mut report = BisectReport {
             command: args.command.iter().map(|a| a.to_string_lossy().into_owned()).collect(),
             verdict: BisectVerdict::NoCrash,
@@ -131,6 +131,10 @@ impl Search<'_> {
                 Vec::new()
             }
         };
+        if log.as_ref().is_some_and(|log| log.worker.is_some()) {
+            // The order matters: every trial runs its tests in one process, not on xdist workers.
+            self.trials = self.trials.with_args(&["-n0"]);
+        }
         let target = Target { test: test.clone(), signature: crash.signature.clone() };
         report.test = Some(test.clone());
         report.signature = Some(crash.signature.clone());
@@ -155,6 +159,7 @@ impl Search<'_> {
         if self.interrupted(&mut report) {
             return report;
         }
+        let search: &Search = self;
         let with_earlier = |tests: &[String]| {
             let mut all = tests.to_vec();
             all.push(test.clone());
@@ -164,13 +169,13 @@ impl Search<'_> {
         let mut runs = 0;
         let mut crashed = 0;
         while runs < args.attempts && crashed == 0 && !INTERRUPTED.load(Ordering::SeqCst) {
-            let n = (args.attempts - runs).min(self.jobs as u32) as usize;
-            let ends = self.batch(&vec![with_earlier(&earlier); n]);
+            let n = (args.attempts - runs).min(search.jobs as u32) as usize;
+            let ends = search.batch(&vec![with_earlier(&earlier); n]);
             runs += n as u32;
-            crashed += ends.iter().filter(|end| self.same_crash(end, &target).is_some()).count() as u32;
+            crashed += ends.iter().filter(|end| search.same_crash(end, &target).is_some()).count() as u32;
         }
         if crashed == 0 {
-            if self.interrupted(&mut report) {
+            if search.interrupted(&mut report) {
                 return report;
             }
             say(&format!(
@@ -184,25 +189,25 @@ impl Search<'_> {
         report.verdict = BisectVerdict::OrderDependent;
         say("alone, it passes: it needs tests that ran before it");
 
-        report.repetitions = self.repetitions(&test, &target);
+        report.repetitions = search.repetitions(&test, &target);
         if let Some(times) = report.repetitions {
             say(&format!("run alone {times} times in a row, it crashes"));
         }
-        if self.interrupted(&mut report) {
+        if search.interrupted(&mut report) {
             return report;
         }
-        say(&format!("searching the {} before it, {} trials at a time", tests_count(earlier.len()), self.jobs));
-        let found = ddmin(earlier, self.jobs, |candidates| {
+        say(&format!("searching the {} before it, {} trials at a time", tests_count(earlier.len()), search.jobs));
+        let found = ddmin(earlier, search.jobs, |candidates| {
             if INTERRUPTED.load(Ordering::SeqCst) {
                 return vec![false; candidates.len()];
             }
             let selections: Vec<Selection> = candidates.iter().map(|c| with_earlier(c)).collect();
-            self.batch(&selections).iter().map(|end| self.same_crash(end, &target).is_some()).collect()
+            search.batch(&selections).iter().map(|end| search.same_crash(end, &target).is_some()).collect()
         });
-        self.interrupted(&mut report);
+        search.interrupted(&mut report);
         // The crash as the smallest set reproduces it.
-        let smallest = self.batch(&[with_earlier(&found.items)]);
-        if let Some(crash) = self.same_crash(&smallest[0], &target) {
+        let smallest = search.batch(&[with_earlier(&found.items)]);
+        if let Some(crash) = search.same_crash(&smallest[0], &target) {
             report.crash = Some(crash);
         }
         report.needed = found.items;

@@ -14,8 +14,8 @@
 //!
 //! Exit status: with a crash, faultline dies of the first crash's signal (what the same
 //! pytest run would have done without faultline); otherwise the last pytest's status, or 1
-//! when an earlier run had failures that the last did not see; an interrupt or a timeout ends
-//! as that run ended.
+//! when an earlier run had failures that the last did not see; an interrupt ends as that
+//! run ended.
 
 use super::run::{fenced, print_github_annotations, print_terminal_report, Round, Session};
 use super::trial::Trials;
@@ -42,7 +42,8 @@ pub(super) fn keep_going(session: Session) -> Exit {
     let mut selection: Option<Selection> = None;
     let mut original_maxfail: Option<u32> = None;
     let mut earlier_problems = false;
-    let mut last_exit;
+    // Set by every run; the loop runs the command at least once.
+    let mut last_exit = Exit::Code(0);
     let stopped: Option<String> = loop {
         let _ = channel.clear();
         let envp = match &selection {
@@ -61,10 +62,8 @@ pub(super) fn keep_going(session: Session) -> Exit {
             }
         };
         let timeout = match budget.map(|limit| limit.saturating_sub(started.elapsed())) {
-            Some(left) if left.is_zero() => {
-                last_exit = Exit::Code(124);
-                break Some("the time limit was reached".into());
-            }
+            // The budget ran out between two runs: the last one's status stands.
+            Some(left) if left.is_zero() => break Some("the time limit was reached".into()),
             other => other,
         };
         let Round { exit, report, timed_out } = session.supervise(envp, timeout);

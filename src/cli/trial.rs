@@ -52,6 +52,13 @@ impl Trials {
         Ok(Trials { faultline, dir: dir.to_owned(), run_options, command })
     }
 
+    /// The same trials with `args` after the command's own (`-n0`: no xdist workers).
+    pub(super) fn with_args(&self, args: &[&str]) -> Trials {
+        let mut command = self.command.clone();
+        command.extend(args.iter().map(OsString::from));
+        Trials { faultline: self.faultline.clone(), dir: self.dir.clone(), run_options: self.run_options.clone(), command }
+    }
+
     /// Runs trial number `n` on `selection` (on every test when it names none) and waits
     /// for it.
     pub(super) fn run(&self, n: u32, selection: &Selection) -> TrialEnd {
