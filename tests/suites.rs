@@ -542,3 +542,32 @@ def test_once():
     assert_eq!(result["reproduced"], serde_json::json!({"crashed": 1, "runs": 4}));
     assert!(stderr.contains("faultline stress"), "{stderr}");
 }
+
+#[test]
+fn the_timeout_is_the_whole_suites_budget_and_ends_it() {
+    let project = suite(&[(
+        "tests/test_slow.py",
+        r#"
+import time
+from crashy import lib
+
+def test_first():
+    lib.crash_null()
+
+def test_hangs():
+    time.sleep(120)
+
+def test_after(): pass
+"#,
+    )]);
+    let run = faultline(&project, &["--keep-going", "--timeout", "4s", "--kill-after", "1s"], &["tests"]);
+    let report = run.report.expect("a report");
+    assert_eq!(report["outcome"], "timeout", "{}", run.stderr);
+    assert_eq!(report["suite"]["restarts"], 1);
+    assert_eq!(report["suite"]["stopped"], "the time limit was reached");
+    assert_eq!(tests_by_outcome(&report, "crashed"), ["tests/test_slow.py::test_first"]);
+    assert_eq!(tests_by_outcome(&report, "not-run").len(), 2, "{report}");
+    assert_eq!(run.stderr.matches("running pytest again").count(), 1, "{}", run.stderr);
+    // The stop is faultline's: 128 + SIGTERM, as for one run, not the first crash's signal.
+    assert_eq!(run.status, 128 + libc::SIGTERM, "{}", run.stderr);
+}

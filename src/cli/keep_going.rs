@@ -14,8 +14,8 @@
 //!
 //! Exit status: with a crash, faultline dies of the first crash's signal (what the same
 //! pytest run would have done without faultline); otherwise the last pytest's status, or 1
-//! when an earlier run had failures that the last did not see; an interrupt ends as that
-//! run ended.
+//! when an earlier run had failures that the last did not see; an interrupt or the time
+//! limit ends as that run ended (128 + N for faultline's own stop, as for one run).
 
 use super::run::{fenced, print_github_annotations, print_terminal_report, Round, Session};
 use super::trial::Trials;
@@ -44,6 +44,8 @@ pub(super) fn keep_going(session: Session) -> Exit {
     let mut earlier_problems = false;
     // Set by every run; the loop runs the command at least once.
     let mut last_exit = Exit::Code(0);
+    // faultline's own stop (the time limit) ended the suite: its status is faultline's.
+    let mut stopped_by_limit = false;
     let stopped: Option<String> = loop {
         let _ = channel.clear();
         let envp = match &selection {
@@ -63,7 +65,10 @@ pub(super) fn keep_going(session: Session) -> Exit {
         };
         let timeout = match budget.map(|limit| limit.saturating_sub(started.elapsed())) {
             // The budget ran out between two runs: the last one's status stands.
-            Some(left) if left.is_zero() => break Some("the time limit was reached".into()),
+            Some(left) if left.is_zero() => {
+                stopped_by_limit = true;
+                break Some("the time limit was reached".into());
+            }
             other => other,
         };
         let Round { exit, report, timed_out } = session.supervise(envp, timeout);
@@ -99,6 +104,7 @@ pub(super) fn keep_going(session: Session) -> Exit {
             break Some(format!("interrupted by {}", signal_name(signal)));
         }
         if timed_out {
+            stopped_by_limit = true;
             break Some("the time limit was reached".into());
         }
         if added.outside_tests > 0 {
@@ -132,7 +138,7 @@ pub(super) fn keep_going(session: Session) -> Exit {
     if faultline::trace::stop_requested().is_none() && time_left.is_none_or(|left| !left.is_zero()) {
         check_alone(&session, &mut suite, &reports, time_left);
     }
-    let exit = if faultline::trace::stop_requested().is_some() {
+    let exit = if faultline::trace::stop_requested().is_some() || stopped_by_limit {
         last_exit
     } else if let Some(crash_exit) = first_crash_exit {
         crash_exit
