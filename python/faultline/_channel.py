@@ -11,6 +11,7 @@ What it writes: one file per process, `<pid>.jsonl`, one JSON object per line:
   {"e": "collected", "ids": [...]}                             after collection (and selection)
   {"e": "test", "id"}                                           when a test starts
   {"e": "report", "id", "when", "outcome", "category", "duration", "message"}
+                                                               (a passed setup or teardown: none)
   {"e": "finished", "status"}                                   when the session ends
 A line is written with one write(2) before the test it announces runs, so that what the file
 holds when the process dies is exactly what pytest knew; the phase reports of a test are sent
@@ -133,10 +134,18 @@ class Channel:
         self._send({"e": "test", "id": nodeid})
 
     def pytest_runtest_logreport(self, report):
-        try:
-            category = self.config.hook.pytest_report_teststatus(report=report, config=self.config)[0]
-        except Exception:
-            category = report.outcome
+        # This runs three times per test in every supervised pytest: the common case (a
+        # passed phase) is decided here without asking every plugin, and a passed setup or
+        # teardown is not sent at all.
+        if report.passed and not hasattr(report, "wasxfail"):
+            if report.when != "call":
+                return
+            category = "passed"
+        else:
+            try:
+                category = self.config.hook.pytest_report_teststatus(report=report, config=self.config)[0]
+            except Exception:
+                category = report.outcome
         event = {"e": "report", "id": report.nodeid, "when": report.when, "outcome": report.outcome,
                  "category": category or "", "duration": round(getattr(report, "duration", 0.0), 6)}
         if report.failed:
