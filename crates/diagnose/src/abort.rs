@@ -17,13 +17,18 @@ pub fn has_abort_call(frames: &[Frame]) -> bool {
 }
 
 pub(crate) fn abort_family(frames: &[Frame], message: Option<&str>) -> Verdict {
+    let names: Vec<String> = frames.iter().filter_map(normalized_name).collect();
+    let has = |n: &str| names.iter().any(|x| x == n);
+    // The runtime's own words first (their text may contain any word, `corrupted` too), then
+    // its abort path on the stack when it said nothing we could read.
+    if let Some(verdict) = runtime_verdict(message, &names) {
+        return verdict;
+    }
     if let Some(text) = message {
         if let Some(verdict) = classify_abort_message(text) {
             return verdict;
         }
     }
-    let names: Vec<String> = frames.iter().filter_map(normalized_name).collect();
-    let has = |n: &str| names.iter().any(|x| x == n);
     if has("malloc_printerr") {
         return Verdict::new(CrashKind::HeapCorruption, "glibc's allocator found its bookkeeping damaged and aborted");
     }
@@ -32,11 +37,38 @@ pub(crate) fn abort_family(frames: &[Frame], message: Option<&str>) -> Verdict {
     }
     if has("__stack_chk_fail") {
         return Verdict::new(
-            CrashKind::Abort,
+            CrashKind::BufferOverflow,
             "the stack protector found a canary overwritten: a stack buffer overflow",
         );
     }
     Verdict::new(CrashKind::Abort, abort_detail(message))
+}
+
+/// A Rust panic or an uncaught C++ exception, by the runtime's message or its abort path.
+fn runtime_verdict(message: Option<&str>, names: &[String]) -> Option<Verdict> {
+    let panic = || Verdict::new(CrashKind::Panic, "a Rust panic could not unwind and aborted the process");
+    let uncaught = || Verdict::new(CrashKind::UncaughtException, "an uncaught C++ exception reached std::terminate(), which aborts");
+    if let Some(text) = message {
+        if is_rust_panic_message(text) {
+            return Some(panic());
+        }
+        if text.starts_with("terminate called") {
+            return Some(uncaught());
+        }
+    }
+    let on_stack = |wanted: &[&str]| names.iter().any(|n| wanted.iter().any(|w| n == w || n.starts_with(&format!("{w}::"))));
+    if on_stack(&["rust_panic", "__rust_start_panic", "std::panicking::rust_panic_with_hook", "core::panicking::panic_nounwind", "core::panicking::panic_cannot_unwind"]) {
+        return Some(panic());
+    }
+    if on_stack(&["std::terminate", "__cxxabiv1::__terminate", "__gnu_cxx::__verbose_terminate_handler"]) {
+        return Some(uncaught());
+    }
+    None
+}
+
+/// `thread 'main' panicked at …`, `thread '<unnamed>' (4242) panicked at …`.
+pub fn is_rust_panic_message(text: &str) -> bool {
+    text.starts_with("thread '") && text.contains(" panicked at ")
 }
 
 /// The kind an abort message names, when it names one.
@@ -72,7 +104,7 @@ pub fn classify_abort_message(text: &str) -> Option<Verdict> {
     }
     if text.contains("stack smashing detected") {
         return Some(Verdict::new(
-            CrashKind::Abort,
+            CrashKind::BufferOverflow,
             "the stack protector found a canary overwritten: a stack buffer overflow",
         ));
     }

@@ -166,7 +166,8 @@ pub fn is_runtime_frame(frame: &Frame) -> bool {
 }
 
 /// A native frame that may be named as the culprit: it belongs to a known object that is
-/// neither the C runtime nor the interpreter.
+/// neither the C runtime nor the interpreter, and it is not a runtime's fatal machinery
+/// (Rust's panic path is linked into every Rust extension: the culprit is what panicked).
 pub fn is_culprit_candidate(frame: &Frame) -> bool {
     frame.kind == FrameKind::Native
         && frame
@@ -174,6 +175,7 @@ pub fn is_culprit_candidate(frame: &Frame) -> bool {
             .as_deref()
             .map(module_basename)
             .is_some_and(|m| !m.is_empty() && !is_system_module(m) && !is_interpreter_module(m))
+        && !normalized_name(frame).is_some_and(|n| is_signal_plumbing(&n))
 }
 
 /// A Python file from the standard library, site-packages or the frozen import system.
@@ -402,7 +404,59 @@ pub fn is_signal_plumbing(normalized: &str) -> bool {
         "std::process::abort",
         "std::sys::pal::unix::abort_internal",
     ];
-    PLUMBING.contains(&short_function(normalized).as_str())
+    let short = short_function(normalized);
+    PLUMBING.contains(&short.as_str()) || is_fatal_machinery(&short) || is_fatal_machinery(normalized)
+}
+
+/// The frames a runtime's panic, terminate or fatal-log path runs through: never where the
+/// problem is, so never the culprit nor part of the signature (two panics in one extension
+/// are two groups, keyed on the functions that panicked).
+const FATAL_MACHINERY_PREFIXES: &[&str] = &[
+    // Rust's panic machinery.
+    "core::panicking::",
+    "core::panic::",
+    "std::panicking::",
+    "std::panic::",
+    "std::rt::",
+    "std::sys::backtrace::",
+    "__rustc::",
+    "panic_abort::",
+    "panic_unwind::",
+    "rust_panic",
+    "rust_begin_unwind",
+    "__rust_",
+    "core::result::unwrap_failed",
+    "core::option::unwrap_failed",
+    "core::option::expect_failed",
+    "core::cell::panic_already",
+    // The C++ ABI's throw, unwind and terminate.
+    "__cxxabiv1::",
+    "__cxa_",
+    "_Unwind_",
+    "__gxx_personality",
+    "std::__terminate",
+    "std::terminate",
+    "std::rethrow_exception",
+    // Qt's fatal messages and asserts.
+    "QMessageLogger::fatal",
+    "qt_message_fatal",
+    "qt_assert",
+    "qt_check_pointer",
+    "qFatal",
+    // glog and abseil's fatal log.
+    "google::LogMessage",
+    "google::LogMessageFatal",
+    "absl::log_internal::",
+    "absl::lts_",
+];
+
+fn is_fatal_machinery(name: &str) -> bool {
+    FATAL_MACHINERY_PREFIXES.iter().any(|prefix| {
+        name.strip_prefix(prefix).is_some_and(|rest| {
+            // `absl::lts_20240116::log_internal::…`: only abseil's logging.
+            !prefix.starts_with("absl::lts_") || rest.contains("log_internal::")
+        })
+    })
 }
 
 /// The frame's function, normalized, or `None` for an unsymbolized frame.
@@ -521,6 +575,31 @@ mod tests {
         assert_eq!(short_function("std::terminate()"), "std::terminate");
         assert_eq!(short_function("Foo::operator()(int)"), "Foo::operator()");
         assert_eq!(short_function("bbox"), "bbox");
+    }
+
+    #[test]
+    fn runtime_fatal_machinery_is_plumbing() {
+        for name in [
+            "core::panicking::panic_fmt",
+            "core::panicking::panic_bounds_check",
+            "std::panicking::begin_panic_handler::{{closure}}",
+            "std::sys::backtrace::__rust_end_short_backtrace",
+            "__rustc::__rust_abort",
+            "__rustc::rust_begin_unwind",
+            "core::option::unwrap_failed",
+            "__cxxabiv1::__terminate(void (*)())",
+            "__cxa_throw",
+            "_Unwind_RaiseException",
+            "QMessageLogger::fatal(char const*, ...) const",
+            "qt_message_fatal(QtMsgType, QMessageLogContext const&, QString const&)",
+            "google::LogMessageFatal::~LogMessageFatal()",
+            "absl::lts_20240116::log_internal::LogMessageFatal::~LogMessageFatal()",
+        ] {
+            assert!(is_signal_plumbing(name), "{name}");
+        }
+        for name in ["mycrate::parse::parse_header", "absl::lts_20240116::StrCat", "QWidget::show", "std::vector<int>::at"] {
+            assert!(!is_signal_plumbing(name), "{name}");
+        }
     }
 
     #[test]

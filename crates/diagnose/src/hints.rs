@@ -185,6 +185,15 @@ fn kind_hint(facts: &Facts) -> Option<Hint> {
         CrashKind::Fpe => Some(fpe_hint(facts, &who)),
         CrashKind::Assert => Some(assert_hint(facts)),
         CrashKind::Abort => abort_hint(facts, &who),
+        CrashKind::Panic => Some(hint(
+            "rust-panic",
+            format!("{who} panicked and the panic aborted the process: with `panic = \"unwind\"` in the Cargo profile (the default) PyO3 raises a panic as a Python `PanicException` instead; a panic inside a `Drop` or while already panicking aborts either way"),
+        )),
+        CrashKind::UncaughtException => Some(uncaught_exception_hint(facts, &who)),
+        CrashKind::BufferOverflow => Some(hint(
+            "buffer-overflow",
+            format!("{who} wrote past the end of a buffer: check the sizes of fixed-size arrays and of every copy into them (`strcpy`, `sprintf`, a loop bound); a build with `-fsanitize=address` stops at the first bad write"),
+        )),
         CrashKind::ExternalSignal => Some(external_hint(facts)),
         CrashKind::SelfSignal => Some(hint(
             "self-signal",
@@ -330,13 +339,42 @@ fn abort_hint(facts: &Facts, who: &str) -> Option<Hint> {
             format!("{who} called the Python C API without holding the GIL: wrap the call in PyGILState_Ensure/PyGILState_Release (or Py_BLOCK_THREADS)"),
         ));
     }
-    if message.starts_with("terminate called") {
-        return Some(hint(
-            "uncaught-cpp-exception",
-            "a C++ exception escaped to std::terminate: catch it at the extension boundary and turn it into a Python exception".into(),
-        ));
+    if let Some(hint) = qt_platform_hint(facts) {
+        return Some(hint);
     }
+    let _ = message;
     None
+}
+
+/// A C++ exception that reached std::terminate.
+fn uncaught_exception_hint(facts: &Facts, who: &str) -> Hint {
+    let message = facts.message.unwrap_or_default();
+    let text = if message.contains("without an active exception") {
+        format!("std::terminate was called without an exception in flight ({who}): a `std::thread` destroyed while still joinable, or a `throw;` outside a handler")
+    } else {
+        format!("a C++ exception escaped {who} to std::terminate (through a `noexcept` function, a destructor during unwinding, or a thread's entry function): catch it at the extension boundary and turn it into a Python exception (pybind11 and nanobind translate exceptions only on the thread that called from Python)")
+    };
+    hint("uncaught-cpp-exception", text)
+}
+
+/// Qt could not load its platform plugin: no display, or a missing system library.
+fn qt_platform_hint(facts: &Facts) -> Option<Hint> {
+    let tail = &facts.capture.stderr_tail;
+    let failed = tail.iter().any(|l| l.contains("Could not load the Qt platform plugin") || l.contains("no Qt platform plugin could be initialized"));
+    if !failed {
+        return None;
+    }
+    // Qt names the missing library in its debug lines (QT_DEBUG_PLUGINS=1) or the xcb-cursor note.
+    let library = tail.iter().find_map(|l| {
+        let at = l.find("lib")?;
+        let word: String = l[at..].chars().take_while(|c| !c.is_whitespace() && *c != ',' && *c != ':' && *c != '"' && *c != '\'').collect();
+        (word.contains(".so") || word.starts_with("libxcb")).then_some(word)
+    });
+    let text = match library {
+        Some(lib) => format!("Qt could not load its platform plugin because {lib} is missing: install the system package that provides it (on Debian/Ubuntu `apt-get install {}`), or run without a display with `--headless` (QT_QPA_PLATFORM=offscreen)", lib.split(".so").next().unwrap_or(&lib).replace('_', "-")),
+        None => "Qt could not load its platform plugin: with no display (CI, ssh), run with `--headless` or QT_QPA_PLATFORM=offscreen; QT_DEBUG_PLUGINS=1 names a missing system library".into(),
+    };
+    Some(hint("qt-platform-plugin", text))
 }
 
 fn external_hint(facts: &Facts) -> Hint {

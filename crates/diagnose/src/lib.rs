@@ -35,6 +35,10 @@ pub mod fixtures;
 use crate::capture::Capture;
 use crate::model::{Crash, Thread};
 
+/// How many of the capture's last stderr lines the report keeps (the capture keeps more,
+/// to find a runtime's fatal message above what it printed after it).
+pub const REPORTED_STDERR_LINES: usize = 20;
+
 /// Turns the evidence of one fatal signal into a diagnosed crash.
 pub fn diagnose(capture: &Capture) -> Crash {
     let message = message::crash_message(capture);
@@ -81,7 +85,7 @@ pub fn diagnose(capture: &Capture) -> Crash {
         hints,
         threads: capture.threads.iter().map(capped).collect(),
         fault_detail: verdict.detail,
-        stderr_tail: capture.stderr_tail.clone(),
+        stderr_tail: capture.stderr_tail[capture.stderr_tail.len().saturating_sub(REPORTED_STDERR_LINES)..].to_vec(),
         held_ms: Some(capture.held_ms),
         // Set by the supervisor once symbols and diagnosis are done.
         report_ready_ms: None,

@@ -4,7 +4,7 @@ use crate::capture::Capture;
 use crate::frames::{is_culprit_candidate, is_library_source, is_user_frame, module_basename};
 use crate::model::{Culprit, Frame, PythonLocation};
 
-fn crashed_frames(capture: &Capture) -> &[Frame] {
+pub(crate) fn crashed_frames(capture: &Capture) -> &[Frame] {
     capture.crashed_thread().map(|t| t.frames.as_slice()).unwrap_or(&[])
 }
 

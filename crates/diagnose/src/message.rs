@@ -13,7 +13,28 @@ pub fn crash_message(capture: &Capture) -> Option<String> {
     if let Some(message) = capture.abort_message.as_deref().and_then(clean_abort_message) {
         return Some(message);
     }
+    // qFatal's text has no prefix of its own: it is what Qt wrote last, and Qt's fatal path
+    // on the crashing thread ties it to this crash.
+    let frames = crate::location::crashed_frames(capture);
+    let qt_fatal = crate::frames::has_native_function(frames, |name| {
+        let short = crate::frames::short_function(name);
+        short.starts_with("QMessageLogger::fatal") || short.starts_with("qt_message_fatal")
+    });
+    if qt_fatal {
+        if let Some(line) = last_line_before_faulthandler(&capture.stderr_tail) {
+            return Some(line);
+        }
+    }
     fatal_line_in(&capture.stderr_tail)
+}
+
+/// The last line the process wrote before faulthandler's dump (or at all, without one).
+fn last_line_before_faulthandler(lines: &[String]) -> Option<String> {
+    let end = lines
+        .iter()
+        .position(|l| l.starts_with("Fatal Python error: ") && FAULTHANDLER_HEADERS.contains(&l["Fatal Python error: ".len()..].trim()))
+        .unwrap_or(lines.len());
+    lines[..end].iter().rev().map(|l| l.trim()).find(|l| !l.is_empty()).map(str::to_owned)
 }
 
 /// Trims glibc's message and drops the program name glibc puts before an assertion
@@ -52,15 +73,80 @@ pub fn fatal_line_in(lines: &[String]) -> Option<String> {
     for (i, line) in lines.iter().enumerate() {
         let text = line.trim_end();
         let next = lines.get(i + 1).map(|l| l.trim());
-        if let Some(message) = recognise(text, next) {
+        if let Some(message) = rust_panic(text, &lines[i + 1..]).or_else(|| recognise(text, next)) {
             found = Some(message);
         }
     }
     found
 }
 
+/// How many lines of a panic's message are kept.
+const PANIC_MESSAGE_LINES: usize = 5;
+
+/// A Rust panic: `thread 'NAME' (TID) panicked at FILE:LINE:COL:` then the message lines
+/// (Rust ≥ 1.73; the thread id since 1.88), or the older one-line
+/// `thread 'NAME' panicked at 'MSG', FILE:LINE:COL`. The message ends at the first line of
+/// the runtime's own (`note: run with RUST_BACKTRACE=1`, `stack backtrace:`, the abort
+/// notice) or an empty line; the thread id is left out (it differs every run).
+fn rust_panic(line: &str, rest: &[String]) -> Option<String> {
+    let trimmed = line.trim_start();
+    let after_name = trimmed.strip_prefix("thread '")?;
+    let (name, after) = after_name.split_once('\'')?;
+    let after = after.trim_start();
+    // The thread id: `(12345) `.
+    let after = match after.strip_prefix('(') {
+        Some(id) => id.split_once(") ").filter(|(digits, _)| digits.chars().all(|c| c.is_ascii_digit()))?.1,
+        None => after,
+    };
+    let place = after.strip_prefix("panicked at ")?;
+    let head = format!("thread '{name}' panicked at {}", place.trim_end());
+    if !place.trim_end().ends_with(':') {
+        return Some(head);
+    }
+    let message: Vec<&str> = rest
+        .iter()
+        .map(|l| l.trim_end())
+        .take_while(|l| !l.trim().is_empty() && !is_rust_runtime_line(l))
+        .take(PANIC_MESSAGE_LINES)
+        .map(str::trim)
+        .collect();
+    if message.is_empty() {
+        return Some(head);
+    }
+    Some(format!("{head} {}", message.join(" ")))
+}
+
+/// Lines Rust's panic machinery writes after the message.
+fn is_rust_runtime_line(line: &str) -> bool {
+    let line = line.trim_start();
+    ["note: ", "stack backtrace:", "thread caused non-unwinding panic", "fatal runtime error: ", "panic in a "]
+        .iter()
+        .any(|p| line.starts_with(p))
+        || line.starts_with("thread '") && line.contains(" panicked at ")
+}
+
+/// glog and abseil's fatal log line: `F1203 12:00:00.000000 123 file.cc:42] Check failed: x > 0`.
+fn glog_fatal(line: &str) -> Option<String> {
+    let line = line.trim_start();
+    let rest = line.strip_prefix('F')?;
+    let (date, rest) = rest.split_once(' ')?;
+    if date.len() < 4 || !date.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let (time, rest) = rest.trim_start().split_once(' ')?;
+    if !time.contains(':') || !time.chars().all(|c| c.is_ascii_digit() || c == ':' || c == '.') {
+        return None;
+    }
+    let (_thread, rest) = rest.trim_start().split_once(' ')?;
+    let (place, message) = rest.split_once("] ")?;
+    looks_like_file_line(&format!("{place}: x")).then(|| format!("{place}] {}", message.trim()))
+}
+
 fn recognise(line: &str, next: Option<&str>) -> Option<String> {
     let trimmed = line.trim_start();
+    if let Some(message) = glog_fatal(trimmed) {
+        return Some(message);
+    }
     if let Some(at) = line.find("Fatal Python error: ") {
         let reason = line[at + "Fatal Python error: ".len()..].trim();
         // faulthandler's own header only restates the signal: not a cause.
@@ -76,15 +162,6 @@ fn recognise(line: &str, next: Option<&str>) -> Option<String> {
         return Some(match next.and_then(|n| n.strip_prefix("what():")) {
             Some(what) => format!("{trimmed}: what(): {}", what.trim()),
             None => trimmed.to_string(),
-        });
-    }
-    if trimmed.starts_with("thread '") && trimmed.contains("' panicked at ") {
-        // Rust ≥ 1.73 puts the message on the next line.
-        return Some(match next {
-            Some(n) if trimmed.ends_with(':') && !n.is_empty() && !n.starts_with("note:") => {
-                format!("{trimmed} {n}")
-            }
-            _ => trimmed.to_string(),
         });
     }
     if trimmed.starts_with("*** ") && trimmed.contains(" ***: terminated") {
@@ -187,6 +264,55 @@ mod tests {
         assert_eq!(fatal_line_in(&smash).as_deref(), Some("*** stack smashing detected ***: terminated"));
         let heap = lines("corrupted size vs. prev_size\n");
         assert_eq!(fatal_line_in(&heap).as_deref(), Some("corrupted size vs. prev_size"));
+    }
+
+    #[test]
+    fn rust_panics_in_every_form() {
+        let with_tid = lines(
+            "thread '<unnamed>' (81234) panicked at src/lib.rs:22:18:\n\
+             index out of bounds: the len is 3 but the index is 7\n\
+             note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n\
+             thread caused non-unwinding panic. aborting.\n",
+        );
+        assert_eq!(
+            fatal_line_in(&with_tid).as_deref(),
+            Some("thread '<unnamed>' panicked at src/lib.rs:22:18: index out of bounds: the len is 3 but the index is 7")
+        );
+        let multi = lines("thread 'main' panicked at src/cfg.rs:5:9:\nbad config:\n  key `x` missing\n\nstack backtrace:\n   0: rust_begin_unwind\n");
+        assert_eq!(
+            fatal_line_in(&multi).as_deref(),
+            Some("thread 'main' panicked at src/cfg.rs:5:9: bad config: key `x` missing")
+        );
+        let old = lines("thread 'main' panicked at 'called `Option::unwrap()` on a `None` value', src/main.rs:4:37\n");
+        assert_eq!(
+            fatal_line_in(&old).as_deref(),
+            Some("thread 'main' panicked at 'called `Option::unwrap()` on a `None` value', src/main.rs:4:37")
+        );
+        // A panic in a Drop while panicking: the last panic is the one that aborted.
+        let twice = lines("thread 'main' panicked at src/a.rs:1:1:\nfirst\nthread 'main' panicked at src/b.rs:2:2:\nsecond in drop\nthread caused non-unwinding panic. aborting.\n");
+        assert_eq!(fatal_line_in(&twice).as_deref(), Some("thread 'main' panicked at src/b.rs:2:2: second in drop"));
+    }
+
+    #[test]
+    fn qfatal_is_the_last_line_qt_wrote_when_qts_fatal_path_is_on_the_stack() {
+        let mut c = fixtures::c_assert();
+        c.abort_message = None;
+        c.stderr_tail = lines("qt.qpa.plugin: Could not load the Qt platform plugin \"xcb\" in \"\" even though it was found.\nThis application failed to start because no Qt platform plugin could be initialized.\n\nFatal Python error: Aborted\n\nCurrent thread 0x1 (most recent call first):\n");
+        let thread = c.threads.iter_mut().find(|t| t.crashed).unwrap();
+        thread.frames.insert(1, crate::model::Frame { function: Some("QMessageLogger::fatal(char const*, ...) const".into()), module: Some("/usr/lib/libQt6Core.so.6".into()), ..thread.frames[0].clone() });
+        assert_eq!(
+            crash_message(&c).as_deref(),
+            Some("This application failed to start because no Qt platform plugin could be initialized.")
+        );
+    }
+
+    #[test]
+    fn glog_and_abseil_fatal_lines() {
+        let glog = lines("I1203 12:00:00.000000 123 main.cc:10] starting\nF1203 12:00:00.000100 123 file.cc:42] Check failed: x > 0 (0 vs. 0) \n*** Check failure stack trace: ***\n");
+        assert_eq!(fatal_line_in(&glog).as_deref(), Some("file.cc:42] Check failed: x > 0 (0 vs. 0)"));
+        let absl = lines("F0000 00:00:1733300000.123456   4242 engine.cc:77] Check failed: ptr != nullptr\n");
+        assert_eq!(fatal_line_in(&absl).as_deref(), Some("engine.cc:77] Check failed: ptr != nullptr"));
+        assert_eq!(fatal_line_in(&lines("Failed to open file.cc:3] x\n")), None);
     }
 
     #[test]

@@ -25,7 +25,10 @@
 //! - the innermost Python frame in the user's code (function and file name, no line),
 //!   falling back to the innermost Python frame;
 //! - for a failed assertion, the assertion text without its `file:line:` prefix; for a
-//!   CPython fatal error, the name of the function that reported it.
+//!   CPython fatal error, the name of the function that reported it; for a Rust panic, the
+//!   file and message the runtime names (numbers folded to `#`: the values of the moment);
+//!   for an uncaught C++ exception, its type; for a glog/abseil check, its file and
+//!   condition. The runtimes' panic, throw and fatal-log frames are plumbing, like abort's.
 //!
 //! It is rendered as a readable prefix and 12 hex digits (48 bits) of the hash:
 //! `SIGSEGV/null-deref/bytes_per_pixel@_pixfmt/1a2b3c4d5e6f`. The kind is part of both:
@@ -157,11 +160,57 @@ fn message_key(kind: CrashKind, message: &str) -> Option<String> {
             Some(format!("{function}: {}", &message[at..]))
         }
         CrashKind::Abort => {
-            let rest = message.strip_prefix("Fatal Python error: ")?;
-            Some(rest.split(':').next().unwrap_or(rest).trim().to_string())
+            if let Some(rest) = message.strip_prefix("Fatal Python error: ") {
+                return Some(rest.split(':').next().unwrap_or(rest).trim().to_string());
+            }
+            // glog / abseil: `file.cc:42] Check failed: x > 0 (0 vs. 0)` → `file.cc] Check failed: x > 0`.
+            let (place, text) = message.split_once("] ")?;
+            let file = place.rsplit_once(':').map_or(place, |(file, _)| file);
+            let text = text.split(" (").next().unwrap_or(text);
+            Some(format!("{file}] {}", without_numbers(text)))
+        }
+        // The place the runtime names: `src/lib.rs` and the message with its numbers (the
+        // values of the moment) left out. The line is left out too, as everywhere.
+        CrashKind::Panic => {
+            let place = message.split(" panicked at ").nth(1)?;
+            let (file, text) = match place.strip_prefix('\'') {
+                // Old form: `'MSG', FILE:LINE:COL`.
+                Some(quoted) => {
+                    let (text, at) = quoted.rsplit_once("', ")?;
+                    (at.split(':').next().unwrap_or(at), text)
+                }
+                None => {
+                    let (at, text) = place.split_once(": ").unwrap_or((place, ""));
+                    (at.split(':').next().unwrap_or(at), text)
+                }
+            };
+            Some(format!("{file}: {}", without_numbers(text)))
+        }
+        // The exception's type, not its text.
+        CrashKind::UncaughtException => {
+            let thrown = message.split("instance of '").nth(1).and_then(|t| t.split('\'').next());
+            Some(thrown.unwrap_or("no active exception").to_string())
         }
         _ => None,
     }
+}
+
+/// `the len is 2 but the index is 7` → `the len is # but the index is #`.
+fn without_numbers(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut in_number = false;
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            if !in_number {
+                out.push('#');
+            }
+            in_number = true;
+        } else {
+            in_number = false;
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A function name fit for the signature's readable part: no templates, at most the last
@@ -227,6 +276,24 @@ mod tests {
         assert!(sig(&fixtures::double_free()).starts_with("SIGABRT/double-free/pack@_packer/"));
         assert!(sig(&fixtures::c_assert()).starts_with("SIGABRT/assert/center@_stats/"));
         assert!(sig(&fixtures::ctypes_null()).starts_with("SIGSEGV/null-deref/string_at@_ctypes/"));
+    }
+
+    #[test]
+    fn runtime_messages_key_panics_exceptions_and_fatal_logs() {
+        let key = |kind, m: &str| message_key(kind, m);
+        // Two panic sites of one extension are two keys; the values in a message are not.
+        let a = key(CrashKind::Panic, "thread '<unnamed>' panicked at src/lib.rs:5:9: index out of bounds: the len is 2 but the index is 7");
+        let b = key(CrashKind::Panic, "thread 'main' panicked at src/lib.rs:5:9: index out of bounds: the len is 3 but the index is 9");
+        let c = key(CrashKind::Panic, "thread 'main' panicked at src/lib.rs:12:9: checked_div: the divisor is zero");
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(a.as_deref(), Some("src/lib.rs: index out of bounds: the len is # but the index is #"));
+        let old = key(CrashKind::Panic, "thread 'main' panicked at 'called `Option::unwrap()` on a `None` value', src/main.rs:4:37");
+        assert_eq!(old.as_deref(), Some("src/main.rs: called `Option::unwrap()` on a `None` value"));
+        let thrown = key(CrashKind::UncaughtException, "terminate called after throwing an instance of 'std::runtime_error': what(): bad config 7");
+        assert_eq!(thrown.as_deref(), Some("std::runtime_error"));
+        let glog = key(CrashKind::Abort, "file.cc:42] Check failed: x > 0 (0 vs. 0)");
+        assert_eq!(glog.as_deref(), Some("file.cc] Check failed: x > #"));
     }
 
     #[test]

@@ -23,8 +23,10 @@ use std::time::{Duration, Instant};
 
 /// How much of the end of stderr to keep.
 const KEEP_BYTES: usize = 16 * 1024;
-/// How many lines a crash report shows.
-const TAIL_LINES: usize = 20;
+/// How many of the last lines a capture keeps: enough that a runtime's fatal message
+/// survives what it prints after it (a Rust backtrace with RUST_BACKTRACE=1, faulthandler's
+/// dump of many threads); the report keeps fewer (`faultline_diagnose::REPORTED_STDERR_LINES`).
+const TAIL_LINES: usize = 200;
 /// After a read that did not fill the buffer, the copier waits this long before reading
 /// again. A writer whose reader is not blocked in read() pays no wakeup, so a program that
 /// flushes thousands of tiny writes (pytest's progress dots) costs ~100 wakeups a second

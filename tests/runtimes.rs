@@ -1,0 +1,233 @@
+//! Crashes from native runtimes other than C and CPython, built for real by the tests: a
+//! C++ library (an exception through `noexcept`, a throw from a destructor during unwinding,
+//! a glog-style fatal check) and a PyO3 extension with `panic = "abort"`. Each report must
+//! carry the runtime's own words as its message, the kind, the hint, and a signature per
+//! place.
+
+mod common;
+
+use common::{shell_status, FAULTLINE};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+const CPP: &str = r#"
+#include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
+
+static void load_config(int value) {
+    if (value < 0) throw std::runtime_error("bad config value");
+}
+
+/* An exception may not leave a noexcept function: std::terminate. */
+extern "C" void parse_config(int value) noexcept { load_config(value); }
+
+struct Guard {
+    ~Guard() noexcept(false) { throw std::logic_error("cleanup failed"); }
+};
+
+/* A destructor that throws while an exception unwinds (to the handler below): std::terminate. */
+extern "C" int unwind_twice() {
+    try {
+        Guard guard;
+        throw std::runtime_error("first failure");
+    } catch (...) {
+        return 1;
+    }
+}
+
+/* A glog-style fatal check: the log line, then abort(). */
+extern "C" void check_positive(int x) {
+    if (!(x > 0)) {
+        std::fprintf(stderr, "F1204 20:00:00.000100  4242 engine.cc:42] Check failed: x > 0 (%d vs. 0)\n", x);
+        std::fflush(stderr);
+        std::abort();
+    }
+}
+
+extern "C" void check_ready(int ready) {
+    if (!ready) {
+        std::fprintf(stderr, "F1204 20:00:01.000200  4242 engine.cc:57] Check failed: ready \n");
+        std::fflush(stderr);
+        std::abort();
+    }
+}
+"#;
+
+fn cpp_library(dir: &Path) -> PathBuf {
+    std::fs::write(dir.join("runtime.cpp"), CPP).unwrap();
+    let lib = dir.join("libruntime.so");
+    let built = Command::new("g++")
+        .args(["-g", "-O0", "-shared", "-fPIC", "-o"])
+        .arg(&lib)
+        .arg(dir.join("runtime.cpp"))
+        .output()
+        .expect("run g++");
+    assert!(built.status.success(), "g++: {}", String::from_utf8_lossy(&built.stderr));
+    lib
+}
+
+/// Runs `python3 -c SCRIPT` under faultline; returns the status, stderr and the only crash.
+fn crash_of(dir: &Path, script: &str, env: &[(&str, &str)]) -> (i32, String, Value) {
+    let json = dir.join("report.json");
+    let _ = std::fs::remove_file(&json);
+    let output = Command::new(FAULTLINE)
+        .args(["run", "--no-store", "--color", "never", "--json"])
+        .arg(&json)
+        .args(["--", "python3", "-c", script])
+        .current_dir(dir)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run faultline");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap_or_else(|e| panic!("no report ({e}): {stderr}")))
+        .expect("JSON report");
+    let crashes = report["crashes"].as_array().expect("crashes");
+    assert_eq!(crashes.len(), 1, "{stderr}");
+    (shell_status(&output.status), stderr, crashes[0].clone())
+}
+
+fn hint_ids(crash: &Value) -> Vec<String> {
+    crash["hints"].as_array().unwrap().iter().map(|h| h["id"].as_str().unwrap().to_owned()).collect()
+}
+
+fn call(lib: &Path, function: &str, argument: &str) -> String {
+    format!("import ctypes\nlib = ctypes.CDLL({:?})\nlib.{function}({argument})\n", lib.display().to_string())
+}
+
+#[test]
+fn an_exception_through_noexcept_is_an_uncaught_exception_in_the_function_that_threw() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = cpp_library(dir.path());
+    let (status, stderr, crash) = crash_of(dir.path(), &call(&lib, "parse_config", "-1"), &[]);
+    assert_eq!(status, 128 + libc::SIGABRT, "{stderr}");
+    assert_eq!(crash["kind"], "uncaught-exception", "{stderr}");
+    let message = crash["message"].as_str().unwrap();
+    assert!(message.starts_with("terminate called after throwing an instance of 'std::runtime_error'"), "{message}");
+    assert!(message.contains("bad config value"), "{message}");
+    // The culprit is past the C++ runtime's throw and terminate machinery.
+    let culprit = crash["culprit"]["function"].as_str().unwrap_or_default();
+    assert!(culprit.contains("load_config") || culprit.contains("parse_config"), "{crash:#}");
+    assert!(hint_ids(&crash).contains(&"uncaught-cpp-exception".to_owned()), "{crash:#}");
+    assert!(stderr.contains("faultline: SIGABRT (uncaught-exception) in"), "{stderr}");
+}
+
+#[test]
+fn a_destructor_throwing_during_unwinding_is_an_uncaught_exception_with_its_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = cpp_library(dir.path());
+    let (_, stderr, crash) = crash_of(dir.path(), &call(&lib, "unwind_twice", ""), &[]);
+    assert_eq!(crash["kind"], "uncaught-exception", "{stderr}");
+    let message = crash["message"].as_str().unwrap();
+    assert!(message.contains("instance of 'std::logic_error'"), "{message}");
+    let (_, _, other) = crash_of(dir.path(), &call(&lib, "parse_config", "-1"), &[]);
+    assert_ne!(crash["signature"], other["signature"], "two exceptions from two places are two groups");
+}
+
+#[test]
+fn a_glog_fatal_check_is_the_message_and_each_check_its_own_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = cpp_library(dir.path());
+    let (_, stderr, crash) = crash_of(dir.path(), &call(&lib, "check_positive", "0"), &[]);
+    assert_eq!(crash["message"], "engine.cc:42] Check failed: x > 0 (0 vs. 0)", "{stderr}");
+    assert_eq!(crash["culprit"]["function"].as_str().map(|f| f.contains("check_positive")), Some(true), "{crash:#}");
+    let (_, _, again) = crash_of(dir.path(), &call(&lib, "check_positive", "-5"), &[]);
+    assert_eq!(crash["signature"], again["signature"], "the values of a failed check do not split its group");
+    let (_, _, other) = crash_of(dir.path(), &call(&lib, "check_ready", "0"), &[]);
+    assert_ne!(crash["signature"], other["signature"]);
+}
+
+const PYO3_CARGO: &str = r#"
+[package]
+name = "panicky"
+version = "0.1.0"
+edition = "2021"
+
+[lib]
+crate-type = ["cdylib"]
+
+[dependencies]
+pyo3 = { version = "0.27", features = ["extension-module"] }
+
+[profile.release]
+panic = "abort"
+debug = "line-tables-only"
+
+[workspace]
+"#;
+
+const PYO3_LIB: &str = r#"
+use pyo3::prelude::*;
+
+#[pyfunction]
+fn parse_header(data: Vec<u8>) -> usize {
+    data[7] as usize
+}
+
+#[pyfunction]
+fn checked_div(a: i64, b: i64) -> i64 {
+    if b == 0 {
+        panic!("checked_div: the divisor is zero");
+    }
+    a / b
+}
+
+#[pymodule]
+fn panicky(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(parse_header, m)?)?;
+    m.add_function(wrap_pyfunction!(checked_div, m)?)?;
+    Ok(())
+}
+"#;
+
+/// Builds the PyO3 extension once (cargo, pyo3 from crates.io) under target/test-ext.
+fn pyo3_extension() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-ext/panicky");
+            std::fs::create_dir_all(root.join("src")).unwrap();
+            std::fs::write(root.join("Cargo.toml"), PYO3_CARGO).unwrap();
+            std::fs::write(root.join("src/lib.rs"), PYO3_LIB).unwrap();
+            let built = Command::new(env!("CARGO"))
+                .args(["build", "--release", "--quiet"])
+                .current_dir(&root)
+                .env("PYO3_PYTHON", "python3")
+                .env_remove("CARGO_TARGET_DIR")
+                .output()
+                .expect("run cargo");
+            assert!(built.status.success(), "building the PyO3 extension: {}", String::from_utf8_lossy(&built.stderr));
+            let module = root.join("panicky.so");
+            std::fs::copy(root.join("target/release/libpanicky.so"), &module).unwrap();
+            root
+        })
+        .clone()
+}
+
+#[test]
+fn a_rust_panic_that_aborts_is_a_panic_with_its_message_and_a_group_per_place() {
+    let root = pyo3_extension();
+    // The backtrace Rust prints with RUST_BACKTRACE=1 comes after the message: it must not hide it.
+    let env = [("RUST_BACKTRACE", "1")];
+    let (status, stderr, crash) = crash_of(&root, "import panicky\npanicky.parse_header(b'ab')\n", &env);
+    assert_eq!(status, 128 + libc::SIGABRT, "{stderr}");
+    assert_eq!(crash["kind"], "panic", "{stderr}");
+    assert_eq!(
+        crash["message"],
+        "thread '<unnamed>' panicked at src/lib.rs:6:9: index out of bounds: the len is 2 but the index is 7",
+        "{stderr}"
+    );
+    assert!(hint_ids(&crash).contains(&"rust-panic".to_owned()), "{crash:#}");
+    let signature = crash["signature"].as_str().unwrap();
+    assert!(!signature.contains("rust_abort") && !signature.contains("rust_begin_unwind"), "{signature}");
+    // The same panic site with other values: one group; another site called from the same
+    // Python line: another group.
+    let (_, _, same) = crash_of(&root, "import panicky\npanicky.parse_header(b'abc')\n", &env);
+    assert_eq!(same["signature"], crash["signature"]);
+    let (_, _, other) = crash_of(&root, "import panicky\npanicky.checked_div(1, 0)\n", &env);
+    assert_eq!(other["kind"], "panic");
+    assert_eq!(other["message"], "thread '<unnamed>' panicked at src/lib.rs:12:9: checked_div: the divisor is zero");
+    assert_ne!(other["signature"], crash["signature"]);
+}
