@@ -14,6 +14,7 @@ use faultline_procfs::memory;
 
 mod elf;
 mod error;
+mod fallback_symbols;
 mod files;
 mod maps;
 mod process;

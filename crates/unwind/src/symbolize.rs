@@ -8,6 +8,7 @@ use blazesym::symbolize::source::{Elf, Source};
 use blazesym::symbolize::{CodeInfo, Input, Sym, Symbolized, Symbolizer};
 
 use super::elf::{read_build_id, ElfInfo};
+use super::fallback_symbols::FallbackSymbols;
 use super::NormalizedPc;
 use crate::model::Frame;
 
@@ -16,6 +17,11 @@ pub const VDSO_OBJECT: &str = "[vdso]";
 
 pub struct FrameSymbolizer {
     symbolizer: Symbolizer,
+    /// For objects with a `.debug/` folder beside them (GDB's place for debug-link files,
+    /// which blazesym does not search): a symbolizer that looks there first, per folder.
+    local_debug: HashMap<PathBuf, Symbolizer>,
+    /// MiniDebugInfo and the nearest exported function, for what blazesym could not name.
+    fallback: FallbackSymbols,
     /// Build ids of the files on disk now, to refuse symbolizing with a rebuilt file.
     disk_build_ids: HashMap<PathBuf, Option<Vec<u8>>>,
 }
@@ -24,7 +30,24 @@ impl FrameSymbolizer {
     pub fn new() -> FrameSymbolizer {
         let symbolizer =
             Symbolizer::builder().enable_code_info(true).enable_inlined_fns(true).enable_demangling(true).build();
-        FrameSymbolizer { symbolizer, disk_build_ids: HashMap::new() }
+        FrameSymbolizer { symbolizer, local_debug: HashMap::new(), fallback: FallbackSymbols::default(), disk_build_ids: HashMap::new() }
+    }
+
+    /// The symbolizer for `object`: one that also searches `<its folder>/.debug/` when
+    /// that folder exists.
+    fn symbolizer_for(&mut self, object: &Path) -> &Symbolizer {
+        let Some(local) = object.parent().map(|dir| dir.join(".debug")).filter(|dir| dir.is_dir()) else {
+            return &self.symbolizer;
+        };
+        self.local_debug.entry(local.clone()).or_insert_with(|| {
+            let dirs = [local, PathBuf::from("/usr/lib/debug"), PathBuf::from("/lib/debug")];
+            Symbolizer::builder()
+                .enable_code_info(true)
+                .enable_inlined_fns(true)
+                .enable_demangling(true)
+                .set_debug_dirs(Some(&dirs))
+                .build()
+        })
     }
 
     pub fn symbolize(&mut self, pcs: &[NormalizedPc], vdso: Option<&ElfInfo>) -> Vec<Frame> {
@@ -48,12 +71,16 @@ impl FrameSymbolizer {
             }
             let offsets: Vec<u64> = indices.iter().map(|&i| pcs[i].lookup_offset().unwrap_or(0)).collect();
             let source = Source::Elf(Elf::new(object));
-            let Ok(symbols) = self.symbolizer.symbolize(&source, Input::FileOffset(&offsets)) else {
-                continue;
-            };
+            let symbols = self.symbolizer_for(object).symbolize(&source, Input::FileOffset(&offsets)).unwrap_or_default();
             for (&i, symbolized) in indices.iter().zip(symbols) {
                 if let Symbolized::Sym(sym) = symbolized {
                     resolved[i] = Some(frames_of(&pcs[i], &sym));
+                }
+            }
+            for &i in &indices {
+                if resolved[i].is_none() {
+                    let name = pcs[i].lookup_offset().and_then(|offset| self.fallback.name(object, offset));
+                    resolved[i] = name.map(|n| vec![Frame::native(Some(n.name), module_name(&pcs[i]), pcs[i].pc.address())]);
                 }
             }
         }
