@@ -231,3 +231,43 @@ fn a_rust_panic_that_aborts_is_a_panic_with_its_message_and_a_group_per_place() 
     assert_eq!(other["message"], "thread '<unnamed>' panicked at src/lib.rs:12:9: checked_div: the divisor is zero");
     assert_ne!(other["signature"], crash["signature"]);
 }
+
+const OVERRUN_C: &str = r#"
+#include <string.h>
+
+/* A fixed-size output buffer and a length nobody checked: the overrun runs over the saved
+   frame pointer and the return address (no stack protector, as in many builds). */
+void __attribute__((noinline)) format_label(size_t length) {
+    char label[16];
+    memset(label, 'A', length);
+    __asm__ volatile("" : : "r"(label) : "memory");
+}
+"#;
+
+#[test]
+fn a_stack_buffer_overrun_is_a_buffer_overflow_with_the_python_caller() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("overrun.c"), OVERRUN_C).unwrap();
+    let lib = dir.path().join("liboverrun.so");
+    let built = Command::new("gcc")
+        .args(["-g", "-O0", "-fno-stack-protector", "-shared", "-fPIC", "-o"])
+        .arg(&lib)
+        .arg(dir.path().join("overrun.c"))
+        .output()
+        .expect("run gcc");
+    assert!(built.status.success(), "gcc: {}", String::from_utf8_lossy(&built.stderr));
+    let script = format!(
+        "import ctypes\nlib = ctypes.CDLL({:?})\ndef render():\n    lib.format_label(64)\nrender()\n",
+        lib.display().to_string()
+    );
+    let (status, stderr, crash) = crash_of(dir.path(), &script, &[]);
+    assert_eq!(status, 128 + libc::SIGSEGV, "{stderr}");
+    assert_eq!(crash["kind"], "buffer-overflow", "{stderr}");
+    assert!(crash["fault_detail"].as_str().unwrap_or_default().contains("0x4141414141414141"), "{crash:#}");
+    assert!(hint_ids(&crash).contains(&"buffer-overflow".to_owned()), "{crash:#}");
+    // The Python caller is still known.
+    let frames = crash["threads"].as_array().unwrap().iter().find(|t| t["crashed"] == true).unwrap()["frames"].clone();
+    let python: Vec<&str> =
+        frames.as_array().unwrap().iter().filter(|f| f["kind"] == "python").filter_map(|f| f["function"].as_str()).collect();
+    assert!(python.contains(&"render"), "{python:?}\n{stderr}");
+}

@@ -26,6 +26,9 @@ const ONCE_VALID_DISTANCE: u64 = 256 << 20;
 pub(crate) fn segv(capture: &Capture, frames: &[Frame]) -> Verdict {
     let code = capture.signal.code;
     let recursion = deepest_recursion(frames).filter(Recursion::is_deep);
+    if let Some(verdict) = smashed_stack(capture, frames) {
+        return verdict;
+    }
     if code == signals::SI_KERNEL {
         // x86_64 reports a general-protection fault with no address: typically a
         // non-canonical pointer (0xdeadbeef… poison, garbage bits).
@@ -193,6 +196,43 @@ fn null_detail(address: u64, jumped: bool) -> Option<String> {
 /// same (an unmapped address). Memory that was freed or munmapped leaves a hole *among*
 /// the mappings: glibc returns large blocks with munmap, and the hole sits next to the
 /// mappings that were made around the same time. So an address in user space within
+/// A linear overrun of a stack buffer overwrites the saved frame pointer and the return
+/// address with the data written: when the instruction pointer, the frame pointer or the
+/// fault address is one byte repeated (`0x4141414141414141`, or its low 32 bits alone), the
+/// function returned into, or dereferenced, what an overrun wrote.
+fn smashed_stack(capture: &Capture, frames: &[Frame]) -> Option<Verdict> {
+    let registers = capture.registers?;
+    let (what, value) = [
+        ("the return address", Some(registers.ip)),
+        ("the saved frame pointer", Some(registers.bp)),
+        ("the fault address", capture.signal.fault_address),
+    ]
+    .into_iter()
+    .find_map(|(what, value)| value.filter(|&v| is_fill_pattern(v)).map(|v| (what, v)))?;
+    let intact = frames
+        .iter()
+        .filter(|f| f.kind == crate::model::FrameKind::Native)
+        .find_map(|f| f.function.as_deref().filter(|_| crate::frames::is_culprit_candidate(f)))
+        .map(|f| format!("; the last intact frame is `{}`", crate::frames::short_function(f)))
+        .unwrap_or_default();
+    Some(Verdict::new(
+        CrashKind::BufferOverflow,
+        format!("{what} is {}, one byte repeated: a buffer overrun wrote over the stack's saved registers{intact}", hex(value)),
+    ))
+}
+
+/// One byte repeated over 8 bytes, or over the low 4 with the high half clear: the fill of a
+/// linear overrun, never a real pointer. 0x00 and 0xff fills are left out (NULL and -1 say
+/// something else).
+fn is_fill_pattern(value: u64) -> bool {
+    let byte = value & 0xff;
+    if byte == 0 || byte == 0xff {
+        return false;
+    }
+    let repeated = |bytes: u32| (0..bytes).all(|i| (value >> (8 * i)) & 0xff == byte);
+    repeated(8) || (value >> 32 == 0 && repeated(4))
+}
+
 /// 256 MiB of a mapping is called a use-after-free ("looks like a once-valid pointer");
 /// anything farther away (a small integer taken for a pointer, random bits, a kernel-space
 /// address) is a wild pointer. A read just past the end of a buffer also lands next to a
@@ -289,6 +329,26 @@ mod tests {
     use super::*;
     use crate::capture::SignalInfo;
     use crate::fixtures::{self, kind_of, nat, LIBC};
+
+    #[test]
+    fn a_return_into_overrun_data_is_a_buffer_overflow() {
+        assert!(is_fill_pattern(0x4141_4141_4141_4141));
+        assert!(is_fill_pattern(0x4343_4343));
+        assert!(!is_fill_pattern(0));
+        assert!(!is_fill_pattern(u64::MAX));
+        assert!(!is_fill_pattern(0x7f12_3456_789a));
+        assert!(!is_fill_pattern(0x4141_4141_4141_4142));
+        let mut c = fixtures::cext_null_deref();
+        if let Some(r) = c.registers.as_mut() {
+            r.ip = 0x4141_4141_4141_4141;
+            r.bp = 0x4141_4141_4141_4141;
+        }
+        c.signal.code = signals::SI_KERNEL;
+        c.signal.fault_address = None;
+        let (kind, detail) = kind_of(&c);
+        assert_eq!(kind, CrashKind::BufferOverflow);
+        assert!(detail.contains("0x4141414141414141"), "{detail}");
+    }
 
     #[test]
     fn null_dereferences() {
