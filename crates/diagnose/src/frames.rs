@@ -431,7 +431,18 @@ const FATAL_MACHINERY_PREFIXES: &[&str] = &[
     "core::cell::panic_already",
     // The C++ ABI's throw, unwind and terminate.
     "__cxxabiv1::",
-    "__cxa_",
+    // Only the throw and terminate entry points: `__cxa_finalize` and `__cxa_atexit` run the
+    // user's static destructors, which are exactly where a shutdown crash is.
+    "__cxa_throw",
+    "__cxa_rethrow",
+    "__cxa_begin_catch",
+    "__cxa_end_catch",
+    "__cxa_call_terminate",
+    "__cxa_call_unexpected",
+    "__cxa_pure_virtual",
+    "__cxa_deleted_virtual",
+    "__cxa_bad_cast",
+    "__cxa_bad_typeid",
     "_Unwind_",
     "__gxx_personality",
     "std::__terminate",
@@ -449,6 +460,21 @@ const FATAL_MACHINERY_PREFIXES: &[&str] = &[
     "absl::log_internal::",
     "absl::lts_",
 ];
+
+/// The frames after a runtime's fatal path: everything innermost of (and including) the
+/// outermost fatal-machinery frame above the first Python frame is that runtime's own work
+/// (Qt's internal handlers below `QMessageLogger::fatal` have no exported names; a panic's
+/// hook, a terminate handler), so culprit and signature start below it.
+pub fn past_fatal_machinery(frames: &[Frame]) -> &[Frame] {
+    let native_top = frames.iter().position(|f| f.kind == FrameKind::Python).unwrap_or(frames.len());
+    let last = frames[..native_top]
+        .iter()
+        .rposition(|f| f.kind == FrameKind::Native && normalized_name(f).is_some_and(|n| is_fatal_machinery(&short_function(&n)) || is_fatal_machinery(&n)));
+    match last {
+        Some(at) => &frames[at + 1..],
+        None => frames,
+    }
+}
 
 fn is_fatal_machinery(name: &str) -> bool {
     FATAL_MACHINERY_PREFIXES.iter().any(|prefix| {
@@ -597,7 +623,14 @@ mod tests {
         ] {
             assert!(is_signal_plumbing(name), "{name}");
         }
-        for name in ["mycrate::parse::parse_header", "absl::lts_20240116::StrCat", "QWidget::show", "std::vector<int>::at"] {
+        for name in [
+            "mycrate::parse::parse_header",
+            "absl::lts_20240116::StrCat",
+            "QWidget::show",
+            "std::vector<int>::at",
+            "__cxa_finalize",
+            "__cxa_atexit",
+        ] {
             assert!(!is_signal_plumbing(name), "{name}");
         }
     }

@@ -31,6 +31,7 @@ pub fn culprit(capture: &Capture) -> Option<Culprit> {
 /// Code inlined from a library header (`Py_DECREF` from `object.h`, `~pair` from
 /// `stl_pair.h`) is skipped for the frame of the user's own source that called it.
 pub fn culprit_in(frames: &[Frame]) -> Option<Culprit> {
+    let frames = crate::frames::past_fatal_machinery(frames);
     let candidates = || frames.iter().filter(|f| is_culprit_candidate(f));
     let own_source = |f: &&Frame| !f.file.as_deref().is_some_and(is_library_source);
     let frame = candidates().find(own_source).or_else(|| candidates().next())?;

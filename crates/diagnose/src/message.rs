@@ -34,7 +34,12 @@ fn last_line_before_faulthandler(lines: &[String]) -> Option<String> {
         .iter()
         .position(|l| l.starts_with("Fatal Python error: ") && FAULTHANDLER_HEADERS.contains(&l["Fatal Python error: ".len()..].trim()))
         .unwrap_or(lines.len());
-    lines[..end].iter().rev().map(|l| l.trim()).find(|l| !l.is_empty()).map(str::to_owned)
+    lines[..end].iter().rev().map(|l| l.trim()).find(|l| !l.is_empty() && !is_qt_trailer(l)).map(str::to_owned)
+}
+
+/// Lines written after Qt's fatal message: PySide's note and the platform plugin list.
+fn is_qt_trailer(line: &str) -> bool {
+    line.starts_with("[A qFatal() call was made from Python code]") || line.starts_with("Available platform plugins are:")
 }
 
 /// Trims glibc's message and drops the program name glibc puts before an assertion
@@ -297,7 +302,7 @@ mod tests {
     fn qfatal_is_the_last_line_qt_wrote_when_qts_fatal_path_is_on_the_stack() {
         let mut c = fixtures::c_assert();
         c.abort_message = None;
-        c.stderr_tail = lines("qt.qpa.plugin: Could not load the Qt platform plugin \"xcb\" in \"\" even though it was found.\nThis application failed to start because no Qt platform plugin could be initialized.\n\nFatal Python error: Aborted\n\nCurrent thread 0x1 (most recent call first):\n");
+        c.stderr_tail = lines("qt.qpa.plugin: Could not load the Qt platform plugin \"xcb\" in \"\" even though it was found.\nThis application failed to start because no Qt platform plugin could be initialized.\n\nAvailable platform plugins are: minimal, offscreen, xcb.\n\nFatal Python error: Aborted\n\nCurrent thread 0x1 (most recent call first):\n");
         let thread = c.threads.iter_mut().find(|t| t.crashed).unwrap();
         thread.frames.insert(1, crate::model::Frame { function: Some("QMessageLogger::fatal(char const*, ...) const".into()), module: Some("/usr/lib/libQt6Core.so.6".into()), ..thread.frames[0].clone() });
         assert_eq!(

@@ -103,6 +103,7 @@ fn entry(frame: &Frame) -> Entry {
 }
 
 fn top_entries(frames: &[Frame]) -> Vec<Entry> {
+    let frames = crate::frames::past_fatal_machinery(frames);
     let mut out: Vec<Entry> = Vec::new();
     let mut seen_non_runtime = false;
     for frame in frames {
