@@ -271,3 +271,51 @@ fn a_stack_buffer_overrun_is_a_buffer_overflow_with_the_python_caller() {
         frames.as_array().unwrap().iter().filter(|f| f["kind"] == "python").filter_map(|f| f["function"].as_str()).collect();
     assert!(python.contains(&"render"), "{python:?}\n{stderr}");
 }
+
+const PYBIND_CPP: &str = r#"
+#include <pybind11/pybind11.h>
+#include <stdexcept>
+#include <thread>
+
+/* pybind11 turns C++ exceptions into Python ones only on the thread that called from
+   Python: one thrown on a worker thread reaches std::terminate. */
+static void drain_queue() { throw std::runtime_error("worker failed: queue closed"); }
+
+void run_in_thread() {
+    std::thread worker([] { drain_queue(); });
+    worker.join();
+}
+
+PYBIND11_MODULE(threaded, m) { m.def("run_in_thread", &run_in_thread); }
+"#;
+
+#[test]
+fn a_pybind11_exception_escaping_a_cpp_thread_is_an_uncaught_exception_on_that_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("threaded.cpp"), PYBIND_CPP).unwrap();
+    let includes = Command::new("python3").args(["-m", "pybind11", "--includes"]).output().expect("python3 -m pybind11");
+    assert!(includes.status.success(), "pybind11 is missing: {}", String::from_utf8_lossy(&includes.stderr));
+    let suffix = Command::new("python3")
+        .args(["-c", "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))"])
+        .output()
+        .expect("python3");
+    let module = dir.path().join(format!("threaded{}", String::from_utf8_lossy(&suffix.stdout).trim()));
+    let built = Command::new("g++")
+        .args(["-O0", "-g", "-shared", "-fPIC", "-std=c++17", "-pthread"])
+        .args(String::from_utf8_lossy(&includes.stdout).split_whitespace())
+        .arg(dir.path().join("threaded.cpp"))
+        .arg("-o")
+        .arg(&module)
+        .output()
+        .expect("run g++");
+    assert!(built.status.success(), "g++: {}", String::from_utf8_lossy(&built.stderr));
+    let (_, stderr, crash) = crash_of(dir.path(), "import threaded\nthreaded.run_in_thread()\n", &[]);
+    assert_eq!(crash["kind"], "uncaught-exception", "{stderr}");
+    let message = crash["message"].as_str().unwrap();
+    assert!(message.contains("'std::runtime_error'") && message.contains("worker failed: queue closed"), "{message}");
+    // The crashed thread is the worker, not the Python thread that waits in join().
+    let culprit = crash["culprit"]["function"].as_str().unwrap_or_default();
+    assert!(culprit.contains("drain_queue") || culprit.contains("run_in_thread"), "{crash:#}");
+    let hint = crash["hints"].as_array().unwrap().iter().find(|h| h["id"] == "uncaught-cpp-exception").expect("the hint");
+    assert!(hint["text"].as_str().unwrap().contains("pybind11"), "{hint}");
+}
