@@ -18,6 +18,9 @@ pub struct Recorder {
     started_at: SystemTime,
     crashes: Vec<Crash>,
     processes_started: u32,
+    /// The tree's processes alive now: when the crashed one is alone, nobody else is
+    /// writing to the shared stderr (a launcher's helpers have exited long before).
+    alive: std::collections::HashSet<crate::model::Pid>,
     untraced: Option<String>,
     launcher: LauncherWatch,
     /// Where the command's pytest processes write what they did (`faultline_pytest`).
@@ -33,6 +36,7 @@ impl Recorder {
             started_at: SystemTime::now(),
             crashes: Vec::new(),
             processes_started: 0,
+            alive: std::collections::HashSet::new(),
             untraced: None,
             launcher: LauncherWatch::default(),
             pytest_log: None,
@@ -111,8 +115,24 @@ fn program_path(command: &[String]) -> String {
 impl EventSink<Captured> for Recorder {
     fn event(&mut self, event: RunEvent<Captured>) {
         let mut event = event.explain(explain::explain);
+        match &event {
+            RunEvent::Started { root_pid, .. } => {
+                self.alive.insert(*root_pid);
+            }
+            RunEvent::ProcessStarted { pid, .. } => {
+                self.alive.insert(*pid);
+            }
+            RunEvent::ProcessExited { pid, .. } => {
+                self.alive.remove(pid);
+            }
+            _ => {}
+        }
         if let RunEvent::Crash(crash) = &mut event {
             add_pytest_progress(crash, self.pytest_log.as_deref());
+            // A message read from stderr is the crashed process's own when no other process
+            // of the tree is there to write one.
+            let others = self.alive.iter().any(|pid| *pid != crash.pid);
+            crash.message_untied &= others;
         }
         if let Some(f) = self.on_event.as_mut() {
             f(&event);

@@ -132,6 +132,9 @@ fn a_glog_fatal_check_is_the_message_and_each_check_its_own_group() {
     let lib = cpp_library(dir.path());
     let (_, stderr, crash) = crash_of(dir.path(), &call(&lib, "check_positive", "0"), &[]);
     assert_eq!(crash["message"], "engine.cc:42] Check failed: x > 0 (0 vs. 0)", "{stderr}");
+    // This logger is not glog (no LogMessageFatal on the stack), but no other process is
+    // there to have written it: the line is the crashed process's own.
+    assert!(crash.get("message_untied").is_none(), "{crash:#}");
     assert_eq!(crash["culprit"]["function"].as_str().map(|f| f.contains("check_positive")), Some(true), "{crash:#}");
     let (_, _, again) = crash_of(dir.path(), &call(&lib, "check_positive", "-5"), &[]);
     assert_eq!(crash["signature"], again["signature"], "the values of a failed check do not split its group");
@@ -220,6 +223,7 @@ fn a_rust_panic_that_aborts_is_a_panic_with_its_message_and_a_group_per_place() 
         "{stderr}"
     );
     assert!(hint_ids(&crash).contains(&"rust-panic".to_owned()), "{crash:#}");
+    assert!(crash.get("message_untied").is_none(), "the panic path is on the stack: {crash:#}");
     let signature = crash["signature"].as_str().unwrap();
     assert!(!signature.contains("rust_abort") && !signature.contains("rust_begin_unwind"), "{signature}");
     // The same panic site with other values: one group; another site called from the same
@@ -318,4 +322,24 @@ fn a_pybind11_exception_escaping_a_cpp_thread_is_an_uncaught_exception_on_that_t
     assert!(culprit.contains("drain_queue") || culprit.contains("run_in_thread"), "{crash:#}");
     let hint = crash["hints"].as_array().unwrap().iter().find(|h| h["id"] == "uncaught-cpp-exception").expect("the hint");
     assert!(hint["text"].as_str().unwrap().contains("pybind11"), "{hint}");
+}
+
+#[test]
+fn a_fatal_line_another_process_wrote_is_shown_as_untied_and_names_no_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    // A child writes a C++ runtime's fatal line to the shared stderr and lives on; then the
+    // parent aborts for its own reasons.
+    let script = r#"
+import os, subprocess, sys, time
+line = "terminate called after throwing an instance of 'std::bad_alloc'"
+child = subprocess.Popen([sys.executable, "-c", f"import sys, time; sys.stderr.write({line!r} + chr(10)); sys.stderr.flush(); time.sleep(4)"])
+time.sleep(1.5)
+os.abort()
+"#;
+    let (status, stderr, crash) = crash_of(dir.path(), script, &[]);
+    assert_eq!(status, 128 + libc::SIGABRT, "{stderr}");
+    assert_eq!(crash["process"], "main", "{stderr}");
+    assert_eq!(crash["message_untied"], true, "{crash:#}");
+    assert_eq!(crash["kind"], "abort", "the child's line is no evidence of the parent's kind: {crash:#}");
+    assert!(stderr.contains("which the whole tree shares"), "{stderr}");
 }

@@ -139,6 +139,7 @@ fn crash() -> Crash {
         stderr_tail: vec![],
         held_ms: None,
         report_ready_ms: None,
+        message_untied: false,
         pytest: None,
     }
 }

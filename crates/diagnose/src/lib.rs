@@ -42,7 +42,11 @@ pub const REPORTED_STDERR_LINES: usize = 20;
 /// Turns the evidence of one fatal signal into a diagnosed crash.
 pub fn diagnose(capture: &Capture) -> Crash {
     let message = message::crash_message(capture);
-    let verdict = kind::classify(capture, message.as_deref());
+    let message_untied = message.as_deref().is_some_and(|m| !message::tied_to_stack(capture, m));
+    // A line the stack does not explain may be another process's: it names no kind and
+    // no group (it is still shown, marked).
+    let evidence = message.as_deref().filter(|_| !message_untied);
+    let verdict = kind::classify(capture, evidence);
     let phase = phase::phase(capture);
     let test = capture.pytest.current_test.as_deref().and_then(pytest::parse_current_test);
     let culprit = location::culprit(capture);
@@ -58,7 +62,7 @@ pub fn diagnose(capture: &Capture) -> Crash {
         test: test.as_ref(),
     };
     let hints = hints::hints(&facts);
-    let signature = signature::signature(capture, verdict.kind, recursion.as_ref(), message.as_deref());
+    let signature = signature::signature(capture, verdict.kind, recursion.as_ref(), evidence);
     let signal = &capture.signal;
     // si_addr only means an address for a fault the kernel raised; for kill/tgkill the same
     // bytes of siginfo hold the sender's pid and uid.
@@ -89,6 +93,7 @@ pub fn diagnose(capture: &Capture) -> Crash {
         held_ms: Some(capture.held_ms),
         // Set by the supervisor once symbols and diagnosis are done.
         report_ready_ms: None,
+        message_untied,
         // Set by the run session from faultline's pytest channel.
         pytest: None,
     }

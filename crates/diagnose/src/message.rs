@@ -28,6 +28,37 @@ pub fn crash_message(capture: &Capture) -> Option<String> {
     fatal_line_in(&capture.stderr_tail)
 }
 
+/// Whether the crashed thread's stack shows the path that prints `message`: glibc's own
+/// message is the process's memory, so always; a line from stderr only when the runtime
+/// that writes it is on the stack (the whole tree may share that stderr).
+pub fn tied_to_stack(capture: &Capture, message: &str) -> bool {
+    if capture.abort_message.as_deref().and_then(clean_abort_message).as_deref() == Some(message) {
+        return true;
+    }
+    let frames = crate::location::crashed_frames(capture);
+    let on_stack = |wanted: &[&str]| {
+        crate::frames::has_native_function(frames, |name| {
+            let short = crate::frames::short_function(name);
+            wanted.iter().any(|w| short.starts_with(w) || name.starts_with(w))
+        })
+    };
+    if crate::abort::is_rust_panic_message(message) {
+        return on_stack(&["rust_panic", "__rust_start_panic", "__rustc::", "core::panicking::", "std::panicking::", "std::process::abort"]);
+    }
+    if message.starts_with("terminate called") {
+        return on_stack(&["std::terminate", "__cxxabiv1::", "__gnu_cxx::__verbose_terminate_handler", "__cxa_"]);
+    }
+    if message.starts_with("Fatal Python error") {
+        return on_stack(&["Py_FatalError", "_Py_FatalError", "fatal_error", "_PyObject_AssertFailed"]);
+    }
+    if message.contains("] Check failed: ") || message.contains("] ") && glog_fatal(&format!("F0101 00:00:00.000000 1 {message}")).is_some() {
+        return on_stack(&["google::LogMessage", "absl::log_internal::", "absl::lts_"]);
+    }
+    // Messages of glibc and Qt come with their own path (the abort message, Qt's fatal
+    // frames), and the rest are recognised by text alone: nothing more to check.
+    true
+}
+
 /// The last line the process wrote before faulthandler's dump (or at all, without one).
 fn last_line_before_faulthandler(lines: &[String]) -> Option<String> {
     let end = lines
@@ -309,6 +340,18 @@ mod tests {
             crash_message(&c).as_deref(),
             Some("This application failed to start because no Qt platform plugin could be initialized.")
         );
+    }
+
+    #[test]
+    fn a_message_the_stack_does_not_explain_is_untied() {
+        let mut c = fixtures::c_assert();
+        c.abort_message = None;
+        let panic = "thread 'main' panicked at src/lib.rs:1:1: boom";
+        assert!(!tied_to_stack(&c, panic), "no Rust frame on an assert's stack");
+        let thread = c.threads.iter_mut().find(|t| t.crashed).unwrap();
+        thread.frames.insert(1, crate::model::Frame { function: Some("__rustc::__rust_start_panic".into()), ..thread.frames[0].clone() });
+        assert!(tied_to_stack(&c, panic));
+        assert!(tied_to_stack(&fixtures::double_free(), "free(): double free detected in tcache 2"));
     }
 
     #[test]

@@ -376,6 +376,11 @@ pub struct Crash {
     /// Extension: ms from the fault stop until this report was complete (symbols, diagnosis).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report_ready_ms: Option<f64>,
+    /// Extension: set when `message` was read from stderr but the crashed thread's stack does
+    /// not show the runtime path that prints it: the tree shares one stderr, so another
+    /// process may have written the line.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub message_untied: bool,
     /// Extension: what pytest had done in the crashed process, from faultline's pytest
     /// channel; absent when the process was not pytest.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -196,6 +196,7 @@ impl Texts for Crash {
             stderr_tail,
             held_ms: _,
             report_ready_ms: _,
+            message_untied: _,
             pytest,
         } = self;
         free_opt(executable, f);

@@ -30,6 +30,12 @@ pub(crate) fn write_crash(
     }
     if let Some(message) = &crash.message {
         writeln!(out, "  message: {message}")?;
+        if crash.message_untied {
+            writeln!(
+                out,
+                "    (read from stderr, which the whole tree shares: this process's stack does not show the runtime that writes it, so another process may have)"
+            )?;
+        }
     }
     if let Some(test) = &crash.test {
         let when = test.when.as_deref().map(|w| format!(" ({w})")).unwrap_or_default();

@@ -305,3 +305,13 @@ fn a_whole_suite_after_keep_going() {
     let summary = text.find("faultline: the whole suite").expect("the suite section");
     insta::assert_snapshot!(&text[summary..]);
 }
+
+#[test]
+fn a_message_not_tied_to_the_stack_says_so() {
+    let mut r = report(&[fixtures::c_assert()], 134, "/work/cases/c-assert", 100.0, 2);
+    r.crashes[0].message_untied = true;
+    let text = render(&r);
+    assert!(text.contains("(read from stderr, which the whole tree shares"), "{text}");
+    r.crashes[0].message_untied = false;
+    assert!(!render(&r).contains("which the whole tree shares"));
+}
