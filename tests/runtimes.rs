@@ -224,6 +224,10 @@ fn a_rust_panic_that_aborts_is_a_panic_with_its_message_and_a_group_per_place() 
     );
     assert!(hint_ids(&crash).contains(&"rust-panic".to_owned()), "{crash:#}");
     assert!(crash.get("message_untied").is_none(), "the panic path is on the stack: {crash:#}");
+    // The culprit is the function that panicked, past the panic machinery (the walk crosses
+    // the whole panic path: lld puts the code segment mid-page, after a read-only one).
+    assert_eq!(crash["culprit"]["function"], "parse_header", "{crash:#}");
+    assert_eq!(crash["culprit"]["line"], 6, "{crash:#}");
     let signature = crash["signature"].as_str().unwrap();
     assert!(!signature.contains("rust_abort") && !signature.contains("rust_begin_unwind"), "{signature}");
     // The same panic site with other values: one group; another site called from the same

@@ -27,6 +27,9 @@ impl Deref for SectionBytes {
     }
 }
 
+/// The page size segments are mapped with (x86_64).
+const PAGE: u64 = 4096;
+
 /// A `PT_LOAD` segment: file bytes at `offset` are mapped at `vaddr` (an SVMA).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct LoadSegment {
@@ -119,6 +122,18 @@ impl ElfInfo {
             .map(|l| l.vaddr.wrapping_add(offset - l.offset))
     }
 
+    /// The SVMA that a mapping starting at file `offset` (page-aligned, as the kernel maps)
+    /// begins at. A page can hold the end of one segment and the start of the next (a
+    /// read-only segment ending at 0x173d4, the code segment starting there): the mapping is
+    /// for the later one, whose page-aligned start is the mapping's offset.
+    pub fn svma_of_mapping(&self, offset: u64) -> Option<u64> {
+        self.loads
+            .iter()
+            .filter(|l| l.offset & !(PAGE - 1) <= offset && offset < l.offset.saturating_add(l.file_size))
+            .max_by_key(|l| l.offset)
+            .map(|l| l.vaddr.wrapping_add(offset).wrapping_sub(l.offset))
+    }
+
     pub fn has_unwind_info(&self) -> bool {
         self.eh_frame.is_some() || self.debug_frame.is_some()
     }
@@ -173,6 +188,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_mapping_whose_first_page_ends_the_previous_segment_belongs_to_the_next() {
+        // As lld lays out a Rust cdylib: R at 0..0x173d4, R E at 0x173d4 (vaddr 0x183d4).
+        let info = ElfInfo {
+            build_id: None,
+            loads: vec![
+                LoadSegment { offset: 0, vaddr: 0, file_size: 0x173d4 },
+                LoadSegment { offset: 0x173d4, vaddr: 0x183d4, file_size: 0x430bc },
+                LoadSegment { offset: 0x5a490, vaddr: 0x5c490, file_size: 0x3218 },
+            ],
+            text_svma: None,
+            got_svma: None,
+            eh_frame: None,
+            eh_frame_hdr: None,
+            debug_frame: None,
+            symbols: Vec::new(),
+        };
+        // The code mapping starts at file offset 0x17000: SVMA 0x18000, not 0x17000.
+        assert_eq!(info.svma_of_mapping(0x17000), Some(0x18000));
+        assert_eq!(info.svma_of_mapping(0), Some(0));
+        assert_eq!(info.svma_of_mapping(0x5a000), Some(0x5c000));
+        // A code address's own offset is inside one segment only.
+        assert_eq!(info.svma_of_offset(0x18faa), Some(0x19faa));
+    }
+
+    #[test]
     fn parses_our_own_executable() {
         let exe = std::env::current_exe().expect("current exe");
         let file = File::open(&exe).expect("open exe");
@@ -181,6 +221,7 @@ mod tests {
         assert!(info.eh_frame_hdr.is_some());
         // The first load segment starts at offset 0.
         assert!(info.svma_of_offset(0).is_some());
+        assert_eq!(info.svma_of_mapping(0), info.svma_of_offset(0));
         assert!(info.build_id.is_some());
         assert_eq!(read_build_id(&exe), info.build_id);
     }

@@ -87,7 +87,7 @@ fn code_module(pid: i32, entry: &Mapping, cache: &mut ElfCache, mem: &dyn ReadMe
         None if entry.is_vdso() => (ObjectRef::Vdso, cache.vdso(entry, mem)),
         None => return None,
     };
-    let svma = info.as_ref().and_then(|i| i.svma_of_offset(entry.offset)).unwrap_or(entry.offset);
+    let svma = info.as_ref().and_then(|i| i.svma_of_mapping(entry.offset)).unwrap_or(entry.offset);
     let base_avma = entry.start.wrapping_sub(svma);
     Some(CodeModule { start: entry.start, end: entry.end, offset: entry.offset, object, info, base_avma })
 }
