@@ -22,7 +22,6 @@ use faultline::pytest::ddmin::ddmin;
 use faultline::pytest::selection::Selection;
 use faultline::pytest::ProcessLog;
 use faultline::report::TerminalBuilder;
-use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Instant;
@@ -50,7 +49,8 @@ pub fn bisect(args: BisectArgs) -> i32 {
             return exit_codes::INTERNAL;
         }
     };
-    let trials = match Trials::new(scratch.path(), run_options(&args), args.command.clone()) {
+    let options = super::trial::run_options(args.no_config, args.no_redact, args.timeout);
+    let trials = match Trials::new(scratch.path(), options, args.command.clone()) {
         Ok(trials) => trials,
         Err(message) => {
             faultline::say!("faultline: {message}");
@@ -302,22 +302,6 @@ impl Search {
         }
         interrupted
     }
-}
-
-/// The options of `faultline run` every trial gets.
-fn run_options(args: &BisectArgs) -> Vec<OsString> {
-    let mut options: Vec<OsString> = Vec::new();
-    if args.no_config {
-        options.push("--no-config".into());
-    }
-    if args.no_redact {
-        options.push("--no-redact".into());
-    }
-    if let Some(timeout) = args.timeout {
-        options.push("--timeout".into());
-        options.push(format!("{}ms", timeout.as_millis().max(1)).into());
-    }
-    options
 }
 
 fn print_result(report: &BisectReport, args: &BisectArgs) {

@@ -17,7 +17,7 @@
 //! when an earlier run had failures that the last did not see; an interrupt or the time
 //! limit ends as that run ended (128 + N for faultline's own stop, as for one run).
 
-use super::run::{fenced, print_github_annotations, print_terminal_report, Round, Session};
+use super::run::{fenced, run_once, Round, Session};
 use super::trial::Trials;
 use super::Exit;
 use faultline::model::{Outcome, Report, TestOutcome};
@@ -147,26 +147,13 @@ pub(super) fn keep_going(session: Session) -> Exit {
     } else {
         last_exit
     };
-    let reported = fenced(|| {
-        let report = combined(reports, suite, stopped, started.elapsed(), &exit);
-        print_terminal_report(&report, session.args.color);
-        if std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true") {
-            print_github_annotations(&report);
-        }
-        session.write_outputs(&report);
-    });
-    if reported.is_err() {
-        faultline::say!("faultline: the report is incomplete because of that error; the command's exit status is kept");
+    match fenced(|| combined(reports, suite, stopped, started.elapsed(), &exit)) {
+        Ok(report) => session.finish_fenced(report),
+        Err(()) => faultline::say!(
+            "faultline: the report is incomplete because of that error; the command's exit status is kept"
+        ),
     }
     exit
-}
-
-fn run_once(session: &Session) -> Exit {
-    let round = session.supervise(session.child_env.envp().to_vec(), session.settings.timeout);
-    if let Some(report) = round.report {
-        let _ = fenced(|| session.finish(report));
-    }
-    round.exit
 }
 
 /// Runs each crashed test once alone; one that does not crash the same way alone is
@@ -212,13 +199,7 @@ fn check_alone(session: &Session, suite: &mut Suite, reports: &[Report], time_le
 /// The options of `faultline run` that shape how the command runs, for its trials.
 fn alone_run_options(session: &Session, time_left: Option<Duration>) -> Vec<OsString> {
     let args = session.args;
-    let mut options: Vec<OsString> = Vec::new();
-    if args.no_config {
-        options.push("--no-config".into());
-    }
-    if args.no_redact {
-        options.push("--no-redact".into());
-    }
+    let mut options = super::trial::run_options(args.no_config, args.no_redact, time_left);
     for (flag, on) in [("--headless", args.headless), ("--isolate-tmp", args.isolate_tmp), ("--single-thread", args.single_thread)] {
         if on {
             options.push(flag.into());
@@ -231,10 +212,6 @@ fn alone_run_options(session: &Session, time_left: Option<Duration>) -> Vec<OsSt
     if let Some(bytes) = args.max_memory {
         options.push("--max-memory".into());
         options.push(bytes.to_string().into());
-    }
-    if let Some(left) = time_left {
-        options.push("--timeout".into());
-        options.push(format!("{}ms", left.as_millis().max(1)).into());
     }
     options
 }

@@ -31,15 +31,17 @@ pub fn run(args: RunArgs) -> Exit {
     if session.settings.keep_going == Some(true) && !args.trial {
         return super::keep_going::keep_going(session);
     }
-    let envp = session.child_env.envp().to_vec();
-    let round = session.supervise(envp, session.settings.timeout);
-    if args.trial {
+    run_once(&session)
+}
+
+/// The command, once, and its report in every form asked for.
+pub(super) fn run_once(session: &Session) -> Exit {
+    let round = session.supervise(session.child_env.envp().to_vec(), session.settings.timeout);
+    if session.args.trial {
         session.keep_pytest_logs();
     }
     if let Some(report) = round.report {
-        if fenced(|| session.finish(report)).is_err() {
-            faultline::say!("faultline: the report is incomplete because of that error; the command's exit status is kept");
-        }
+        session.finish_fenced(report);
     }
     round.exit
 }
@@ -200,6 +202,13 @@ impl<'a> Session<'a> {
             }
         }
         self.write_outputs(&report);
+    }
+
+    /// [`Session::finish`], with a bug in it costing only the report: one line says so.
+    pub(super) fn finish_fenced(&self, report: Report) {
+        if fenced(|| self.finish(report)).is_err() {
+            faultline::say!("faultline: the report is incomplete because of that error; the command's exit status is kept");
+        }
     }
 
     /// For a trial: the pytest channel's logs, kept beside its JSON report (`X.json` →

@@ -45,6 +45,23 @@ impl TrialEnd {
     }
 }
 
+/// The options of `faultline run` that every trial passes on: settings files, redaction, and
+/// the time a trial may take.
+pub(super) fn run_options(no_config: bool, no_redact: bool, timeout: Option<std::time::Duration>) -> Vec<OsString> {
+    let mut options: Vec<OsString> = Vec::new();
+    if no_config {
+        options.push("--no-config".into());
+    }
+    if no_redact {
+        options.push("--no-redact".into());
+    }
+    if let Some(limit) = timeout {
+        options.push("--timeout".into());
+        options.push(format!("{}ms", limit.as_millis().max(1)).into());
+    }
+    options
+}
+
 impl Trials {
     pub(super) fn new(dir: &Path, run_options: Vec<OsString>, command: Vec<OsString>) -> Result<Trials, String> {
         let faultline =

@@ -51,7 +51,7 @@ pub fn tied_to_stack(capture: &Capture, message: &str) -> bool {
     if message.starts_with("Fatal Python error") {
         return on_stack(&["Py_FatalError", "_Py_FatalError", "fatal_error", "_PyObject_AssertFailed"]);
     }
-    if message.contains("] Check failed: ") || message.contains("] ") && glog_fatal(&format!("F0101 00:00:00.000000 1 {message}")).is_some() {
+    if message.contains("] Check failed: ") || is_glog_message(message) {
         return on_stack(&["google::LogMessage", "absl::log_internal::", "absl::lts_"]);
     }
     // Messages of glibc and Qt come with their own path (the abort message, Qt's fatal
@@ -175,7 +175,13 @@ fn glog_fatal(line: &str) -> Option<String> {
     }
     let (_thread, rest) = rest.trim_start().split_once(' ')?;
     let (place, message) = rest.split_once("] ")?;
-    looks_like_file_line(&format!("{place}: x")).then(|| format!("{place}] {}", message.trim()))
+    let made = format!("{place}] {}", message.trim());
+    is_glog_message(&made).then_some(made)
+}
+
+/// A message `glog_fatal` made: `file.cc:42] …`.
+fn is_glog_message(message: &str) -> bool {
+    message.split_once("] ").is_some_and(|(place, _)| looks_like_file_line(&format!("{place}: x")))
 }
 
 fn recognise(line: &str, next: Option<&str>) -> Option<String> {

@@ -78,7 +78,7 @@ impl ElfInfo {
         ElfInfo::parse(bytes, true)
     }
 
-    fn parse<'data, R: ReadRef<'data>>(data: R, keep_symbols: bool) -> Result<ElfInfo, object::Error> {
+    pub(crate) fn parse<'data, R: ReadRef<'data>>(data: R, keep_symbols: bool) -> Result<ElfInfo, object::Error> {
         let file = object::File::parse(data)?;
         let build_id = build_id_of(&file);
         let loads = file

@@ -60,8 +60,9 @@ impl FallbackSymbols {
 
 impl ObjectSymbols {
     fn read(path: &Path) -> Option<ObjectSymbols> {
-        let info = ElfInfo::from_file(File::open(path).ok()?, path).ok()?;
+        // One read of the file serves both parses.
         let cache = object::ReadCache::new(File::open(path).ok()?);
+        let info = ElfInfo::parse(&cache, false).ok()?;
         let file = object::File::parse(&cache).ok()?;
         let mini = file
             .section_by_name(".gnu_debugdata")

@@ -28,8 +28,7 @@ pub struct FrameSymbolizer {
 
 impl FrameSymbolizer {
     pub fn new() -> FrameSymbolizer {
-        let symbolizer =
-            Symbolizer::builder().enable_code_info(true).enable_inlined_fns(true).enable_demangling(true).build();
+        let symbolizer = symbolizer_with_debug_dirs(None);
         FrameSymbolizer { symbolizer, local_debug: HashMap::new(), fallback: FallbackSymbols::default(), disk_build_ids: HashMap::new() }
     }
 
@@ -40,13 +39,7 @@ impl FrameSymbolizer {
             return &self.symbolizer;
         };
         self.local_debug.entry(local.clone()).or_insert_with(|| {
-            let dirs = [local, PathBuf::from("/usr/lib/debug"), PathBuf::from("/lib/debug")];
-            Symbolizer::builder()
-                .enable_code_info(true)
-                .enable_inlined_fns(true)
-                .enable_demangling(true)
-                .set_debug_dirs(Some(&dirs))
-                .build()
+            symbolizer_with_debug_dirs(Some(&[local, PathBuf::from("/usr/lib/debug"), PathBuf::from("/lib/debug")]))
         })
     }
 
@@ -98,6 +91,16 @@ impl FrameSymbolizer {
             (Some(expected), Some(found)) => expected == found,
             _ => true,
         })
+    }
+}
+
+/// A symbolizer with file:line, inlined functions and demangling, searching `debug_dirs`
+/// for debug-link files (blazesym's defaults when `None`).
+fn symbolizer_with_debug_dirs(debug_dirs: Option<&[PathBuf]>) -> Symbolizer {
+    let builder = Symbolizer::builder().enable_code_info(true).enable_inlined_fns(true).enable_demangling(true);
+    match debug_dirs {
+        Some(dirs) => builder.set_debug_dirs(Some(dirs)).build(),
+        None => builder.build(),
     }
 }
 
