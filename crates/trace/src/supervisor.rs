@@ -439,31 +439,45 @@ impl<'s> Supervisor<'s> {
     }
 
     /// The root is gone; descendants that outlive it (daemons) are let go untouched rather
-    /// than killed with us.
+    /// than killed with us (EXITKILL). A task may be forking right now: its child is already
+    /// ours before we hear of it, so every fork/clone stop seen here adds the new task to
+    /// the ones to let go, and any stopped tracee, known or not, is detached.
     fn release_remaining(&mut self) {
-        let remaining: Vec<Tid> = self.tasks.keys().copied().collect();
-        if remaining.is_empty() {
+        let mut pending: std::collections::HashSet<Tid> = self.tasks.keys().copied().collect();
+        if pending.is_empty() {
             return;
         }
-        for &tid in &remaining {
-            let _ = ptrace::interrupt(tid);
-        }
-        let deadline = Instant::now() + Duration::from_millis(200);
-        let mut left = remaining.len();
-        while left > 0 && Instant::now() < deadline {
+        // A task that cannot be interrupted is gone (or a zombie leader): nothing to let go.
+        pending.retain(|&tid| ptrace::interrupt(tid).is_ok());
+        let mut released = std::collections::HashSet::new();
+        // Generous: a task we fail to detach dies with us, and each step here takes microseconds.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while !pending.is_empty() && Instant::now() < deadline {
             match ptrace::wait_raw(-1, libc::WNOHANG) {
                 Ok(Some((tid, raw))) => {
                     let signal = match decode(raw) {
-                        TaskStatus::SignalStop(sig) => sig,
                         TaskStatus::Exited(_) | TaskStatus::Killed { .. } => {
-                            left -= 1;
+                            pending.remove(&tid);
                             continue;
                         }
-                        _ => 0,
+                        TaskStatus::SignalStop(signal) => signal,
+                        TaskStatus::Event { event, .. } => {
+                            if is_new_task_event(event) {
+                                // The child's own first stop may have come (and been let go) first.
+                                if let Ok(child) = ptrace::event_message(tid) {
+                                    if !released.contains(&(child as Tid)) {
+                                        pending.insert(child as Tid);
+                                    }
+                                }
+                            }
+                            0
+                        }
+                        TaskStatus::GroupStop(_) | TaskStatus::Other => 0,
                     };
                     if libc::WIFSTOPPED(raw) {
                         let _ = ptrace::detach(tid, signal);
-                        left -= 1;
+                        pending.remove(&tid);
+                        released.insert(tid);
                     }
                 }
                 Ok(None) => std::thread::sleep(Duration::from_millis(1)),
@@ -471,6 +485,10 @@ impl<'s> Supervisor<'s> {
             }
         }
     }
+}
+
+fn is_new_task_event(event: i32) -> bool {
+    matches!(event, libc::PTRACE_EVENT_FORK | libc::PTRACE_EVENT_VFORK | libc::PTRACE_EVENT_CLONE)
 }
 
 /// Sleeps until SIGCHLD arrives (a tracee stopped or ended) or `deadline` passes.
