@@ -409,10 +409,13 @@ fn trend_of_real_programs() {
     // leak-per-cycle's shape: 1 MiB kept per 10 ms cycle, 200 cycles.
     let leak =
         "import time\nkeep = []\nfor i in range(200):\n    keep.append(bytearray(1 << 20))\n    time.sleep(0.01)";
+    // The 200 MB of `once` and `step` come in one mmap(MAP_POPULATE) call: filling a bytearray
+    // page by page takes over a second on this 2-core machine under load, and then the step
+    // really is a second of growth.
     // 200 MB once at start, then 2 s of work that allocates and frees.
-    let once = "import time\nb = bytearray(200 << 20)\nend = time.time() + 2\nwhile time.time() < end:\n    x = [0] * 10000\n    time.sleep(0.01)";
+    let once = "import mmap, time\nb = mmap.mmap(-1, 200 << 20, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | mmap.MAP_POPULATE)\nend = time.time() + 2\nwhile time.time() < end:\n    x = [0] * 10000\n    time.sleep(0.01)";
     // A step in the middle.
-    let step = "import time\ntime.sleep(1.1)\nb = bytearray(200 << 20)\ntime.sleep(1.1)";
+    let step = "import mmap, time\ntime.sleep(1.1)\nb = mmap.mmap(-1, 200 << 20, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | mmap.MAP_POPULATE)\ntime.sleep(1.1)";
     let reports = std::thread::scope(|s| {
         let handles: Vec<_> = [leak, once, step].map(|code| s.spawn(move || watch_python(code))).into_iter().collect();
         handles.into_iter().map(|h| h.join().expect("watcher")).collect::<Vec<_>>()
