@@ -14,8 +14,8 @@ use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-pub use limits::{parse_proc_limit, resource_name, RLIM_INFINITY};
 pub use faultline_trace::ChildRlimit;
+pub use limits::{parse_proc_limit, resource_name, RLIM_INFINITY};
 pub use tmp::PrivateTmp;
 
 /// Set by `--headless`. Each makes a GUI or media library pick its no-display backend.
@@ -79,7 +79,9 @@ impl ChildEnv {
                 Some(channel)
             }
             Err(err) => {
-                crate::say!("faultline: warning: {err}; a crash under pytest is reported without the tests that ran before it");
+                crate::say!(
+                    "faultline: warning: {err}; a crash under pytest is reported without the tests that ran before it"
+                );
                 None
             }
         };
@@ -105,10 +107,15 @@ impl ChildEnv {
         let mut envp: Vec<CString> = self
             .envp
             .iter()
-            .filter(|entry| !extra.iter().any(|(key, _)| entry.as_bytes().strip_prefix(key.as_bytes()).is_some_and(|rest| rest.first() == Some(&b'='))))
+            .filter(|entry| {
+                !extra.iter().any(|(key, _)| {
+                    entry.as_bytes().strip_prefix(key.as_bytes()).is_some_and(|rest| rest.first() == Some(&b'='))
+                })
+            })
             .cloned()
             .collect();
-        let vars: Vec<(OsString, OsString)> = extra.iter().map(|(k, v)| (OsString::from(k), v.to_os_string())).collect();
+        let vars: Vec<(OsString, OsString)> =
+            extra.iter().map(|(k, v)| (OsString::from(k), v.to_os_string())).collect();
         envp.extend(to_envp(&vars)?);
         Ok(envp)
     }

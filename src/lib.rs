@@ -19,14 +19,14 @@ pub use faultline_diagnose as diagnose;
 pub use faultline_doctor as doctor;
 pub use faultline_model::{capture, console, escape, events, model, read, redact, say, signals, texts, units};
 pub use faultline_procfs::{maps, memory, process_globals, system};
-pub use faultline_python as python;
 pub use faultline_pytest as pytest;
+pub use faultline_python as python;
 pub use faultline_report as report;
 pub use faultline_report::html;
 pub use faultline_store as store;
 pub use faultline_store::stress;
-pub use faultline_unwind as native;
 #[cfg(target_os = "linux")]
 pub use faultline_trace as trace;
 #[cfg(target_os = "linux")]
 pub use faultline_trace::{memwatch, supervised};
+pub use faultline_unwind as native;

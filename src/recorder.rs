@@ -3,12 +3,12 @@
 mod explain;
 mod launcher;
 
+use crate::diagnose::hang::timeout_info;
 use crate::events::{Captured, EventSink, RunEvent};
 use crate::model::{Crash, ExitInfo, Outcome, Report, SCHEMA_VERSION};
-use crate::diagnose::hang::timeout_info;
+use crate::pytest::{progress, ProcessLog};
 use crate::trace::RunEnd;
 use launcher::LauncherWatch;
-use crate::pytest::{progress, ProcessLog};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 

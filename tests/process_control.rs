@@ -59,14 +59,24 @@ fn a_command_that_cannot_start_is_an_error_in_every_report() {
     let program = script(dir.path(), "not-executable.sh", "echo never\n");
     let (junit, json) = (dir.path().join("junit.xml"), dir.path().join("report.json"));
     let output = Command::new(FAULTLINE)
-        .args(["run", "--no-store", "--junit", junit.to_str().unwrap(), "--json", json.to_str().unwrap(), "--", &program])
+        .args([
+            "run",
+            "--no-store",
+            "--junit",
+            junit.to_str().unwrap(),
+            "--json",
+            json.to_str().unwrap(),
+            "--",
+            &program,
+        ])
         .current_dir(dir.path())
         .output()
         .expect("run faultline");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(common::shell_status(&output.status), 126, "{stderr}");
     assert!(stderr.contains("permission denied"), "{stderr}");
-    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).expect("the JSON report")).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("the JSON report")).unwrap();
     assert_eq!(report["outcome"], "error");
     assert_eq!(report["exit"]["code"], 126);
     let xml = std::fs::read_to_string(&junit).expect("the JUnit report");

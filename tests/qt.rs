@@ -23,7 +23,11 @@ fn qt_python() -> PathBuf {
             .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "PySide6-Essentials"])
             .output()
             .expect("pip install");
-        assert!(installed.status.success(), "pip install PySide6-Essentials: {}", String::from_utf8_lossy(&installed.stderr));
+        assert!(
+            installed.status.success(),
+            "pip install PySide6-Essentials: {}",
+            String::from_utf8_lossy(&installed.stderr)
+        );
         python
     })
     .clone()
@@ -66,7 +70,10 @@ fn a_qt_application_without_a_display_says_how_to_run_headless() {
     assert_eq!(status, 128 + libc::SIGABRT, "{stderr}");
     let crash = &report.expect("a report")["crashes"][0];
     let message = crash["message"].as_str().unwrap_or_default();
-    assert!(message.starts_with("This application failed to start because no Qt platform plugin could be initialized"), "{message}");
+    assert!(
+        message.starts_with("This application failed to start because no Qt platform plugin could be initialized"),
+        "{message}"
+    );
     let text = hint(crash, "qt-platform-plugin").unwrap_or_else(|| panic!("no Qt hint: {crash:#}"));
     assert!(text.contains("--headless"), "{text}");
     // And with --headless the same program runs.

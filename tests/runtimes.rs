@@ -82,8 +82,9 @@ fn crash_of(dir: &Path, script: &str, env: &[(&str, &str)]) -> (i32, String, Val
         .output()
         .expect("run faultline");
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap_or_else(|e| panic!("no report ({e}): {stderr}")))
-        .expect("JSON report");
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap_or_else(|e| panic!("no report ({e}): {stderr}")))
+            .expect("JSON report");
     let crashes = report["crashes"].as_array().expect("crashes");
     assert_eq!(crashes.len(), 1, "{stderr}");
     (shell_status(&output.status), stderr, crashes[0].clone())
@@ -275,8 +276,13 @@ fn a_stack_buffer_overrun_is_a_buffer_overflow_with_the_python_caller() {
     assert!(hint_ids(&crash).contains(&"buffer-overflow".to_owned()), "{crash:#}");
     // The Python caller is still known.
     let frames = crash["threads"].as_array().unwrap().iter().find(|t| t["crashed"] == true).unwrap()["frames"].clone();
-    let python: Vec<&str> =
-        frames.as_array().unwrap().iter().filter(|f| f["kind"] == "python").filter_map(|f| f["function"].as_str()).collect();
+    let python: Vec<&str> = frames
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "python")
+        .filter_map(|f| f["function"].as_str())
+        .collect();
     assert!(python.contains(&"render"), "{python:?}\n{stderr}");
 }
 
@@ -301,7 +307,8 @@ PYBIND11_MODULE(threaded, m) { m.def("run_in_thread", &run_in_thread); }
 fn a_pybind11_exception_escaping_a_cpp_thread_is_an_uncaught_exception_on_that_thread() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("threaded.cpp"), PYBIND_CPP).unwrap();
-    let includes = Command::new("python3").args(["-m", "pybind11", "--includes"]).output().expect("python3 -m pybind11");
+    let includes =
+        Command::new("python3").args(["-m", "pybind11", "--includes"]).output().expect("python3 -m pybind11");
     assert!(includes.status.success(), "pybind11 is missing: {}", String::from_utf8_lossy(&includes.stderr));
     let suffix = Command::new("python3")
         .args(["-c", "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))"])
@@ -324,7 +331,8 @@ fn a_pybind11_exception_escaping_a_cpp_thread_is_an_uncaught_exception_on_that_t
     // The crashed thread is the worker, not the Python thread that waits in join().
     let culprit = crash["culprit"]["function"].as_str().unwrap_or_default();
     assert!(culprit.contains("drain_queue") || culprit.contains("run_in_thread"), "{crash:#}");
-    let hint = crash["hints"].as_array().unwrap().iter().find(|h| h["id"] == "uncaught-cpp-exception").expect("the hint");
+    let hint =
+        crash["hints"].as_array().unwrap().iter().find(|h| h["id"] == "uncaught-cpp-exception").expect("the hint");
     assert!(hint["text"].as_str().unwrap().contains("pybind11"), "{hint}");
 }
 

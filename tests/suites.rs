@@ -219,7 +219,10 @@ fn keep_going_runs_every_test_of_a_suite_with_three_crashes() {
     assert_eq!(junit.matches("<testcase ").count(), 30, "{junit}");
     assert_eq!(junit.matches("<failure ").count(), 3, "{junit}");
     assert!(junit.contains("name=\"test_ünï\""), "{junit}");
-    assert!(junit.contains("classname=\"tests.test_b.TestThing\" name=\"test_abort\"") || junit.contains("name=\"test_abort\""));
+    assert!(
+        junit.contains("classname=\"tests.test_b.TestThing\" name=\"test_abort\"")
+            || junit.contains("name=\"test_abort\"")
+    );
     // Each crashed test crashes alone too: none is order-dependent.
     assert!(!run.stderr.contains("order-dependent"), "{}", run.stderr);
 }
@@ -236,7 +239,8 @@ fn a_crash_under_pytest_says_what_ran_before_it() {
     assert_eq!(pytest["passed_before"], 3);
     assert_eq!(pytest["collected"], 10);
     assert_eq!(pytest["session_finished"], false);
-    let recent: Vec<&str> = pytest["recent"].as_array().unwrap().iter().map(|r| r["nodeid"].as_str().unwrap()).collect();
+    let recent: Vec<&str> =
+        pytest["recent"].as_array().unwrap().iter().map(|r| r["nodeid"].as_str().unwrap()).collect();
     assert_eq!(recent, ["tests/test_a.py::test_a0", "tests/test_a.py::test_a1", "tests/test_a.py::test_a2"]);
     assert!(run.stderr.contains("before it: 3 passed in this process of 10 collected"), "{}", run.stderr);
     assert_eq!(run.status, 128 + libc::SIGSEGV);
@@ -278,7 +282,10 @@ def test_after(): pass
     assert_eq!(report["crashes"][0]["test"]["nodeid"], "tests/test_fixture.py::test_uses");
     assert_eq!(report["crashes"][0]["test"]["when"], "teardown");
     assert_eq!(tests_by_outcome(&report, "crashed"), ["tests/test_fixture.py::test_uses"]);
-    assert_eq!(tests_by_outcome(&report, "passed"), ["tests/test_fixture.py::test_before", "tests/test_fixture.py::test_after"]);
+    assert_eq!(
+        tests_by_outcome(&report, "passed"),
+        ["tests/test_fixture.py::test_before", "tests/test_fixture.py::test_after"]
+    );
 }
 
 #[test]
@@ -301,7 +308,10 @@ fn a_crash_during_collection_is_reported_and_not_retried() {
 fn keep_going_with_no_crash_is_pytests_own_status_and_words() {
     let project = suite(&[
         ("tests/test_ok.py", &passing("ok")),
-        ("tests/test_bad.py", "def test_fails():\n    assert 1 == 2\n\nimport pytest\n@pytest.mark.skip\ndef test_skipped(): pass\n"),
+        (
+            "tests/test_bad.py",
+            "def test_fails():\n    assert 1 == 2\n\nimport pytest\n@pytest.mark.skip\ndef test_skipped(): pass\n",
+        ),
     ]);
     let run = faultline(&project, &["--keep-going"], &["tests"]);
     assert_eq!(run.status, 1, "{}", run.stderr);
@@ -324,8 +334,14 @@ fn maxfail_is_pytests_rule_over_all_the_runs() {
 #[test]
 fn with_xdist_every_worker_crash_is_reported_and_nothing_is_run_twice() {
     let mut files: Vec<(String, String)> = Vec::new();
-    files.push(("tests/test_one.py".into(), format!("from crashy import lib\n{}\ndef test_crash_one():\n    lib.crash_null()\n", passing("one"))));
-    files.push(("tests/test_two.py".into(), format!("from crashy import lib\n{}\ndef test_crash_two():\n    lib.do_abort()\n", passing("two"))));
+    files.push((
+        "tests/test_one.py".into(),
+        format!("from crashy import lib\n{}\ndef test_crash_one():\n    lib.crash_null()\n", passing("one")),
+    ));
+    files.push((
+        "tests/test_two.py".into(),
+        format!("from crashy import lib\n{}\ndef test_crash_two():\n    lib.do_abort()\n", passing("two")),
+    ));
     let borrowed: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
     let project = suite(&borrowed);
     let run = faultline(&project, &["--keep-going"], &["-n", "2", "tests"]);
@@ -333,7 +349,8 @@ fn with_xdist_every_worker_crash_is_reported_and_nothing_is_run_twice() {
     let mut crashed = tests_by_outcome(&report, "crashed");
     crashed.sort();
     assert_eq!(crashed, ["tests/test_one.py::test_crash_one", "tests/test_two.py::test_crash_two"], "{}", run.stderr);
-    let workers: Vec<&str> = report["crashes"].as_array().unwrap().iter().filter_map(|c| c["pytest"]["worker"].as_str()).collect();
+    let workers: Vec<&str> =
+        report["crashes"].as_array().unwrap().iter().filter_map(|c| c["pytest"]["worker"].as_str()).collect();
     assert_eq!(workers.len(), 2, "{report}");
     assert_eq!(tests_by_outcome(&report, "passed").len(), 20);
     // xdist replaced the crashed workers and ran the rest itself.
@@ -423,9 +440,15 @@ fn freed_global() -> SuiteDir {
     let files = [
         ("conftest.py".to_owned(), ORDER_GLOBAL.to_owned()),
         ("tests/test_early.py".to_owned(), early),
-        ("tests/test_reset.py".to_owned(), "from crashy import lib\ndef test_reinit():\n    lib.free_global()\n".to_owned()),
+        (
+            "tests/test_reset.py".to_owned(),
+            "from crashy import lib\ndef test_reinit():\n    lib.free_global()\n".to_owned(),
+        ),
         ("tests/test_late.py".to_owned(), late),
-        ("tests/test_z.py".to_owned(), "from crashy import lib\ndef test_render():\n    assert lib.use_global() == 42\n".to_owned()),
+        (
+            "tests/test_z.py".to_owned(),
+            "from crashy import lib\ndef test_render():\n    assert lib.use_global() == 42\n".to_owned(),
+        ),
     ];
     let borrowed: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
     suite(&borrowed)
@@ -445,8 +468,9 @@ fn bisect(project: &SuiteDir, pytest_args: &[&str]) -> (i32, String, Value) {
         .output()
         .expect("run faultline bisect");
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    let result = serde_json::from_str(&std::fs::read_to_string(&json).unwrap_or_else(|e| panic!("no result ({e}): {stderr}")))
-        .expect("JSON");
+    let result =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap_or_else(|e| panic!("no result ({e}): {stderr}")))
+            .expect("JSON");
     (shell_status(&output.status), stderr, result)
 }
 
@@ -473,7 +497,8 @@ fn keep_going_marks_a_crash_that_passes_alone_as_order_dependent() {
     let project = freed_global();
     let run = faultline(&project, &["--keep-going"], &["tests"]);
     let report = run.report.expect("a report");
-    let crashed: Vec<&Value> = report["suite"]["tests"].as_array().unwrap().iter().filter(|t| t["outcome"] == "crashed").collect();
+    let crashed: Vec<&Value> =
+        report["suite"]["tests"].as_array().unwrap().iter().filter(|t| t["outcome"] == "crashed").collect();
     assert_eq!(crashed.len(), 1);
     assert_eq!(crashed[0]["order_dependent"], true, "{}", run.stderr);
     assert!(run.stderr.contains("order-dependent: passes alone"), "{}", run.stderr);
@@ -496,7 +521,12 @@ fn bisect_finds_how_many_repetitions_a_counter_needs() {
     let needed: Vec<&str> = result["needed"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
     assert_eq!(
         needed,
-        ["tests/test_count.py::test_tick[0]", "tests/test_count.py::test_tick[1]", "tests/test_count.py::test_tick[2]", "tests/test_count.py::test_tick[3]"],
+        [
+            "tests/test_count.py::test_tick[0]",
+            "tests/test_count.py::test_tick[1]",
+            "tests/test_count.py::test_tick[2]",
+            "tests/test_count.py::test_tick[3]"
+        ],
         "{stderr}"
     );
     assert!(stderr.contains("alone it crashes when run 5 times in a row"), "{stderr}");

@@ -49,12 +49,8 @@ fn frames_in(dir: &Path, library: &Path) -> (Vec<String>, String) {
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).expect("a report")).unwrap();
     let name = library.file_name().unwrap().to_str().unwrap();
-    let frames = report["crashes"][0]["threads"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["crashed"] == true)
-        .unwrap()["frames"]
+    let frames = report["crashes"][0]["threads"].as_array().unwrap().iter().find(|t| t["crashed"] == true).unwrap()
+        ["frames"]
         .as_array()
         .unwrap()
         .iter()

@@ -173,7 +173,12 @@ fn no_temp_dir_unless_asked() {
 #[test]
 fn envp_with_replaces_and_adds_variables() {
     let env = ChildEnv::new(&RunSettings::default()).unwrap();
-    let extended = env.envp_with(&[("FAULTLINE_PYTEST_SELECT", std::ffi::OsStr::new("/tmp/s.json")), ("PYTEST_PLUGINS", std::ffi::OsStr::new("x"))]).unwrap();
+    let extended = env
+        .envp_with(&[
+            ("FAULTLINE_PYTEST_SELECT", std::ffi::OsStr::new("/tmp/s.json")),
+            ("PYTEST_PLUGINS", std::ffi::OsStr::new("x")),
+        ])
+        .unwrap();
     let texts: Vec<&str> = extended.iter().map(|e| e.to_str().unwrap()).collect();
     assert!(texts.contains(&"FAULTLINE_PYTEST_SELECT=/tmp/s.json"));
     assert_eq!(texts.iter().filter(|t| t.starts_with("PYTEST_PLUGINS=")).count(), 1);

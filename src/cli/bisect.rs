@@ -222,7 +222,11 @@ impl Search {
             }
             let mut ends = self.batch(&[Selection::default()]);
             let end = ends.pop()?;
-            let crash = end.report.as_ref().and_then(|r| r.crashes.iter().find(|c| c.test.is_some()).or(r.crashes.first())).cloned();
+            let crash = end
+                .report
+                .as_ref()
+                .and_then(|r| r.crashes.iter().find(|c| c.test.is_some()).or(r.crashes.first()))
+                .cloned();
             if let Some(crash) = crash {
                 return Some((end, crash));
             }
@@ -291,7 +295,8 @@ impl Search {
 
     /// The trial's crash when the target test crashed with the target signature.
     fn same_crash(&self, end: &TrialEnd, target: &Target) -> Option<Crash> {
-        let crash = end.report.as_ref()?.crashes.iter().find(|c| c.test.as_ref().is_some_and(|t| t.nodeid == target.test))?;
+        let crash =
+            end.report.as_ref()?.crashes.iter().find(|c| c.test.as_ref().is_some_and(|t| t.nodeid == target.test))?;
         (crash.signature == target.signature).then(|| crash.clone())
     }
 
@@ -327,7 +332,10 @@ fn print_result(report: &BisectReport, args: &BisectArgs) {
                 n => format!("{test} crashes only after these {n} tests ran before it, in this order:"),
             };
             let needed = format!("{} of {} earlier tests needed", report.needed.len(), report.earlier_tests);
-            let repeated = report.repetitions.map(|n| format!("; alone it crashes when run {n} times in a row")).unwrap_or_default();
+            let repeated = report
+                .repetitions
+                .map(|n| format!("; alone it crashes when run {n} times in a row"))
+                .unwrap_or_default();
             line = format!("{line} ({needed}{repeated}; {cost})");
             if report.needed.len() > 1 {
                 for id in &report.needed {

@@ -1,8 +1,8 @@
 //! `faultline crashes`: the crash store's groups, one group, its runs, or reports imported
 //! into it.
 
-use super::exit_codes;
 use super::args::{CrashesAction, CrashesArgs};
+use super::exit_codes;
 use faultline::model::Report;
 use faultline::report::{self, TerminalStyle};
 use faultline::store::Store;

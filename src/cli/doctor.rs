@@ -1,7 +1,7 @@
 //! `faultline doctor`, and `faultline run --preflight`'s gate.
 
-use super::exit_codes;
 use super::args::{ColorChoice, DoctorArgs};
+use super::exit_codes;
 use faultline::doctor::{self, render, DoctorOptions, DoctorReport};
 use std::io::{IsTerminal, Write};
 use std::path::Path;

@@ -53,7 +53,10 @@ mod tests {
             (NOT_EXECUTABLE, "not executable"),
             (NOT_FOUND, "not found"),
         ] {
-            let row = table.lines().find(|l| l.starts_with(&format!("| {code} |"))).unwrap_or_else(|| panic!("no row {code}"));
+            let row = table
+                .lines()
+                .find(|l| l.starts_with(&format!("| {code} |")))
+                .unwrap_or_else(|| panic!("no row {code}"));
             assert!(row.contains(words), "{row}");
         }
     }

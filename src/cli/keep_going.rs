@@ -127,7 +127,12 @@ pub(super) fn keep_going(session: Session) -> Exit {
         suite.restarts += 1;
         faultline::say!(
             "faultline: {} crashed; running pytest again on the {} tests not yet run (restart {})",
-            added.crashed.iter().map(|id| faultline::escape::escape_controls(id).into_owned()).collect::<Vec<_>>().join(", "),
+            added
+                .crashed
+                .iter()
+                .map(|id| faultline::escape::escape_controls(id).into_owned())
+                .collect::<Vec<_>>()
+                .join(", "),
             remaining.len(),
             suite.restarts
         );
@@ -173,14 +178,18 @@ fn check_alone(session: &Session, suite: &mut Suite, reports: &[Report], time_le
         return;
     }
     let Some(channel) = session.child_env.pytest_channel() else { return };
-    let trials = match Trials::new(channel.root(), alone_run_options(session, time_left), session.args.command.clone()) {
+    let trials = match Trials::new(channel.root(), alone_run_options(session, time_left), session.args.command.clone())
+    {
         Ok(trials) => trials,
         Err(message) => {
             faultline::say!("faultline: {message}; crashed tests are not checked alone");
             return;
         }
     };
-    faultline::say!("faultline: running each crashed test alone ({}) to see whether it needs the tests before it", crashed.len());
+    faultline::say!(
+        "faultline: running each crashed test alone ({}) to see whether it needs the tests before it",
+        crashed.len()
+    );
     for (n, (nodeid, signature)) in crashed.iter().enumerate() {
         if faultline::trace::stop_requested().is_some() {
             return;
@@ -200,7 +209,9 @@ fn check_alone(session: &Session, suite: &mut Suite, reports: &[Report], time_le
 fn alone_run_options(session: &Session, time_left: Option<Duration>) -> Vec<OsString> {
     let args = session.args;
     let mut options = super::trial::run_options(args.no_config, args.no_redact, time_left);
-    for (flag, on) in [("--headless", args.headless), ("--isolate-tmp", args.isolate_tmp), ("--single-thread", args.single_thread)] {
+    for (flag, on) in
+        [("--headless", args.headless), ("--isolate-tmp", args.isolate_tmp), ("--single-thread", args.single_thread)]
+    {
         if on {
             options.push(flag.into());
         }

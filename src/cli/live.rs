@@ -22,13 +22,12 @@ pub(super) fn print_event(event: &RunEvent) {
             units::format_duration(*limit)
         ),
         RunEvent::Escalated { signal } => {
-            faultline::say!(
-                "faultline: the command did not stop in time; sent {}",
-                signal_name(*signal)
-            )
+            faultline::say!("faultline: the command did not stop in time; sent {}", signal_name(*signal))
         }
         RunEvent::InternalError { pid, stage } => match stage {
-            InternalStage::TakingStacks => faultline::say!("faultline: internal error while taking the stacks of pid {pid}"),
+            InternalStage::TakingStacks => {
+                faultline::say!("faultline: internal error while taking the stacks of pid {pid}")
+            }
             InternalStage::Capturing => faultline::say!(
                 "faultline: internal error while capturing a crash of pid {pid}; the crash is not reported"
             ),
@@ -52,7 +51,9 @@ pub(super) fn print_notice(notice: Notice) {
             signal_name(signal),
             again_hint(signal, from_terminal)
         ),
-        Notice::StopForced { signal } => faultline::say!("faultline: second {}: killing the command", signal_name(signal)),
+        Notice::StopForced { signal } => {
+            faultline::say!("faultline: second {}: killing the command", signal_name(signal))
+        }
         Notice::StderrRelayFailed { error } => faultline::say!(
             "faultline: cannot keep copying stderr for processes that outlive the command ({error}); \
              their later writes to stderr will fail"

@@ -9,10 +9,10 @@ use faultline::events::{EventSink, RunEvent};
 use faultline::memwatch::MemoryConfig;
 use faultline::model::Report;
 use faultline::recorder::Recorder;
+use faultline::report;
 use faultline::runlog::RunLog;
 use faultline::settings::{self, RunSettings};
 use faultline::trace::{self, RunOptions};
-use faultline::report;
 use std::cell::RefCell;
 use std::io::{IsTerminal, Write};
 use std::rc::Rc;
@@ -131,8 +131,9 @@ impl<'a> Session<'a> {
     pub(super) fn supervise(&self, envp: Vec<std::ffi::CString>, timeout: Option<Duration>) -> Round {
         let log_events = self.log.clone();
         let python_record = Rc::clone(&self.python_seen);
-        let mut recorder =
-            Recorder::new(self.command.clone()).with_pytest_log(self.child_env.pytest_log_dir()).on_event(move |event| {
+        let mut recorder = Recorder::new(self.command.clone())
+            .with_pytest_log(self.child_env.pytest_log_dir())
+            .on_event(move |event| {
                 // A bug here must not stop the supervision: the tree is killed when faultline dies.
                 let _ = fenced(|| {
                     crate::internal_error::panic_if_injected("event");
@@ -188,7 +189,9 @@ impl<'a> Session<'a> {
             report
         });
         if report.is_err() {
-            faultline::say!("faultline: the report is incomplete because of that error; the command's exit status is kept");
+            faultline::say!(
+                "faultline: the report is incomplete because of that error; the command's exit status is kept"
+            );
         }
         Round { exit, report: report.ok(), timed_out }
     }
@@ -207,7 +210,9 @@ impl<'a> Session<'a> {
     /// [`Session::finish`], with a bug in it costing only the report: one line says so.
     pub(super) fn finish_fenced(&self, report: Report) {
         if fenced(|| self.finish(report)).is_err() {
-            faultline::say!("faultline: the report is incomplete because of that error; the command's exit status is kept");
+            faultline::say!(
+                "faultline: the report is incomplete because of that error; the command's exit status is kept"
+            );
         }
     }
 

@@ -6,8 +6,8 @@
 //! statuses, and a crash of one run's tree must never disturb another's. Every run's report
 //! goes to the crash store as usual, and its JSON report and output to the logs folder.
 
-use super::exit_codes;
 use super::args::{ColorChoice, StressArgs};
+use super::exit_codes;
 use faultline::report::{self, TerminalBuilder};
 use faultline::stress::{summarize, RunResult, StressSummary};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -185,7 +185,8 @@ fn one_run(plan: &Plan, run: u32, running: &Mutex<HashSet<u32>>) -> RunResult {
         }
         Err(_) => -1,
     };
-    let report = std::fs::read_to_string(&report_path).ok().and_then(|text| faultline::read::report_from_json(&text).ok());
+    let report =
+        std::fs::read_to_string(&report_path).ok().and_then(|text| faultline::read::report_from_json(&text).ok());
     let finished_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
     RunResult { run, exit_code, report, report_path, log_path, finished_ms }
 }

@@ -64,8 +64,8 @@ pub(super) fn run_options(no_config: bool, no_redact: bool, timeout: Option<std:
 
 impl Trials {
     pub(super) fn new(dir: &Path, run_options: Vec<OsString>, command: Vec<OsString>) -> Result<Trials, String> {
-        let faultline =
-            std::env::current_exe().map_err(|err| format!("cannot find faultline's own executable to run trials: {err}"))?;
+        let faultline = std::env::current_exe()
+            .map_err(|err| format!("cannot find faultline's own executable to run trials: {err}"))?;
         Ok(Trials { faultline, dir: dir.to_owned(), run_options, command })
     }
 
@@ -73,7 +73,12 @@ impl Trials {
     pub(super) fn with_args(&self, args: &[&str]) -> Trials {
         let mut command = self.command.clone();
         command.extend(args.iter().map(OsString::from));
-        Trials { faultline: self.faultline.clone(), dir: self.dir.clone(), run_options: self.run_options.clone(), command }
+        Trials {
+            faultline: self.faultline.clone(),
+            dir: self.dir.clone(),
+            run_options: self.run_options.clone(),
+            command,
+        }
     }
 
     /// Runs trial number `n` on `selection` (on every test when it names none) and waits
@@ -82,32 +87,28 @@ impl Trials {
         let select = self.dir.join(format!("select-{n}.json"));
         let json = self.dir.join(format!("trial-{n}.json"));
         let output = self.dir.join(format!("trial-{n}.out"));
-        let report = selection
-            .write(&select)
-            .ok()
-            .and_then(|()| std::fs::File::create(&output).ok())
-            .and_then(|out| {
-                let err = out.try_clone().ok()?;
-                let mut command = Command::new(&self.faultline);
-                if !selection.tests.is_empty() {
-                    command.env(SELECT_ENV, &select);
-                }
-                let status = command
-                    .arg("run")
-                    .args(["--trial", "--no-store", "--color", "never", "--json"])
-                    .arg(&json)
-                    .args(&self.run_options)
-                    .arg("--")
-                    .args(&self.command)
-                    .stdin(Stdio::null())
-                    .stdout(out)
-                    .stderr(err)
-                    .status()
-                    .ok()?;
-                let _ = status;
-                let text = std::fs::read_to_string(&json).ok()?;
-                faultline::read::report_from_json(&text).ok()
-            });
+        let report = selection.write(&select).ok().and_then(|()| std::fs::File::create(&output).ok()).and_then(|out| {
+            let err = out.try_clone().ok()?;
+            let mut command = Command::new(&self.faultline);
+            if !selection.tests.is_empty() {
+                command.env(SELECT_ENV, &select);
+            }
+            let status = command
+                .arg("run")
+                .args(["--trial", "--no-store", "--color", "never", "--json"])
+                .arg(&json)
+                .args(&self.run_options)
+                .arg("--")
+                .args(&self.command)
+                .stdin(Stdio::null())
+                .stdout(out)
+                .stderr(err)
+                .status()
+                .ok()?;
+            let _ = status;
+            let text = std::fs::read_to_string(&json).ok()?;
+            faultline::read::report_from_json(&text).ok()
+        });
         TrialEnd { report, output, logs: json.with_extension("logs") }
     }
 }

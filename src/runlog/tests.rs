@@ -1,8 +1,8 @@
-use crate::model::{Pid, Tid};
 use super::*;
 use crate::model::{
     Crash, CrashKind, Culprit, ExitInfo, MemoryReport, Outcome, Phase, ProcessRole, TestRef, SCHEMA_VERSION,
 };
+use crate::model::{Pid, Tid};
 use std::time::Duration;
 
 fn read_lines(path: &Path) -> Vec<String> {

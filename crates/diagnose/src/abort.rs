@@ -47,7 +47,9 @@ pub(crate) fn abort_family(frames: &[Frame], message: Option<&str>) -> Verdict {
 /// A Rust panic or an uncaught C++ exception, by the runtime's message or its abort path.
 fn runtime_verdict(message: Option<&str>, names: &[String]) -> Option<Verdict> {
     let panic = || Verdict::new(CrashKind::Panic, "a Rust panic could not unwind and aborted the process");
-    let uncaught = || Verdict::new(CrashKind::UncaughtException, "an uncaught C++ exception reached std::terminate(), which aborts");
+    let uncaught = || {
+        Verdict::new(CrashKind::UncaughtException, "an uncaught C++ exception reached std::terminate(), which aborts")
+    };
     if let Some(text) = message {
         if is_rust_panic_message(text) {
             return Some(panic());
@@ -56,8 +58,15 @@ fn runtime_verdict(message: Option<&str>, names: &[String]) -> Option<Verdict> {
             return Some(uncaught());
         }
     }
-    let on_stack = |wanted: &[&str]| names.iter().any(|n| wanted.iter().any(|w| n == w || n.starts_with(&format!("{w}::"))));
-    if on_stack(&["rust_panic", "__rust_start_panic", "std::panicking::rust_panic_with_hook", "core::panicking::panic_nounwind", "core::panicking::panic_cannot_unwind"]) {
+    let on_stack =
+        |wanted: &[&str]| names.iter().any(|n| wanted.iter().any(|w| n == w || n.starts_with(&format!("{w}::"))));
+    if on_stack(&[
+        "rust_panic",
+        "__rust_start_panic",
+        "std::panicking::rust_panic_with_hook",
+        "core::panicking::panic_nounwind",
+        "core::panicking::panic_cannot_unwind",
+    ]) {
         return Some(panic());
     }
     if on_stack(&["std::terminate", "__cxxabiv1::__terminate", "__gnu_cxx::__verbose_terminate_handler"]) {

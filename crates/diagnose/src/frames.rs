@@ -467,9 +467,10 @@ const FATAL_MACHINERY_PREFIXES: &[&str] = &[
 /// hook, a terminate handler), so culprit and signature start below it.
 pub fn past_fatal_machinery(frames: &[Frame]) -> &[Frame] {
     let native_top = frames.iter().position(|f| f.kind == FrameKind::Python).unwrap_or(frames.len());
-    let last = frames[..native_top]
-        .iter()
-        .rposition(|f| f.kind == FrameKind::Native && normalized_name(f).is_some_and(|n| is_fatal_machinery(&short_function(&n)) || is_fatal_machinery(&n)));
+    let last = frames[..native_top].iter().rposition(|f| {
+        f.kind == FrameKind::Native
+            && normalized_name(f).is_some_and(|n| is_fatal_machinery(&short_function(&n)) || is_fatal_machinery(&n))
+    });
     match last {
         Some(at) => &frames[at + 1..],
         None => frames,

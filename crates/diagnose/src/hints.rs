@@ -2,15 +2,15 @@
 //! likely went wrong and what to do next. Ordered: when it happened (shutdown), what it
 //! was (the kind), where (a thread, a child process).
 
-use crate::model::Pid;
 use crate::capture::Capture;
 use crate::frames::{
     file_basename, innermost_meaningful, is_culprit_candidate, module_stem, normalized_name, short_function,
 };
 use crate::location::user_python_location;
+use crate::model::Pid;
+use crate::model::{CrashKind, Culprit, Frame, Hint, Phase, ProcessRole, TestRef};
 use crate::phase::is_exit_machinery;
 use crate::recursion::{looks_truncated, Recursion};
-use crate::model::{CrashKind, Culprit, Frame, Hint, Phase, ProcessRole, TestRef};
 use crate::signals;
 use crate::units::thousands;
 
@@ -360,14 +360,19 @@ fn uncaught_exception_hint(facts: &Facts, who: &str) -> Hint {
 /// Qt could not load its platform plugin: no display, or a missing system library.
 fn qt_platform_hint(facts: &Facts) -> Option<Hint> {
     let tail = &facts.capture.stderr_tail;
-    let failed = tail.iter().any(|l| l.contains("Could not load the Qt platform plugin") || l.contains("no Qt platform plugin could be initialized"));
+    let failed = tail.iter().any(|l| {
+        l.contains("Could not load the Qt platform plugin") || l.contains("no Qt platform plugin could be initialized")
+    });
     if !failed {
         return None;
     }
     // Qt names the missing library in its debug lines (QT_DEBUG_PLUGINS=1) or the xcb-cursor note.
     let library = tail.iter().find_map(|l| {
         let at = l.find("lib")?;
-        let word: String = l[at..].chars().take_while(|c| !c.is_whitespace() && *c != ',' && *c != ':' && *c != '"' && *c != '\'').collect();
+        let word: String = l[at..]
+            .chars()
+            .take_while(|c| !c.is_whitespace() && *c != ',' && *c != ':' && *c != '"' && *c != '\'')
+            .collect();
         (word.contains(".so") || word.starts_with("libxcb")).then_some(word)
     });
     let text = match library {

@@ -4,12 +4,12 @@
 //! Also the one-sentence `fault_detail` that says what the address was. SIGSEGV has its
 //! own file ([`crate::segv`]), and so has SIGABRT ([`crate::abort`]).
 
-use crate::model::Pid;
-use crate::capture::Capture;
 use crate::abort::{abort_family, has_abort_call};
+use crate::capture::Capture;
 use crate::memmap;
-use crate::segv::segv;
+use crate::model::Pid;
 use crate::model::{hex, CrashKind, Frame, FrameKind};
+use crate::segv::segv;
 use crate::signals::{self, SIGABRT, SIGBUS, SIGFPE, SIGILL, SIGSEGV, SIGSYS, SIGTRAP};
 
 /// The verdict on a crash and the sentence about its address.

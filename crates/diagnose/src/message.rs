@@ -43,7 +43,14 @@ pub fn tied_to_stack(capture: &Capture, message: &str) -> bool {
         })
     };
     if crate::abort::is_rust_panic_message(message) {
-        return on_stack(&["rust_panic", "__rust_start_panic", "__rustc::", "core::panicking::", "std::panicking::", "std::process::abort"]);
+        return on_stack(&[
+            "rust_panic",
+            "__rust_start_panic",
+            "__rustc::",
+            "core::panicking::",
+            "std::panicking::",
+            "std::process::abort",
+        ]);
     }
     if message.starts_with("terminate called") {
         return on_stack(&["std::terminate", "__cxxabiv1::", "__gnu_cxx::__verbose_terminate_handler", "__cxa_"]);
@@ -63,14 +70,18 @@ pub fn tied_to_stack(capture: &Capture, message: &str) -> bool {
 fn last_line_before_faulthandler(lines: &[String]) -> Option<String> {
     let end = lines
         .iter()
-        .position(|l| l.starts_with("Fatal Python error: ") && FAULTHANDLER_HEADERS.contains(&l["Fatal Python error: ".len()..].trim()))
+        .position(|l| {
+            l.starts_with("Fatal Python error: ")
+                && FAULTHANDLER_HEADERS.contains(&l["Fatal Python error: ".len()..].trim())
+        })
         .unwrap_or(lines.len());
     lines[..end].iter().rev().map(|l| l.trim()).find(|l| !l.is_empty() && !is_qt_trailer(l)).map(str::to_owned)
 }
 
 /// Lines written after Qt's fatal message: PySide's note and the platform plugin list.
 fn is_qt_trailer(line: &str) -> bool {
-    line.starts_with("[A qFatal() call was made from Python code]") || line.starts_with("Available platform plugins are:")
+    line.starts_with("[A qFatal() call was made from Python code]")
+        || line.starts_with("Available platform plugins are:")
 }
 
 /// Trims glibc's message and drops the program name glibc puts before an assertion
@@ -318,7 +329,9 @@ mod tests {
         );
         assert_eq!(
             fatal_line_in(&with_tid).as_deref(),
-            Some("thread '<unnamed>' panicked at src/lib.rs:22:18: index out of bounds: the len is 3 but the index is 7")
+            Some(
+                "thread '<unnamed>' panicked at src/lib.rs:22:18: index out of bounds: the len is 3 but the index is 7"
+            )
         );
         let multi = lines("thread 'main' panicked at src/cfg.rs:5:9:\nbad config:\n  key `x` missing\n\nstack backtrace:\n   0: rust_begin_unwind\n");
         assert_eq!(
@@ -341,7 +354,14 @@ mod tests {
         c.abort_message = None;
         c.stderr_tail = lines("qt.qpa.plugin: Could not load the Qt platform plugin \"xcb\" in \"\" even though it was found.\nThis application failed to start because no Qt platform plugin could be initialized.\n\nAvailable platform plugins are: minimal, offscreen, xcb.\n\nFatal Python error: Aborted\n\nCurrent thread 0x1 (most recent call first):\n");
         let thread = c.threads.iter_mut().find(|t| t.crashed).unwrap();
-        thread.frames.insert(1, crate::model::Frame { function: Some("QMessageLogger::fatal(char const*, ...) const".into()), module: Some("/usr/lib/libQt6Core.so.6".into()), ..thread.frames[0].clone() });
+        thread.frames.insert(
+            1,
+            crate::model::Frame {
+                function: Some("QMessageLogger::fatal(char const*, ...) const".into()),
+                module: Some("/usr/lib/libQt6Core.so.6".into()),
+                ..thread.frames[0].clone()
+            },
+        );
         assert_eq!(
             crash_message(&c).as_deref(),
             Some("This application failed to start because no Qt platform plugin could be initialized.")
@@ -355,7 +375,10 @@ mod tests {
         let panic = "thread 'main' panicked at src/lib.rs:1:1: boom";
         assert!(!tied_to_stack(&c, panic), "no Rust frame on an assert's stack");
         let thread = c.threads.iter_mut().find(|t| t.crashed).unwrap();
-        thread.frames.insert(1, crate::model::Frame { function: Some("__rustc::__rust_start_panic".into()), ..thread.frames[0].clone() });
+        thread.frames.insert(
+            1,
+            crate::model::Frame { function: Some("__rustc::__rust_start_panic".into()), ..thread.frames[0].clone() },
+        );
         assert!(tied_to_stack(&c, panic));
         assert!(tied_to_stack(&fixtures::double_free(), "free(): double free detected in tcache 2"));
     }

@@ -7,8 +7,8 @@ use crate::capture::{Capture, Mapping};
 use crate::frames::{is_signal_plumbing, is_system_module, module_basename, normalized_name};
 use crate::kind::Verdict;
 use crate::memmap::{self, format_size, NULL_ZONE, PAGE, USER_SPACE_END};
-use crate::recursion::{deepest_recursion, looks_truncated, Recursion};
 use crate::model::{hex, CrashKind, Frame, FrameKind};
+use crate::recursion::{deepest_recursion, looks_truncated, Recursion};
 use crate::signals;
 use crate::units::{count, thousands};
 
@@ -217,7 +217,10 @@ fn smashed_stack(capture: &Capture, frames: &[Frame]) -> Option<Verdict> {
         .unwrap_or_default();
     Some(Verdict::new(
         CrashKind::BufferOverflow,
-        format!("{what} is {}, one byte repeated: a buffer overrun wrote over the stack's saved registers{intact}", hex(value)),
+        format!(
+            "{what} is {}, one byte repeated: a buffer overrun wrote over the stack's saved registers{intact}",
+            hex(value)
+        ),
     ))
 }
 

@@ -42,8 +42,8 @@ use crate::frames::{
     file_basename, is_culprit_candidate, is_runtime_frame, is_signal_plumbing, is_user_frame, module_stem,
     normalized_name, short_function,
 };
-use crate::recursion::Recursion;
 use crate::model::{CrashKind, Frame, FrameKind};
+use crate::recursion::Recursion;
 use crate::signals;
 
 const TOP_FRAMES: usize = 5;
@@ -283,15 +283,27 @@ mod tests {
     fn runtime_messages_key_panics_exceptions_and_fatal_logs() {
         let key = |kind, m: &str| message_key(kind, m);
         // Two panic sites of one extension are two keys; the values in a message are not.
-        let a = key(CrashKind::Panic, "thread '<unnamed>' panicked at src/lib.rs:5:9: index out of bounds: the len is 2 but the index is 7");
-        let b = key(CrashKind::Panic, "thread 'main' panicked at src/lib.rs:5:9: index out of bounds: the len is 3 but the index is 9");
+        let a = key(
+            CrashKind::Panic,
+            "thread '<unnamed>' panicked at src/lib.rs:5:9: index out of bounds: the len is 2 but the index is 7",
+        );
+        let b = key(
+            CrashKind::Panic,
+            "thread 'main' panicked at src/lib.rs:5:9: index out of bounds: the len is 3 but the index is 9",
+        );
         let c = key(CrashKind::Panic, "thread 'main' panicked at src/lib.rs:12:9: checked_div: the divisor is zero");
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert_eq!(a.as_deref(), Some("src/lib.rs: index out of bounds: the len is # but the index is #"));
-        let old = key(CrashKind::Panic, "thread 'main' panicked at 'called `Option::unwrap()` on a `None` value', src/main.rs:4:37");
+        let old = key(
+            CrashKind::Panic,
+            "thread 'main' panicked at 'called `Option::unwrap()` on a `None` value', src/main.rs:4:37",
+        );
         assert_eq!(old.as_deref(), Some("src/main.rs: called `Option::unwrap()` on a `None` value"));
-        let thrown = key(CrashKind::UncaughtException, "terminate called after throwing an instance of 'std::runtime_error': what(): bad config 7");
+        let thrown = key(
+            CrashKind::UncaughtException,
+            "terminate called after throwing an instance of 'std::runtime_error': what(): bad config 7",
+        );
         assert_eq!(thrown.as_deref(), Some("std::runtime_error"));
         let glog = key(CrashKind::Abort, "file.cc:42] Check failed: x > 0 (0 vs. 0)");
         assert_eq!(glog.as_deref(), Some("file.cc] Check failed: x > #"));

@@ -3,9 +3,9 @@
 //! stacks innermost first, realistic memory maps and registers. Shared by the tests of
 //! every crate (the `fixtures` feature); `faultline_diagnose::fixtures` adds the diagnosed ones.
 
-use crate::model::{Pid, Tid};
 use crate::capture::{Capture, InterpreterState, Mapping, PytestState, Registers, SignalInfo};
 use crate::model::{Frame, ProcessRole, Thread};
+use crate::model::{Pid, Tid};
 
 pub const LIBC: &str = "libc.so.6";
 pub const LIBPY: &str = "libpython3.11.so.1.0";

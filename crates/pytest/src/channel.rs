@@ -32,12 +32,14 @@ pub struct Channel {
 impl Channel {
     /// Creates the folder in `base` (the temp dir), mode 0700.
     pub fn create_in(base: &Path) -> io::Result<Channel> {
-        let context =
-            |e: io::Error| io::Error::new(e.kind(), format!("cannot create the pytest channel in {}: {e}", base.display()));
+        let context = |e: io::Error| {
+            io::Error::new(e.kind(), format!("cannot create the pytest channel in {}: {e}", base.display()))
+        };
         let root = tempfile::Builder::new().prefix("faultline-pytest-").tempdir_in(base).map_err(context)?;
         std::fs::create_dir(root.path().join("python")).map_err(context)?;
         std::fs::create_dir(root.path().join("log")).map_err(context)?;
-        std::fs::write(root.path().join("python").join(format!("{PLUGIN_MODULE}.py")), PLUGIN_SOURCE).map_err(context)?;
+        std::fs::write(root.path().join("python").join(format!("{PLUGIN_MODULE}.py")), PLUGIN_SOURCE)
+            .map_err(context)?;
         Ok(Channel { root })
     }
 
@@ -145,7 +147,10 @@ mod tests {
     fn the_plugin_is_named_once_after_the_users_plugins() {
         assert_eq!(append_plugin(None), PLUGIN_MODULE);
         assert_eq!(append_plugin(Some(OsStr::new("myplugin"))), OsString::from(format!("myplugin,{PLUGIN_MODULE}")));
-        assert_eq!(append_plugin(Some(OsStr::new(&format!("{PLUGIN_MODULE},a")))), OsString::from(format!("a,{PLUGIN_MODULE}")));
+        assert_eq!(
+            append_plugin(Some(OsStr::new(&format!("{PLUGIN_MODULE},a")))),
+            OsString::from(format!("a,{PLUGIN_MODULE}"))
+        );
     }
 
     #[test]

@@ -116,7 +116,8 @@ impl ProcessLog {
             Some("session") => {
                 self.worker = text("worker");
                 self.controller = event.get("controller").and_then(Value::as_bool).unwrap_or(false);
-                self.maxfail = event.get("maxfail").and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok()).unwrap_or(0);
+                self.maxfail =
+                    event.get("maxfail").and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok()).unwrap_or(0);
             }
             Some("collected") => {
                 let ids = event.get("ids").and_then(Value::as_array).into_iter().flatten();
@@ -212,7 +213,10 @@ mod tests {
     fn outcomes_follow_pytests_categories() {
         let run = |categories: &[&str]| TestRun {
             nodeid: "t".into(),
-            phases: categories.iter().map(|c| PhaseReport { category: (*c).into(), ..PhaseReport::default() }).collect(),
+            phases: categories
+                .iter()
+                .map(|c| PhaseReport { category: (*c).into(), ..PhaseReport::default() })
+                .collect(),
         };
         assert_eq!(run(&["", "passed", ""]).outcome(), Some(TestOutcome::Passed));
         assert_eq!(run(&["error"]).outcome(), Some(TestOutcome::Error));

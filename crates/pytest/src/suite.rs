@@ -166,8 +166,15 @@ mod tests {
         assert_eq!(suite.remaining(), ["t::d", "t::e"]);
         assert_eq!(suite.problems(), 2);
         suite.restarts += 1;
-        let second =
-            log(11, &format!("{}\n{}\n{}\n{{\"e\": \"finished\", \"status\": 0}}", r#"{"e": "collected", "ids": ["t::d", "t::e"]}"#, ran("t::d", "passed"), ran("t::e", "skipped")));
+        let second = log(
+            11,
+            &format!(
+                "{}\n{}\n{}\n{{\"e\": \"finished\", \"status\": 0}}",
+                r#"{"e": "collected", "ids": ["t::d", "t::e"]}"#,
+                ran("t::d", "passed"),
+                ran("t::e", "skipped")
+            ),
+        );
         let added = suite.add_run(&[second], &[]);
         assert!(added.crashed.is_empty());
         assert!(suite.remaining().is_empty());
@@ -198,7 +205,13 @@ mod tests {
     #[test]
     fn the_xdist_controllers_failure_for_a_crashed_worker_is_a_crash() {
         let mut suite = Suite::default();
-        let worker = log(20, &format!("{}\n{{\"e\": \"test\", \"id\": \"t::boom\"}}", r#"{"e": "collected", "ids": ["t::ok", "t::boom"]}"#));
+        let worker = log(
+            20,
+            &format!(
+                "{}\n{{\"e\": \"test\", \"id\": \"t::boom\"}}",
+                r#"{"e": "collected", "ids": ["t::ok", "t::boom"]}"#
+            ),
+        );
         let controller = log(
             19,
             &format!(

@@ -6,9 +6,9 @@ use std::path::Path;
 
 use crate::diagnose::fixtures::hang::hang_gil;
 use crate::diagnose::{diagnose, fixtures};
-use crate::model::{ExitInfo, MemoryReport, Outcome, Report, SCHEMA_VERSION};
 use crate::github::write_annotations;
 use crate::junit::{pytest_names, write_junit};
+use crate::model::{ExitInfo, MemoryReport, Outcome, Report, SCHEMA_VERSION};
 
 fn base(cwd: &str, outcome: Outcome, code: i32, command: &[&str]) -> Report {
     Report {

@@ -5,14 +5,16 @@ use std::io::{self, Write};
 
 use crate::model::{Crash, ProcessRole, Thread};
 use crate::stack::stack_lines;
+use crate::threads::write_thread_lines;
+use crate::view::crash::{
+    location, other_thread_label, phase_text, pytest_progress_lines, sent_by_a_process, thread_activity,
+};
 use crate::view::stack::StackView;
 use crate::view::stderr::{shown_tail, tail_heading};
-use faultline_model::style::Role;
 use crate::view::text::{short_command, Paths};
-use crate::threads::write_thread_lines;
 use crate::view::threads::group_label;
 use crate::TerminalConfig;
-use crate::view::crash::{other_thread_label, location, thread_activity, sent_by_a_process, phase_text, pytest_progress_lines};
+use faultline_model::style::Role;
 
 pub(crate) fn write_crash(
     config: &TerminalConfig,
@@ -131,4 +133,3 @@ fn crash_command(crash: &Crash) -> String {
 
 /// A child's command line is cut past this many characters.
 const COMMAND_WIDTH: usize = 200;
-

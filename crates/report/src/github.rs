@@ -20,10 +20,10 @@ use std::path::{Component, Path, PathBuf};
 use crate::diagnose::frames::is_user_frame;
 use crate::model::{Crash, Frame, FrameKind, Outcome, ProcessSnapshot, Report};
 use crate::stack::stack_lines;
-use crate::view::stack::StackView;
-use faultline_model::style::TerminalStyle;
-use crate::view::text::{brief_command, Paths};
 use crate::units::readable_limit_ms;
+use crate::view::stack::StackView;
+use crate::view::text::{brief_command, Paths};
+use faultline_model::style::TerminalStyle;
 
 /// How many lines of the crashed thread's stack go into a crash's message.
 const STACK_LINES: usize = 6;
@@ -68,8 +68,11 @@ pub fn annotations(report: &Report, workspace: Option<&Path>) -> Vec<Annotation>
     let mut out: Vec<Annotation> = report.crashes.iter().map(|c| crash_annotation(c, &places, &paths)).collect();
     if let Some(t) = &report.timeout {
         let findings = &t.findings;
-        let mut message =
-            format!("faultline stopped `{}` after {}", brief_command(&report.command, 80), readable_limit_ms(t.limit_ms));
+        let mut message = format!(
+            "faultline stopped `{}` after {}",
+            brief_command(&report.command, 80),
+            readable_limit_ms(t.limit_ms)
+        );
         for f in findings.iter().take(3) {
             message.push('\n');
             message.push_str(&f.text);

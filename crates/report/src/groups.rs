@@ -3,11 +3,11 @@
 
 use std::io::{self, Write};
 
-use faultline_model::style::{Role, TerminalStyle};
 use super::TerminalBuilder;
 use crate::escape::{escape_controls, for_terminal};
 use crate::store::{GroupDetail, GroupSummary};
 use crate::units::{count, format_timestamp_ms};
+use faultline_model::style::{Role, TerminalStyle};
 
 /// Tests listed under a group before "and N more".
 const TESTS_SHOWN: usize = 3;

@@ -22,11 +22,11 @@ use std::time::Duration;
 use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite};
 
 use crate::model::{Crash, Outcome, Phase, Report, SuiteResult, TestOutcome};
-use crate::view::stderr::shown_tail;
-use faultline_model::style::TerminalStyle;
-use crate::view::text::{brief_command, Paths};
 use crate::units::readable_limit_ms;
+use crate::view::stderr::shown_tail;
+use crate::view::text::{brief_command, Paths};
 use crate::{crash, memory, timeout, TerminalConfig};
+use faultline_model::style::TerminalStyle;
 
 /// The suite name, and the classname of cases that are not pytest tests.
 pub const SUITE: &str = "faultline";

@@ -56,11 +56,11 @@ use crate::escape::for_terminal;
 use crate::model::{Crash, Outcome, Report};
 use view::text::Paths;
 
+pub use faultline_model::style::TerminalStyle;
 pub use groups::{write_group, write_group_list};
 pub use junit::write_junit;
 pub use runs::write_run_list;
 pub use stress::write_stress_summary;
-pub use faultline_model::style::TerminalStyle;
 
 /// Settings of the terminal report, frozen by [`TerminalBuilder::build`].
 #[derive(Debug, Clone)]

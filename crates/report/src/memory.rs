@@ -13,10 +13,10 @@ use std::io::{self, Write};
 use crate::diagnose::hang::activity::python_place;
 use crate::model::{MemoryReport, Outcome, ProcessSnapshot, Report, TrendVerdict};
 use crate::snapshot::write_processes;
-use faultline_model::style::{Role, TerminalStyle};
-use crate::view::text::{brief_command, Paths};
 use crate::units::{readable_size, size_apart};
+use crate::view::text::{brief_command, Paths};
 use crate::TerminalConfig;
+use faultline_model::style::{Role, TerminalStyle};
 
 /// The section of an `oom` run: what stopped it, who was killed, where the threads were.
 pub(crate) fn write_oom(
@@ -127,7 +127,11 @@ pub(crate) fn memory_line(report: &Report, style: &TerminalStyle) -> Option<Stri
             peak.push_str(&format!(" (pid {}{argv})", h.pid));
         } else if report.launcher.as_ref().is_some_and(|l| l.processes > 0) {
             // The tree's peak may be the launcher's helpers': say whose share this is.
-            peak.push_str(&format!(" (the program's largest process: pid {}{argv}, {})", h.pid, readable_size(h.rss_bytes)));
+            peak.push_str(&format!(
+                " (the program's largest process: pid {}{argv}, {})",
+                h.pid,
+                readable_size(h.rss_bytes)
+            ));
         } else {
             peak.push_str(&format!(" (most in pid {}{argv}: {})", h.pid, readable_size(h.rss_bytes)));
         }

@@ -14,12 +14,12 @@
 use std::collections::BTreeSet;
 use std::io::{self, Write};
 
-use faultline_model::style::{Role, TerminalStyle};
-use crate::view::text::brief_command;
-use crate::units::readable_duration_ms;
 use crate::store::RunSummary;
 use crate::units::count;
 use crate::units::format_timestamp_ms;
+use crate::units::readable_duration_ms;
+use crate::view::text::brief_command;
+use faultline_model::style::{Role, TerminalStyle};
 
 /// Characters of the command shown; the JSON has all of it.
 const COMMAND_WIDTH: usize = 60;

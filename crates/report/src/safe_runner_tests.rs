@@ -2,10 +2,10 @@
 //! doing, memory stops, the memory line and the summary, on trees shaped like the corpus
 //! cases `hang-gil`, `memory-blowup` and `leak-per-cycle`.
 
-use crate::model::Pid;
-use crate::diagnose::hang::timeout_info;
-use crate::diagnose::fixtures::{c_call, nat, py, run_file_tail, LIBC, LIBPY, PID};
 use crate::diagnose::fixtures::hang::{everything_waits, hang_gil, process, thread};
+use crate::diagnose::fixtures::{c_call, nat, py, run_file_tail, LIBC, LIBPY, PID};
+use crate::diagnose::hang::timeout_info;
+use crate::model::Pid;
 use crate::model::{
     ExitInfo, MemoryHolder, MemoryReport, MemoryTrend, Outcome, ProcessRole, ProcessSnapshot, Report, TrendVerdict,
     SCHEMA_VERSION,
@@ -45,14 +45,13 @@ fn memory(peak: u64, trend: Option<(TrendVerdict, f64, f64)>) -> MemoryReport {
         peak_rss_bytes: peak,
         limit_bytes: None,
         samples: vec![(0.0, 9 * MIB), (100.0, peak)],
-        trend: trend.map(|(verdict, bytes_per_s, r2)| MemoryTrend {
-            verdict,
-            bytes_per_s,
-            r2,
-            samples: 24,
-        }),
+        trend: trend.map(|(verdict, bytes_per_s, r2)| MemoryTrend { verdict, bytes_per_s, r2, samples: 24 }),
         snapshot: None,
-        peak_holder: Some(MemoryHolder { pid: Pid(PID), rss_bytes: peak, argv: vec!["python3".into(), "main.py".into()] }),
+        peak_holder: Some(MemoryHolder {
+            pid: Pid(PID),
+            rss_bytes: peak,
+            argv: vec!["python3".into(), "main.py".into()],
+        }),
         warn_bytes: None,
         enforcement: None,
         oom_killed: Vec::new(),
@@ -204,8 +203,7 @@ fn memory_lines() {
 #[test]
 fn a_timeout_without_stacks_and_an_oom_without_memory() {
     let mut r = base("x", Outcome::Timeout, 143, 5_000.0, 1);
-    r.timeout =
-        Some(timeout_info(5_000.0, Vec::new(), None));
+    r.timeout = Some(timeout_info(5_000.0, Vec::new(), None));
     insta::assert_snapshot!(render(&r), @r"
     faultline: timed out after 5 s
       no stacks could be taken before the tree was stopped
@@ -241,8 +239,7 @@ fn a_running_python_loop_and_many_processes() {
         )
     }));
     let mut r = base("x", Outcome::Timeout, 143, 60_000.0, 11);
-    r.timeout =
-        Some(timeout_info(60_000.0, processes, Some("SIGTERM".into())));
+    r.timeout = Some(timeout_info(60_000.0, processes, Some("SIGTERM".into())));
     let text = render(&r);
     assert!(text.contains("  ⚠ MainThread (tid 48213) was running Python code at spin (main.py:3)"), "{text}");
     assert!(text.contains("  … 3 more processes left out here: the JSON report (--json) has every stack"), "{text}");

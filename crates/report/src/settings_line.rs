@@ -2,8 +2,8 @@
 //! that a limit or variable nobody typed is traced to where it came from.
 
 use crate::model::Report;
-use faultline_model::style::{Role, TerminalStyle};
 use crate::model::PYPROJECT_TOML;
+use faultline_model::style::{Role, TerminalStyle};
 
 /// The line, when the run applied a settings file. The path is relative to `cwd` when the
 /// file is in it (the usual case), absolute when it was found further up.

@@ -5,17 +5,17 @@
 use std::io::{self, Write};
 
 use crate::diagnose::hang::describe;
-use crate::model::HangFinding;
 use crate::diagnose::location::culprit_in;
+use crate::model::HangFinding;
 use crate::model::{ProcessRole, ProcessSnapshot, Thread};
 use crate::stack::stack_lines;
+use crate::threads::write_thread_lines;
+use crate::units::count;
+use crate::view::snapshot::{focus_thread, thread_label, NATIVE_FAULT_FINDINGS};
 use crate::view::stack::StackView;
 use crate::view::text::{short_command, Paths};
-use crate::threads::write_thread_lines;
 use crate::view::threads::group_label;
 use crate::TerminalConfig;
-use crate::units::count;
-use crate::view::snapshot::{NATIVE_FAULT_FINDINGS, focus_thread, thread_label};
 
 /// Past these, the terminal says how many were left out; the JSON report has them all.
 const MAX_PROCESSES: usize = 8;
@@ -69,8 +69,7 @@ fn write_process(
     let finding = findings.iter().find(|f| f.pid == p.pid && f.tid.is_some());
     let focus = focus_thread(p, finding);
     if let Some(thread) = focus {
-        let marked =
-            finding.is_some_and(|f| f.tid == Some(thread.tid) && NATIVE_FAULT_FINDINGS.contains(&f.id));
+        let marked = finding.is_some_and(|f| f.tid == Some(thread.tid) && NATIVE_FAULT_FINDINGS.contains(&f.id));
         write_full(config, thread, marked, paths, out)?;
     }
     let others: Vec<&Thread> = p.threads.iter().filter(|t| Some(t.tid) != focus.map(|f| f.tid)).collect();
@@ -102,4 +101,3 @@ fn write_full(
     }
     Ok(())
 }
-

@@ -4,10 +4,10 @@
 
 use crate::diagnose::frames::is_user_frame;
 use crate::model::Frame;
-use faultline_model::style::{Role, TerminalStyle};
-use crate::view::text::{frame_text, Paths};
 use crate::units::{count, thousands};
-use crate::view::stack::{StackView, StackItem, stack_items};
+use crate::view::stack::{stack_items, StackItem, StackView};
+use crate::view::text::{frame_text, Paths};
+use faultline_model::style::{Role, TerminalStyle};
 
 /// The lines of a stack, each already indented and styled.
 pub(crate) fn stack_lines(view: &StackView, paths: &Paths, style: &TerminalStyle) -> Vec<String> {

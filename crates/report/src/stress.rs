@@ -3,10 +3,10 @@
 use std::io::{self, Write};
 
 use super::groups::write_group_heading;
-use faultline_model::style::{Role, TerminalStyle};
 use crate::escape::for_terminal;
-use faultline_store::stress::StressSummary;
 use crate::units::{count, format_duration};
+use faultline_model::style::{Role, TerminalStyle};
+use faultline_store::stress::StressSummary;
 
 /// Runs listed after a group before "and N more".
 const RUNS_SHOWN: usize = 10;

@@ -58,7 +58,12 @@ pub fn summary_words(result: &SuiteResult) -> String {
 }
 
 /// The tests that did not pass, one line each, and how to bisect an order-dependent crash.
-pub(crate) fn write_suite(config: &TerminalConfig, report: &Report, suite: &SuiteResult, out: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn write_suite(
+    config: &TerminalConfig,
+    report: &Report,
+    suite: &SuiteResult,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let style = &config.style;
     let problems: Vec<_> = suite.tests.iter().filter(|t| t.outcome.is_problem()).collect();
     let restarts = match suite.restarts {
@@ -85,7 +90,11 @@ pub(crate) fn write_suite(config: &TerminalConfig, report: &Report, suite: &Suit
         writeln!(out, "  {}  {:<width$}  {what}", style.paint(role, &word), test.nodeid)?;
     }
     if problems.len() > LISTED {
-        writeln!(out, "  … and {} more that did not pass (all in the JSON and JUnit reports)", problems.len() - LISTED)?;
+        writeln!(
+            out,
+            "  … and {} more that did not pass (all in the JSON and JUnit reports)",
+            problems.len() - LISTED
+        )?;
     }
     if problems.is_empty() {
         writeln!(out, "  every test that ran passed")?;
@@ -107,7 +116,14 @@ mod tests {
     use crate::model::SuiteTest;
 
     fn test(outcome: TestOutcome) -> SuiteTest {
-        SuiteTest { nodeid: String::new(), outcome, duration_ms: 0.0, message: None, crash: None, order_dependent: false }
+        SuiteTest {
+            nodeid: String::new(),
+            outcome,
+            duration_ms: 0.0,
+            message: None,
+            crash: None,
+            order_dependent: false,
+        }
     }
 
     #[test]
@@ -116,7 +132,11 @@ mod tests {
         tests.extend([TestOutcome::Failed, TestOutcome::Crashed, TestOutcome::Crashed, TestOutcome::Skipped].map(test));
         let result = SuiteResult { restarts: 2, tests, stopped: None };
         assert_eq!(summary_words(&result), "1,204 passed, 1 failed, 2 crashed, 1 skipped (2 restarts)");
-        let errors = SuiteResult { restarts: 1, tests: [TestOutcome::Error, TestOutcome::Error, TestOutcome::NotRun].map(test).into(), stopped: None };
+        let errors = SuiteResult {
+            restarts: 1,
+            tests: [TestOutcome::Error, TestOutcome::Error, TestOutcome::NotRun].map(test).into(),
+            stopped: None,
+        };
         assert_eq!(summary_words(&errors), "2 errors, 1 not run (1 restart)");
         assert_eq!(summary_words(&SuiteResult { restarts: 0, tests: vec![], stopped: None }), "no tests ran");
     }

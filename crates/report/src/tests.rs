@@ -1,10 +1,10 @@
 //! Snapshot tests of the terminal report on realistic crashes (the corpus fixtures run
 //! through `diagnose`), and of the JSON report.
 
-use crate::model::Tid;
-use crate::diagnose::hang::timeout_info;
 use crate::capture::Capture;
+use crate::diagnose::hang::timeout_info;
 use crate::diagnose::{diagnose, fixtures};
+use crate::model::Tid;
 use crate::model::{ExitInfo, Outcome, ProcessRole, ProcessSnapshot, Report, SCHEMA_VERSION};
 use crate::{render_report, write_json, TerminalBuilder, TerminalStyle};
 
@@ -210,13 +210,17 @@ fn timeout_shows_every_thread() {
     let capture = fixtures::thread_crash();
     let mut r = report(&[], 124, "/work/cases/thread-crash", 10_020.0, 1);
     r.outcome = Outcome::Timeout;
-    r.timeout = Some(timeout_info(10_000.0, vec![ProcessSnapshot {
+    r.timeout = Some(timeout_info(
+        10_000.0,
+        vec![ProcessSnapshot {
             pid: capture.pid,
             process: ProcessRole::Main,
             executable: capture.executable.clone(),
             argv: capture.argv.clone(),
             threads: capture.threads.iter().map(|t| crate::model::Thread { crashed: false, ..t.clone() }).collect(),
-        }], Some("SIGTERM".into())));
+        }],
+        Some("SIGTERM".into()),
+    ));
     insta::assert_snapshot!(render(&r));
 }
 
@@ -293,8 +297,9 @@ fn a_whole_suite_after_keep_going() {
         crash,
         order_dependent,
     };
-    let mut tests: Vec<SuiteTest> =
-        (0..1204).map(|i| test(&format!("tests/test_many.py::test_{i}"), TestOutcome::Passed, None, false, None)).collect();
+    let mut tests: Vec<SuiteTest> = (0..1204)
+        .map(|i| test(&format!("tests/test_many.py::test_{i}"), TestOutcome::Passed, None, false, None))
+        .collect();
     tests.push(test("tests/test_bbox.py::test_bbox_of_empty_polygon", TestOutcome::Crashed, Some(0), false, None));
     tests.push(test("tests/test_render.py::test_batch[3]", TestOutcome::Crashed, Some(1), true, None));
     tests.push(test("tests/test_io.py::test_roundtrip", TestOutcome::Failed, None, false, Some("assert b'' == b'x'")));

@@ -34,8 +34,8 @@ pub(crate) fn write_thread_lines(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::view::threads::tests::thread;
     use crate::model::Frame;
+    use crate::view::threads::tests::thread;
 
     #[test]
     fn lines_are_capped_and_the_rest_counted() {

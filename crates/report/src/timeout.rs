@@ -13,10 +13,10 @@ use std::io::{self, Write};
 
 use crate::model::TimeoutInfo;
 use crate::snapshot::write_processes;
-use faultline_model::style::Role;
-use crate::view::text::Paths;
 use crate::units::readable_limit_ms;
+use crate::view::text::Paths;
 use crate::TerminalConfig;
+use faultline_model::style::Role;
 
 /// Findings past this many are counted, not shown (a tree of 50 idle workers).
 const MAX_FINDINGS: usize = 10;

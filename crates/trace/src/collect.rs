@@ -7,12 +7,12 @@
 //! happens after it is let go (`Collector::finish`, `Collector::resolve`). The maps are
 //! read once, after the threads are stopped, and every reader of the capture uses them.
 
-use crate::model::Pid;
 use super::ptrace::{self, SigInfo, Tid};
 use super::tasks::{self, StoppedThreads};
 use crate::capture::{Capture, InterpreterState, Mapping, PytestState, Registers, SignalInfo};
 use crate::maps::read_maps;
 use crate::memory::ProcessMemory;
+use crate::model::Pid;
 use crate::model::{Frame, ProcessRole, ProcessSnapshot, Thread, ThreadState};
 use crate::native::{NativeStacks, NormalizedPc};
 use crate::process_globals;

@@ -44,7 +44,8 @@ impl SignalForwarder {
             *target = Some(Target { members, notices });
         }
         STARTED.call_once(|| {
-            let spawned = std::thread::Builder::new().name("signal-forwarder".into()).spawn(move || forward_forever(set));
+            let spawned =
+                std::thread::Builder::new().name("signal-forwarder".into()).spawn(move || forward_forever(set));
             if spawned.is_err() {
                 // Without the thread nobody takes the signals: let them act normally again.
                 // SAFETY: as above.

@@ -9,7 +9,6 @@
 //! every stop and exit of a tracee) with a timeout set by the next deadline: a memory
 //! sample, the run's time limit, the end of the grace period after SIGTERM.
 
-use crate::model::Pid;
 use super::collect::{Collector, HeldCapture};
 use super::ptrace::{self, Tid};
 use super::status::{decode, is_crash_signal, TaskStatus};
@@ -17,6 +16,7 @@ use super::stderr_tail::StderrTail;
 use super::tree::TreeMembers;
 use crate::events::{exit_info, Captured, EventSink, InternalStage, RunEvent};
 use crate::memwatch::{MemoryWatch, SampleEvent};
+use crate::model::Pid;
 use crate::model::{ExitInfo, ProcessRole, ProcessSnapshot};
 use crate::TimeoutStop;
 use std::collections::{HashMap, VecDeque};
@@ -261,7 +261,9 @@ impl<'s> Supervisor<'s> {
             let deferred = &mut self.deferred;
             match catch_unwind(AssertUnwindSafe(|| collector.snapshot(pid, role, deferred))) {
                 Ok(process) => snapshot.push(process),
-                Err(_) => self.sink.event(RunEvent::InternalError { pid: Pid(pid), stage: InternalStage::TakingStacks }),
+                Err(_) => {
+                    self.sink.event(RunEvent::InternalError { pid: Pid(pid), stage: InternalStage::TakingStacks })
+                }
             }
         }
         self.stopping =

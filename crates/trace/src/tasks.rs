@@ -3,9 +3,9 @@
 
 use super::ptrace::{self, Tid};
 use super::status::{decode, TaskStatus};
+use crate::model::ThreadState;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
-use crate::model::ThreadState;
 
 /// How long to wait for threads to stop before reading them anyway.
 const INTERRUPT_DEADLINE: Duration = Duration::from_millis(50);

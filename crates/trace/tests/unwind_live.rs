@@ -10,9 +10,9 @@ mod tracee;
 use std::time::{Duration, Instant};
 
 use faultline_model::model::Frame;
+use faultline_procfs::maps::read_maps;
 use faultline_procfs::memory::ProcessMemory;
 use faultline_unwind::{CodeAddress, NativeStacks, NormalizedPc};
-use faultline_procfs::maps::read_maps;
 use tracee::{fixtures, run_command_until_crash, run_until_crash, Crashed};
 
 struct Unwound {

@@ -45,10 +45,14 @@ pub struct FallbackName {
 impl FallbackSymbols {
     /// The name for `file_offset` in `object`, when either source has one.
     pub fn name(&mut self, object: &Path, file_offset: u64) -> Option<FallbackName> {
-        let symbols = self.by_object.entry(object.to_path_buf()).or_insert_with(|| ObjectSymbols::read(object)).as_ref()?;
+        let symbols =
+            self.by_object.entry(object.to_path_buf()).or_insert_with(|| ObjectSymbols::read(object)).as_ref()?;
         let svma = symbols.info.svma_of_offset(file_offset)?;
-        if let Some((_, _, name)) =
-            symbols.mini.iter().filter(|(start, size, _)| *start <= svma && svma < start + size.max(&1)).min_by_key(|s| s.1)
+        if let Some((_, _, name)) = symbols
+            .mini
+            .iter()
+            .filter(|(start, size, _)| *start <= svma && svma < start + size.max(&1))
+            .min_by_key(|s| s.1)
         {
             return Some(FallbackName { name: name.clone(), exact: true });
         }

@@ -22,7 +22,6 @@ mod stack;
 mod symbolize;
 mod unwind;
 
-
 use std::collections::HashMap;
 use std::path::PathBuf;
 

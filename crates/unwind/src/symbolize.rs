@@ -29,7 +29,12 @@ pub struct FrameSymbolizer {
 impl FrameSymbolizer {
     pub fn new() -> FrameSymbolizer {
         let symbolizer = symbolizer_with_debug_dirs(None);
-        FrameSymbolizer { symbolizer, local_debug: HashMap::new(), fallback: FallbackSymbols::default(), disk_build_ids: HashMap::new() }
+        FrameSymbolizer {
+            symbolizer,
+            local_debug: HashMap::new(),
+            fallback: FallbackSymbols::default(),
+            disk_build_ids: HashMap::new(),
+        }
     }
 
     /// The symbolizer for `object`: one that also searches `<its folder>/.debug/` when
@@ -64,7 +69,8 @@ impl FrameSymbolizer {
             }
             let offsets: Vec<u64> = indices.iter().map(|&i| pcs[i].lookup_offset().unwrap_or(0)).collect();
             let source = Source::Elf(Elf::new(object));
-            let symbols = self.symbolizer_for(object).symbolize(&source, Input::FileOffset(&offsets)).unwrap_or_default();
+            let symbols =
+                self.symbolizer_for(object).symbolize(&source, Input::FileOffset(&offsets)).unwrap_or_default();
             for (&i, symbolized) in indices.iter().zip(symbols) {
                 if let Symbolized::Sym(sym) = symbolized {
                     resolved[i] = Some(frames_of(&pcs[i], &sym));
@@ -73,7 +79,8 @@ impl FrameSymbolizer {
             for &i in &indices {
                 if resolved[i].is_none() {
                     let name = pcs[i].lookup_offset().and_then(|offset| self.fallback.name(object, offset));
-                    resolved[i] = name.map(|n| vec![Frame::native(Some(n.name), module_name(&pcs[i]), pcs[i].pc.address())]);
+                    resolved[i] =
+                        name.map(|n| vec![Frame::native(Some(n.name), module_name(&pcs[i]), pcs[i].pc.address())]);
                 }
             }
         }

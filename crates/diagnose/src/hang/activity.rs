@@ -2,9 +2,7 @@
 //! blocked in a call (on what, from where), running native code or Python, or stuck in
 //! uninterruptible I/O. Pure: from the thread's scheduler state and merged frames.
 
-use crate::frames::{
-    file_basename, is_culprit_candidate, is_user_frame, module_stem, normalized_name, short_function,
-};
+use crate::frames::{file_basename, is_culprit_candidate, is_user_frame, module_stem, normalized_name, short_function};
 use crate::hang::waits::{blocking_wait, is_interpreter_frame, system_run, waits_for_gil, Wait};
 use crate::model::{Frame, FrameKind, Thread, ThreadState};
 

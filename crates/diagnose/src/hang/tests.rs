@@ -1,10 +1,10 @@
 //! The hang findings on snapshots shaped like real hung trees.
 
-use crate::model::Tid;
-use crate::fixtures::hang::{busy_native_loop, everything_waits, hang_gil, process, sleeping, thread, thread_tail};
 use super::*;
+use crate::fixtures::hang::{busy_native_loop, everything_waits, hang_gil, process, sleeping, thread, thread_tail};
 use crate::fixtures::{c_call, ext, nat, py, run_file_tail, LIBC, PID};
 use crate::model::ProcessRole;
+use crate::model::Tid;
 
 fn ids(findings: &[HangFinding]) -> Vec<&str> {
     findings.iter().map(|f| f.id.as_str()).collect()
@@ -162,10 +162,8 @@ fn a_spinning_extension_and_a_stuck_read() {
 #[test]
 fn running_python_and_unknown_states() {
     let main = "/work/cases/x/main.py";
-    let mut frames = vec![
-        nat("_PyEval_EvalFrameDefault", crate::fixtures::LIBPY, "Python/ceval.c:5000"),
-        py("spin", main, 3),
-    ];
+    let mut frames =
+        vec![nat("_PyEval_EvalFrameDefault", crate::fixtures::LIBPY, "Python/ceval.c:5000"), py("spin", main, 3)];
     frames.extend(run_file_tail());
     let mut t = thread(PID, "MainThread", true, "running", frames);
     let findings = analyze_hang(&[process(PID, ProcessRole::Main, &["python3", "main.py"], vec![t.clone()])]);

@@ -3,8 +3,8 @@
 
 use crate::html::chart::{bar_chart, BarChart};
 use crate::html::view::{fact, Fact};
-use crate::units::{count, thousands};
 use crate::store::{GroupDetail, Occurrence};
+use crate::units::{count, thousands};
 
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 24 * HOUR_MS;

@@ -4,15 +4,15 @@
 
 use crate::diagnose::frames::{file_basename, is_user_frame};
 use crate::diagnose::hang::describe;
-use crate::model::HangFinding;
 use crate::diagnose::location::culprit_in;
 use crate::html::prose::Prose;
+use crate::model::HangFinding;
 use crate::model::{Culprit, Frame, FrameKind, ProcessRole, ProcessSnapshot, Thread};
+use crate::units::{count, thousands};
 use crate::view::crash::{other_thread_label, thread_activity};
 use crate::view::snapshot::{focus_thread, thread_label, NATIVE_FAULT_FINDINGS};
 use crate::view::stack::{stack_items, StackItem, StackView};
 use crate::view::text::{readable_function, short_command, Paths};
-use crate::units::{count, thousands};
 use crate::view::threads::{group_label, same_stack_groups};
 
 /// One frame of a stack.
@@ -155,8 +155,7 @@ fn process(p: &ProcessSnapshot, findings: &[HangFinding], paths: &Paths) -> Proc
     let finding = findings.iter().find(|f| f.pid == p.pid && f.tid.is_some());
     let focus = focus_thread(p, finding);
     let focus_view = focus.map(|thread| {
-        let marked =
-            finding.is_some_and(|f| f.tid == Some(thread.tid) && NATIVE_FAULT_FINDINGS.contains(&f.id));
+        let marked = finding.is_some_and(|f| f.tid == Some(thread.tid) && NATIVE_FAULT_FINDINGS.contains(&f.id));
         let culprit = if marked { culprit_in(&thread.frames) } else { None };
         ThreadView {
             summary: Prose::plain(format!("thread {}", thread_label(thread))),

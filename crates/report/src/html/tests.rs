@@ -1,15 +1,15 @@
 //! Snapshot tests of the HTML pages (their `<body>`; the head is the same CSS every time),
 //! and the escaping of everything that came from the crashed process.
 
-use crate::diagnose::hang::timeout_info;
 use crate::diagnose::diagnose;
-use crate::model::{Pid, Tid};
-use crate::diagnose::fixtures::{self, PID};
 use crate::diagnose::fixtures::hang::hang_gil;
+use crate::diagnose::fixtures::{self, PID};
+use crate::diagnose::hang::timeout_info;
 use crate::html::{render_group, render_report, render_run, CONTENT_SECURITY_POLICY};
 use crate::model::{
     ExitInfo, Frame, MemoryHolder, MemoryReport, MemoryTrend, Outcome, Report, SystemInfo, SCHEMA_VERSION,
 };
+use crate::model::{Pid, Tid};
 use crate::store::{GroupDetail, GroupSummary, Occurrence, StoredRun};
 
 const MIB: u64 = 1 << 20;
@@ -56,7 +56,12 @@ fn memory(limit: Option<u64>, warn: Option<u64>) -> MemoryReport {
         peak_rss_bytes: 46 * MIB,
         limit_bytes: limit,
         samples: (0..15u32).map(|i| (f64::from(i) * 100.0, (20 + 2 * u64::from(i)) * MIB)).collect(),
-        trend: Some(MemoryTrend { verdict: crate::model::TrendVerdict::Growing, bytes_per_s: 20.0 * MIB as f64, r2: 0.99, samples: 15 }),
+        trend: Some(MemoryTrend {
+            verdict: crate::model::TrendVerdict::Growing,
+            bytes_per_s: 20.0 * MIB as f64,
+            r2: 0.99,
+            samples: 15,
+        }),
         snapshot: None,
         peak_holder: Some(MemoryHolder {
             pid: Pid(PID),

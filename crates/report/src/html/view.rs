@@ -5,11 +5,11 @@ use crate::html::chart::{memory_chart, LineChart};
 use crate::html::prose::Prose;
 use crate::html::stacks::{other_threads, processes, stack_rows, ProcessView, StackRow, ThreadView};
 use crate::model::{Crash, MemoryReport, Outcome, ProcessRole, Report, SystemInfo, Thread, TimeoutInfo, TrendVerdict};
+use crate::units::{count, readable_duration_ms, readable_limit_ms, readable_size, thousands};
 use crate::view::crash::{location, phase_text, sent_by_a_process};
 use crate::view::stderr::{shown_tail, tail_heading};
 use crate::view::summary::{launcher_note, summary_line};
 use crate::view::text::{brief_command, Paths};
-use crate::units::{count, readable_duration_ms, readable_limit_ms, readable_size, thousands};
 use crate::TerminalStyle;
 
 /// How many stderr lines a crash shows (the terminal shows 8; a page has room).
@@ -312,7 +312,11 @@ fn memory_view(report: &Report, m: &MemoryReport, paths: &Paths) -> MemoryView {
     }
     let stopped = (report.outcome == Outcome::Oom).then(|| match m.limit_bytes {
         Some(limit) if m.snapshot.is_some() || m.oom_killed.is_empty() => {
-            format!("Stopped at the memory limit ({}): the tree reached {}", readable_size(limit), readable_size(m.peak_rss_bytes))
+            format!(
+                "Stopped at the memory limit ({}): the tree reached {}",
+                readable_size(limit),
+                readable_size(m.peak_rss_bytes)
+            )
         }
         _ => "Out of memory".to_string(),
     });
@@ -339,7 +343,9 @@ fn system_facts(s: &SystemInfo) -> Vec<Fact> {
         (None, None) => {}
     }
     match (s.memory_total_bytes, s.memory_available_bytes) {
-        (Some(total), Some(free)) => facts.push(fact("memory", format!("{} ({} available)", readable_size(total), readable_size(free)))),
+        (Some(total), Some(free)) => {
+            facts.push(fact("memory", format!("{} ({} available)", readable_size(total), readable_size(free))))
+        }
         (Some(total), None) => facts.push(fact("memory", readable_size(total))),
         _ => {}
     }

@@ -75,11 +75,9 @@ pub(crate) fn phase_text(crash: &Crash) -> String {
 /// without indentation: a count line, then the last tests that ran, oldest first.
 pub(crate) fn pytest_progress_lines(progress: &PytestProgress) -> Vec<String> {
     if !progress.channel {
-        return vec![
-            "tests: faultline's pytest plugin did not load in this process, so the test is named from \
+        return vec!["tests: faultline's pytest plugin did not load in this process, so the test is named from \
              PYTEST_CURRENT_TEST and what ran before it is not known"
-                .into(),
-        ];
+            .into()];
     }
     let counts = count_words(progress.passed_before, progress.failed_before);
     let worker = progress.worker.as_deref().map(|w| format!(", worker {w}")).unwrap_or_default();

@@ -5,8 +5,8 @@
 use crate::diagnose::frames::{is_signal_plumbing, is_user_frame, module_basename, normalized_name, short_function};
 use crate::diagnose::recursion::is_omission_marker;
 use crate::model::{Culprit, Frame, FrameKind};
-use crate::view::text::{python_package, Paths};
 use crate::units::count;
+use crate::view::text::{python_package, Paths};
 
 /// Frames that are worth naming even inside a folded run: they say which path the
 /// program was on (aborting, exiting, importing).

@@ -7,8 +7,8 @@
 //! `41 processes (40 of them the launcher's: /root/.pyenv/shims/python3)`.
 
 use crate::model::{Outcome, Report};
-use faultline_model::style::{Role, TerminalStyle};
 use crate::units::{count, readable_duration_ms, readable_limit_ms, readable_size, thousands};
+use faultline_model::style::{Role, TerminalStyle};
 
 pub(crate) fn summary_line(report: &Report, style: &TerminalStyle) -> String {
     let mut parts = Vec::new();

@@ -131,7 +131,6 @@ pub(crate) fn short_place(frame: &Frame, paths: &Paths) -> String {
     }
 }
 
-
 /// A command line cut to `max` characters for one line of text.
 pub(crate) fn short_command(argv: &[String], max: usize) -> String {
     let line = crate::diagnose::hang::one_line(&argv.join(" "));

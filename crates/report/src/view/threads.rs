@@ -1,8 +1,8 @@
 //! The other threads of a process, grouped: threads with the same stack are told once.
 
 use crate::model::{Frame, Thread};
-use crate::view::stack::list;
 use crate::units::count;
+use crate::view::stack::list;
 
 /// Threads with the same stack, in the order the first of each came; every group has at
 /// least one thread.

@@ -134,9 +134,8 @@ fn a_launcher_before_the_roots_exec_never_names_the_holder() {
     let program = sleepers(1);
     // Under load the new process's command line can read empty for a moment: the test is
     // about whom the watch names, so it starts once `sleep` shows as itself.
-    let shows_sleep = || {
-        std::fs::read(format!("/proc/{}/cmdline", program.pids()[0])).is_ok_and(|c| c.starts_with(b"sleep"))
-    };
+    let shows_sleep =
+        || std::fs::read(format!("/proc/{}/cmdline", program.pids()[0])).is_ok_and(|c| c.starts_with(b"sleep"));
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     while !shows_sleep() && std::time::Instant::now() < deadline {
         std::thread::yield_now();

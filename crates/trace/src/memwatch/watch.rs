@@ -1,10 +1,10 @@
 //! One sample at a time: the supervisor owns the clock and the list of live processes, the
 //! watch owns the arithmetic (sum, peak, holder, thresholds, timeline).
 
-use crate::model::Pid;
 use super::sampler::ProcReader;
 use super::timeline::Timeline;
 use super::trend::trend;
+use crate::model::Pid;
 use crate::model::{MemoryHolder, MemoryReport, ProcessSnapshot};
 use std::time::Duration;
 
