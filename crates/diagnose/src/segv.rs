@@ -197,31 +197,58 @@ fn null_detail(address: u64, jumped: bool) -> Option<String> {
 /// the mappings: glibc returns large blocks with munmap, and the hole sits next to the
 /// mappings that were made around the same time. So an address in user space within
 /// A linear overrun of a stack buffer overwrites the saved frame pointer and the return
-/// address with the data written: when the instruction pointer, the frame pointer or the
-/// fault address is one byte repeated (`0x4141414141414141`, or its low 32 bits alone), the
-/// function returned into, or dereferenced, what an overrun wrote.
+/// address with the data written: when the instruction pointer, the frame pointer, the
+/// fault address, or a return address the unwinder read off the stack is one byte repeated
+/// (`0x4141414141414141`, or its low 32 bits alone), the function returned into, or
+/// dereferenced, or was called from, what an overrun wrote. An overrun that runs on until
+/// it faults stops just past the end of the mapping it wrote through (the top of the stack).
 fn smashed_stack(capture: &Capture, frames: &[Frame]) -> Option<Verdict> {
     let registers = capture.registers?;
+    let return_addresses = frames
+        .iter()
+        .filter(|f| f.kind == FrameKind::Native && f.function.is_none())
+        .filter_map(|f| f.address.as_deref().and_then(parse_hex));
     let (what, value) = [
         ("the return address", Some(registers.ip)),
         ("the saved frame pointer", Some(registers.bp)),
         ("the fault address", capture.signal.fault_address),
     ]
     .into_iter()
+    .chain(return_addresses.map(|a| ("a return address on the stack", Some(a))))
     .find_map(|(what, value)| value.filter(|&v| is_fill_pattern(v)).map(|v| (what, v)))?;
     let intact = frames
         .iter()
-        .filter(|f| f.kind == crate::model::FrameKind::Native)
+        .filter(|f| f.kind == FrameKind::Native)
         .find_map(|f| f.function.as_deref().filter(|_| crate::frames::is_culprit_candidate(f)))
         .map(|f| format!("; the last intact frame is `{}`", crate::frames::short_function(f)))
+        .unwrap_or_default();
+    let ran_off = capture
+        .signal
+        .fault_address
+        .and_then(|address| ran_off_the_end(capture, address))
+        .map(|m| format!("; the write ran off the end of {}", memmap::describe(m)))
         .unwrap_or_default();
     Some(Verdict::new(
         CrashKind::BufferOverflow,
         format!(
-            "{what} is {}, one byte repeated: a buffer overrun wrote over the stack's saved registers{intact}",
+            "{what} is {}, one byte repeated: a buffer overrun wrote over the stack's saved registers{intact}{ran_off}",
             hex(value)
         ),
     ))
+}
+
+/// The writable mapping that ends at most a page before `address`, where nothing is mapped:
+/// where a linear write that went on too long faults.
+fn ran_off_the_end(capture: &Capture, address: u64) -> Option<&Mapping> {
+    if capture.mapping_at(address).is_some() {
+        return None;
+    }
+    let (below, _) = memmap::neighbours(&capture.maps, address);
+    below.filter(|m| m.writable && address - m.end < PAGE)
+}
+
+fn parse_hex(text: &str) -> Option<u64> {
+    u64::from_str_radix(text.strip_prefix("0x")?, 16).ok()
 }
 
 /// One byte repeated over 8 bytes, or over the low 4 with the high half clear: the fill of a
@@ -351,6 +378,29 @@ mod tests {
         let (kind, detail) = kind_of(&c);
         assert_eq!(kind, CrashKind::BufferOverflow);
         assert!(detail.contains("0x4141414141414141"), "{detail}");
+    }
+
+    #[test]
+    fn a_fill_pattern_return_address_on_the_stack_and_a_fault_past_the_stack_top_are_an_overrun() {
+        let mut c = fixtures::cext_null_deref();
+        let stack_end = c.maps.iter().find(|m| m.path.as_deref() == Some("[stack]")).expect("fixture stack").end;
+        c.signal.code = signals::SEGV_MAPERR;
+        c.signal.fault_address = Some(stack_end);
+        let smashed = Frame::native(None, None, 0x4141_4141_4141_4141);
+        c.threads[0].frames = vec![
+            nat("__memset_avx2_unaligned_erms", LIBC, ""),
+            nat("fill_record", "liboverrun.so", "overrun.c:4"),
+            nat("format_label", "liboverrun.so", "overrun.c:8"),
+            smashed,
+        ];
+        let (kind, detail) = kind_of(&c);
+        assert_eq!(kind, CrashKind::BufferOverflow, "{detail}");
+        assert!(detail.contains("a return address on the stack is 0x4141414141414141"), "{detail}");
+        assert!(detail.contains("the last intact frame is `fill_record`"), "{detail}");
+        assert!(detail.contains("the write ran off the end of [stack]"), "{detail}");
+        // Without the fill pattern, the same fault is not called an overrun.
+        c.threads[0].frames.pop();
+        assert_ne!(kind_of(&c).0, CrashKind::BufferOverflow);
     }
 
     #[test]
