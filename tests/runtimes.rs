@@ -253,18 +253,35 @@ void __attribute__((noinline)) format_label(size_t length) {
 }
 "#;
 
-#[test]
-fn a_stack_buffer_overrun_is_a_buffer_overflow_with_the_python_caller() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("overrun.c"), OVERRUN_C).unwrap();
-    let lib = dir.path().join("liboverrun.so");
+/// Builds OVERRUN_C without a stack protector, as many extension builds are.
+fn overrun_library(dir: &Path) -> PathBuf {
+    std::fs::write(dir.join("overrun.c"), OVERRUN_C).unwrap();
+    let lib = dir.join("liboverrun.so");
     let built = Command::new("gcc")
         .args(["-g", "-O0", "-fno-stack-protector", "-shared", "-fPIC", "-o"])
         .arg(&lib)
-        .arg(dir.path().join("overrun.c"))
+        .arg(dir.join("overrun.c"))
         .output()
         .expect("run gcc");
     assert!(built.status.success(), "gcc: {}", String::from_utf8_lossy(&built.stderr));
+    lib
+}
+
+fn python_functions(crash: &Value) -> Vec<String> {
+    let thread = crash["threads"].as_array().unwrap().iter().find(|t| t["crashed"] == true).unwrap();
+    thread["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "python")
+        .filter_map(|f| f["function"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn a_stack_buffer_overrun_is_a_buffer_overflow_with_the_python_caller() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = overrun_library(dir.path());
     let script = format!(
         "import ctypes\nlib = ctypes.CDLL({:?})\ndef render():\n    lib.format_label(64)\nrender()\n",
         lib.display().to_string()
@@ -275,15 +292,46 @@ fn a_stack_buffer_overrun_is_a_buffer_overflow_with_the_python_caller() {
     assert!(crash["fault_detail"].as_str().unwrap_or_default().contains("0x4141414141414141"), "{crash:#}");
     assert!(hint_ids(&crash).contains(&"buffer-overflow".to_owned()), "{crash:#}");
     // The Python caller is still known.
-    let frames = crash["threads"].as_array().unwrap().iter().find(|t| t["crashed"] == true).unwrap()["frames"].clone();
-    let python: Vec<&str> = frames
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["kind"] == "python")
-        .filter_map(|f| f["function"].as_str())
-        .collect();
-    assert!(python.contains(&"render"), "{python:?}\n{stderr}");
+    let python = python_functions(&crash);
+    assert!(python.iter().any(|f| f == "render"), "{python:?}\n{stderr}");
+}
+
+/// An overrun that runs on until it faults at the top of the stack also overwrites the
+/// eval loop's frames, where CPython 3.11/3.12 keep the way to the current Python frame: the
+/// Python stack is read from the interpreter's data stack instead (400 frames deep, so over
+/// several chunks, with a running generator in it), and the report says so.
+#[test]
+fn an_overrun_to_the_top_of_the_stack_keeps_every_python_frame_from_the_data_stack() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = overrun_library(dir.path());
+    let script = format!(
+        "import ctypes\nlib = ctypes.CDLL({:?})\n\
+         def render():\n    lib.format_label(1 << 24)\n\
+         def through_a_generator():\n    yield render()\n\
+         def nest(depth):\n    if depth == 0:\n        return next(through_a_generator())\n    return nest(depth - 1)\n\
+         nest(400)\n",
+        lib.display().to_string()
+    );
+    let (status, stderr, crash) = crash_of(dir.path(), &script, &[]);
+    assert_eq!(status, 128 + libc::SIGSEGV, "{stderr}");
+    assert_eq!(crash["kind"], "buffer-overflow", "{stderr}");
+    let detail = crash["fault_detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("0x4141414141414141") && detail.contains("ran off the end of [stack]"), "{detail}");
+    let python = python_functions(&crash);
+    let mut expected = vec!["render".to_owned(), "through_a_generator".to_owned()];
+    expected.extend(std::iter::repeat_n("nest".to_owned(), 401));
+    expected.push("<module>".to_owned());
+    assert!(
+        python == expected,
+        "{} Python frames: {:?} … {:?}\n{stderr}",
+        python.len(),
+        &python[..python.len().min(4)],
+        python.last()
+    );
+    let thread = crash["threads"].as_array().unwrap().iter().find(|t| t["crashed"] == true).unwrap();
+    assert_eq!(thread["python_frames_from"], "data-stack");
+    assert!(stderr.contains("the Python frames were read from the interpreter's data stack"), "{stderr}");
+    assert_eq!(crash["python"]["function"], "render");
 }
 
 const PYBIND_CPP: &str = r#"

@@ -142,7 +142,15 @@ fn case_file(case: &str, file: &str) -> String {
 }
 
 fn main_thread(frames: Vec<Frame>) -> Thread {
-    Thread { tid: Tid(PID), name: Some("MainThread".into()), crashed: true, holds_gil: Some(true), state: None, frames }
+    Thread {
+        tid: Tid(PID),
+        name: Some("MainThread".into()),
+        crashed: true,
+        holds_gil: Some(true),
+        state: None,
+        python_frames_from: None,
+        frames,
+    }
 }
 
 fn capture(argv: &[&str], signal: SignalInfo, sp: u64, maps: Vec<Mapping>, threads: Vec<Thread>) -> Capture {
@@ -329,7 +337,15 @@ pub fn shutdown_static_dtor() -> Capture {
     frames.extend(events_dtor_frames());
     frames.extend(exit_tail());
     let argv = ["python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"];
-    let thread = Thread { tid: Tid(PID), name: None, crashed: true, holds_gil: None, state: None, frames };
+    let thread = Thread {
+        tid: Tid(PID),
+        name: None,
+        crashed: true,
+        holds_gil: None,
+        state: None,
+        python_frames_from: None,
+        frames,
+    };
     let mut c = capture(&argv, segv(1, 0x10), 0x7ffc_5abe_f8a0, python_maps("_events"), vec![thread]);
     c.interpreter = InterpreterState::Unavailable("no interpreter state: finalized".into());
     c.stderr_tail = vec![
@@ -356,7 +372,15 @@ pub fn shutdown_static_dtor_abort() -> Capture {
     frames.extend(events_dtor_frames());
     frames.extend(exit_tail());
     let argv = ["python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"];
-    let thread = Thread { tid: Tid(PID), name: None, crashed: true, holds_gil: None, state: None, frames };
+    let thread = Thread {
+        tid: Tid(PID),
+        name: None,
+        crashed: true,
+        holds_gil: None,
+        state: None,
+        python_frames_from: None,
+        frames,
+    };
     let mut c = capture(&argv, sigabrt_from_self(), 0x7ffc_5abe_f620, python_maps("_events"), vec![thread]);
     c.interpreter = InterpreterState::Unavailable("no interpreter state: finalized".into());
     c.stderr_tail = vec![
@@ -446,6 +470,7 @@ pub fn thread_crash() -> Capture {
             crashed: false,
             holds_gil: Some(false),
             state: None,
+            python_frames_from: None,
             frames: main_frames,
         },
         Thread {
@@ -454,6 +479,7 @@ pub fn thread_crash() -> Capture {
             crashed: true,
             holds_gil: Some(true),
             state: None,
+            python_frames_from: None,
             frames: worker,
         },
         Thread {
@@ -462,6 +488,7 @@ pub fn thread_crash() -> Capture {
             crashed: false,
             holds_gil: Some(false),
             state: None,
+            python_frames_from: None,
             frames: heartbeat,
         },
     ];

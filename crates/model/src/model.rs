@@ -181,7 +181,21 @@ pub struct Thread {
     /// `/proc/<pid>/task/<tid>/stat`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<ThreadState>,
+    /// Extension: where the Python frames came from, when not the usual way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub python_frames_from: Option<PythonFramesFrom>,
     pub frames: Vec<Frame>,
+}
+
+/// How a thread's Python frames were found, when the thread state's pointer to its current
+/// frame could not be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PythonFramesFrom {
+    /// The interpreter's data stack (CPython 3.11 and 3.12 keep frames in heap chunks while
+    /// the pointer to the current one is reached through the C stack, which an overrun
+    /// overwrites).
+    DataStack,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -254,7 +254,7 @@ impl Texts for Hint {
 impl Texts for Thread {
     fn visit_texts(&mut self, f: &mut dyn FnMut(Text<'_>)) {
         // The state is an enum: no text.
-        let Thread { tid: _, name, crashed: _, holds_gil: _, state: _, frames } = self;
+        let Thread { tid: _, name, crashed: _, holds_gil: _, state: _, python_frames_from: _, frames } = self;
         free_opt(name, f);
         each(frames, f);
     }

@@ -47,6 +47,9 @@ pub struct PythonThread {
     pub holds_gil: bool,
     /// Innermost first.
     pub frames: Vec<PyFrameInfo>,
+    /// The frames were read from the interpreter's data stack: the thread state's way to its
+    /// current frame (through the C stack on 3.11 and 3.12) was overwritten.
+    pub frames_from_data_stack: bool,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -46,6 +46,7 @@ fn thread_from_trace(trace: StackTrace) -> PythonThread {
         name: trace.thread_name,
         holds_gil: trace.owns_gil,
         frames: trace.frames.into_iter().map(frame_from_py_spy).collect(),
+        frames_from_data_stack: trace.frames_from_data_stack,
     }
 }
 

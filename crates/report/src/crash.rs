@@ -7,7 +7,8 @@ use crate::model::{Crash, ProcessRole, Thread};
 use crate::stack::stack_lines;
 use crate::threads::write_thread_lines;
 use crate::view::crash::{
-    location, other_thread_label, phase_text, pytest_progress_lines, sent_by_a_process, thread_activity,
+    location, other_thread_label, phase_text, pytest_progress_lines, python_frames_note, sent_by_a_process,
+    thread_activity,
 };
 use crate::view::stack::StackView;
 use crate::view::stderr::{shown_tail, tail_heading};
@@ -69,6 +70,9 @@ pub(crate) fn write_crash(
             let view = StackView { frames: &thread.frames, culprit: crash.culprit.as_ref() };
             for line in stack_lines(&view, paths, style) {
                 writeln!(out, "{line}")?;
+            }
+            if let Some(note) = python_frames_note(thread) {
+                writeln!(out, "    {}", style.paint(Role::Faint, &format!("({note})")))?;
             }
         }
     }

@@ -98,6 +98,20 @@ fn pytest_breadcrumbs_from_the_channel() {
 }
 
 #[test]
+fn python_frames_read_from_the_data_stack_are_said_to_be() {
+    let mut capture = fixtures::cext_null_deref();
+    capture.threads[0].python_frames_from = Some(crate::model::PythonFramesFrom::DataStack);
+    let r = report(&[capture], 139, "/work/cases/cext-null-deref", 300.0, 1);
+    insta::assert_snapshot!(render(&r));
+    let mut json = Vec::new();
+    write_json(&r, &mut json).expect("json");
+    let json: serde_json::Value = serde_json::from_slice(&json).expect("json");
+    assert_eq!(json["crashes"][0]["threads"][0]["python_frames_from"], "data-stack");
+    let html = crate::html::render_report(&r);
+    assert!(html.contains("the Python frames were read from the interpreter"), "the HTML page says it too");
+}
+
+#[test]
 fn shutdown_static_destructor_without_python_frames() {
     let r = report(&[fixtures::shutdown_static_dtor()], 139, "/work/cases/shutdown-static-dtor", 330.0, 1);
     insta::assert_snapshot!(render(&r));

@@ -13,7 +13,7 @@ use crate::capture::{Capture, InterpreterState, Mapping, PytestState, Registers,
 use crate::maps::read_maps;
 use crate::memory::ProcessMemory;
 use crate::model::Pid;
-use crate::model::{Frame, ProcessRole, ProcessSnapshot, Thread, ThreadState};
+use crate::model::{Frame, ProcessRole, ProcessSnapshot, PythonFramesFrom, Thread, ThreadState};
 use crate::native::{NativeStacks, NormalizedPc};
 use crate::process_globals;
 use crate::python::{self, PythonError, PythonThread};
@@ -236,6 +236,7 @@ impl Collector {
                 } else {
                     held.states.iter().find(|(t, _)| *t == thread.tid).map(|(_, state)| *state)
                 },
+                python_frames_from: py.filter(|p| p.frames_from_data_stack).map(|_| PythonFramesFrom::DataStack),
                 frames,
             });
         }

@@ -42,6 +42,18 @@ pub trait ThreadState: Copy {
     fn frame_address(&self) -> Option<usize>;
 
     fn frame(&self, offset: Option<usize>) -> *mut Self::FrameObject;
+
+    // faultline: on 3.11 and 3.12 the current frame is reached through a struct on the C
+    // stack, which a stack buffer overrun overwrites; the frames themselves live in the
+    // thread's data-stack chunks, on the heap. These give (current chunk, data-stack top)
+    // and the number of pointer-sized slots a frame of a code object takes there.
+    fn data_stack(&self) -> Option<(usize, usize)> {
+        None
+    }
+    fn frame_slots(_code: &<Self::FrameObject as FrameObject>::CodeObject) -> Option<usize> {
+        None
+    }
+
     fn thread_id(&self) -> u64;
     fn native_thread_id(&self) -> Option<u64>;
     fn next(&self) -> *mut Self;
@@ -721,6 +733,12 @@ impl InterpreterState for v3_12_0::PyInterpreterState {
 impl ThreadState for v3_12_0::PyThreadState {
     type FrameObject = v3_12_0::_PyInterpreterFrame;
     type InterpreterState = v3_12_0::PyInterpreterState;
+    fn data_stack(&self) -> Option<(usize, usize)> {
+        Some((self.datastack_chunk as usize, self.datastack_top as usize))
+    }
+    fn frame_slots(code: &v3_12_0::PyCodeObject) -> Option<usize> {
+        usize::try_from(code.co_framesize).ok()
+    }
     fn frame_address(&self) -> Option<usize> {
         // There must be a way to get the offset here without actually creating the object
         let cframe: v3_12_0::_PyCFrame = Default::default();
@@ -814,6 +832,15 @@ impl InterpreterState for v3_11_0::PyInterpreterState {
 impl ThreadState for v3_11_0::PyThreadState {
     type FrameObject = v3_11_0::_PyInterpreterFrame;
     type InterpreterState = v3_11_0::PyInterpreterState;
+    fn data_stack(&self) -> Option<(usize, usize)> {
+        Some((self.datastack_chunk as usize, self.datastack_top as usize))
+    }
+    fn frame_slots(code: &v3_11_0::PyCodeObject) -> Option<usize> {
+        // 3.11 has no co_framesize: _PyFrame_NumSlotsForCodeObject is locals + stack + the
+        // frame's own fields up to localsplus.
+        let specials = std::mem::offset_of!(v3_11_0::_PyInterpreterFrame, localsplus) / std::mem::size_of::<usize>();
+        usize::try_from(code.co_nlocalsplus + code.co_stacksize).ok().map(|n| n + specials)
+    }
     fn frame_address(&self) -> Option<usize> {
         // There must be a way to get the offset here without actually creating the object
         let cframe: v3_11_0::_PyCFrame = Default::default();

@@ -301,6 +301,7 @@ mod tests {
             owns_gil: false,
             frames: vec![frame],
             process_info: None,
+            frames_from_data_stack: false,
         };
 
         stats.record(&trace).unwrap();

@@ -30,6 +30,10 @@ pub struct StackTrace {
     pub frames: Vec<Frame>,
     /// process commandline / parent process info
     pub process_info: Option<Arc<ProcessInfo>>,
+    /// faultline: the frames were read from the thread's data stack, the usual path to the
+    /// current frame having failed (see `frames_from_data_stack`).
+    #[serde(skip)]
+    pub frames_from_data_stack: bool,
 }
 
 /// Information about a single function call in a stack trace
@@ -120,16 +124,61 @@ where
     T: ThreadState,
     P: ProcessMemory,
 {
-    // TODO: just return frames here? everything else probably should be returned out of scope
-    let mut frames = Vec::new();
+    // faultline: when the usual path to the current frame fails or finds nothing (on 3.11
+    // and 3.12 it goes through a struct on the C stack, which an overrun overwrites), the
+    // frames are read from the thread's data stack instead, and the trace says so.
+    let usual = current_frame(thread, process)
+        .and_then(|first| walk_frames::<T, P>(first, process, copy_locals, lineno, |_, frame| frame.back()));
+    let (frames, frames_from_data_stack) = match usual {
+        Ok(frames) if !frames.is_empty() => (frames, false),
+        usual => match frames_from_data_stack::<T, P>(thread, process, copy_locals, lineno) {
+            Some(frames) => (frames, true),
+            None => (usual?, false),
+        },
+    };
 
+    Ok(StackTrace {
+        pid: 0,
+        frames,
+        thread_id: thread.thread_id(),
+        thread_name: None,
+        owns_gil: false,
+        active: true,
+        os_thread_id: thread.native_thread_id(),
+        process_info: None,
+        frames_from_data_stack,
+    })
+}
+
+/// The thread's current frame, the usual way.
+fn current_frame<T, P>(thread: &T, process: &P) -> Result<*mut T::FrameObject, Error>
+where
+    T: ThreadState,
+    P: ProcessMemory,
+{
     // python 3.11+ has an extra level of indirection to get the Frame from the threadstate
     let mut frame_address = thread.frame_address();
     if let Some(addr) = frame_address {
         frame_address = Some(process.copy_struct(addr)?);
     }
+    Ok(thread.frame(frame_address))
+}
 
-    let mut frame_ptr = thread.frame(frame_address);
+/// Walks the frames from `first` outwards; `next` picks the frame after each one (the
+/// frame's own `previous` link, or a way round a broken one).
+fn walk_frames<T, P>(
+    first: *mut T::FrameObject,
+    process: &P,
+    copy_locals: bool,
+    lineno: LineNo,
+    mut next: impl FnMut(*mut T::FrameObject, &T::FrameObject) -> *mut T::FrameObject,
+) -> Result<Vec<Frame>, Error>
+where
+    T: ThreadState,
+    P: ProcessMemory,
+{
+    let mut frames = Vec::new();
+    let mut frame_ptr = first;
 
     // We are iterating in reverse, i.e. from last call to first call.
     // Since Python 3.12, there are shim frames inserted before a block
@@ -152,7 +201,7 @@ where
             .context("Failed to copy PyFrameObject")?;
 
         if !frame.is_python_frame() {
-            frame_ptr = frame.back();
+            frame_ptr = next(frame_ptr, &frame);
             set_last_frame_as_shim_entry(&mut frames);
             continue;
         }
@@ -174,7 +223,7 @@ where
 
         // Guards against torn reads while sampling without pausing the process.
         if filename.is_err() || name.is_err() {
-            frame_ptr = frame.back();
+            frame_ptr = next(frame_ptr, &frame);
             set_last_frame_as_shim_entry(&mut frames);
             continue;
         }
@@ -184,7 +233,7 @@ where
         // skip <shim> entries in python 3.13+
         // Unset file/function name in py3.13 means this is a shim.
         if filename.is_empty() || filename == "<shim>" {
-            frame_ptr = frame.back();
+            frame_ptr = next(frame_ptr, &frame);
             set_last_frame_as_shim_entry(&mut frames);
             continue;
         }
@@ -230,22 +279,120 @@ where
             is_shim_entry: false,
         });
 
-        frame_ptr = frame.back();
+        frame_ptr = next(frame_ptr, &frame);
     }
 
     // First frame is always a shim
     set_last_frame_as_shim_entry(&mut frames);
 
-    Ok(StackTrace {
-        pid: 0,
-        frames,
-        thread_id: thread.thread_id(),
-        thread_name: None,
-        owns_gil: false,
-        active: true,
-        os_thread_id: thread.native_thread_id(),
-        process_info: None,
-    })
+    Ok(frames)
+}
+
+/// How far the data-stack readers go before calling the memory garbage.
+const MAX_DATA_STACK_CHUNKS: usize = 4096;
+const MAX_DATA_STACK_FRAMES: usize = 1 << 16;
+/// `_PyStackChunk`: previous, size, top (in slots from `data`), then `data`.
+const CHUNK_DATA_OFFSET: usize = 3 * std::mem::size_of::<usize>();
+
+#[derive(Clone, Copy)]
+#[repr(C)]
+struct StackChunkHeader {
+    previous: usize,
+    size: usize,
+    top: usize,
+}
+
+/// The frames of a thread read from its data stack (3.11, 3.12): the live interpreter
+/// frames laid end to end in heap chunks. The walk starts at the topmost one and follows
+/// each frame's `previous` link (which also reaches running generators' frames, kept in
+/// their generator objects); where a link cannot be read (3.12 links through a frame on
+/// the C stack), it goes on with the frame below on the data stack.
+fn frames_from_data_stack<T, P>(thread: &T, process: &P, copy_locals: bool, lineno: LineNo) -> Option<Vec<Frame>>
+where
+    T: ThreadState,
+    P: ProcessMemory,
+{
+    let stacked = data_stack_frames::<T, P>(thread, process)?;
+    let top = *stacked.last()?;
+    // The data-stack frame the walk last went through, as an index into `stacked`.
+    let mut below = stacked.len() - 1;
+    let next = |ptr: *mut T::FrameObject, frame: &T::FrameObject| {
+        if let Ok(i) = stacked.binary_search(&(ptr as usize)) {
+            below = i;
+        }
+        let linked = frame.back();
+        if linked.is_null() || is_readable_frame::<T, P>(linked, process) {
+            return linked;
+        }
+        match below.checked_sub(1) {
+            Some(i) => {
+                below = i;
+                stacked[i] as *mut T::FrameObject
+            }
+            None => std::ptr::null_mut(),
+        }
+    };
+    walk_frames::<T, P>(top as *mut T::FrameObject, process, copy_locals, lineno, next).ok().filter(|f| !f.is_empty())
+}
+
+/// A frame whose fields, and code object if it has one, can be read.
+fn is_readable_frame<T, P>(ptr: *mut T::FrameObject, process: &P) -> bool
+where
+    T: ThreadState,
+    P: ProcessMemory,
+{
+    match process.copy_pointer(ptr) {
+        Ok(frame) => !frame.is_python_frame() || process.copy_pointer(frame.code()).is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// The addresses of the frames on a thread's data stack, oldest first; `None` where the
+/// thread has none or the chunks do not add up (each frame's size, from its code object,
+/// must land exactly on the chunk's top).
+fn data_stack_frames<T, P>(thread: &T, process: &P) -> Option<Vec<usize>>
+where
+    T: ThreadState,
+    P: ProcessMemory,
+{
+    let (mut chunk, mut top) = thread.data_stack()?;
+    let slot = std::mem::size_of::<usize>();
+    let mut chunks = Vec::new();
+    while chunk != 0 {
+        if chunks.len() == MAX_DATA_STACK_CHUNKS {
+            return None;
+        }
+        let header: StackChunkHeader = process.copy_struct(chunk).ok()?;
+        // The root chunk keeps its first slot unused.
+        let first = chunk + CHUNK_DATA_OFFSET + if header.previous == 0 { slot } else { 0 };
+        if top < first || top > chunk.checked_add(header.size)? {
+            return None;
+        }
+        chunks.push((first, top));
+        chunk = header.previous;
+        if chunk != 0 {
+            let previous: StackChunkHeader = process.copy_struct(chunk).ok()?;
+            top = chunk + CHUNK_DATA_OFFSET + previous.top.checked_mul(slot)?;
+        }
+    }
+    let mut frames = Vec::new();
+    for &(first, end) in chunks.iter().rev() {
+        let mut at = first;
+        while at < end {
+            if frames.len() == MAX_DATA_STACK_FRAMES {
+                return None;
+            }
+            let frame: T::FrameObject = process.copy_struct(at).ok()?;
+            let code = process.copy_pointer(frame.code()).ok()?;
+            let slots = T::frame_slots(&code).filter(|&n| n > 0)?;
+            frames.push(at);
+            at = at.checked_add(slots.checked_mul(slot)?)?;
+        }
+        if at != end {
+            return None;
+        }
+    }
+    Some(frames)
 }
 
 impl StackTrace {

@@ -6,7 +6,7 @@ use crate::html::prose::Prose;
 use crate::html::stacks::{other_threads, processes, stack_rows, ProcessView, StackRow, ThreadView};
 use crate::model::{Crash, MemoryReport, Outcome, ProcessRole, Report, SystemInfo, Thread, TimeoutInfo, TrendVerdict};
 use crate::units::{count, readable_duration_ms, readable_limit_ms, readable_size, thousands};
-use crate::view::crash::{location, phase_text, sent_by_a_process};
+use crate::view::crash::{location, phase_text, python_frames_note, sent_by_a_process};
 use crate::view::stderr::{shown_tail, tail_heading};
 use crate::view::summary::{launcher_note, summary_line};
 use crate::view::text::{brief_command, Paths};
@@ -237,7 +237,8 @@ fn crash_view(index: usize, crash: &Crash, paths: &Paths) -> CrashView {
             if t.frames.is_empty() {
                 (format!("No stack was captured for {who}."), Vec::new())
             } else {
-                (format!("Stack of {who}, innermost first"), stack_rows(&t.frames, crash.culprit.as_ref(), paths))
+                let note = python_frames_note(t).map(|n| format!(" ({n})")).unwrap_or_default();
+                (format!("Stack of {who}, innermost first{note}"), stack_rows(&t.frames, crash.culprit.as_ref(), paths))
             }
         }
         None => ("No stack was captured.".to_string(), Vec::new()),

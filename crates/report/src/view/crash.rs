@@ -2,7 +2,7 @@
 //! what the other threads were doing.
 
 use crate::diagnose::frames::{file_basename, is_user_frame, short_function};
-use crate::model::{Crash, Frame, Phase, PytestProgress, Thread};
+use crate::model::{Crash, Frame, Phase, PytestProgress, PythonFramesFrom, Thread};
 use crate::view::stack::telling_frame;
 use crate::view::text::{frame_text, short_place, Paths};
 
@@ -11,6 +11,15 @@ pub(crate) fn other_thread_label(t: &Thread) -> String {
     let name = t.name.clone().unwrap_or_else(|| "(unnamed)".into());
     let gil = if t.holds_gil == Some(true) { ", holds the GIL" } else { "" };
     format!("{name} (tid {}{gil})", t.tid)
+}
+
+/// Says where a thread's Python frames came from when it was not the usual way.
+pub(crate) fn python_frames_note(t: &Thread) -> Option<&'static str> {
+    match t.python_frames_from? {
+        PythonFramesFrom::DataStack => Some(
+            "the Python frames were read from the interpreter's data stack: the thread's pointer to its current frame, on the C stack, was overwritten",
+        ),
+    }
 }
 
 /// `bbox (_geom.c:53)`: the culprit, else the innermost Python frame, else frame 0.

@@ -61,7 +61,15 @@ pub(crate) mod tests {
     use crate::model::{Frame, Tid};
 
     pub(crate) fn thread(tid: i32, name: &str, frames: Vec<Frame>) -> Thread {
-        Thread { tid: Tid(tid), name: Some(name.into()), crashed: false, holds_gil: Some(false), state: None, frames }
+        Thread {
+            tid: Tid(tid),
+            name: Some(name.into()),
+            crashed: false,
+            holds_gil: Some(false),
+            state: None,
+            python_frames_from: None,
+            frames,
+        }
     }
 
     pub(crate) fn waiting() -> Vec<Frame> {
