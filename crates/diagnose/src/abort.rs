@@ -21,7 +21,7 @@ pub(crate) fn abort_family(frames: &[Frame], message: Option<&str>) -> Verdict {
     let has = |n: &str| names.iter().any(|x| x == n);
     // The runtime's own words first (their text may contain any word, `corrupted` too), then
     // its abort path on the stack when it said nothing we could read.
-    if let Some(verdict) = runtime_verdict(message, &names) {
+    if let Some(verdict) = runtime_verdict(message, frames) {
         return verdict;
     }
     if let Some(text) = message {
@@ -45,7 +45,7 @@ pub(crate) fn abort_family(frames: &[Frame], message: Option<&str>) -> Verdict {
 }
 
 /// A Rust panic or an uncaught C++ exception, by the runtime's message or its abort path.
-fn runtime_verdict(message: Option<&str>, names: &[String]) -> Option<Verdict> {
+fn runtime_verdict(message: Option<&str>, frames: &[Frame]) -> Option<Verdict> {
     let panic = || Verdict::new(CrashKind::Panic, "a Rust panic could not unwind and aborted the process");
     let uncaught = || {
         Verdict::new(CrashKind::UncaughtException, "an uncaught C++ exception reached std::terminate(), which aborts")
@@ -58,18 +58,10 @@ fn runtime_verdict(message: Option<&str>, names: &[String]) -> Option<Verdict> {
             return Some(uncaught());
         }
     }
-    let on_stack =
-        |wanted: &[&str]| names.iter().any(|n| wanted.iter().any(|w| n == w || n.starts_with(&format!("{w}::"))));
-    if on_stack(&[
-        "rust_panic",
-        "__rust_start_panic",
-        "std::panicking::rust_panic_with_hook",
-        "core::panicking::panic_nounwind",
-        "core::panicking::panic_cannot_unwind",
-    ]) {
+    if crate::runtimes::RUST.died_on(frames) {
         return Some(panic());
     }
-    if on_stack(&["std::terminate", "__cxxabiv1::__terminate", "__gnu_cxx::__verbose_terminate_handler"]) {
+    if crate::runtimes::CXX.died_on(frames) {
         return Some(uncaught());
     }
     None

@@ -408,59 +408,6 @@ pub fn is_signal_plumbing(normalized: &str) -> bool {
     PLUMBING.contains(&short.as_str()) || is_fatal_machinery(&short) || is_fatal_machinery(normalized)
 }
 
-/// The frames a runtime's panic, terminate or fatal-log path runs through: never where the
-/// problem is, so never the culprit nor part of the signature (two panics in one extension
-/// are two groups, keyed on the functions that panicked).
-const FATAL_MACHINERY_PREFIXES: &[&str] = &[
-    // Rust's panic machinery.
-    "core::panicking::",
-    "core::panic::",
-    "std::panicking::",
-    "std::panic::",
-    "std::rt::",
-    "std::sys::backtrace::",
-    "__rustc::",
-    "panic_abort::",
-    "panic_unwind::",
-    "rust_panic",
-    "rust_begin_unwind",
-    "__rust_",
-    "core::result::unwrap_failed",
-    "core::option::unwrap_failed",
-    "core::option::expect_failed",
-    "core::cell::panic_already",
-    // The C++ ABI's throw, unwind and terminate.
-    "__cxxabiv1::",
-    // Only the throw and terminate entry points: `__cxa_finalize` and `__cxa_atexit` run the
-    // user's static destructors, which are exactly where a shutdown crash is.
-    "__cxa_throw",
-    "__cxa_rethrow",
-    "__cxa_begin_catch",
-    "__cxa_end_catch",
-    "__cxa_call_terminate",
-    "__cxa_call_unexpected",
-    "__cxa_pure_virtual",
-    "__cxa_deleted_virtual",
-    "__cxa_bad_cast",
-    "__cxa_bad_typeid",
-    "_Unwind_",
-    "__gxx_personality",
-    "std::__terminate",
-    "std::terminate",
-    "std::rethrow_exception",
-    // Qt's fatal messages and asserts.
-    "QMessageLogger::fatal",
-    "qt_message_fatal",
-    "qt_assert",
-    "qt_check_pointer",
-    "qFatal",
-    // glog and abseil's fatal log.
-    "google::LogMessage",
-    "google::LogMessageFatal",
-    "absl::log_internal::",
-    "absl::lts_",
-];
-
 /// The frames after a runtime's fatal path: everything innermost of (and including) the
 /// outermost fatal-machinery frame above the first Python frame is that runtime's own work
 /// (Qt's internal handlers below `QMessageLogger::fatal` have no exported names; a panic's
@@ -477,13 +424,11 @@ pub fn past_fatal_machinery(frames: &[Frame]) -> &[Frame] {
     }
 }
 
+/// The frames a runtime's panic, terminate or fatal-log path runs through (`runtimes.rs`):
+/// never where the problem is, so never the culprit nor part of the signature (two panics
+/// in one extension are two groups, keyed on the functions that panicked).
 fn is_fatal_machinery(name: &str) -> bool {
-    FATAL_MACHINERY_PREFIXES.iter().any(|prefix| {
-        name.strip_prefix(prefix).is_some_and(|rest| {
-            // `absl::lts_20240116::log_internal::…`: only abseil's logging.
-            !prefix.starts_with("absl::lts_") || rest.contains("log_internal::")
-        })
-    })
+    crate::runtimes::is_fatal_machinery(name)
 }
 
 /// The frame's function, normalized, or `None` for an unsymbolized frame.

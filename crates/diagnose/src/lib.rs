@@ -25,6 +25,7 @@ pub mod message;
 pub mod phase;
 pub mod pytest;
 pub mod recursion;
+pub mod runtimes;
 pub mod segv;
 pub mod signature;
 

@@ -16,11 +16,7 @@ pub fn crash_message(capture: &Capture) -> Option<String> {
     // qFatal's text has no prefix of its own: it is what Qt wrote last, and Qt's fatal path
     // on the crashing thread ties it to this crash.
     let frames = crate::location::crashed_frames(capture);
-    let qt_fatal = crate::frames::has_native_function(frames, |name| {
-        let short = crate::frames::short_function(name);
-        short.starts_with("QMessageLogger::fatal") || short.starts_with("qt_message_fatal")
-    });
-    if qt_fatal {
+    if crate::runtimes::QT.died_on(frames) {
         if let Some(line) = last_line_before_faulthandler(&capture.stderr_tail) {
             return Some(line);
         }
@@ -35,31 +31,21 @@ pub fn tied_to_stack(capture: &Capture, message: &str) -> bool {
     if capture.abort_message.as_deref().and_then(clean_abort_message).as_deref() == Some(message) {
         return true;
     }
+    use crate::runtimes::{CPYTHON, CXX, FATAL_LOG, RUST};
     let frames = crate::location::crashed_frames(capture);
-    let on_stack = |wanted: &[&str]| {
-        crate::frames::has_native_function(frames, |name| {
-            let short = crate::frames::short_function(name);
-            wanted.iter().any(|w| short.starts_with(w) || name.starts_with(w))
-        })
+    let runtime = if crate::abort::is_rust_panic_message(message) {
+        Some(&RUST)
+    } else if message.starts_with("terminate called") {
+        Some(&CXX)
+    } else if message.starts_with("Fatal Python error") {
+        Some(&CPYTHON)
+    } else if message.contains("] Check failed: ") || is_glog_message(message) {
+        Some(&FATAL_LOG)
+    } else {
+        None
     };
-    if crate::abort::is_rust_panic_message(message) {
-        return on_stack(&[
-            "rust_panic",
-            "__rust_start_panic",
-            "__rustc::",
-            "core::panicking::",
-            "std::panicking::",
-            "std::process::abort",
-        ]);
-    }
-    if message.starts_with("terminate called") {
-        return on_stack(&["std::terminate", "__cxxabiv1::", "__gnu_cxx::__verbose_terminate_handler", "__cxa_"]);
-    }
-    if message.starts_with("Fatal Python error") {
-        return on_stack(&["Py_FatalError", "_Py_FatalError", "fatal_error", "_PyObject_AssertFailed"]);
-    }
-    if message.contains("] Check failed: ") || is_glog_message(message) {
-        return on_stack(&["google::LogMessage", "absl::log_internal::", "absl::lts_"]);
+    if let Some(runtime) = runtime {
+        return runtime.on_fatal_path(frames);
     }
     // Messages of glibc and Qt come with their own path (the abort message, Qt's fatal
     // frames), and the rest are recognised by text alone: nothing more to check.
@@ -381,6 +367,30 @@ mod tests {
         );
         assert!(tied_to_stack(&c, panic));
         assert!(tied_to_stack(&fixtures::double_free(), "free(): double free detected in tcache 2"));
+    }
+
+    #[test]
+    fn only_the_runtimes_fatal_path_ties_its_line() {
+        let mut c = fixtures::c_assert();
+        c.abort_message = None;
+        let thread = c.threads.iter_mut().find(|t| t.crashed).unwrap();
+        let at = |name: &str| crate::model::Frame { function: Some(name.into()), ..thread.frames[0].clone() };
+        // Static destructors run under __cxa_finalize; abseil's containers are not its log.
+        let (finalize, container) =
+            (at("__cxa_finalize"), at("absl::lts_20240116::container_internal::raw_hash_set::find"));
+        thread.frames.insert(1, finalize);
+        thread.frames.insert(1, container);
+        let terminate = "terminate called after throwing an instance of 'std::runtime_error'";
+        let check = "file.cc:42] Check failed: x > 0";
+        assert!(!tied_to_stack(&c, terminate), "__cxa_finalize is not the terminate path");
+        assert!(!tied_to_stack(&c, check), "abseil's containers are not its fatal log");
+        let thread = c.threads.iter_mut().find(|t| t.crashed).unwrap();
+        let log = crate::model::Frame {
+            function: Some("absl::lts_20240116::log_internal::LogMessageFatal::~LogMessageFatal()".into()),
+            ..thread.frames[0].clone()
+        };
+        thread.frames.insert(1, log);
+        assert!(tied_to_stack(&c, check));
     }
 
     #[test]
