@@ -408,15 +408,21 @@ fn trend_of_real_programs() {
     // leak-per-cycle's shape: 1 MiB kept per 10 ms cycle, 200 cycles.
     let leak =
         "import time\nkeep = []\nfor i in range(200):\n    keep.append(bytearray(1 << 20))\n    time.sleep(0.01)";
-    // The 200 MB of `once` and `step` come in one mmap(MAP_POPULATE) call: filling a bytearray
-    // page by page takes over a second on this 2-core machine under load, and then the step
-    // really is a second of growth.
-    // 200 MB once at start, then 2 s of work that allocates and frees.
-    let once = "import mmap, time\nb = mmap.mmap(-1, 200 << 20, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | mmap.MAP_POPULATE)\nend = time.time() + 2\nwhile time.time() < end:\n    x = [0] * 10000\n    time.sleep(0.01)";
+    // The 200 MB of `once` and `step` come in one mmap(MAP_POPULATE) call, and the flat part
+    // after it lasts at least three times as long as the fill took: on this 2-core machine,
+    // under the load of the other tests, even the kernel's fill has taken over a second, and
+    // a step that takes a third of the run really is growth.
+    let fill = "import mmap, time\nt = time.time()\nb = mmap.mmap(-1, 200 << 20, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | mmap.MAP_POPULATE)\nflat = max(FLAT, 3 * (time.time() - t))\n";
+    // 200 MB once at start, then at least 2 s of work that allocates and frees.
+    let once = format!(
+        "{}end = time.time() + flat\nwhile time.time() < end:\n    x = [0] * 10000\n    time.sleep(0.01)",
+        fill.replace("FLAT", "2")
+    );
     // A step in the middle.
-    let step = "import mmap, time\ntime.sleep(1.1)\nb = mmap.mmap(-1, 200 << 20, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | mmap.MAP_POPULATE)\ntime.sleep(1.1)";
+    let step = format!("import time\ntime.sleep(1.1)\n{}time.sleep(flat)", fill.replace("FLAT", "1.1"));
     let reports = std::thread::scope(|s| {
-        let handles: Vec<_> = [leak, once, step].map(|code| s.spawn(move || watch_python(code))).into_iter().collect();
+        let handles: Vec<_> =
+            [leak, once.as_str(), step.as_str()].map(|code| s.spawn(move || watch_python(code))).into_iter().collect();
         handles.into_iter().map(|h| h.join().expect("watcher")).collect::<Vec<_>>()
     });
     let verdicts: Vec<_> = reports.iter().map(|r| r.trend.as_ref().map(|t| t.verdict)).collect();
