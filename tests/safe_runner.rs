@@ -261,12 +261,16 @@ fn the_log_records_events_and_rotates() {
 #[test]
 fn the_report_describes_the_system() {
     let dir = tempfile::tempdir().unwrap();
-    let (_, report) = run(dir.path(), &[], &["python3", "-c", "pass"]);
+    let (_, report) = run(dir.path(), &[], &["python3", "-c", "import ctypes; ctypes.string_at(0)"]);
     let system = &report["system"];
     assert!(system["cpu_count"].as_u64().unwrap() >= 1);
     assert!(system["memory_total_bytes"].as_u64().unwrap() > 0);
     assert!(system["kernel"].as_str().is_some());
     assert!(system["python_version"].as_str().is_some_and(|v| v.starts_with('3')), "{system}");
+    // A run with nothing to explain does not start the interpreter once more to ask.
+    let (_, passed) = run(dir.path(), &[], &["python3", "-c", "pass"]);
+    assert!(passed["system"]["kernel"].as_str().is_some());
+    assert!(passed["system"]["python_version"].is_null(), "{}", passed["system"]);
 }
 
 #[test]

@@ -7,7 +7,7 @@ use super::{exit_codes, Exit};
 use faultline::childenv::ChildEnv;
 use faultline::events::{EventSink, RunEvent};
 use faultline::memwatch::MemoryConfig;
-use faultline::model::Report;
+use faultline::model::{Outcome, Report};
 use faultline::recorder::Recorder;
 use faultline::report;
 use faultline::runlog::RunLog;
@@ -181,7 +181,10 @@ impl<'a> Session<'a> {
             };
             report.settings_file = self.settings_file.as_ref().map(|path| path.display().to_string());
             crate::internal_error::panic_if_injected("report");
-            let python = self.python_seen.borrow().clone();
+            // Asking the interpreter its version costs a Python start (about 12 ms here, more
+            // than the whole supervision of a short run): only for a run with something to explain.
+            let explained = !matches!(report.outcome, Outcome::Passed | Outcome::Failed | Outcome::Error);
+            let python = self.python_seen.borrow().clone().filter(|_| explained);
             report.system = Some(faultline::system::collect_system(python.as_deref().map(std::path::Path::new)));
             if !self.args.no_redact {
                 faultline::redact::redact_report(&mut report);

@@ -33,7 +33,6 @@ use crate::memwatch::{LimitEnforcer, MemoryConfig, MemoryWatch, OomCounter};
 use crate::model::{ExitInfo, MemoryReport, ProcessSnapshot};
 use launch::{LaunchSpec, Launched};
 use std::ffi::{CString, OsString};
-use std::os::fd::{FromRawFd, OwnedFd};
 use std::time::Duration;
 
 /// How to run the command beyond its argv.
@@ -76,7 +75,7 @@ pub fn run(argv: &[OsString], options: RunOptions, sink: &mut dyn EventSink<Capt
     let program_name = argv.first().map(|a| a.as_os_str()).unwrap_or_default();
     let program = resolve_program(program_name, std::env::var_os("PATH").as_deref())?;
     // Before any thread starts, so that every thread has them blocked.
-    let sigchld = sigchld_fd().map_err(LaunchError::Fork)?;
+    block_sigchld();
     let members = tree::TreeMembers::default();
     let _forwarder = forward::SignalForwarder::start(members.clone(), options.notices.clone());
     let mut stderr_tail = stderr_tail::StderrTail::setup();
@@ -113,7 +112,7 @@ pub fn run(argv: &[OsString], options: RunOptions, sink: &mut dyn EventSink<Capt
                 memory: Some(MemoryWatch::new(options.memory.clone())),
                 memory_limit: options.memory.limit_bytes,
             };
-            let end = supervisor::Supervisor::new(root, sink, &stderr_tail, members.clone(), limits).run(&sigchld);
+            let end = supervisor::Supervisor::new(root, sink, &stderr_tail, members.clone(), limits).run();
             let oom_kills = enforcer.as_ref().map_or(0, LimitEnforcer::oom_kills) + oom_counter.kills_since_start();
             // SIGKILLs while the kernel's OOM killer was active are its doing.
             let oom_killed = if oom_kills > 0 { end.sigkilled.clone() } else { Vec::new() };
@@ -146,19 +145,12 @@ pub fn run(argv: &[OsString], options: RunOptions, sink: &mut dyn EventSink<Capt
     Ok(end)
 }
 
-/// Blocks SIGCHLD and returns a signalfd that becomes readable when it arrives: the
-/// supervisor sleeps in poll on it, so it can also wake for deadlines.
-fn sigchld_fd() -> Result<OwnedFd, nix::errno::Errno> {
+/// Blocks SIGCHLD in this thread (threads started later inherit it): the supervisor waits
+/// for it with `sigtimedwait`, so that it can also wake for deadlines.
+fn block_sigchld() {
     let set = forward::signal_set(&[libc::SIGCHLD]);
-    // SAFETY: set is initialized; blocking in this thread (threads started later inherit it).
+    // SAFETY: set is initialized; blocking in this thread only.
     unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
-    // SAFETY: creating a new descriptor from an initialized set.
-    let fd = unsafe { libc::signalfd(-1, &set, libc::SFD_NONBLOCK | libc::SFD_CLOEXEC) };
-    if fd < 0 {
-        return Err(nix::errno::Errno::last());
-    }
-    // SAFETY: a fresh descriptor we own.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 fn wait_plainly(pid: i32) -> ExitInfo {

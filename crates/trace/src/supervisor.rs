@@ -5,9 +5,10 @@
 //! delivery stop, then delivered unchanged: exit status and core dumps are what the user
 //! would have had without us.
 //!
-//! The loop sleeps in `poll` on a signalfd for SIGCHLD (the kernel sends the tracer one for
-//! every stop and exit of a tracee) with a timeout set by the next deadline: a memory
-//! sample, the run's time limit, the end of the grace period after SIGTERM.
+//! The loop sleeps in `sigtimedwait` for SIGCHLD (the kernel sends the tracer one for every
+//! stop and exit of a tracee; it is blocked, so none is lost) with a timeout set by the next
+//! deadline: a memory sample, the run's time limit, the end of the grace period after
+//! SIGTERM.
 
 use super::collect::{Collector, HeldCapture};
 use super::ptrace::{self, Tid};
@@ -20,7 +21,6 @@ use crate::model::Pid;
 use crate::model::{ExitInfo, ProcessRole, ProcessSnapshot};
 use crate::TimeoutStop;
 use std::collections::{HashMap, VecDeque};
-use std::os::fd::{AsRawFd, OwnedFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
@@ -137,7 +137,7 @@ impl<'s> Supervisor<'s> {
     }
 
     /// Runs until the root process has ended, then lets go of whatever is left.
-    pub fn run(mut self, sigchld: &OwnedFd) -> SupervisorEnd {
+    pub fn run(mut self) -> SupervisorEnd {
         let exit = 'run: loop {
             // Handle everything already waiting before sleeping again.
             loop {
@@ -155,7 +155,7 @@ impl<'s> Supervisor<'s> {
                 }
             }
             self.on_deadlines();
-            sleep_until_event(sigchld, self.next_deadline());
+            sleep_until_event(self.next_deadline());
         };
         self.finish(exit)
     }
@@ -493,19 +493,20 @@ fn is_new_task_event(event: i32) -> bool {
     matches!(event, libc::PTRACE_EVENT_FORK | libc::PTRACE_EVENT_VFORK | libc::PTRACE_EVENT_CLONE)
 }
 
-/// Sleeps until SIGCHLD arrives (a tracee stopped or ended) or `deadline` passes.
-fn sleep_until_event(sigchld: &OwnedFd, deadline: Instant) {
+/// Sleeps until SIGCHLD arrives (a tracee stopped or ended) or `deadline` passes. SIGCHLD
+/// is blocked in every faultline thread, so one that came after the last look stays pending
+/// and ends the wait at once; the caller then reaps with WNOHANG until nothing is left. One
+/// system call, where poll on a signalfd and draining it took three.
+fn sleep_until_event(deadline: Instant) {
     let timeout = deadline.saturating_duration_since(Instant::now());
-    let mut fds = [libc::pollfd { fd: sigchld.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
-    let millis = timeout.as_millis().min(i32::MAX as u128) as i32;
-    // SAFETY: one valid pollfd.
-    let ready = unsafe { libc::poll(fds.as_mut_ptr(), 1, millis) };
-    if ready > 0 {
-        // Drain the queued SIGCHLDs; the caller reaps with WNOHANG until nothing is left.
-        let mut info = [0u8; std::mem::size_of::<libc::signalfd_siginfo>()];
-        // SAFETY: reading into a buffer of the right size from a non-blocking signalfd.
-        while unsafe { libc::read(sigchld.as_raw_fd(), info.as_mut_ptr() as *mut libc::c_void, info.len()) } > 0 {}
-    }
+    let timeout = libc::timespec {
+        tv_sec: timeout.as_secs().min(i64::MAX as u64) as libc::time_t,
+        tv_nsec: timeout.subsec_nanos() as libc::c_long,
+    };
+    let set = crate::forward::signal_set(&[libc::SIGCHLD]);
+    // SAFETY: an initialized set, no siginfo wanted, a valid timeout. EAGAIN (the deadline)
+    // and EINTR both just mean "look again".
+    unsafe { libc::sigtimedwait(&set, std::ptr::null_mut(), &timeout) };
 }
 
 fn read_tgid(tid: Tid) -> Option<i32> {
