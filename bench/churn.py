@@ -60,8 +60,9 @@ def test_trivial(n):
 
 
 def interpreter():
-    """The real interpreter behind `python3`, so that no launcher's helpers are counted."""
-    return os.path.realpath(sys.executable)
+    """The interpreter running this script: already the real program (a pyenv shim has
+    exec'd it), so that no launcher's helpers are counted; a venv's python keeps its venv."""
+    return sys.executable
 
 
 def timed(cmd, cwd):
