@@ -184,7 +184,11 @@ impl<'a> Session<'a> {
             // Asking the interpreter its version costs a Python start (about 12 ms here, more
             // than the whole supervision of a short run): only for a run with something to explain.
             let explained = !matches!(report.outcome, Outcome::Passed | Outcome::Failed | Outcome::Error);
-            let python = self.python_seen.borrow().clone().filter(|_| explained);
+            // The root's exec names its program; below the root, execs are not stopped at
+            // (one stop less per program started), so a crashed process names its own.
+            let crashed_python =
+                || report.crashes.iter().filter_map(|c| c.executable.clone()).find(|exe| is_python(exe));
+            let python = self.python_seen.borrow().clone().or_else(crashed_python).filter(|_| explained);
             report.system = Some(faultline::system::collect_system(python.as_deref().map(std::path::Path::new)));
             if !self.args.no_redact {
                 faultline::redact::redact_report(&mut report);

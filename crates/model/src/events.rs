@@ -35,7 +35,7 @@ pub enum RunEvent<C = Crash> {
     Started { root_pid: Pid, untraced: Option<String> },
     /// A new process joined the tree (fork, vfork, or clone without CLONE_THREAD).
     ProcessStarted { pid: Pid, parent: Pid },
-    /// A process of the tree replaced its program.
+    /// The root process replaced its program (execs below the root are not stopped at).
     ProcessExec { pid: Pid, executable: Option<String> },
     /// A process died from a fatal signal that was captured at delivery.
     Crash(Box<C>),

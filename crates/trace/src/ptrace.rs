@@ -19,6 +19,16 @@ fn request(req: libc::c_uint, tid: Tid, addr: usize, data: usize) -> Result<libc
     Errno::result(ret)
 }
 
+/// What a process below the root is traced with: no exec stops. Only the root's exec is
+/// used (the launcher); a capture reads the executable itself, and a changed address space
+/// is noticed from the maps. One stop less for every program the tree starts.
+pub const DESCENDANT_OPTIONS: libc::c_int = SEIZE_OPTIONS & !libc::PTRACE_O_TRACEEXEC;
+
+/// Sets the ptrace options of a stopped task; tasks it creates later inherit them.
+pub fn set_options(tid: Tid, options: libc::c_int) -> Result<(), Errno> {
+    request(libc::PTRACE_SETOPTIONS, tid, 0, options as usize).map(drop)
+}
+
 pub fn seize(tid: Tid) -> Result<(), Errno> {
     request(libc::PTRACE_SEIZE, tid, 0, SEIZE_OPTIONS as usize).map(drop)
 }

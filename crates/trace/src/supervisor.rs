@@ -20,7 +20,7 @@ use crate::memwatch::{MemoryWatch, SampleEvent};
 use crate::model::Pid;
 use crate::model::{ExitInfo, ProcessRole, ProcessSnapshot};
 use crate::TimeoutStop;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
@@ -100,6 +100,9 @@ pub struct Supervisor<'s> {
     next_sample: Option<Instant>,
     stopping: Option<Stopping>,
     sigkilled: Vec<i32>,
+    /// The root's new children, still traced with the root's options (exec stops included)
+    /// until their first stop; their own children inherit the trimmed options.
+    untrimmed: HashSet<i32>,
 }
 
 impl<'s> Supervisor<'s> {
@@ -133,6 +136,7 @@ impl<'s> Supervisor<'s> {
             limits,
             stopping: None,
             sigkilled: Vec::new(),
+            untrimmed: HashSet::new(),
         }
     }
 
@@ -281,6 +285,9 @@ impl<'s> Supervisor<'s> {
     /// Acts on one status; returns the root's exit once the root process has ended.
     fn handle(&mut self, tid: Tid, status: TaskStatus) -> Option<ExitInfo> {
         let pid = self.process_of(tid);
+        if !self.untrimmed.is_empty() && self.untrimmed.remove(&tid) && is_stopped(&status) {
+            let _ = ptrace::set_options(tid, ptrace::DESCENDANT_OPTIONS);
+        }
         match status {
             TaskStatus::Exited(code) => self.task_ended(tid, pid, exit_info(Some(code), None, false)),
             TaskStatus::Killed { signal, core_dumped } => {
@@ -316,6 +323,9 @@ impl<'s> Supervisor<'s> {
             libc::PTRACE_EVENT_FORK | libc::PTRACE_EVENT_VFORK => {
                 if let Ok(child) = ptrace::event_message(tid) {
                     let child = child as Tid;
+                    if pid == self.root {
+                        self.untrimmed.insert(child);
+                    }
                     self.tasks.insert(child, child);
                     self.add_process(child);
                     if let Some(process) = self.processes.get_mut(&child) {
@@ -435,6 +445,10 @@ impl<'s> Supervisor<'s> {
             return pid;
         }
         let pid = read_tgid(tid).unwrap_or(tid);
+        if pid == tid && pid != self.root {
+            // A new process whose fork event has not come yet: its parent may be the root.
+            self.untrimmed.insert(tid);
+        }
         self.tasks.insert(tid, pid);
         self.add_process(pid);
         pid
@@ -487,6 +501,10 @@ impl<'s> Supervisor<'s> {
             }
         }
     }
+}
+
+fn is_stopped(status: &TaskStatus) -> bool {
+    matches!(status, TaskStatus::SignalStop(_) | TaskStatus::GroupStop(_) | TaskStatus::Event { .. })
 }
 
 fn is_new_task_event(event: i32) -> bool {
