@@ -8,8 +8,10 @@ launcher such as a pyenv shim):
   pool        a multiprocessing pool of 2 workers running 1,000 tasks (fork)
   xdist       pytest -n 2 over 200 trivial tests (needs pytest-xdist; skipped without)
 
-For each: N alternating pairs (bare first in odd pairs, faultline first in even ones), the
-wall time of each, and the median ratio faultline / bare with its min and max.
+For each: N alternating rounds (the order turns each round) of a bare run, a faultline run
+and a run under the least a ptrace supervisor can do (bench/floor_supervisor.c, built with
+gcc: the stops the kernel makes any tracer take, resumed at once), and the median ratios
+faultline / bare and floor / bare with their min and max.
 
 Usage: bench/churn.py [--faultline target/release/faultline] [--pairs 10] [--only threads,processes]
 """
@@ -90,22 +92,31 @@ def workloads(work):
     return found
 
 
-def measure(name, cmd, faultline, pairs, cwd):
+def build_floor(work):
+    source = ROOT / "bench" / "floor_supervisor.c"
+    binary = work / "floor_supervisor"
+    built = subprocess.run(["gcc", "-O2", "-o", str(binary), str(source)], capture_output=True, text=True)
+    if built.returncode != 0:
+        sys.exit(f"churn.py: cannot build {source}:\n{built.stderr}")
+    return str(binary)
+
+
+def measure(name, cmd, faultline, floor, pairs, cwd):
     timed(cmd, cwd)  # warm the page cache and .pyc files
-    ratios = []
+    ratios, floor_ratios = [], []
     for i in range(pairs):
-        runs = [("bare", cmd), ("faultline", [faultline, "run", "--no-store", "--", *cmd])]
-        if i % 2:
-            runs.reverse()
+        runs = [("bare", cmd), ("faultline", [faultline, "run", "--no-store", "--", *cmd]), ("floor", [floor, *cmd])]
+        runs = runs[i % 3:] + runs[:i % 3]
         result = {}
         for side, command in runs:
             result[side], status = timed(command, cwd)
             if status != 0:
                 sys.exit(f"churn.py: {name}: the {side} run exited {status}")
         ratios.append(result["faultline"] / result["bare"])
-        print(f"  {name} pair {i + 1:2d}: bare {result['bare']:.3f} s  faultline {result['faultline']:.3f} s"
-              f"  ratio {ratios[-1]:.3f}", flush=True)
-    return ratios
+        floor_ratios.append(result["floor"] / result["bare"])
+        print(f"  {name} round {i + 1:2d}: bare {result['bare']:.3f} s  faultline {result['faultline']:.3f} s"
+              f"  floor {result['floor']:.3f} s  ratio {ratios[-1]:.3f} (floor {floor_ratios[-1]:.3f})", flush=True)
+    return ratios, floor_ratios
 
 
 def main():
@@ -120,6 +131,7 @@ def main():
     work = Path(tempfile.mkdtemp(prefix="faultline-churn-"))
     try:
         chosen = workloads(work)
+        floor = build_floor(work)
         if args.only:
             wanted = args.only.split(",")
             unknown = [w for w in wanted if w not in ("threads", "processes", "pool", "xdist")]
@@ -128,13 +140,13 @@ def main():
             chosen = {k: v for k, v in chosen.items() if k in wanted}
         summary = []
         for name, cmd in chosen.items():
-            ratios = measure(name, cmd, faultline, args.pairs, work)
-            summary.append((name, ratios))
+            summary.append((name, *measure(name, cmd, faultline, floor, args.pairs, work)))
         print()
-        print(f"| workload | faultline / bare wall, median of {args.pairs} pairs (min–max) |")
-        print("|---|---|")
-        for name, ratios in summary:
-            print(f"| {name} | {statistics.median(ratios):.3f} ({min(ratios):.3f}–{max(ratios):.3f}) |")
+        print(f"| workload | faultline / bare wall, median of {args.pairs} rounds (min–max) | floor / bare |")
+        print("|---|---|---|")
+        spread = lambda r: f"{statistics.median(r):.3f} ({min(r):.3f}–{max(r):.3f})"
+        for name, ratios, floor_ratios in summary:
+            print(f"| {name} | {spread(ratios)} | {spread(floor_ratios)} |")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
