@@ -58,6 +58,7 @@ pub struct ChildEnv {
     described: Vec<String>,
     // Declared last so the directory outlives everything that mentions it.
     temp: Option<PrivateTmp>,
+    variant: Option<crate::variants::Variant>,
 }
 
 impl ChildEnv {
@@ -69,9 +70,13 @@ impl ChildEnv {
             .map(PathBuf::from)
             .filter(|dir| dir.is_absolute() && dir.is_dir())
             .unwrap_or_else(|| PathBuf::from("/tmp"));
+        let variant = match &settings.variant {
+            Some(name) => Some(crate::variants::resolve(name, &settings.variants).map_err(invalid)?),
+            None => None,
+        };
         let temp = if settings.isolate_tmp == Some(true) { Some(PrivateTmp::create_in(&base)?) } else { None };
         let (mut vars, mut described) =
-            build_vars(std::env::vars_os().collect(), settings, temp.as_ref().map(PrivateTmp::path));
+            build_vars(std::env::vars_os().collect(), settings, variant.as_ref(), temp.as_ref().map(PrivateTmp::path));
         crate::supervised::mark(&mut vars, std::process::id());
         let pytest = match faultline_pytest::Channel::create_in(&base) {
             Ok(channel) => {
@@ -88,7 +93,12 @@ impl ChildEnv {
         let envp = to_envp(&vars)?;
         let (rlimits, limit_lines) = limits::plan(settings, &limits::CurrentLimits::read()?).map_err(invalid)?;
         described.extend(limit_lines);
-        Ok(ChildEnv { envp, pytest, rlimits, described, temp })
+        Ok(ChildEnv { envp, pytest, rlimits, described, temp, variant })
+    }
+
+    /// The allocator variant the command runs under, if one was asked for.
+    pub fn variant(&self) -> Option<&crate::variants::Variant> {
+        self.variant.as_ref()
     }
 
     /// The folder where the command's pytest processes write what they did, when the
@@ -173,6 +183,10 @@ impl Vars {
         }
     }
 
+    fn get(&self, key: &str) -> Option<&OsStr> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_os_str())
+    }
+
     fn unset(&mut self, key: &str) -> bool {
         let before = self.0.len();
         self.0.retain(|(k, _)| k != key);
@@ -186,6 +200,7 @@ impl Vars {
 fn build_vars(
     base: Vec<(OsString, OsString)>,
     settings: &RunSettings,
+    variant: Option<&crate::variants::Variant>,
     temp: Option<&Path>,
 ) -> (Vec<(OsString, OsString)>, Vec<String>) {
     let mut vars = Vars(base);
@@ -224,6 +239,25 @@ fn build_vars(
             })
             .collect();
         described.push(format!("single-thread: {}", or_all_set_by_env(&applied)));
+    }
+    if let Some(variant) = variant {
+        let mut applied = Vec::new();
+        for (key, value) in variant.env.iter().filter(|(k, _)| !user_set(k)) {
+            // A list (LD_PRELOAD, GLIBC_TUNABLES) keeps what the command already had.
+            let existing = vars.get(key).filter(|v| !v.is_empty());
+            let merged = match (crate::variants::list_separator(key), existing) {
+                (Some(separator), Some(existing)) => {
+                    let mut merged = existing.to_owned();
+                    merged.push(separator.to_string());
+                    merged.push(value);
+                    merged
+                }
+                _ => OsString::from(value),
+            };
+            vars.set(key, merged);
+            applied.push(format!("{key}={value}"));
+        }
+        described.push(format!("variant {}: {}", variant.name, or_all_set_by_env(&applied)));
     }
     if !settings.env.is_empty() {
         for (key, value) in &settings.env {

@@ -14,6 +14,7 @@ mod properties;
 pub mod recorder;
 pub mod runlog;
 pub mod settings;
+pub mod variants;
 
 pub use faultline_diagnose as diagnose;
 pub use faultline_doctor as doctor;

@@ -79,6 +79,7 @@ impl Recorder {
             system: None,
             processes_started: processes_started.max(self.processes_started),
             settings_file: None,
+            variant: None,
             launcher,
             suite: None,
         }

@@ -48,6 +48,10 @@ pub struct RunSettings {
     pub store: Option<String>,
     /// After a crash in a test, run pytest again on the tests not yet run (`--keep-going`).
     pub keep_going: Option<bool>,
+    /// The allocator variant to run under (`--variant`, `--heap-check`; see `variants.rs`).
+    pub variant: Option<String>,
+    /// The project's own variants: name → variables, from `[tool.faultline.variants]`.
+    pub variants: Vec<(String, Vec<(String, String)>)>,
 }
 
 impl RunSettings {
@@ -55,6 +59,8 @@ impl RunSettings {
     pub fn overlay(self, other: RunSettings) -> RunSettings {
         let mut env = self.env;
         env.extend(other.env);
+        let mut variants = self.variants;
+        variants.extend(other.variants);
         RunSettings {
             json: other.json.or(self.json),
             junit: other.junit.or(self.junit),
@@ -74,6 +80,8 @@ impl RunSettings {
             log_keep: other.log_keep.or(self.log_keep),
             store: other.store.or(self.store),
             keep_going: other.keep_going.or(self.keep_going),
+            variant: other.variant.or(self.variant),
+            variants,
         }
     }
 }

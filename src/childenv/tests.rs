@@ -15,7 +15,7 @@ fn get<'a>(vars: &'a [(OsString, OsString)], key: &str) -> Option<&'a str> {
 
 #[test]
 fn nothing_asked_leaves_our_environment_alone() {
-    let (vars, described) = build_vars(base(), &RunSettings::default(), None);
+    let (vars, described) = build_vars(base(), &RunSettings::default(), None, None);
     assert_eq!(vars, base());
     assert!(described.is_empty());
 }
@@ -23,7 +23,7 @@ fn nothing_asked_leaves_our_environment_alone() {
 #[test]
 fn headless_sets_backends_and_unsets_displays() {
     let settings = RunSettings { headless: Some(true), ..RunSettings::default() };
-    let (vars, described) = build_vars(base(), &settings, None);
+    let (vars, described) = build_vars(base(), &settings, None, None);
     assert_eq!(get(&vars, "QT_QPA_PLATFORM"), Some("offscreen"));
     assert_eq!(get(&vars, "MPLBACKEND"), Some("Agg"), "an inherited value is overridden");
     assert_eq!(get(&vars, "SDL_VIDEODRIVER"), Some("dummy"));
@@ -51,7 +51,7 @@ fn explicit_env_wins_over_headless_and_single_thread() {
         ],
         ..RunSettings::default()
     };
-    let (vars, described) = build_vars(base(), &settings, None);
+    let (vars, described) = build_vars(base(), &settings, None, None);
     assert_eq!(get(&vars, "MPLBACKEND"), Some("QtAgg"));
     assert_eq!(get(&vars, "DISPLAY"), Some(":1"));
     assert_eq!(get(&vars, "OMP_NUM_THREADS"), Some("8"), "the later pair wins");
@@ -64,7 +64,7 @@ fn explicit_env_wins_over_headless_and_single_thread() {
 #[test]
 fn single_thread_sets_every_pool_to_one() {
     let settings = RunSettings { single_thread: Some(true), ..RunSettings::default() };
-    let (vars, described) = build_vars(base(), &settings, None);
+    let (vars, described) = build_vars(base(), &settings, None, None);
     for key in THREAD_VARS {
         assert_eq!(get(&vars, key), Some("1"), "{key}");
     }
@@ -81,7 +81,7 @@ fn env_pairs_are_added_and_secrets_hidden_in_the_description() {
         env: vec![("MODE".into(), "ci".into()), ("API_TOKEN".into(), "hunter2".into()), ("PATH".into(), "/x".into())],
         ..RunSettings::default()
     };
-    let (vars, described) = build_vars(base(), &settings, None);
+    let (vars, described) = build_vars(base(), &settings, None, None);
     assert_eq!(get(&vars, "MODE"), Some("ci"));
     assert_eq!(get(&vars, "API_TOKEN"), Some("hunter2"));
     assert_eq!(get(&vars, "PATH"), Some("/x"));

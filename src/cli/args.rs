@@ -146,6 +146,11 @@ pub struct StressArgs {
     #[arg(long)]
     pub until_crash: bool,
 
+    /// Make the runs under each of these variants (comma-separated: default,heap-check,
+    /// arena-1, ...), interleaved, and compare their crash rates.
+    #[arg(long, value_name = "A,B,...", value_delimiter = ',')]
+    pub variants: Vec<String>,
+
     /// Stop a run after this long (stacks first, as `faultline run --timeout`).
     #[arg(long, value_name = "DURATION", value_parser = duration_in(&ranges::TIMEOUT))]
     pub timeout: Option<Duration>,
@@ -391,6 +396,16 @@ pub struct RunArgs {
     /// has run or crashed; then one summary for the whole suite (exit status: see README)
     #[arg(long, help_heading = "Test suites")]
     pub keep_going: bool,
+
+    /// Run under an allocator variant: heap-check, arena-N, jemalloc, tcmalloc, default, or
+    /// one of the project's [tool.faultline.variants] (see README, "Heap variants")
+    #[arg(long, value_name = "NAME", help_heading = "Heap variants")]
+    pub variant: Option<String>,
+
+    /// Same as --variant heap-check: glibc checks the heap at every call and poisons freed
+    /// memory, so a use after free or an overrun crashes at the next heap call
+    #[arg(long, conflicts_with = "variant", help_heading = "Heap variants")]
+    pub heap_check: bool,
 
     /// One run for `faultline bisect` and `--keep-going`'s checks: the report goes only to
     /// --json (no JUnit, log, store, annotations or settings-file outputs).

@@ -110,6 +110,10 @@ impl<'a> Session<'a> {
             },
             None => None,
         };
+        if let Some(line) = child_env.describe().iter().find(|line| line.starts_with("variant ")) {
+            // Before the command's own output: a crash under a variant is read knowing it.
+            faultline::say!("faultline: {}", faultline::escape::Escaped(line));
+        }
         let command: Vec<String> = args.command.iter().map(|a| a.to_string_lossy().into_owned()).collect();
         if let Some(log) = &log {
             log.borrow_mut().run_started(&command, &child_env.describe());
@@ -180,6 +184,10 @@ impl<'a> Session<'a> {
                 Err(err) => recorder.not_started(exit_codes::launch_failed(&err), started.elapsed()),
             };
             report.settings_file = self.settings_file.as_ref().map(|path| path.display().to_string());
+            report.variant = self.child_env.variant().map(|v| faultline::model::RunVariant {
+                name: v.name.clone(),
+                env: v.env.iter().map(|(key, value)| format!("{key}={value}")).collect(),
+            });
             crate::internal_error::panic_if_injected("report");
             // Asking the interpreter its version costs a Python start (about 12 ms here, more
             // than the whole supervision of a short run): only for a run with something to explain.
@@ -309,6 +317,8 @@ fn gather_settings(args: &RunArgs) -> Result<(RunSettings, Option<std::path::Pat
         log_keep: args.log_keep,
         store: args.store.clone(),
         keep_going: args.keep_going.then_some(true),
+        variant: if args.heap_check { Some("heap-check".to_owned()) } else { args.variant.clone() },
+        variants: Vec::new(),
     };
     Ok((from_file.overlay(from_cli), file))
 }

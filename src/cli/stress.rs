@@ -36,8 +36,17 @@ pub fn stress(args: StressArgs) -> i32 {
         faultline::say!("faultline: --runs must be at least 1");
         return exit_codes::USAGE;
     }
+    let variants = match check_variants(&args.variants) {
+        Ok(variants) => variants,
+        Err(message) => {
+            faultline::say!("faultline: {message}");
+            return exit_codes::USAGE;
+        }
+    };
+    // The same N runs under every variant, interleaved, so that the machine's noise hits all alike.
+    let total = args.runs.saturating_mul(variants.len().max(1) as u32);
     let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u32)).max(1);
-    let jobs = jobs.min(args.runs);
+    let jobs = jobs.min(total);
     let (logs, temporary) = match prepare_logs(args.logs.as_deref()) {
         Ok(found) => found,
         Err(message) => {
@@ -51,16 +60,16 @@ pub fn stress(args: StressArgs) -> i32 {
     };
     install_interrupt_handlers();
     let command: Vec<String> = args.command.iter().map(|a| a.to_string_lossy().into_owned()).collect();
-    let progress = progress_bar(args.runs);
+    let progress = progress_bar(total);
     let started = Instant::now();
-    let plan = Plan { faultline, args: &args, logs: &logs };
+    let plan = Plan { faultline, args: &args, logs: &logs, variants: &variants, total };
     let (results, stopped_early) = run_all(&plan, jobs, &progress);
     progress.finish_and_clear();
 
     let keep = !temporary || !results.iter().all(|r| r.report.as_ref().is_some_and(|rep| rep.exit.code == 0));
     let summary = summarize(
         command,
-        args.runs,
+        total,
         jobs,
         &results,
         started.elapsed().as_secs_f64() * 1000.0,
@@ -88,6 +97,38 @@ struct Plan<'a> {
     faultline: PathBuf,
     args: &'a StressArgs,
     logs: &'a Path,
+    /// `--variants`, checked; run N uses the ((N - 1) mod count)th.
+    variants: &'a [String],
+    /// Every run to make: `--runs` per variant.
+    total: u32,
+}
+
+impl Plan<'_> {
+    fn variant_of(&self, run: u32) -> Option<&str> {
+        let count = self.variants.len() as u32;
+        (count > 0).then(|| self.variants[((run - 1) % count) as usize].as_str())
+    }
+}
+
+/// The `--variants` names, each known (built in, or the project's own) and given once.
+fn check_variants(names: &[String]) -> Result<Vec<String>, String> {
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let cwd = std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
+    let project = match faultline::settings::load_project_settings(&cwd) {
+        Ok(found) => found.map(|(settings, _)| settings.variants).unwrap_or_default(),
+        Err(err) => return Err(err.to_string()),
+    };
+    let mut checked: Vec<String> = Vec::new();
+    for name in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
+        faultline::variants::resolve(name, &project).map_err(|e| format!("--variants: {e}"))?;
+        if checked.iter().any(|c| c == name) {
+            return Err(format!("--variants: `{name}` is named twice"));
+        }
+        checked.push(name.to_owned());
+    }
+    Ok(checked)
 }
 
 /// Runs everything with `jobs` workers; returns the results and why it stopped early.
@@ -107,7 +148,7 @@ fn run_all(plan: &Plan, jobs: u32, progress: &ProgressBar) -> (Vec<RunResult>, O
                     break;
                 }
                 let run = next.fetch_add(1, Ordering::SeqCst);
-                if run > plan.args.runs {
+                if run > plan.total {
                     break;
                 }
                 let result = one_run(plan, run, &running);
@@ -144,7 +185,7 @@ fn run_all(plan: &Plan, jobs: u32, progress: &ProgressBar) -> (Vec<RunResult>, O
             }
         }
     });
-    if stopped_early.is_some() && results.len() as u32 >= plan.args.runs {
+    if stopped_early.is_some() && results.len() as u32 >= plan.total {
         stopped_early = None;
     }
     (results, stopped_early)
@@ -169,6 +210,10 @@ fn one_run(plan: &Plan, run: u32, running: &Mutex<HashSet<u32>>) -> RunResult {
     if args.no_redact {
         command.arg("--no-redact");
     }
+    let variant = plan.variant_of(run);
+    if let Some(name) = variant {
+        command.args(["--variant", name]);
+    }
     command.arg("--").args(&args.command).env("FAULTLINE_STRESS_RUN", run.to_string()).stdin(Stdio::null());
     let exit_code = match std::fs::File::create(&log_path).and_then(|log| Ok((log.try_clone()?, log))) {
         Ok((out, err)) => {
@@ -188,7 +233,7 @@ fn one_run(plan: &Plan, run: u32, running: &Mutex<HashSet<u32>>) -> RunResult {
     let report =
         std::fs::read_to_string(&report_path).ok().and_then(|text| faultline::read::report_from_json(&text).ok());
     let finished_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-    RunResult { run, exit_code, report, report_path, log_path, finished_ms }
+    RunResult { run, exit_code, report, report_path, log_path, finished_ms, variant: variant.map(str::to_owned) }
 }
 
 /// A line for each run that did not pass; the bar counts all of them.

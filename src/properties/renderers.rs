@@ -109,6 +109,7 @@ proptest! {
                 report_path: "/tmp/run-1.json".into(),
                 log_path: "/tmp/run-1.log".into(),
                 finished_ms: at_ms,
+                variant: Some("heap-check".into()),
             };
             let summary = crate::stress::summarize(command.clone(), 2, 1, &[result], report.duration_ms, None, None);
             check_terminal("stress", &render(|out| crate::report::write_stress_summary(&summary, &style, out)), colors)?;

@@ -240,6 +240,7 @@ fn start_and_finish_lines() {
         system: None,
         processes_started: 3,
         settings_file: None,
+        variant: None,
         launcher: None,
         suite: None,
     };

@@ -62,6 +62,10 @@ json = "/abs/report.json"
 store = "crashes/store.db"
 junit = "out/junit.xml"
 keep-going = true
+variant = "small-pool"
+
+[tool.faultline.variants.small-pool]
+POOL_SIZE = "1"
 "#,
     );
     let (settings, from) = load(dir.path()).unwrap().unwrap();
@@ -85,8 +89,30 @@ keep-going = true
         log_keep: Some(2),
         store: Some(dir.path().join("crashes/store.db").display().to_string()),
         keep_going: Some(true),
+        variant: Some("small-pool".into()),
+        variants: vec![("small-pool".into(), vec![("POOL_SIZE".into(), "1".into())])],
     };
     assert_eq!(settings, expected);
+}
+
+#[test]
+fn bad_variants_name_what_to_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "faultline.toml",
+        "variant = 3
+[variants]
+heap-check = { X = \"1\" }
+\"bad name\" = { X = \"1\" }
+ok = 5
+",
+    );
+    let error = load(dir.path()).unwrap_err().to_string();
+    assert!(error.contains("`variant` must be a variant's name"), "{error}");
+    assert!(error.contains("`heap-check` is a built-in variant"), "{error}");
+    assert!(error.contains("\"bad name\" is not a variant name"), "{error}");
+    assert!(error.contains("`variants.ok` must be a table of variables"), "{error}");
 }
 
 #[test]

@@ -10,7 +10,7 @@ use toml::Value;
 
 /// Every key, in the order `docs/configuration.md` documents them; named like the CLI's
 /// long options so that one spelling works in both places.
-pub(super) const KEYS: [&str; 17] = [
+pub(super) const KEYS: [&str; 19] = [
     "timeout",
     "kill-after",
     "memory-interval",
@@ -28,6 +28,8 @@ pub(super) const KEYS: [&str; 17] = [
     "json",
     "store",
     "junit",
+    "variant",
+    "variants",
 ];
 
 const DURATION: &str = "a duration: a string such as \"90s\", \"5m\" or \"250ms\", or a number of seconds";
@@ -38,6 +40,9 @@ const PATH: &str = "a path (a string)";
 const STORE: &str = "a SQLite file path, a postgres:// URL, or \"none\" (a string)";
 const ENV_TABLE: &str = "a table of variables, such as env = { OMP_NUM_THREADS = \"4\" }";
 const ENV_VALUE: &str = "a string (or a number)";
+const VARIANT_NAME: &str = "a variant's name (a string such as \"heap-check\")";
+const VARIANTS_TABLE: &str =
+    "a table of variants, each a table of variables, such as variants = { small-pool = { POOL_SIZE = \"1\" } }";
 
 /// Reads one settings table. `at` names it in errors; `top_level` says the keys sit at the
 /// top of `faultline.toml` (which changes the hint for a stray `[tool.faultline]`); relative
@@ -75,6 +80,8 @@ pub(super) fn settings_from_table(
             "json" => s.json = field.path().map(|p| base_dir.join(p)),
             "store" => s.store = field.store(base_dir),
             "junit" => s.junit = field.path().map(|p| base_dir.join(p)),
+            "variant" => s.variant = field.variant_name(),
+            "variants" => s.variants = field.variants(),
             _ => problems.push(Problem::UnknownKey { key: key.clone(), hint: unknown_key_hint(key, top_level) }),
         }
     }
@@ -181,6 +188,37 @@ impl Field<'_> {
     /// `env = { KEY = "value" }`. Numbers are accepted because `OMP_NUM_THREADS = 4` is the
     /// obvious way to write it; booleans are not, since programs disagree on how to spell them.
     /// Every bad variable is noted; the good ones are kept.
+    fn variant_name(&mut self) -> Option<String> {
+        match self.value {
+            Value::String(name) if is_variant_name(name) => Some(name.clone()),
+            Value::String(name) => self.bad_value(format!("{name:?} is not a variant name (letters, digits, - and _)")),
+            _ => self.wrong_type(VARIANT_NAME),
+        }
+    }
+
+    /// `[variants]`: each variant a table of variables, read like `env`.
+    fn variants(&mut self) -> Vec<(String, Vec<(String, String)>)> {
+        let Value::Table(table) = self.value else {
+            return self.wrong_type(VARIANTS_TABLE).unwrap_or_default();
+        };
+        let mut variants = Vec::with_capacity(table.len());
+        for (name, value) in table {
+            let key = format!("variants.{name}");
+            let mut field = Field { key: &key, value, problems: &mut *self.problems };
+            if !is_variant_name(name) {
+                field.bad_value::<()>(format!("{name:?} is not a variant name (letters, digits, - and _)"));
+                continue;
+            }
+            if crate::variants::BUILT_IN.contains(&name.as_str()) || name.starts_with("arena-") {
+                field.bad_value::<()>(format!("`{name}` is a built-in variant; give yours another name"));
+                continue;
+            }
+            let env = field.env();
+            variants.push((name.clone(), env));
+        }
+        variants
+    }
+
     fn env(&mut self) -> Vec<(String, String)> {
         let Value::Table(table) = self.value else {
             return self.wrong_type(ENV_TABLE).unwrap_or_default();
@@ -210,6 +248,10 @@ impl Field<'_> {
         }
         pairs
     }
+}
+
+fn is_variant_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 /// Why `name` cannot be an environment variable name, if it cannot: execve splits each entry

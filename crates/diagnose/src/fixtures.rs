@@ -36,6 +36,7 @@ pub fn report(crashes: &[Capture]) -> crate::model::Report {
         system: None,
         processes_started: 1,
         settings_file: None,
+        variant: None,
         launcher: None,
         suite: None,
     }

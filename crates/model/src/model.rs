@@ -187,6 +187,14 @@ pub struct Thread {
     pub frames: Vec<Frame>,
 }
 
+/// An allocator variant as a run used it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunVariant {
+    pub name: String,
+    /// `KEY=value`, in the order they were set.
+    pub env: Vec<String>,
+}
+
 /// How a thread's Python frames were found, when the thread state's pointer to its current
 /// frame could not be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -635,6 +643,10 @@ pub struct Report {
     /// `--no-config` was given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settings_file: Option<String>,
+    /// Extension: the allocator variant the command ran under (`--variant`), and the
+    /// variables it set, so that a stored crash says how it was run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<RunVariant>,
     /// Extension: set when the command was a launcher (a shim script, `env`) that exec'd
     /// the real program, and which of the processes were only its helpers.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -97,6 +97,7 @@ impl Texts for Report {
             system,
             processes_started: _,
             settings_file,
+            variant,
             launcher,
             suite,
         } = self;
@@ -110,6 +111,11 @@ impl Texts for Report {
         memory.visit_texts(f);
         system.visit_texts(f);
         free_opt(settings_file, f);
+        if let Some(variant) = variant {
+            free(&mut variant.name, f);
+            // `KEY=value` pairs: redacted as a command line's are.
+            f(Text::Argv(&mut variant.env));
+        }
         launcher.visit_texts(f);
         suite.visit_texts(f);
     }

@@ -30,6 +30,7 @@ fn base(cwd: &str, outcome: Outcome, code: i32, command: &[&str]) -> Report {
         system: None,
         processes_started: 1,
         settings_file: None,
+        variant: None,
         launcher: None,
         suite: None,
     }

@@ -34,6 +34,7 @@ fn base(case: &str, outcome: Outcome, code: i32, duration_ms: f64, processes: u3
         system: None,
         processes_started: processes,
         settings_file: None,
+        variant: None,
         launcher: None,
         suite: None,
     }

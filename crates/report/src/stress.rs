@@ -70,6 +70,32 @@ pub fn write_stress_summary(s: &StressSummary, style: &TerminalStyle, out: &mut 
         }
     }
     writeln!(out)?;
+    writeln!(out, "{}", rate_sentence(&s.rate))?;
+    if !s.variants.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "{}", style.paint(Role::Strong, "by variant:"))?;
+        let width = s.variants.iter().map(|v| v.name.chars().count()).max().unwrap_or(0);
+        for v in &s.variants {
+            let groups = match v.groups.len() {
+                0 => "no crash group".to_owned(),
+                _ => format!("{}: {}", count(v.groups.len() as u64, "group", "groups"), v.groups.join(", ")),
+            };
+            let time = v
+                .median_ms
+                .map(|ms| format!(", median {}", format_duration(crate::units::duration_from_ms(ms))))
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "  {:width$}  {} of {} crashed, {} (95%: {}–{}), {groups}{time}",
+                v.name,
+                v.rate.crashed,
+                v.rate.runs,
+                percent(v.rate.rate),
+                percent(v.rate.low),
+                percent(v.rate.high),
+            )?;
+        }
+    }
     let c = &s.counts;
     let parts: Vec<String> = [
         (c.passed, "passed"),
@@ -93,10 +119,48 @@ pub fn write_stress_summary(s: &StressSummary, style: &TerminalStyle, out: &mut 
     }
 }
 
+/// `3 of 50 crashed: the rate is 6% (2–16% with 95% confidence)`; with none, the bound a
+/// user needs to believe a fix.
+pub fn rate_sentence(rate: &faultline_store::stress::Rate) -> String {
+    if rate.crashed == 0 {
+        format!(
+            "{} of {} crashed: the rate is below {} with 95% confidence",
+            rate.crashed,
+            rate.runs,
+            percent(rate.high)
+        )
+    } else {
+        format!(
+            "{} of {} crashed: the rate is {} ({}–{} with 95% confidence)",
+            rate.crashed,
+            rate.runs,
+            percent(rate.rate),
+            percent(rate.low),
+            percent(rate.high)
+        )
+    }
+}
+
+fn percent(fraction: f64) -> String {
+    let value = fraction * 100.0;
+    if value > 0.0 && value < 1.0 {
+        format!("{value:.1}%")
+    } else {
+        format!("{value:.0}%")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::diagnose::fixtures;
+
+    #[test]
+    fn rates_say_their_interval() {
+        use faultline_store::stress::wilson;
+        assert_eq!(rate_sentence(&wilson(0, 50)), "0 of 50 crashed: the rate is below 7% with 95% confidence");
+        assert_eq!(rate_sentence(&wilson(3, 50)), "3 of 50 crashed: the rate is 6% (2%–16% with 95% confidence)");
+    }
     use faultline_store::stress::{fixture_result, summarize, RunResult};
 
     fn result(run: u32, crashes: &[crate::capture::Capture]) -> RunResult {

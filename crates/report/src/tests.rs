@@ -37,6 +37,7 @@ fn report(captures: &[Capture], code: i32, cwd: &str, duration_ms: f64, processe
         system: None,
         processes_started: processes,
         settings_file: None,
+        variant: None,
         launcher: None,
         suite: None,
     }

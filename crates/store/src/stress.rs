@@ -21,6 +21,8 @@ pub struct RunResult {
     pub log_path: PathBuf,
     /// When the run finished, milliseconds since the Unix epoch.
     pub finished_ms: i64,
+    /// The allocator variant it ran under (`stress --variants`).
+    pub variant: Option<String>,
 }
 
 /// The crashes of many runs that share a signature.
@@ -61,6 +63,80 @@ pub struct StressSummary {
     pub stopped_early: Option<String>,
     /// Where each run's report and output were kept (`None`: removed, every run passed).
     pub logs: Option<PathBuf>,
+    /// The crash rate over every run, with its 95% interval.
+    pub rate: Rate,
+    /// One row per variant (`stress --variants`), in the order they were asked for.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<VariantRow>,
+}
+
+/// How often runs crashed, with the 95% Wilson score interval: the range the true rate lies
+/// in, with 95% confidence, given so few runs. 0 of 50 means "below 7%", not "never".
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Rate {
+    pub crashed: u32,
+    pub runs: u32,
+    pub rate: f64,
+    pub low: f64,
+    pub high: f64,
+}
+
+/// The Wilson score interval at 95% (z = 1.96); well-behaved at 0 and at n, unlike p ± z·se.
+pub fn wilson(crashed: u32, runs: u32) -> Rate {
+    if runs == 0 {
+        return Rate { crashed, runs, rate: 0.0, low: 0.0, high: 1.0 };
+    }
+    let (x, n, z) = (f64::from(crashed.min(runs)), f64::from(runs), 1.96_f64);
+    let p = x / n;
+    let denominator = 1.0 + z * z / n;
+    let center = (p + z * z / (2.0 * n)) / denominator;
+    let half = z * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt() / denominator;
+    Rate { crashed, runs, rate: p, low: (center - half).max(0.0), high: (center + half).min(1.0) }
+}
+
+/// One variant's runs.
+#[derive(Debug, Clone, Serialize)]
+pub struct VariantRow {
+    pub name: String,
+    pub rate: Rate,
+    /// The crash groups its runs showed, most runs first.
+    pub groups: Vec<String>,
+    /// The median wall time of its runs, from their reports.
+    pub median_ms: Option<f64>,
+}
+
+fn variant_rows(results: &[&RunResult]) -> Vec<VariantRow> {
+    let mut names: Vec<&str> = Vec::new();
+    for name in results.iter().filter_map(|r| r.variant.as_deref()) {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
+        .into_iter()
+        .map(|name| {
+            let runs: Vec<&&RunResult> = results.iter().filter(|r| r.variant.as_deref() == Some(name)).collect();
+            let crashed = runs.iter().filter(|r| r.report.as_ref().is_some_and(|rep| !rep.crashes.is_empty())).count();
+            let mut groups: Vec<(String, usize)> = Vec::new();
+            for crash in runs.iter().filter_map(|r| r.report.as_ref()).flat_map(|rep| &rep.crashes) {
+                let id = crate::group_id(&crash.signature).to_owned();
+                match groups.iter_mut().find(|(g, _)| *g == id) {
+                    Some(slot) => slot.1 += 1,
+                    None => groups.push((id, 1)),
+                }
+            }
+            groups.sort_by(|a, b| b.1.cmp(&a.1));
+            let mut times: Vec<f64> =
+                runs.iter().filter_map(|r| r.report.as_ref().map(|rep| rep.duration_ms)).collect();
+            times.sort_by(f64::total_cmp);
+            VariantRow {
+                name: name.to_owned(),
+                rate: wilson(crashed as u32, runs.len() as u32),
+                groups: groups.into_iter().map(|(g, _)| g).collect(),
+                median_ms: times.get(times.len() / 2).copied(),
+            }
+        })
+        .collect()
 }
 
 impl StressSummary {
@@ -117,7 +193,11 @@ pub fn summarize(
     }
     // Most runs first; ties by the first run that showed it.
     groups.sort_by(|a, b| b.runs.len().cmp(&a.runs.len()).then(a.runs[0].cmp(&b.runs[0])));
+    let mut in_order: Vec<&RunResult> = results.iter().collect();
+    in_order.sort_by_key(|r| r.run);
     StressSummary {
+        rate: wilson(counts.crashed, results.len() as u32),
+        variants: variant_rows(&in_order),
         command,
         runs_planned,
         runs_done: results.len() as u32,
@@ -140,11 +220,43 @@ pub fn fixture_result(run: u32, crashes: &[faultline_model::capture::Capture], l
         report_path: PathBuf::from(format!("{logs}/run-{run}.json")),
         log_path: PathBuf::from(format!("{logs}/run-{run}.log")),
         finished_ms: 1_795_132_800_000 + i64::from(run) * 1000,
+        variant: None,
     }
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn wilson_intervals() {
+        let none = wilson(0, 50);
+        assert_eq!(none.low, 0.0);
+        assert!((none.high - 0.0714).abs() < 0.001, "{none:?}");
+        let some = wilson(3, 50);
+        assert!((some.low - 0.0206).abs() < 0.001 && (some.high - 0.1622).abs() < 0.001, "{some:?}");
+        let all = wilson(20, 20);
+        assert!(all.high == 1.0 && (all.low - 0.8389).abs() < 0.001, "{all:?}");
+        assert_eq!(wilson(0, 0).high, 1.0);
+    }
+
+    #[test]
+    fn one_row_per_variant_in_the_order_asked() {
+        let crash = faultline_model::fixtures::cext_null_deref();
+        let mut results = Vec::new();
+        for run in 1..=6u32 {
+            let variant = if run % 2 == 1 { "default" } else { "heap-check" };
+            let crashes = if variant == "heap-check" || run == 1 { vec![crash.clone()] } else { Vec::new() };
+            let mut result = fixture_result(run, &crashes, "/logs");
+            result.variant = Some(variant.to_owned());
+            results.push(result);
+        }
+        let summary = summarize(vec!["app".into()], 6, 2, &results, 1.0, None, None);
+        let rows: Vec<(&str, u32, u32)> =
+            summary.variants.iter().map(|v| (v.name.as_str(), v.rate.crashed, v.rate.runs)).collect();
+        assert_eq!(rows, [("default", 1, 3), ("heap-check", 3, 3)]);
+        assert_eq!(summary.variants[1].groups.len(), 1);
+        assert_eq!(summary.rate.crashed, 4);
+    }
+
     use super::*;
     use crate::diagnose::fixtures;
 

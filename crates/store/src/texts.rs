@@ -81,9 +81,15 @@ impl Texts for StressSummary {
             duration_ms: _,
             stopped_early,
             logs: _,
+            rate: _,
+            variants,
         } = self;
         f(Text::Argv(command));
         each(groups, f);
         ident_opt(stopped_early, f);
+        // Names from the command line or the project's settings; group ids are hashes.
+        for variant in variants {
+            ident(&mut variant.name, f);
+        }
     }
 }

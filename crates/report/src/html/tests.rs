@@ -46,6 +46,7 @@ fn base(outcome: Outcome, code: i32) -> Report {
         }),
         processes_started: 1,
         settings_file: None,
+        variant: None,
         launcher: None,
         suite: None,
     }
