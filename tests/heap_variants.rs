@@ -148,3 +148,46 @@ fn a_project_variant_is_applied_and_an_unknown_one_is_a_clear_error() {
     assert_eq!(shell_status(&stress.status), 2);
     assert!(String::from_utf8_lossy(&stress.stderr).contains("--variants: unknown variant `nope`"));
 }
+
+/// A stale write into a freed block clears the key tcache marks freed blocks with, so
+/// glibc's tcache takes the second free without a word (and would hand the block out twice).
+/// With tcache off (`arena-1`) the second free meets the fastbin's check and aborts.
+const DOUBLE_FREE_C: &str = r#"
+#include <stdlib.h>
+
+int release_twice(void) {
+    long *block = malloc(24);
+    free(block);
+    block[1] = 0; /* the stale owner still writes its "cleared" flag */
+    free(block);
+    return 0;
+}
+"#;
+
+#[test]
+fn a_double_free_tcache_hides_is_caught_with_tcache_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("twice.c");
+    std::fs::write(&source, DOUBLE_FREE_C).unwrap();
+    let lib = dir.path().join("libtwice.so");
+    let built =
+        Command::new("gcc").args(["-O0", "-g", "-shared", "-fPIC", "-o"]).arg(&lib).arg(&source).output().unwrap();
+    assert!(built.status.success(), "gcc: {}", String::from_utf8_lossy(&built.stderr));
+    let script = format!("import ctypes\nctypes.CDLL({:?}).release_twice()\n", lib.display().to_string());
+    std::fs::write(dir.path().join("twice.py"), script).unwrap();
+
+    let plain = faultline(dir.path(), &["run", "--no-store", "--", "python3", "twice.py"]);
+    assert_eq!(shell_status(&plain.status), 0, "tcache hides it: {}", String::from_utf8_lossy(&plain.stderr));
+
+    let report = dir.path().join("report.json");
+    let caught = faultline(
+        dir.path(),
+        &["run", "--no-store", "--variant", "arena-1", "--json", report.to_str().unwrap(), "--", "python3", "twice.py"],
+    );
+    let stderr = String::from_utf8_lossy(&caught.stderr);
+    assert_eq!(shell_status(&caught.status), 128 + libc::SIGABRT, "{stderr}");
+    let json: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(json["crashes"][0]["kind"], "double-free", "{stderr}");
+    assert_eq!(json["crashes"][0]["culprit"]["function"], "release_twice", "{stderr}");
+    assert_eq!(json["variant"]["name"], "arena-1");
+}

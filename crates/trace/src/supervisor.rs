@@ -103,6 +103,9 @@ pub struct Supervisor<'s> {
     /// The root's new children, still traced with the root's options (exec stops included)
     /// until their first stop; their own children inherit the trimmed options.
     untrimmed: HashSet<i32>,
+    /// Processes that ended before their parent's fork event was handled (a child can run to
+    /// its end first): that late event must not bring them back as live.
+    ended_unannounced: HashSet<i32>,
 }
 
 impl<'s> Supervisor<'s> {
@@ -137,6 +140,7 @@ impl<'s> Supervisor<'s> {
             stopping: None,
             sigkilled: Vec::new(),
             untrimmed: HashSet::new(),
+            ended_unannounced: HashSet::new(),
         }
     }
 
@@ -323,6 +327,9 @@ impl<'s> Supervisor<'s> {
             libc::PTRACE_EVENT_FORK | libc::PTRACE_EVENT_VFORK => {
                 if let Ok(child) = ptrace::event_message(tid) {
                     let child = child as Tid;
+                    if self.ended_unannounced.remove(&child) {
+                        return;
+                    }
                     if pid == self.root {
                         self.untrimmed.insert(child);
                     }
@@ -431,7 +438,11 @@ impl<'s> Supervisor<'s> {
         // The leader is reported last: the process is gone.
         self.provisional.remove(&pid);
         self.collector.forget(pid);
-        let role = self.processes.remove(&pid).map_or(ProcessRole::Child, |p| p.role);
+        let process = self.processes.remove(&pid);
+        if pid != self.root && process.as_ref().is_some_and(|p| p.parent.is_none()) {
+            self.ended_unannounced.insert(pid);
+        }
+        let role = process.map_or(ProcessRole::Child, |p| p.role);
         self.members.set(self.processes.keys().copied().collect());
         self.tasks.retain(|_, owner| *owner != pid);
         self.sink.event(RunEvent::ProcessExited { pid: Pid(pid), role, exit: exit.clone() });
