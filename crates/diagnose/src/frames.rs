@@ -405,7 +405,8 @@ pub fn is_signal_plumbing(normalized: &str) -> bool {
         "std::sys::pal::unix::abort_internal",
     ];
     let short = short_function(normalized);
-    PLUMBING.contains(&short.as_str()) || is_fatal_machinery(&short) || is_fatal_machinery(normalized)
+    // The runtimes' table matches both the short and the full name itself.
+    PLUMBING.contains(&short.as_str()) || crate::runtimes::is_fatal_machinery(normalized)
 }
 
 /// The frames after a runtime's fatal path: everything innermost of (and including) the
@@ -415,20 +416,12 @@ pub fn is_signal_plumbing(normalized: &str) -> bool {
 pub fn past_fatal_machinery(frames: &[Frame]) -> &[Frame] {
     let native_top = frames.iter().position(|f| f.kind == FrameKind::Python).unwrap_or(frames.len());
     let last = frames[..native_top].iter().rposition(|f| {
-        f.kind == FrameKind::Native
-            && normalized_name(f).is_some_and(|n| is_fatal_machinery(&short_function(&n)) || is_fatal_machinery(&n))
+        f.kind == FrameKind::Native && normalized_name(f).is_some_and(|n| crate::runtimes::is_fatal_machinery(&n))
     });
     match last {
         Some(at) => &frames[at + 1..],
         None => frames,
     }
-}
-
-/// The frames a runtime's panic, terminate or fatal-log path runs through (`runtimes.rs`):
-/// never where the problem is, so never the culprit nor part of the signature (two panics
-/// in one extension are two groups, keyed on the functions that panicked).
-fn is_fatal_machinery(name: &str) -> bool {
-    crate::runtimes::is_fatal_machinery(name)
 }
 
 /// The frame's function, normalized, or `None` for an unsymbolized frame.

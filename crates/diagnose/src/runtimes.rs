@@ -132,7 +132,9 @@ impl Runtime {
     }
 }
 
-/// Whether `name` is the fatal machinery of any runtime.
+/// Whether `name` (normalized; its short form is tried too) is the fatal machinery of any
+/// runtime: never where the problem is, so never the culprit nor part of the signature (two
+/// panics in one extension are two groups, keyed on the functions that panicked).
 pub fn is_fatal_machinery(name: &str) -> bool {
     ALL.iter().any(|runtime| runtime.is_machinery(name))
 }

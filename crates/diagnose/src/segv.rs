@@ -7,7 +7,7 @@ use crate::capture::{Capture, Mapping};
 use crate::frames::{is_signal_plumbing, is_system_module, module_basename, normalized_name};
 use crate::kind::Verdict;
 use crate::memmap::{self, format_size, NULL_ZONE, PAGE, USER_SPACE_END};
-use crate::model::{hex, CrashKind, Frame, FrameKind};
+use crate::model::{hex, parse_hex, CrashKind, Frame, FrameKind};
 use crate::recursion::{deepest_recursion, looks_truncated, Recursion};
 use crate::signals;
 use crate::units::{count, thousands};
@@ -245,10 +245,6 @@ fn ran_off_the_end(capture: &Capture, address: u64) -> Option<&Mapping> {
     }
     let (below, _) = memmap::neighbours(&capture.maps, address);
     below.filter(|m| m.writable && address - m.end < PAGE)
-}
-
-fn parse_hex(text: &str) -> Option<u64> {
-    u64::from_str_radix(text.strip_prefix("0x")?, 16).ok()
 }
 
 /// One byte repeated over 8 bytes, or over the low 4 with the high half clear: the fill of a

@@ -159,7 +159,7 @@ fn capture(argv: &[&str], signal: SignalInfo, sp: u64, maps: Vec<Mapping>, threa
         .find(|t| t.crashed)
         .and_then(|t| t.frames.first())
         .and_then(|f| f.address.as_deref())
-        .and_then(|a| u64::from_str_radix(a.trim_start_matches("0x"), 16).ok())
+        .and_then(crate::model::parse_hex)
         .unwrap_or(0);
     let tid = threads.iter().find(|t| t.crashed).map_or(PID, |t| t.tid.0);
     Capture {
@@ -337,15 +337,7 @@ pub fn shutdown_static_dtor() -> Capture {
     frames.extend(events_dtor_frames());
     frames.extend(exit_tail());
     let argv = ["python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"];
-    let thread = Thread {
-        tid: Tid(PID),
-        name: None,
-        crashed: true,
-        holds_gil: None,
-        state: None,
-        python_frames_from: None,
-        frames,
-    };
+    let thread = Thread { name: None, holds_gil: None, ..main_thread(frames) };
     let mut c = capture(&argv, segv(1, 0x10), 0x7ffc_5abe_f8a0, python_maps("_events"), vec![thread]);
     c.interpreter = InterpreterState::Unavailable("no interpreter state: finalized".into());
     c.stderr_tail = vec![
@@ -372,15 +364,7 @@ pub fn shutdown_static_dtor_abort() -> Capture {
     frames.extend(events_dtor_frames());
     frames.extend(exit_tail());
     let argv = ["python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"];
-    let thread = Thread {
-        tid: Tid(PID),
-        name: None,
-        crashed: true,
-        holds_gil: None,
-        state: None,
-        python_frames_from: None,
-        frames,
-    };
+    let thread = Thread { name: None, holds_gil: None, ..main_thread(frames) };
     let mut c = capture(&argv, sigabrt_from_self(), 0x7ffc_5abe_f620, python_maps("_events"), vec![thread]);
     c.interpreter = InterpreterState::Unavailable("no interpreter state: finalized".into());
     c.stderr_tail = vec![

@@ -169,6 +169,11 @@ pub fn hex(address: u64) -> String {
     format!("{address:#x}")
 }
 
+/// The address a [`hex`] string names (`0x7f12…`), as a frame's `address` holds it.
+pub fn parse_hex(text: &str) -> Option<u64> {
+    u64::from_str_radix(text.strip_prefix("0x")?, 16).ok()
+}
+
 /// One thread of a process, innermost frame first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Thread {
