@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{shell_status, FAULTLINE};
+use common::{compile, shell_status, FAULTLINE};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
@@ -52,16 +52,7 @@ int main(int argc, char **argv) {
 "#;
 
 fn build(dir: &Path) -> std::path::PathBuf {
-    std::fs::write(dir.join("early.c"), EARLY).unwrap();
-    let binary = dir.join("early");
-    let built = Command::new("gcc")
-        .args(["-g", "-O0", "-pthread", "-o"])
-        .arg(&binary)
-        .arg(dir.join("early.c"))
-        .output()
-        .expect("run gcc");
-    assert!(built.status.success(), "gcc: {}", String::from_utf8_lossy(&built.stderr));
-    binary
+    compile(dir, "gcc", &["-g", "-O0", "-pthread"], "early.c", EARLY, "early")
 }
 
 fn run(dir: &Path, binary: &Path, mode: &str) -> (i32, String, Value) {

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{shell_status, FAULTLINE};
+use common::{compile, shell_status, FAULTLINE};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -38,16 +38,7 @@ int read_stale_name(unsigned seed) {
 "#;
 
 fn build(dir: &Path) -> PathBuf {
-    let source = dir.join("uaf.c");
-    std::fs::write(&source, UAF_C).unwrap();
-    let lib = dir.join("libuaf.so");
-    let built = Command::new("gcc")
-        .args(["-O0", "-g", "-shared", "-fPIC", "-o"])
-        .arg(&lib)
-        .arg(&source)
-        .output()
-        .expect("run gcc");
-    assert!(built.status.success(), "gcc: {}", String::from_utf8_lossy(&built.stderr));
+    let lib = compile(dir, "gcc", &["-O0", "-g", "-shared", "-fPIC"], "uaf.c", UAF_C, "libuaf.so");
     std::fs::write(
         dir.join("app.py"),
         format!(
@@ -167,12 +158,7 @@ int release_twice(void) {
 #[test]
 fn a_double_free_tcache_hides_is_caught_with_tcache_off() {
     let dir = tempfile::tempdir().unwrap();
-    let source = dir.path().join("twice.c");
-    std::fs::write(&source, DOUBLE_FREE_C).unwrap();
-    let lib = dir.path().join("libtwice.so");
-    let built =
-        Command::new("gcc").args(["-O0", "-g", "-shared", "-fPIC", "-o"]).arg(&lib).arg(&source).output().unwrap();
-    assert!(built.status.success(), "gcc: {}", String::from_utf8_lossy(&built.stderr));
+    let lib = compile(dir.path(), "gcc", &["-O0", "-g", "-shared", "-fPIC"], "twice.c", DOUBLE_FREE_C, "libtwice.so");
     let script = format!("import ctypes\nctypes.CDLL({:?}).release_twice()\n", lib.display().to_string());
     std::fs::write(dir.path().join("twice.py"), script).unwrap();
 

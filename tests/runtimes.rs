@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{shell_status, FAULTLINE};
+use common::{compile, shell_status, FAULTLINE};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -56,16 +56,7 @@ extern "C" void check_ready(int ready) {
 "#;
 
 fn cpp_library(dir: &Path) -> PathBuf {
-    std::fs::write(dir.join("runtime.cpp"), CPP).unwrap();
-    let lib = dir.join("libruntime.so");
-    let built = Command::new("g++")
-        .args(["-g", "-O0", "-shared", "-fPIC", "-o"])
-        .arg(&lib)
-        .arg(dir.join("runtime.cpp"))
-        .output()
-        .expect("run g++");
-    assert!(built.status.success(), "g++: {}", String::from_utf8_lossy(&built.stderr));
-    lib
+    compile(dir, "g++", &["-g", "-O0", "-shared", "-fPIC"], "runtime.cpp", CPP, "libruntime.so")
 }
 
 /// Runs `python3 -c SCRIPT` under faultline; returns the status, stderr and the only crash.
@@ -255,16 +246,14 @@ void __attribute__((noinline)) format_label(size_t length) {
 
 /// Builds OVERRUN_C without a stack protector, as many extension builds are.
 fn overrun_library(dir: &Path) -> PathBuf {
-    std::fs::write(dir.join("overrun.c"), OVERRUN_C).unwrap();
-    let lib = dir.join("liboverrun.so");
-    let built = Command::new("gcc")
-        .args(["-g", "-O0", "-fno-stack-protector", "-shared", "-fPIC", "-o"])
-        .arg(&lib)
-        .arg(dir.join("overrun.c"))
-        .output()
-        .expect("run gcc");
-    assert!(built.status.success(), "gcc: {}", String::from_utf8_lossy(&built.stderr));
-    lib
+    compile(
+        dir,
+        "gcc",
+        &["-g", "-O0", "-fno-stack-protector", "-shared", "-fPIC"],
+        "overrun.c",
+        OVERRUN_C,
+        "liboverrun.so",
+    )
 }
 
 fn python_functions(crash: &Value) -> Vec<String> {
@@ -354,7 +343,6 @@ PYBIND11_MODULE(threaded, m) { m.def("run_in_thread", &run_in_thread); }
 #[test]
 fn a_pybind11_exception_escaping_a_cpp_thread_is_an_uncaught_exception_on_that_thread() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("threaded.cpp"), PYBIND_CPP).unwrap();
     let includes =
         Command::new("python3").args(["-m", "pybind11", "--includes"]).output().expect("python3 -m pybind11");
     assert!(includes.status.success(), "pybind11 is missing: {}", String::from_utf8_lossy(&includes.stderr));
@@ -362,16 +350,11 @@ fn a_pybind11_exception_escaping_a_cpp_thread_is_an_uncaught_exception_on_that_t
         .args(["-c", "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))"])
         .output()
         .expect("python3");
-    let module = dir.path().join(format!("threaded{}", String::from_utf8_lossy(&suffix.stdout).trim()));
-    let built = Command::new("g++")
-        .args(["-O0", "-g", "-shared", "-fPIC", "-std=c++17", "-pthread"])
-        .args(String::from_utf8_lossy(&includes.stdout).split_whitespace())
-        .arg(dir.path().join("threaded.cpp"))
-        .arg("-o")
-        .arg(&module)
-        .output()
-        .expect("run g++");
-    assert!(built.status.success(), "g++: {}", String::from_utf8_lossy(&built.stderr));
+    let module = format!("threaded{}", String::from_utf8_lossy(&suffix.stdout).trim());
+    let includes = String::from_utf8_lossy(&includes.stdout).into_owned();
+    let mut flags = vec!["-O0", "-g", "-shared", "-fPIC", "-std=c++17", "-pthread"];
+    flags.extend(includes.split_whitespace());
+    compile(dir.path(), "g++", &flags, "threaded.cpp", PYBIND_CPP, &module);
     let (_, stderr, crash) = crash_of(dir.path(), "import threaded\nthreaded.run_in_thread()\n", &[]);
     assert_eq!(crash["kind"], "uncaught-exception", "{stderr}");
     let message = crash["message"].as_str().unwrap();

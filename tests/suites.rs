@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{assert_matches_report_schema, shell_status, FAULTLINE};
+use common::{assert_matches_report_schema, compile, shell_status, FAULTLINE};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -42,15 +42,7 @@ fn suite(files: &[(&str, &str)]) -> SuiteDir {
     let dir = tempfile::tempdir().expect("temp dir");
     let root = dir.path().join("project");
     std::fs::create_dir_all(root.join("tests")).unwrap();
-    std::fs::write(dir.path().join("crashy.c"), CRASHY_C).unwrap();
-    let lib = dir.path().join("libcrashy.so");
-    let built = Command::new("gcc")
-        .args(["-O0", "-g", "-shared", "-fPIC", "-o"])
-        .arg(&lib)
-        .arg(dir.path().join("crashy.c"))
-        .output()
-        .expect("run gcc");
-    assert!(built.status.success(), "gcc: {}", String::from_utf8_lossy(&built.stderr));
+    let lib = compile(dir.path(), "gcc", &["-O0", "-g", "-shared", "-fPIC"], "crashy.c", CRASHY_C, "libcrashy.so");
     std::fs::write(root.join("crashy.py"), CRASHY_PY).unwrap();
     // The project's own settings: none, so the test sees faultline's defaults.
     std::fs::write(root.join("pytest.ini"), "[pytest]\naddopts = -p no:cacheprovider\n").unwrap();

@@ -121,6 +121,23 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// Writes `code` to `dir/source` and builds it with `compiler` (`gcc`, `g++`) and `flags`
+/// into `dir/output`; returns the output's path. The test fails with the compiler's words.
+pub fn compile(dir: &Path, compiler: &str, flags: &[&str], source: &str, code: &str, output: &str) -> PathBuf {
+    let source = dir.join(source);
+    std::fs::write(&source, code).expect("write the source");
+    let built = dir.join(output);
+    let result = Command::new(compiler)
+        .args(flags)
+        .arg(&source)
+        .arg("-o")
+        .arg(&built)
+        .output()
+        .unwrap_or_else(|e| panic!("run {compiler}: {e}"));
+    assert!(result.status.success(), "{compiler}: {}", String::from_utf8_lossy(&result.stderr));
+    built
+}
+
 /// Runs faultline with `args` in `cwd`, writing the report to a temp file; returns
 /// (exit status, stderr, report).
 pub fn faultline(args: &[&str], cwd: &Path) -> (i32, String, Option<Value>) {
