@@ -22,10 +22,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+from overhead import timed  # noqa: E402  (one way of timing a run for every benchmark)
 
 THREADS = """
 import threading
@@ -65,12 +66,6 @@ def interpreter():
     """The interpreter running this script: already the real program (a pyenv shim has
     exec'd it), so that no launcher's helpers are counted; a venv's python keeps its venv."""
     return sys.executable
-
-
-def timed(cmd, cwd):
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - t0, proc.returncode
 
 
 def workloads(work):
