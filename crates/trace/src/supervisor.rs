@@ -470,13 +470,13 @@ impl<'s> Supervisor<'s> {
     /// ours before we hear of it, so every fork/clone stop seen here adds the new task to
     /// the ones to let go, and any stopped tracee, known or not, is detached.
     fn release_remaining(&mut self) {
-        let mut pending: std::collections::HashSet<Tid> = self.tasks.keys().copied().collect();
+        let mut pending: HashSet<Tid> = self.tasks.keys().copied().collect();
         if pending.is_empty() {
             return;
         }
         // A task that cannot be interrupted is gone (or a zombie leader): nothing to let go.
         pending.retain(|&tid| ptrace::interrupt(tid).is_ok());
-        let mut released = std::collections::HashSet::new();
+        let mut released = HashSet::new();
         // Generous: a task we fail to detach dies with us, and each step here takes microseconds.
         let deadline = Instant::now() + Duration::from_secs(2);
         while !pending.is_empty() && Instant::now() < deadline {
