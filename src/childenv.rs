@@ -6,9 +6,11 @@
 //! functions between fork and exec, so it receives finished C strings and plain numbers.
 
 mod limits;
+mod sanitizer_logs;
 mod tmp;
 
 use crate::settings::{check_env_name, RunSettings};
+use crate::variants::Placement;
 use std::ffi::{CString, OsStr, OsString};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
@@ -16,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 pub use faultline_trace::ChildRlimit;
 pub use limits::{parse_proc_limit, resource_name, RLIM_INFINITY};
+pub use sanitizer_logs::SanitizerLogs;
 pub use tmp::PrivateTmp;
 
 /// Set by `--headless`. Each makes a GUI or media library pick its no-display backend.
@@ -59,6 +62,7 @@ pub struct ChildEnv {
     // Declared last so the directory outlives everything that mentions it.
     temp: Option<PrivateTmp>,
     variant: Option<crate::variants::Variant>,
+    sanitizer_logs: Option<SanitizerLogs>,
 }
 
 impl ChildEnv {
@@ -70,8 +74,18 @@ impl ChildEnv {
             .map(PathBuf::from)
             .filter(|dir| dir.is_absolute() && dir.is_dir())
             .unwrap_or_else(|| PathBuf::from("/tmp"));
-        let variant = match &settings.variant {
+        let mut variant = match &settings.variant {
             Some(name) => Some(crate::variants::resolve(name, &settings.variants).map_err(invalid)?),
+            None => None,
+        };
+        let sanitizer_logs = match variant.as_mut().filter(|v| v.sanitizer_runtime.is_some()) {
+            Some(variant) => {
+                let logs = SanitizerLogs::create_in(&base)?;
+                for (_, value) in variant.env.iter_mut().filter(|(k, _)| k == "ASAN_OPTIONS" || k == "UBSAN_OPTIONS") {
+                    *value = format!("{value}:log_path={}", logs.prefix().display());
+                }
+                Some(logs)
+            }
             None => None,
         };
         let temp = if settings.isolate_tmp == Some(true) { Some(PrivateTmp::create_in(&base)?) } else { None };
@@ -93,7 +107,22 @@ impl ChildEnv {
         let envp = to_envp(&vars)?;
         let (rlimits, limit_lines) = limits::plan(settings, &limits::CurrentLimits::read()?).map_err(invalid)?;
         described.extend(limit_lines);
-        Ok(ChildEnv { envp, pytest, rlimits, described, temp, variant })
+        Ok(ChildEnv { envp, pytest, rlimits, described, temp, variant, sanitizer_logs })
+    }
+
+    /// For the tracer: the sanitizer runtime to keep to Python processes, and where the
+    /// sanitizer writes its reports (`--asan`).
+    pub fn sanitizer_setup(&self) -> Option<faultline_trace::SanitizerSetup> {
+        let runtime = self.variant.as_ref()?.sanitizer_runtime.as_ref()?;
+        Some(faultline_trace::SanitizerSetup {
+            python_only_preload: Some(runtime.display().to_string()),
+            log_prefix: self.sanitizer_logs.as_ref().map(SanitizerLogs::prefix),
+        })
+    }
+
+    /// The folder of the sanitizer's own reports, when it wrote any (kept after the run).
+    pub fn sanitizer_reports(&self) -> Option<&Path> {
+        self.sanitizer_logs.as_ref()?.written()
     }
 
     /// The allocator variant the command runs under, if one was asked for.
@@ -246,16 +275,21 @@ fn build_vars(
             // A list (LD_PRELOAD, GLIBC_TUNABLES) keeps what the command already had.
             let existing = vars.get(key).filter(|v| !v.is_empty());
             let merged = match (crate::variants::list_separator(key), existing) {
-                (Some(separator), Some(existing)) => {
-                    let mut merged = existing.to_owned();
+                (Some((separator, placement)), Some(existing)) => {
+                    let (first, second) = match placement {
+                        Placement::Before => (OsStr::new(value), existing),
+                        Placement::After => (existing, OsStr::new(value)),
+                    };
+                    let mut merged = first.to_owned();
                     merged.push(separator.to_string());
-                    merged.push(value);
+                    merged.push(second);
                     merged
                 }
                 _ => OsString::from(value),
             };
             vars.set(key, merged);
-            applied.push(format!("{key}={value}"));
+            let only_python = key == "LD_PRELOAD" && variant.sanitizer_runtime.is_some();
+            applied.push(format!("{key}={value}{}", if only_python { " (Python processes only)" } else { "" }));
         }
         described.push(format!("variant {}: {}", variant.name, or_all_set_by_env(&applied)));
     }

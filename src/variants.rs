@@ -5,8 +5,10 @@
 //!
 //! Built in: `default` (nothing), `heap-check` (glibc's malloc checking and perturbation),
 //! `arena-N` (N malloc arenas, tcache off), `jemalloc` and `tcmalloc` (preloaded when
-//! installed, with their debug options). Projects add their own in
-//! `[tool.faultline.variants]`: a name and a table of variables.
+//! installed, with their debug options), `asan` (the AddressSanitizer runtime of the
+//! compiler, preloaded into Python processes only, for extensions built with
+//! `-fsanitize=address`; `--asan`). Projects add their own in `[tool.faultline.variants]`:
+//! a name and a table of variables.
 
 use std::path::{Path, PathBuf};
 
@@ -20,16 +22,31 @@ const PERTURB_BYTE: u32 = 0xa5;
 pub struct Variant {
     pub name: String,
     pub env: Vec<(String, String)>,
+    /// A sanitizer runtime (`asan`): first in `LD_PRELOAD` for Python processes only, and
+    /// its reports go to log files faultline reads (`log_path`, added by the run).
+    pub sanitizer_runtime: Option<PathBuf>,
 }
 
 /// The names of the built-in variants, for help and errors.
-pub const BUILT_IN: [&str; 6] = ["default", "heap-check", "arena-1", "arena-N", "jemalloc", "tcmalloc"];
+pub const BUILT_IN: [&str; 7] = ["default", "heap-check", "arena-1", "arena-N", "jemalloc", "tcmalloc", "asan"];
+
+/// What `--asan` sets: ASan aborts at its first report (a signal faultline catches, with
+/// the process still there to read); leaks are not checked (CPython does not free
+/// everything at exit: every run would "fail"), and faults are left to faultline, which
+/// explains them with the Python stack. The user's own ASAN_OPTIONS come after these and win.
+const ASAN_OPTIONS: &str =
+    "abort_on_error=1:detect_leaks=0:handle_segv=0:handle_sigbus=0:handle_sigfpe=0:handle_sigill=0:symbolize=1";
+/// UBSan (often built in with ASan): stop at the first undefined behaviour, with its stack.
+const UBSAN_OPTIONS: &str = "print_stacktrace=1:halt_on_error=1:abort_on_error=1";
 
 /// The variant called `name`: a project's own (from its settings) first, then the built-in
 /// ones. Errors say what names exist, or what is missing for a built-in one.
 pub fn resolve(name: &str, project: &[(String, Vec<(String, String)>)]) -> Result<Variant, String> {
     if let Some((_, env)) = project.iter().find(|(n, _)| n == name) {
-        return Ok(Variant { name: name.to_owned(), env: env.clone() });
+        return Ok(Variant { name: name.to_owned(), env: env.clone(), sanitizer_runtime: None });
+    }
+    if name == "asan" {
+        return asan();
     }
     let env = match name {
         "default" => Vec::new(),
@@ -49,7 +66,55 @@ pub fn resolve(name: &str, project: &[(String, Vec<(String, String)>)]) -> Resul
             }
         },
     };
-    Ok(Variant { name: name.to_owned(), env })
+    Ok(Variant { name: name.to_owned(), env, sanitizer_runtime: None })
+}
+
+fn asan() -> Result<Variant, String> {
+    let runtime = asan_runtime()?;
+    let env = vec![
+        ("LD_PRELOAD".to_owned(), runtime.display().to_string()),
+        ("ASAN_OPTIONS".to_owned(), ASAN_OPTIONS.to_owned()),
+        ("UBSAN_OPTIONS".to_owned(), UBSAN_OPTIONS.to_owned()),
+    ];
+    Ok(Variant { name: "asan".to_owned(), env, sanitizer_runtime: Some(runtime) })
+}
+
+/// The ASan runtime of the compiler that built the extensions: `$CC`'s when it is set (as
+/// setuptools uses it), else gcc's, else clang's. A runtime of another compiler than the
+/// one that built the extension refuses to load, so `$CC` is how to choose.
+fn asan_runtime() -> Result<PathBuf, String> {
+    let from_env = std::env::var("CC").ok().and_then(|cc| cc.split_whitespace().next().map(str::to_owned));
+    let compilers: Vec<String> = from_env.into_iter().chain(["gcc".to_owned(), "clang".to_owned()]).collect();
+    let mut tried = Vec::new();
+    for compiler in &compilers {
+        let names: &[&str] = if compiler.contains("clang") {
+            &["libclang_rt.asan-x86_64.so", "libclang_rt.asan.so"]
+        } else {
+            &["libasan.so"]
+        };
+        for name in names {
+            tried.push(format!("{compiler} -print-file-name={name}"));
+            if let Some(path) = compiler_file(compiler, name) {
+                return Ok(path);
+            }
+        }
+    }
+    Err(format!(
+        "--asan: no AddressSanitizer runtime found ({} found no file); install the one of the compiler that built the extension (Debian/Ubuntu: apt install libasan8 for gcc 12, libclang-rt-dev for clang), or set CC to that compiler",
+        tried.join(", ")
+    ))
+}
+
+/// What `COMPILER -print-file-name=NAME` names, when that is a file: both gcc and clang
+/// answer the bare name when they have no such file.
+fn compiler_file(compiler: &str, name: &str) -> Option<PathBuf> {
+    let output = std::process::Command::new(compiler).arg(format!("-print-file-name={name}")).output().ok()?;
+    let path = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+    if !output.status.success() || !path.is_absolute() {
+        return None;
+    }
+    // The loader is given the real file: the link-time name is a symlink to it.
+    std::fs::canonicalize(&path).ok().filter(|p| p.is_file())
 }
 
 /// glibc's malloc checking (checks at every heap call, aborts on corruption) and
@@ -160,12 +225,23 @@ fn expand_conf_glob(pattern: &str) -> Vec<PathBuf> {
     found
 }
 
-/// Variables that hold lists: a variant's value goes after what the command already has,
-/// with the list's separator, rather than replacing it.
-pub fn list_separator(key: &str) -> Option<char> {
+/// Where a variant's part of a list goes among what the command already has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// Before: a preloaded library must come first to take effect (a sanitizer runtime
+    /// refuses to run otherwise); for sanitizer options the later (the user's) win.
+    Before,
+    /// After: for tunables and allocator options the later (the variant's) win.
+    After,
+}
+
+/// Variables that hold lists: a variant's value joins what the command already has, with
+/// the list's separator, rather than replacing it.
+pub fn list_separator(key: &str) -> Option<(char, Placement)> {
     match key {
-        "LD_PRELOAD" | "GLIBC_TUNABLES" => Some(':'),
-        "MALLOC_CONF" => Some(','),
+        "LD_PRELOAD" | "ASAN_OPTIONS" | "UBSAN_OPTIONS" => Some((':', Placement::Before)),
+        "GLIBC_TUNABLES" => Some((':', Placement::After)),
+        "MALLOC_CONF" => Some((',', Placement::After)),
         _ => None,
     }
 }

@@ -397,7 +397,7 @@ pub struct RunArgs {
     #[arg(long, help_heading = "Test suites")]
     pub keep_going: bool,
 
-    /// Run under an allocator variant: heap-check, arena-N, jemalloc, tcmalloc, default, or
+    /// Run under an allocator variant: heap-check, arena-N, jemalloc, tcmalloc, asan, default, or
     /// one of the project's [tool.faultline.variants] (see README, "Heap variants")
     #[arg(long, value_name = "NAME", help_heading = "Heap variants")]
     pub variant: Option<String>,
@@ -406,6 +406,12 @@ pub struct RunArgs {
     /// memory, so a use after free or an overrun crashes at the next heap call
     #[arg(long, conflicts_with = "variant", help_heading = "Heap variants")]
     pub heap_check: bool,
+
+    /// Same as --variant asan: for extensions built with -fsanitize=address, preload the
+    /// compiler's AddressSanitizer runtime into Python processes and turn its report
+    /// (the bad access, the allocation and free stacks) into faultline's
+    #[arg(long, conflicts_with_all = ["variant", "heap_check"], help_heading = "Heap variants")]
+    pub asan: bool,
 
     /// One run for `faultline bisect` and `--keep-going`'s checks: the report goes only to
     /// --json (no JUnit, log, store, annotations or settings-file outputs).

@@ -58,6 +58,10 @@ pub(super) fn print_notice(notice: Notice) {
             "faultline: cannot keep copying stderr for processes that outlive the command ({error}); \
              their later writes to stderr will fail"
         ),
+        Notice::PreloadNotGated { pid, error } => faultline::say!(
+            "faultline: warning: could not limit the sanitizer runtime to Python in process {pid} ({error}); \
+             it may run with the runtime preloaded, or without it"
+        ),
     }
 }
 

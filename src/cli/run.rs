@@ -165,6 +165,7 @@ impl<'a> Session<'a> {
                 warn_bytes: settings.memory_warn,
                 limit_bytes: settings.max_memory,
             },
+            sanitizer: self.child_env.sanitizer_setup(),
         };
         let started = Instant::now();
         let run = trace::run(&self.args.command, options, &mut recorder);
@@ -215,6 +216,9 @@ impl<'a> Session<'a> {
     pub(super) fn finish(&self, report: Report) {
         if !self.args.trial {
             print_terminal_report(&report, self.args.color);
+            if let Some(dir) = self.child_env.sanitizer_reports() {
+                faultline::say!("faultline: the sanitizer's own reports are kept in {}", dir.display());
+            }
             if std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true") {
                 print_github_annotations(&report);
             }
@@ -317,7 +321,11 @@ fn gather_settings(args: &RunArgs) -> Result<(RunSettings, Option<std::path::Pat
         log_keep: args.log_keep,
         store: args.store.clone(),
         keep_going: args.keep_going.then_some(true),
-        variant: if args.heap_check { Some("heap-check".to_owned()) } else { args.variant.clone() },
+        variant: match (args.heap_check, args.asan) {
+            (true, _) => Some("heap-check".to_owned()),
+            (_, true) => Some("asan".to_owned()),
+            _ => args.variant.clone(),
+        },
         variants: Vec::new(),
     };
     Ok((from_file.overlay(from_cli), file))

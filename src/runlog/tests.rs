@@ -141,6 +141,7 @@ fn crash() -> Crash {
         report_ready_ms: None,
         message_untied: false,
         pytest: None,
+        sanitizer: None,
     }
 }
 

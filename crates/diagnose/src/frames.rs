@@ -26,6 +26,16 @@ const SYSTEM_PREFIXES: &[&str] = &[
     "linux-vdso",
     "linux-gate",
     "[vdso]",
+    // glibc's malloc checks (heap-check), the sanitizer runtimes and preloaded allocators
+    // only notice a heap bug: the culprit is their caller.
+    "libc_malloc_debug",
+    "libasan",
+    "libubsan",
+    "liblsan",
+    "libtsan",
+    "libclang_rt.",
+    "libjemalloc",
+    "libtcmalloc",
 ];
 
 /// Support libraries that CPython and common wheels link; their frames are plumbing for

@@ -8,7 +8,7 @@ use crate::frames::{
 };
 use crate::location::user_python_location;
 use crate::model::Pid;
-use crate::model::{CrashKind, Culprit, Frame, Hint, Phase, ProcessRole, TestRef};
+use crate::model::{CrashKind, Culprit, Frame, Hint, Phase, ProcessRole, SanitizerReport, TestRef};
 use crate::phase::is_exit_machinery;
 use crate::recursion::{looks_truncated, Recursion};
 use crate::signals;
@@ -23,6 +23,9 @@ pub struct Facts<'a> {
     pub message: Option<&'a str>,
     pub recursion: Option<&'a Recursion>,
     pub test: Option<&'a TestRef>,
+    /// A sanitizer's own report: it saw the bad access, so the hint reads its stacks
+    /// instead of sending the user to a sanitizer.
+    pub sanitizer: Option<&'a SanitizerReport>,
 }
 
 impl Facts<'_> {
@@ -82,7 +85,10 @@ pub fn hints(facts: &Facts) -> Vec<Hint> {
     let explained_by_shutdown = shutdown.as_ref().is_some_and(|h| h.id != "shutdown");
     out.extend(shutdown);
     if !explained_by_shutdown {
-        out.extend(kind_hint(facts));
+        match facts.sanitizer {
+            Some(report) => out.push(sanitizer_hint(facts, report)),
+            None => out.extend(kind_hint(facts)),
+        }
     }
     out.extend(import_hint(facts));
     out.extend(thread_hint(facts));
@@ -150,6 +156,39 @@ fn import_hint(facts: &Facts) -> Option<Hint> {
         text.push_str("; pytest was still collecting, so no test had started");
     }
     Some(hint("import", text))
+}
+
+/// What the sanitizer's stacks say to look at.
+fn sanitizer_hint(facts: &Facts, report: &SanitizerReport) -> Hint {
+    let who = facts.who();
+    let tool = &report.tool;
+    let has = |role: &str| report.stacks.iter().any(|s| s.role == role);
+    let allocated = if has("allocated") { "; the allocation stack below shows where the block was made" } else { "" };
+    let verb = match report.access.as_deref() {
+        Some(a) if a.starts_with("READ") => "read",
+        Some(a) if a.starts_with("WRITE") => "wrote",
+        _ => "accessed",
+    };
+    let text = match facts.kind {
+        CrashKind::BufferOverflow => format!(
+            "{who} {verb} past the end of a block and {tool} stopped it at that access{allocated}: size the block for everything put in it (a string's terminating NUL, a loop bound off by one)"
+        ),
+        CrashKind::UseAfterFree => format!(
+            "{who} {verb} memory after it was freed; the free stack below shows who released it{allocated}: keep the owner alive while the pointer is in use (a missing Py_INCREF, a borrowed reference kept past its owner)"
+        ),
+        CrashKind::DoubleFree => format!(
+            "{who} freed a block that was already freed: the stack of the crash is the second free, the free stack below the first; free it once (set the pointer to NULL after free)"
+        ),
+        CrashKind::HeapCorruption => format!(
+            "{who} released memory the wrong way ({}): free only what was allocated, each with its own deallocator (malloc/free, new/delete, new[]/delete[])",
+            report.class
+        ),
+        _ if report.tool.starts_with("UndefinedBehavior") => format!(
+            "{tool} stopped at undefined behaviour in {who}: the message names the operation and the values; a compiler may turn this line into anything, so fix it even where it seems to work"
+        ),
+        _ => format!("{tool} found {} in {who}: the culprit line is the bad operation", report.class),
+    };
+    hint("sanitizer", text)
 }
 
 fn kind_hint(facts: &Facts) -> Option<Hint> {

@@ -26,6 +26,7 @@ pub mod phase;
 pub mod pytest;
 pub mod recursion;
 pub mod runtimes;
+pub mod sanitizer;
 pub mod segv;
 pub mod signature;
 
@@ -42,17 +43,34 @@ pub const REPORTED_STDERR_LINES: usize = 20;
 
 /// Turns the evidence of one fatal signal into a diagnosed crash.
 pub fn diagnose(capture: &Capture) -> Crash {
-    let message = message::crash_message(capture);
-    let message_untied = message.as_deref().is_some_and(|m| !message::tied_to_stack(capture, m));
+    // A sanitizer saw the bad access itself: its words beat anything read from the signal.
+    let sanitizer = sanitizer::read(capture);
+    let message = match &sanitizer {
+        Some(reading) => Some(reading.message.clone()),
+        None => message::crash_message(capture),
+    };
+    let message_untied = sanitizer.is_none() && message.as_deref().is_some_and(|m| !message::tied_to_stack(capture, m));
     // A line the stack does not explain may be another process's: it names no kind and
     // no group (it is still shown, marked).
     let evidence = message.as_deref().filter(|_| !message_untied);
-    let verdict = kind::classify(capture, evidence);
+    let verdict = match &sanitizer {
+        Some(reading) => kind::Verdict {
+            kind: sanitizer::nearest_kind(&reading.report, &reading.message),
+            detail: Some(sanitizer::detail(&reading.report)),
+        },
+        None => kind::classify(capture, evidence),
+    };
     let phase = phase::phase(capture);
     let test = capture.pytest.current_test.as_deref().and_then(pytest::parse_current_test);
-    let culprit = location::culprit(capture);
+    let culprit = location::culprit(capture).or_else(|| {
+        // The live stack may not reach the access (an unreadable frame): the sanitizer's does.
+        let report = &sanitizer.as_ref()?.report;
+        let access = report.stacks.iter().find(|s| s.role == model::SanitizerStack::ACCESS)?;
+        location::culprit_in(&access.frames)
+    });
     let crashed_frames = capture.crashed_thread().map(|t| t.frames.as_slice()).unwrap_or(&[]);
     let recursion = recursion::deepest_recursion(crashed_frames);
+    let report = sanitizer.as_ref().map(|reading| &reading.report);
     let facts = hints::Facts {
         capture,
         kind: verdict.kind,
@@ -61,9 +79,15 @@ pub fn diagnose(capture: &Capture) -> Crash {
         message: message.as_deref(),
         recursion: recursion.as_ref(),
         test: test.as_ref(),
+        sanitizer: report,
     };
     let hints = hints::hints(&facts);
-    let signature = signature::signature(capture, verdict.kind, recursion.as_ref(), evidence);
+    // The sanitizer's class groups, not its message (addresses and sizes change each run).
+    let (evidence, class) = match report {
+        Some(report) => (None, Some(report.class.as_str())),
+        None => (evidence, None),
+    };
+    let signature = signature::signature_with_sanitizer(capture, verdict.kind, recursion.as_ref(), evidence, class);
     let signal = &capture.signal;
     // si_addr only means an address for a fault the kernel raised; for kill/tgkill the same
     // bytes of siginfo hold the sender's pid and uid.
@@ -97,6 +121,7 @@ pub fn diagnose(capture: &Capture) -> Crash {
         message_untied,
         // Set by the run session from faultline's pytest channel.
         pytest: None,
+        sanitizer: sanitizer.map(|reading| reading.report),
     }
 }
 

@@ -95,7 +95,25 @@ pub const CPYTHON: Runtime = Runtime {
     ],
 };
 
-const ALL: &[&Runtime] = &[&RUST, &CXX, &QT, &FATAL_LOG, &CPYTHON];
+/// AddressSanitizer, UBSan and their common runtime (GCC's libasan/libubsan, clang's
+/// compiler-rt, linked in or preloaded): the report and abort path, and the interceptors
+/// that check a libc call's arguments (`memcpy`'s caller is the culprit, not the check).
+pub const SANITIZER: Runtime = Runtime {
+    machinery: &[
+        "__asan",
+        "__ubsan",
+        "__lsan",
+        "__msan",
+        "__tsan",
+        "__sanitizer",
+        "__interceptor_",
+        "___interceptor_",
+        "__interception::",
+    ],
+    fatal_entries: &["__sanitizer::Die", "__sanitizer::Abort", "__asan::ReportGenericError", "__ubsan::ScopedReport"],
+};
+
+const ALL: &[&Runtime] = &[&RUST, &CXX, &QT, &FATAL_LOG, &CPYTHON, &SANITIZER];
 
 impl Runtime {
     /// Whether `name` (a normalized function name) is one of this runtime's machinery frames.
@@ -152,6 +170,10 @@ mod tests {
         assert!(!is_fatal_machinery("__cxa_finalize"));
         assert!(!is_fatal_machinery("__cxa_atexit"));
         assert!(!is_fatal_machinery("parse_header"));
+        assert!(is_fatal_machinery("__asan_report_store1"));
+        assert!(is_fatal_machinery("__asan::ReportGenericError(unsigned long, unsigned long)"));
+        assert!(is_fatal_machinery("__interceptor_memcpy"));
+        assert!(!is_fatal_machinery("asan_helper_of_mine"));
     }
 
     #[test]

@@ -58,6 +58,18 @@ struct Entry {
 }
 
 pub fn signature(capture: &Capture, kind: CrashKind, recursion: Option<&Recursion>, message: Option<&str>) -> String {
+    signature_with_sanitizer(capture, kind, recursion, message, None)
+}
+
+/// [`signature`], with the sanitizer's name for the error (`heap-buffer-overflow`) when a
+/// sanitizer reported it: two kinds of error at one place are two bugs.
+pub fn signature_with_sanitizer(
+    capture: &Capture,
+    kind: CrashKind,
+    recursion: Option<&Recursion>,
+    message: Option<&str>,
+    sanitizer_class: Option<&str>,
+) -> String {
     let frames = capture.crashed_thread().map(|t| t.frames.as_slice()).unwrap_or(&[]);
     let signal = signals::signal_name(capture.signal.signo);
     let entries = match recursion.filter(|r| kind == CrashKind::StackOverflow && r.is_deep()) {
@@ -75,6 +87,9 @@ pub fn signature(capture: &Capture, kind: CrashKind, recursion: Option<&Recursio
     }
     if let Some(m) = message.and_then(|m| message_key(kind, m)) {
         parts.push(format!("msg:{m}"));
+    }
+    if let Some(class) = sanitizer_class {
+        parts.push(format!("sanitizer:{class}"));
     }
     let digest = Sha256::digest(parts.join("|").as_bytes());
     let hash: String = digest.iter().map(|b| format!("{b:02x}")).collect::<String>()[..HASH_HEX_DIGITS].to_string();

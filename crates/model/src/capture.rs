@@ -128,6 +128,9 @@ pub struct Capture {
     pub held_ms: f64,
     /// The command line of the process that sent the signal, read while it still ran.
     pub sender_command: Option<String>,
+    /// What a sanitizer wrote to its log file (`log_path`) for this process, read at the
+    /// crash: faultline's `--asan` sends the report there instead of stderr.
+    pub sanitizer_log: Option<String>,
 }
 
 impl Capture {

@@ -97,6 +97,9 @@ pub enum Notice {
     StopForced { signal: i32 },
     /// The copy of stderr cannot go on for processes that outlive the command.
     StderrRelayFailed { error: String },
+    /// `--asan`: the sanitizer runtime could not be kept out of (or put back into) the
+    /// environment of a program the tree started.
+    PreloadNotGated { pid: i32, error: String },
 }
 
 /// Where the tracer sends [`Notice`]s, from any thread.

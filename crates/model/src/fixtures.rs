@@ -179,6 +179,7 @@ fn capture(argv: &[&str], signal: SignalInfo, sp: u64, maps: Vec<Mapping>, threa
         handler_installed: false,
         held_ms: 14.2,
         sender_command: None,
+        sanitizer_log: None,
     }
 }
 
@@ -551,6 +552,59 @@ pub fn double_free() -> Capture {
     );
     c.abort_message = Some("free(): double free detected in tcache 2\n".into());
     c.stderr_tail = vec!["free(): double free detected in tcache 2".into()];
+    c
+}
+
+/// An extension built with `-fsanitize=address` under `faultline run --asan`: `copy_name`
+/// writes one byte past a `malloc(n)`; ASan reports it (to its log file) and aborts.
+pub fn asan_heap_overflow() -> Capture {
+    let main = "/work/app/main.py".to_owned();
+    let so = ext("_names");
+    let src = "/work/app/_names.c";
+    let asan = "libasan.so.8.0.0";
+    let mut frames = abort_frames();
+    frames.extend([
+        nat(
+            "__sanitizer::Abort",
+            asan,
+            "../../../../src/libsanitizer/sanitizer_common/sanitizer_posix_libcdep.cpp:143",
+        ),
+        nat("__sanitizer::Die", asan, "../../../../src/libsanitizer/sanitizer_common/sanitizer_termination.cpp:58"),
+        nat("__asan::ReportGenericError", asan, "../../../../src/libsanitizer/asan/asan_report.cpp:497"),
+        nat("__asan_report_store1", asan, "../../../../src/libsanitizer/asan/asan_rtl.cpp:125"),
+        nat("copy_name", &so, &format!("{src}:11")),
+        nat("cfunction_vectorcall_O", LIBPY, "Objects/methodobject.c:514"),
+        nat("PyObject_Vectorcall", LIBPY, "Objects/call.c:299"),
+    ]);
+    frames.extend([py("render", &main, 7), py("<module>", &main, 10)]);
+    frames.extend(run_file_tail());
+    let mut c = capture(
+        &["python3", "main.py"],
+        sigabrt_from_self(),
+        0x7ffc_5abe_9b00,
+        python_maps("_names"),
+        vec![main_thread(frames)],
+    );
+    c.sanitizer_log = Some(format!(
+        "=================================================================
+=={PID}==ERROR: AddressSanitizer: heap-buffer-overflow on address 0x602000000c15 at pc 0x7f3a2c1f1250 bp 0x7ffd34fbfd40 sp 0x7ffd34fbfd38
+WRITE of size 1 at 0x602000000c15 thread T0
+    #0 0x7f3a2c1f124f in copy_name {src}:11
+    #1 0x7f3a2c8a6ee1 in cfunction_vectorcall_O Objects/methodobject.c:514
+    #2 0x7f3a2c8a8ba2 in PyObject_Vectorcall Objects/call.c:299
+
+0x602000000c15 is located 0 bytes to the right of 5-byte region [0x602000000c10,0x602000000c15)
+allocated by thread T0 here:
+    #0 0x7f3a2d0b89cf in __interceptor_malloc ../../../../src/libsanitizer/asan/asan_malloc_linux.cpp:69
+    #1 0x7f3a2c1f11f4 in copy_name {src}:9
+    #2 0x7f3a2c8a6ee1 in cfunction_vectorcall_O Objects/methodobject.c:514
+
+SUMMARY: AddressSanitizer: heap-buffer-overflow {src}:11 in copy_name
+Shadow bytes around the buggy address:
+=>0x0c047fff8180: fa fa[05]fa fa fa fa fa fa fa fa fa fa fa fa fa
+=={PID}==ABORTING
+"
+    ));
     c
 }
 

@@ -412,6 +412,48 @@ pub struct Crash {
     /// channel; absent when the process was not pytest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pytest: Option<PytestProgress>,
+    /// A sanitizer's own report of this crash (AddressSanitizer, UBSan), when one was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sanitizer: Option<SanitizerReport>,
+}
+
+/// What a sanitizer said about a crash: its name for the error, the bad access, and the
+/// stacks it recorded (the access, the allocation, the free).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SanitizerReport {
+    /// `AddressSanitizer`, `UndefinedBehaviorSanitizer`, ...
+    pub tool: String,
+    /// The sanitizer's own name for the error: `heap-buffer-overflow`, `double-free`, ...
+    pub class: String,
+    /// `WRITE of size 1 at 0x602000000015 thread T0`.
+    pub access: Option<String>,
+    /// Where the memory lies: `0x602000000015 is located 0 bytes after 5-byte region [...)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    /// Innermost first; the access stack first when the sanitizer printed one.
+    pub stacks: Vec<SanitizerStack>,
+}
+
+impl SanitizerReport {
+    /// The stacks other than the access one (which is the crashed thread's own stack).
+    pub fn extra_stacks(&self) -> impl Iterator<Item = &SanitizerStack> {
+        self.stacks.iter().filter(|s| s.role != SanitizerStack::ACCESS)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SanitizerStack {
+    /// `access`, `allocated`, `freed`, or the sanitizer's own words for others
+    /// (`thread T1 created`).
+    pub role: String,
+    /// The sanitizer's heading line, as printed (`freed by thread T0 here:`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heading: Option<String>,
+    pub frames: Vec<Frame>,
+}
+
+impl SanitizerStack {
+    pub const ACCESS: &'static str = "access";
 }
 
 impl Crash {

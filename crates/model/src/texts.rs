@@ -7,8 +7,8 @@
 
 use crate::model::{
     Crash, Culprit, ExitInfo, Frame, HangFinding, Hint, Launcher, MemoryHolder, MemoryReport, MemoryTrend,
-    ProcessSnapshot, PytestProgress, PythonLocation, RecentTest, Report, SuiteResult, SuiteTest, SystemInfo, TestRef,
-    Thread, TimeoutInfo,
+    ProcessSnapshot, PytestProgress, PythonLocation, RecentTest, Report, SanitizerReport, SanitizerStack, SuiteResult,
+    SuiteTest, SystemInfo, TestRef, Thread, TimeoutInfo,
 };
 
 /// One text field.
@@ -204,6 +204,7 @@ impl Texts for Crash {
             report_ready_ms: _,
             message_untied: _,
             pytest,
+            sanitizer,
         } = self;
         free_opt(executable, f);
         f(Text::Argv(argv));
@@ -221,6 +222,24 @@ impl Texts for Crash {
         free_opt(fault_detail, f);
         stderr_tail.iter_mut().for_each(|line| free(line, f));
         pytest.visit_texts(f);
+        if let Some(sanitizer) = sanitizer {
+            sanitizer.visit_texts(f);
+        }
+    }
+}
+
+impl Texts for SanitizerReport {
+    fn visit_texts(&mut self, f: &mut dyn FnMut(Text<'_>)) {
+        let SanitizerReport { tool, class, access, location, stacks } = self;
+        free(tool, f);
+        free(class, f);
+        free_opt(access, f);
+        free_opt(location, f);
+        for SanitizerStack { role, heading, frames } in stacks {
+            free(role, f);
+            free_opt(heading, f);
+            each(frames, f);
+        }
     }
 }
 

@@ -7,8 +7,8 @@ use crate::model::{Crash, ProcessRole, Thread};
 use crate::stack::stack_lines;
 use crate::threads::write_thread_lines;
 use crate::view::crash::{
-    location, other_thread_label, phase_text, pytest_progress_lines, python_frames_note, sent_by_a_process,
-    thread_activity,
+    kind_label, location, other_thread_label, phase_text, pytest_progress_lines, python_frames_note,
+    sanitizer_stack_title, sent_by_a_process, thread_activity,
 };
 use crate::view::stack::StackView;
 use crate::view::stderr::{shown_tail, tail_heading};
@@ -28,7 +28,12 @@ pub(crate) fn write_crash(
     if let Some(detail) = &crash.fault_detail {
         let code = crash.si_code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default();
         // A signal someone sent is not a fault of the CPU: label it for what it is.
-        let label = if sent_by_a_process(crash) { "signal" } else { "fault" };
+        let label = match (&crash.sanitizer, sent_by_a_process(crash)) {
+            (Some(_), _) => "memory",
+            (None, true) => "signal",
+            (None, false) => "fault",
+        };
+        let code = if crash.sanitizer.is_some() { String::new() } else { code };
         writeln!(out, "  {label}{code}: {detail}")?;
     }
     if let Some(message) = &crash.message {
@@ -76,6 +81,16 @@ pub(crate) fn write_crash(
             }
         }
     }
+    if let Some(sanitizer) = &crash.sanitizer {
+        for stack in sanitizer.extra_stacks() {
+            writeln!(out)?;
+            writeln!(out, "  {}:", sanitizer_stack_title(&sanitizer.tool, stack))?;
+            let view = StackView { frames: &stack.frames, culprit: None };
+            for line in stack_lines(&view, paths, style) {
+                writeln!(out, "{line}")?;
+            }
+        }
+    }
 
     let others: Vec<_> = crash.threads.iter().filter(|t| Some(t.tid) != crashed.map(|c| c.tid)).collect();
     if !others.is_empty() {
@@ -111,7 +126,7 @@ pub(crate) fn write_crash(
 /// `faultline: SIGSEGV (null-deref) in bbox (_geom.c:53) — pid 123 main, thread MainThread`
 fn header(config: &TerminalConfig, crash: &Crash) -> String {
     let style = &config.style;
-    let what = style.paint(Role::Alarm, &format!("{} ({})", crash.signal, crash.kind.as_str()));
+    let what = style.paint(Role::Alarm, &format!("{} ({})", crash.signal, kind_label(crash)));
     let place = location(crash).map(|p| format!(" in {p}")).unwrap_or_default();
     let role = match crash.process {
         ProcessRole::Main => "main",

@@ -145,6 +145,12 @@ fn assert_with_message() {
 }
 
 #[test]
+fn asan_heap_overflow_with_its_allocation_stack() {
+    let r = report(&[fixtures::asan_heap_overflow()], 134, "/work/app", 310.0, 1);
+    insta::assert_snapshot!(render(&r));
+}
+
+#[test]
 fn double_free() {
     let r = report(&[fixtures::double_free()], 134, "/work/cases/double-free", 45.0, 1);
     insta::assert_snapshot!(render(&r));

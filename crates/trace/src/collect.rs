@@ -174,6 +174,8 @@ impl Collector {
             handler_installed: capture.handler_installed,
             held_ms: capture.held_ms,
             sender_command: capture.sender_command,
+            // Read by the supervisor once the process has died (the report is complete then).
+            sanitizer_log: None,
         }
     }
 

@@ -15,6 +15,7 @@ mod collect;
 mod die;
 mod forward;
 mod launch;
+mod preload_gate;
 mod probe;
 mod ptrace;
 mod status;
@@ -46,6 +47,19 @@ pub struct RunOptions {
     pub memory: MemoryConfig,
     /// Where the tracer's threads send what the user should hear while the run goes on.
     pub notices: Notices,
+    /// A sanitizer run (`--asan`): its runtime goes to Python processes only, and its
+    /// reports are read from its log files at a crash.
+    pub sanitizer: Option<SanitizerSetup>,
+}
+
+/// How a sanitizer run is set up; the environment itself (`LD_PRELOAD`, `ASAN_OPTIONS`)
+/// comes with `envp`.
+#[derive(Debug, Clone, Default)]
+pub struct SanitizerSetup {
+    /// The runtime library, first in `LD_PRELOAD`: kept there for Python programs only.
+    pub python_only_preload: Option<String>,
+    /// The sanitizer's `log_path`: it writes `PREFIX.PID` for each process that reports.
+    pub log_prefix: Option<std::path::PathBuf>,
 }
 
 /// A tree faultline stopped at its time limit, with the stacks taken first; the run
@@ -112,7 +126,9 @@ pub fn run(argv: &[OsString], options: RunOptions, sink: &mut dyn EventSink<Capt
                 memory: Some(MemoryWatch::new(options.memory.clone())),
                 memory_limit: options.memory.limit_bytes,
             };
-            let end = supervisor::Supervisor::new(root, sink, &stderr_tail, members.clone(), limits).run();
+            let end = supervisor::Supervisor::new(root, sink, &stderr_tail, members.clone(), limits)
+                .with_sanitizer(options.sanitizer.clone(), options.notices.clone())
+                .run();
             let oom_kills = enforcer.as_ref().map_or(0, LimitEnforcer::oom_kills) + oom_counter.kills_since_start();
             // SIGKILLs while the kernel's OOM killer was active are its doing.
             let oom_killed = if oom_kills > 0 { end.sigkilled.clone() } else { Vec::new() };

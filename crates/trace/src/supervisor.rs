@@ -11,11 +11,12 @@
 //! SIGTERM.
 
 use super::collect::{Collector, HeldCapture};
+use super::preload_gate::PreloadGate;
 use super::ptrace::{self, Tid};
 use super::status::{decode, is_crash_signal, TaskStatus};
 use super::stderr_tail::StderrTail;
 use super::tree::TreeMembers;
-use crate::events::{exit_info, Captured, EventSink, InternalStage, RunEvent};
+use crate::events::{exit_info, Captured, EventSink, InternalStage, Notice, Notices, RunEvent};
 use crate::memwatch::{MemoryWatch, SampleEvent};
 use crate::model::Pid;
 use crate::model::{ExitInfo, ProcessRole, ProcessSnapshot};
@@ -106,6 +107,11 @@ pub struct Supervisor<'s> {
     /// Processes that ended before their parent's fork event was handled (a child can run to
     /// its end first): that late event must not bring them back as live.
     ended_unannounced: HashSet<i32>,
+    /// `--asan`: the runtime kept in Python programs only (every exec is stopped at).
+    preload_gate: Option<PreloadGate>,
+    /// `--asan`: the sanitizer's log files, read into a crash's capture.
+    sanitizer_log: Option<std::path::PathBuf>,
+    notices: Option<Notices>,
 }
 
 impl<'s> Supervisor<'s> {
@@ -141,7 +147,23 @@ impl<'s> Supervisor<'s> {
             sigkilled: Vec::new(),
             untrimmed: HashSet::new(),
             ended_unannounced: HashSet::new(),
+            preload_gate: None,
+            sanitizer_log: None,
+            notices: None,
         }
+    }
+
+    pub fn with_sanitizer(mut self, setup: Option<super::SanitizerSetup>, notices: Notices) -> Supervisor<'s> {
+        let setup = setup.unwrap_or_default();
+        self.notices = Some(notices);
+        self.preload_gate = setup.python_only_preload.as_deref().map(PreloadGate::new);
+        self.sanitizer_log = setup.log_prefix;
+        self
+    }
+
+    /// Whether processes below the root lose their exec stops (the gate needs every exec).
+    fn trims_descendants(&self) -> bool {
+        self.preload_gate.is_none()
     }
 
     /// Runs until the root process has ended, then lets go of whatever is left.
@@ -330,7 +352,7 @@ impl<'s> Supervisor<'s> {
                     if self.ended_unannounced.remove(&child) {
                         return;
                     }
-                    if pid == self.root {
+                    if pid == self.root && self.trims_descendants() {
                         self.untrimmed.insert(child);
                     }
                     self.tasks.insert(child, child);
@@ -353,6 +375,12 @@ impl<'s> Supervisor<'s> {
                 self.tasks.insert(tid, pid);
                 self.provisional.remove(&pid);
                 self.collector.forget(pid);
+                if let Some(gate) = &self.preload_gate {
+                    // Before the loader runs: it reads LD_PRELOAD once the task resumes.
+                    if let (Err(error), Some(notices)) = (gate.apply(pid), &self.notices) {
+                        notices(Notice::PreloadNotGated { pid, error: error.to_string() });
+                    }
+                }
                 let executable = super::tasks::read_executable(pid);
                 if pid == self.root {
                     if let Some(watch) = self.limits.memory.as_mut() {
@@ -409,7 +437,9 @@ impl<'s> Supervisor<'s> {
         let Some(held) = self.provisional.remove(&pid) else {
             return;
         };
-        if held.signo() != signal {
+        // A handler that aborts after a fault (ASan's SEGV report, a crash reporter) makes
+        // the fault the crash; a process dying of another signal survived its fault.
+        if held.signo() != signal && signal != libc::SIGABRT {
             return;
         }
         let parent = self.processes.get(&pid).and_then(|p| p.parent);
@@ -419,9 +449,11 @@ impl<'s> Supervisor<'s> {
         let fault_seen = held.fault_seen();
         let collector = &mut self.collector;
         let stderr_tail = self.stderr_tail;
+        let sanitizer_log = self.sanitizer_log.as_deref();
         let finished = catch_unwind(AssertUnwindSafe(|| {
             let mut capture = collector.finish(held);
             capture.stderr_tail = stderr_tail.last_lines();
+            capture.sanitizer_log = sanitizer_log.and_then(|prefix| read_sanitizer_log(prefix, pid));
             capture
         }));
         match finished {
@@ -456,7 +488,7 @@ impl<'s> Supervisor<'s> {
             return pid;
         }
         let pid = read_tgid(tid).unwrap_or(tid);
-        if pid == tid && pid != self.root {
+        if pid == tid && pid != self.root && self.trims_descendants() {
             // A new process whose fork event has not come yet: its parent may be the root.
             self.untrimmed.insert(tid);
         }
@@ -512,6 +544,17 @@ impl<'s> Supervisor<'s> {
             }
         }
     }
+}
+
+/// What the sanitizer wrote for `pid` (`PREFIX.PID`), complete by now: it writes its report
+/// before it aborts. The report is a few KiB; more than 1 MiB is not read.
+fn read_sanitizer_log(prefix: &std::path::Path, pid: i32) -> Option<String> {
+    use std::io::Read;
+    let mut name = prefix.as_os_str().to_owned();
+    name.push(format!(".{pid}"));
+    let mut text = Vec::new();
+    std::fs::File::open(name).ok()?.take(1 << 20).read_to_end(&mut text).ok()?;
+    Some(String::from_utf8_lossy(&text).into_owned()).filter(|t| !t.trim().is_empty())
 }
 
 fn is_stopped(status: &TaskStatus) -> bool {

@@ -6,7 +6,9 @@ use crate::html::prose::Prose;
 use crate::html::stacks::{other_threads, processes, stack_rows, ProcessView, StackRow, ThreadView};
 use crate::model::{Crash, MemoryReport, Outcome, ProcessRole, Report, SystemInfo, Thread, TimeoutInfo, TrendVerdict};
 use crate::units::{count, readable_duration_ms, readable_limit_ms, readable_size, thousands};
-use crate::view::crash::{location, phase_text, python_frames_note, sent_by_a_process};
+use crate::view::crash::{
+    kind_label, location, phase_text, python_frames_note, sanitizer_stack_title, sent_by_a_process,
+};
 use crate::view::stderr::{shown_tail, tail_heading};
 use crate::view::summary::{launcher_note, summary_line};
 use crate::view::text::{brief_command, Paths};
@@ -54,6 +56,8 @@ pub(crate) struct CrashView {
     /// `stack of thread MainThread (tid 48213), innermost first`.
     pub stack_title: String,
     pub stack: Vec<StackRow>,
+    /// The stacks a sanitizer recorded (allocation, free): title and rows.
+    pub sanitizer_stacks: Vec<(String, Vec<StackRow>)>,
     pub others: Vec<ThreadView>,
     /// `stderr (last 2 lines)`.
     pub stderr_heading: String,
@@ -104,8 +108,8 @@ pub(crate) fn title(report: &Report) -> String {
     let command = brief_command(&report.command, 60);
     let what = match report.crashes.first() {
         Some(c) => match location(c) {
-            Some(place) => format!("{} ({}) in {place}", c.signal, c.kind.as_str()),
-            None => format!("{} ({})", c.signal, c.kind.as_str()),
+            Some(place) => format!("{} ({}) in {place}", c.signal, kind_label(c)),
+            None => format!("{} ({})", c.signal, kind_label(c)),
         },
         None => summary_line(report, &TerminalStyle::plain())
             .trim_start_matches("faultline: ")
@@ -129,6 +133,10 @@ fn run_facts(report: &Report) -> Vec<Fact> {
     }
     if let Some(at) = &report.started_at {
         facts.push(fact("started", at.clone()));
+    }
+    if let Some(variant) = &report.variant {
+        let env = if variant.env.is_empty() { "nothing set".to_owned() } else { variant.env.join(" ") };
+        facts.push(fact("variant", format!("{}: {env}", variant.name)));
     }
     if report.processes_started > 0 {
         let all = thousands(u64::from(report.processes_started));
@@ -179,6 +187,12 @@ fn crash_view(index: usize, crash: &Crash, paths: &Paths) -> CrashView {
     };
     // faultline's own sentence: it may quote a command in backticks.
     facts.push(Fact { label: "kind", value: Prose::marked(&kind) });
+    if let Some(sanitizer) = &crash.sanitizer {
+        facts.push(fact("sanitizer", format!("{}: {}", sanitizer.tool, sanitizer.class)));
+        if let Some(access) = &sanitizer.access {
+            facts.push(fact("access", access.clone()));
+        }
+    }
     if let Some(c) = &crash.culprit {
         facts.push(fact("culprit", c.function.clone().unwrap_or_else(|| "??".into())));
         if let Some(module) = &c.module {
@@ -246,15 +260,23 @@ fn crash_view(index: usize, crash: &Crash, paths: &Paths) -> CrashView {
     let others: Vec<&Thread> = crash.threads.iter().filter(|t| Some(t.tid) != crashed.map(|c| c.tid)).collect();
     let others = other_threads(&others, paths);
     let stderr = shown_tail(&crash.stderr_tail, STDERR_LINES);
+    let sanitizer_stacks = match &crash.sanitizer {
+        Some(s) => s
+            .extra_stacks()
+            .map(|stack| (sanitizer_stack_title(&s.tool, stack), stack_rows(&stack.frames, None, paths)))
+            .collect(),
+        None => Vec::new(),
+    };
     CrashView {
         anchor: format!("crash-{}", index + 1),
-        title: format!("{} ({})", crash.signal, crash.kind.as_str()),
+        title: format!("{} ({})", crash.signal, kind_label(crash)),
         place: location(crash).map(|p| format!("in {p}")).unwrap_or_default(),
         message: crash.message.clone(),
         facts,
         hints: crash.hints.iter().map(|h| Prose::marked(&h.text)).collect(),
         stack_title,
         stack,
+        sanitizer_stacks,
         others,
         stderr_heading: tail_heading(stderr.len()),
         stderr,

@@ -22,6 +22,21 @@ pub(crate) fn python_frames_note(t: &Thread) -> Option<&'static str> {
     }
 }
 
+/// `buffer-overflow`, or with a sanitizer's report its own name for the error too:
+/// `buffer-overflow; AddressSanitizer: heap-buffer-overflow`.
+pub(crate) fn kind_label(crash: &Crash) -> String {
+    match &crash.sanitizer {
+        Some(s) => format!("{}; {}: {}", crash.kind.as_str(), s.tool, s.class),
+        None => crash.kind.as_str().to_owned(),
+    }
+}
+
+/// The heading of a stack the sanitizer recorded: its own words (`freed by thread T0 here`).
+pub(crate) fn sanitizer_stack_title(tool: &str, stack: &crate::model::SanitizerStack) -> String {
+    let heading = stack.heading.as_deref().unwrap_or(&stack.role).trim_end_matches(':');
+    format!("{heading} (recorded by {tool}), innermost first")
+}
+
 /// `bbox (_geom.c:53)`: the culprit, else the innermost Python frame, else frame 0.
 pub(crate) fn location(crash: &Crash) -> Option<String> {
     if let Some(c) = &crash.culprit {
